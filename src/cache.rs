@@ -1,0 +1,484 @@
+//! The on-disk token cache: one small JSON file per cache key, replaced atomically, guarded by a
+//! per-key lock file for refreshes.
+//!
+//! Layout, in a 0700 directory of our own (never AWS's Go helper's `cache.json`):
+//! - `<key id>.json`: one entry (a token and/or the last refresh failure), mode 0600;
+//! - `<key id>.lock`: held exclusively by the one process refreshing that key;
+//! - `.<key id>.<pid>.<n>.tmp`: an entry being written, renamed over `<key id>.json` when whole;
+//! - `prune.stamp`: when expired entries were last swept.
+//!
+//! Readers take no lock: a `.json` file is only ever replaced by `rename`, so a reader sees the
+//! old whole file or the new whole file, and a slow refresher cannot stall a hit. A hit opens
+//! exactly one file, so its cost does not grow with the number of entries.
+//!
+//! Nothing here is fatal: a corrupt, foreign, unreadable or untrusted entry is a miss, and a
+//! directory we cannot write means tokens are served uncached.
+
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const SCHEMA: &str = "docker-credential-ecr/cache/v1";
+
+/// Real tokens are ~2-3 KiB; anything much bigger is not ours.
+const MAX_ENTRY_BYTES: u64 = 256 * 1024;
+
+/// Refresh this long before expiry at most: a pull that starts with a token about to expire
+/// could fail halfway through a large image.
+const MAX_REFRESH_MARGIN_MS: u64 = 30 * 60 * 1000;
+
+/// How often a write sweeps the directory for expired entries and debris.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// A temp file this old belongs to a writer that died: writes take milliseconds.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache directory {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "cache directory {} is not safe to use (owned by another user, group/world-writable, or not a directory)",
+        path.display()
+    )]
+    Untrusted { path: PathBuf },
+    #[error("timed out after {}s waiting for another docker-credential-ecr to refresh {}", waited.as_secs(), path.display())]
+    LockTimeout { path: PathBuf, waited: Duration },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub schema: String,
+    /// The non-secret description of the identity this entry belongs to.
+    pub identity: String,
+    /// The registry host the entry was fetched for (for `list`).
+    pub host: String,
+    #[serde(default)]
+    pub token: Option<CachedToken>,
+    /// The last refresh failure, shared with the processes that queued behind it.
+    #[serde(default)]
+    pub failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedToken {
+    pub proxy_endpoint: String,
+    pub username: String,
+    pub password: Secret,
+    /// Unix milliseconds.
+    pub fetched_at: u64,
+    /// Unix milliseconds.
+    pub expires_at: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    /// Unix milliseconds.
+    pub at: u64,
+    pub message: String,
+}
+
+impl CachedToken {
+    /// Usable now, and not yet due for refresh.
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        now_ms.saturating_add(self.refresh_margin_ms()) < self.expires_at
+    }
+
+    /// Not expired: still acceptable when a refresh fails.
+    pub fn is_valid(&self, now_ms: u64) -> bool {
+        now_ms < self.expires_at
+    }
+
+    /// A quarter of the token's lifetime, at most 30 minutes: 30 minutes for ECR's 12-hour
+    /// tokens, and proportionally less for short-lived ones so they are still used at all.
+    pub fn refresh_margin_ms(&self) -> u64 {
+        let lifetime = self.expires_at.saturating_sub(self.fetched_at);
+        (lifetime / 4).min(MAX_REFRESH_MARGIN_MS)
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The cache directory. Creating it is deferred to the first write, so a hit does no work
+/// beyond opening its one file.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// The lock on one key, released when dropped (or when the process dies).
+pub struct KeyLock {
+    _file: File,
+}
+
+impl Cache {
+    pub fn new(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn entry_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// The entry for a key, or `None` when it is missing, corrupt, of another schema, or not
+    /// trustworthy (a symlink, another user's file, writable by others).
+    pub fn read(&self, id: &str) -> Option<Entry> {
+        let path = self.entry_path(id);
+        match read_entry(&path) {
+            Ok(entry) => entry,
+            Err(e) => {
+                crate::debug!("ignoring cache entry {}: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    /// Waits up to `wait` for the key's refresh lock, creating the directory if needed.
+    pub fn lock(&self, id: &str, wait: Duration) -> Result<KeyLock, CacheError> {
+        self.ensure_dir()?;
+        let path = self.dir.join(format!("{id}.lock"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(KeyLock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(CacheError::LockTimeout { path, waited: wait });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
+            }
+        }
+    }
+
+    /// Replaces the key's entry atomically; the caller holds its lock. Occasionally sweeps
+    /// expired entries and debris left by killed processes.
+    pub fn write(&self, _lock: &KeyLock, id: &str, entry: &Entry) -> Result<(), CacheError> {
+        let json = serde_json::to_vec(entry).map_err(|e| io_err(&self.dir)(e.into()))?;
+        let target = self.entry_path(id);
+        self.write_atomically(&target, &json)?;
+        if let Err(e) = self.prune_if_due() {
+            crate::debug!("cache sweep skipped: {e}");
+        }
+        Ok(())
+    }
+
+    /// Drops a key's entry (`erase`).
+    pub fn remove(&self, _lock: &KeyLock, id: &str) -> Result<(), CacheError> {
+        let path = self.entry_path(id);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every readable entry with its key id, for `list` and `doctor`. A missing directory is an
+    /// empty cache; an unreadable one is an error, never an empty answer.
+    pub fn entries(&self) -> Result<Vec<(String, Entry)>, CacheError> {
+        let listing = match fs::read_dir(&self.dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other.map_err(io_err(&self.dir))?,
+        };
+        let mut out = Vec::new();
+        for item in listing {
+            let item = item.map_err(io_err(&self.dir))?;
+            let name = item.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if let Some(entry) = self.read(id) {
+                out.push((id.to_string(), entry));
+            }
+        }
+        out.sort_by(|a, b| a.1.host.cmp(&b.1.host));
+        Ok(out)
+    }
+
+    fn ensure_dir(&self) -> Result<(), CacheError> {
+        if let Some(parent) = self.dir.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(io_err(&self.dir)(e));
+            }
+            _ => {}
+        }
+        let meta = fs::symlink_metadata(&self.dir).map_err(io_err(&self.dir))?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        if !meta.is_dir() || meta.uid() != uid {
+            return Err(CacheError::Untrusted {
+                path: self.dir.clone(),
+            });
+        }
+        // Whatever the umask made of it, or whoever loosened it: 0700.
+        if meta.mode() & 0o777 != 0o700 {
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+                .map_err(io_err(&self.dir))?;
+        }
+        Ok(())
+    }
+
+    fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+        let name = target
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("entry");
+        let tmp = self.dir.join(format!(
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        ));
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)?;
+            // The umask may have stripped bits we want or left bits we do not: state it.
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            // rename replaces a symlink or stale file at `target` itself, never its target.
+            fs::rename(&tmp, target)
+        })();
+        result.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io_err(target)(e)
+        })
+    }
+
+    fn prune_if_due(&self) -> io::Result<()> {
+        let stamp = self.dir.join("prune.stamp");
+        let due = match fs::metadata(&stamp).and_then(|m| m.modified()) {
+            Ok(t) => t.elapsed().map_or(true, |age| age >= PRUNE_INTERVAL),
+            Err(_) => true,
+        };
+        if !due {
+            return Ok(());
+        }
+        File::create(&stamp)?;
+        self.prune(now_ms())
+    }
+
+    /// Removes expired, corrupt and foreign entries, stale temp files, and lock files whose
+    /// entry is gone.
+    pub fn prune(&self, now_ms: u64) -> io::Result<()> {
+        for item in fs::read_dir(&self.dir)? {
+            let item = item?;
+            let path = item.path();
+            let Some(name) = item.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let meta = item.metadata()?;
+            let age = meta.modified()?.elapsed().unwrap_or_default();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                if age >= STALE_TEMP_AGE {
+                    let _ = fs::remove_file(&path);
+                }
+            } else if let Some(id) = name.strip_suffix(".json") {
+                let keep = read_entry(&path).ok().flatten().is_some_and(|e| {
+                    e.token.is_some_and(|t| t.is_valid(now_ms))
+                        || e.failure
+                            .is_some_and(|f| now_ms.saturating_sub(f.at) < 60_000)
+                });
+                if !keep && meta.is_file() {
+                    // Take the key's lock so no refresher of this key is mid-write.
+                    let lock_path = self.dir.join(format!("{id}.lock"));
+                    let lock = File::open(&lock_path).ok();
+                    if lock.as_ref().is_none_or(|l| l.try_lock().is_ok()) {
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+            } else if let Some(id) = name.strip_suffix(".lock") {
+                // A lock file outlives its entry by a day before it goes: removing one that a
+                // process has just opened would let two refreshers run at once (harmless, but
+                // it costs an extra API call).
+                if !self.entry_path(id).exists()
+                    && age >= Duration::from_secs(24 * 3600)
+                    && File::open(&path).is_ok_and(|l| l.try_lock().is_ok())
+                {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Ok(None)` for an entry that is absent or not ours to trust; `Err` for an I/O failure.
+fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_ENTRY_BYTES) as usize);
+    file.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes)?;
+    Ok(serde_json::from_slice::<Entry>(&bytes)
+        .ok()
+        .filter(|e| e.schema == SCHEMA))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(fetched_at: u64, expires_at: u64) -> CachedToken {
+        CachedToken {
+            proxy_endpoint: "https://h".into(),
+            username: "AWS".into(),
+            password: Secret::new("pw".into()),
+            fetched_at,
+            expires_at,
+        }
+    }
+
+    fn entry(t: Option<CachedToken>) -> Entry {
+        Entry {
+            schema: SCHEMA.into(),
+            identity: "host=h".into(),
+            host: "h".into(),
+            token: t,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn refresh_margin_is_a_quarter_of_the_lifetime_capped_at_30_minutes() {
+        let hour = 3_600_000;
+        assert_eq!(token(0, 12 * hour).refresh_margin_ms(), 30 * 60 * 1000);
+        assert_eq!(token(0, 8_000).refresh_margin_ms(), 2_000);
+        let t = token(0, 12 * hour);
+        assert!(t.is_fresh(11 * hour));
+        assert!(!t.is_fresh(12 * hour - 29 * 60 * 1000));
+        assert!(t.is_valid(12 * hour - 1));
+        assert!(!t.is_valid(12 * hour));
+    }
+
+    #[test]
+    fn write_then_read_round_trips_with_private_modes() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path().join("c"));
+        assert!(cache.read("k").is_none());
+        let lock = cache.lock("k", Duration::from_secs(1)).unwrap();
+        cache.write(&lock, "k", &entry(Some(token(1, 2)))).unwrap();
+        let got = cache.read("k").unwrap();
+        assert_eq!(got.token.unwrap().password.expose(), "pw");
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o777;
+        assert_eq!(mode(cache.dir()), 0o700);
+        assert_eq!(mode(&cache.entry_path("k")), 0o600);
+    }
+
+    #[test]
+    fn garbage_foreign_and_symlinked_entries_are_misses() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path().join("c"));
+        let lock = cache.lock("k", Duration::from_secs(1)).unwrap();
+        for junk in [
+            &b""[..],
+            b"{",
+            b"\x00\xff",
+            br#"{"schema":"other/v9","identity":"","host":"h"}"#,
+        ] {
+            fs::write(cache.entry_path("k"), junk).unwrap();
+            fs::set_permissions(cache.entry_path("k"), fs::Permissions::from_mode(0o600)).unwrap();
+            assert!(cache.read("k").is_none());
+        }
+        let outside = root.path().join("outside.json");
+        fs::write(
+            &outside,
+            serde_json::to_vec(&entry(Some(token(1, 2)))).unwrap(),
+        )
+        .unwrap();
+        fs::remove_file(cache.entry_path("k")).unwrap();
+        std::os::unix::fs::symlink(&outside, cache.entry_path("k")).unwrap();
+        assert!(cache.read("k").is_none(), "followed a symlink");
+        cache.write(&lock, "k", &entry(None)).unwrap();
+        assert!(
+            !fs::symlink_metadata(cache.entry_path("k"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert!(
+            fs::read(&outside).unwrap().starts_with(b"{\"schema\""),
+            "wrote through the symlink"
+        );
+    }
+
+    #[test]
+    fn a_second_locker_waits_then_times_out() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path().join("c"));
+        let _held = cache.lock("k", Duration::from_secs(1)).unwrap();
+        // Locks are per open file description, so a second open in this process contends too.
+        let err = cache.lock("k", Duration::from_millis(50)).err().unwrap();
+        assert!(matches!(err, CacheError::LockTimeout { .. }), "{err}");
+        assert!(cache.lock("other", Duration::from_millis(50)).is_ok());
+    }
+
+    #[test]
+    fn prune_removes_expired_entries_and_old_temp_files_only() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path().join("c"));
+        let now = now_ms();
+        for (id, exp) in [("live", now + 60_000), ("dead", now - 1)] {
+            let lock = cache.lock(id, Duration::from_secs(1)).unwrap();
+            cache
+                .write(&lock, id, &entry(Some(token(now - 1000, exp))))
+                .unwrap();
+        }
+        let fresh_tmp = cache.dir().join(".x.1.2.tmp");
+        fs::write(&fresh_tmp, b"{").unwrap();
+        cache.prune(now).unwrap();
+        assert!(cache.read("live").is_some());
+        assert!(!cache.entry_path("dead").exists());
+        assert!(
+            fresh_tmp.exists(),
+            "a temp file a live writer may own was removed"
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! The command line: which action runs, and the exit code and output each outcome gets.
+//!
+//! The command set and the environment variables are declared once, in [`COMMANDS`] and
+//! [`ENV_VARS`]; `--help` is rendered from them, and so are the man page and completions.
+
+use crate::env::{Env, ProcessEnv};
+use crate::lookup::{Lookup, LookupError};
+use crate::protocol;
+use crate::token::AwsTokenSource;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+
+pub const NAME: &str = env!("CARGO_PKG_NAME");
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+pub struct Command {
+    pub name: &'static str,
+    /// Arguments after the command name, as shown in a synopsis.
+    pub args: &'static str,
+    pub summary: &'static str,
+    /// Part of the docker-credential-helper protocol (exactly one argument, stdin request).
+    pub protocol: bool,
+}
+
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "get",
+        args: "",
+        summary: "Read a registry URL on stdin; print {\"ServerURL\",\"Username\",\"Secret\"} for it",
+        protocol: true,
+    },
+    Command {
+        name: "store",
+        args: "",
+        summary: "Accept credentials from `docker login` (ECR tokens are not stored; succeeds silently)",
+        protocol: true,
+    },
+    Command {
+        name: "erase",
+        args: "",
+        summary: "Read a registry URL on stdin; forget its cached token (`docker logout`)",
+        protocol: true,
+    },
+    Command {
+        name: "list",
+        args: "",
+        summary: "Print {\"<server URL>\":\"AWS\"} for every registry with a valid cached token",
+        protocol: true,
+    },
+    Command {
+        name: "version",
+        args: "",
+        summary: "Print the name, project URL and version",
+        protocol: true,
+    },
+];
+
+pub struct EnvVar {
+    pub name: &'static str,
+    pub summary: &'static str,
+}
+
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "AWS_PROFILE",
+        summary: "AWS profile for registries the config file does not map",
+    },
+    EnvVar {
+        name: "AWS_ENDPOINT_URL_ECR",
+        summary: "ECR API endpoint override (also AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_ENDPOINT_URL)",
+    },
+    EnvVar {
+        name: "AWS_ECR_CACHE_DIR",
+        summary: "Put the token cache in DIR/docker-credential-ecr (shared with AWS's helper's variable; its cache.json is never touched)",
+    },
+    EnvVar {
+        name: "AWS_ECR_DISABLE_CACHE",
+        summary: "Set to 1 to fetch a token on every request",
+    },
+    EnvVar {
+        name: crate::config::ENV_VAR,
+        summary: "Per-registry config file (default: ~/.config/docker-credential-ecr/config.toml)",
+    },
+    EnvVar {
+        name: crate::token::TIMEOUT_VAR,
+        summary: "Seconds to wait for a token, credential resolution included (default 10)",
+    },
+    EnvVar {
+        name: crate::log::ENV_VAR,
+        summary: "Diagnostics on stderr: error, warn, info, debug or trace (default: off)",
+    },
+];
+
+/// Runs the program with the process's real stdin, stdout and environment.
+pub fn main(args: &[OsString]) -> u8 {
+    install_panic_hook();
+    let stdin = &mut std::io::stdin().lock();
+    let stdout = &mut std::io::stdout().lock();
+    run(args, &ProcessEnv, stdin, stdout)
+}
+
+/// Runs one invocation; returns the exit code.
+pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
+    let program = program_name(args);
+    let words: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    let result = match words.as_slice() {
+        [] => Err(usage(&program)),
+        ["-h" | "--help" | "help"] => Ok(help(&program)),
+        ["-v" | "--version" | "version"] => Ok(version_line()),
+        [action] if is_protocol(action) => protocol_action(action, env, stdin),
+        [action, ..] if is_protocol(action) => Err(usage(&program)),
+        [other, ..] => Err(format!(
+            "unknown action {other:?}; expected one of {} (see {program} --help)",
+            protocol_names().join(", ")
+        )),
+    };
+    let (text, code) = match result {
+        Ok(text) => (text, 0),
+        Err(text) => (text, 1),
+    };
+    // Errors go to stdout too: that is where clients look for them.
+    if !text.is_empty() && writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+        return 1;
+    }
+    code
+}
+
+fn protocol_action(action: &str, env: &dyn Env, stdin: &mut dyn Read) -> Result<String, String> {
+    let input = protocol::read_input(stdin).map_err(|e| e.to_string());
+    match action {
+        "version" => Ok(version_line()),
+        // ECR tokens are minted, not stored: accept and drop what `docker login` sends, so
+        // that a login against an ECR host succeeds.
+        "store" => Ok(String::new()),
+        "erase" => {
+            let input = input?;
+            let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
+            let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
+            match lookup.erase(url) {
+                Ok(()) | Err(LookupError::NotEcr) => Ok(String::new()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        "list" => {
+            let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
+            let map = lookup.list().map_err(|e| e.to_string())?;
+            serde_json::to_string(&map).map_err(|e| e.to_string())
+        }
+        _ => {
+            let input = input?;
+            let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
+            let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
+            let source = AwsTokenSource::from_env(env);
+            let cred = lookup.get(url, &source).map_err(|e| e.to_string())?;
+            Ok(protocol::credential_json(url, &cred.username, &cred.secret))
+        }
+    }
+}
+
+fn is_protocol(word: &str) -> bool {
+    COMMANDS.iter().any(|c| c.protocol && c.name == word)
+}
+
+fn protocol_names() -> Vec<&'static str> {
+    COMMANDS
+        .iter()
+        .filter(|c| c.protocol)
+        .map(|c| c.name)
+        .collect()
+}
+
+fn program_name(args: &[OsString]) -> String {
+    args.first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or(NAME)
+        .to_string()
+}
+
+fn usage(program: &str) -> String {
+    format!("Usage: {program} <{}>", protocol_names().join("|"))
+}
+
+pub fn version_line() -> String {
+    format!("{NAME} ({REPOSITORY}) {VERSION}")
+}
+
+fn help(program: &str) -> String {
+    let mut s = format!(
+        "{program} {VERSION}\nDocker credential helper for Amazon ECR and ECR Public.\n\n{}\n\nCommands:\n",
+        usage(program)
+    );
+    for c in COMMANDS {
+        let name = if c.args.is_empty() {
+            c.name.to_string()
+        } else {
+            format!("{} {}", c.name, c.args)
+        };
+        s += &format!("  {name:<10} {}\n", c.summary);
+    }
+    s += "\nEnvironment:\n";
+    for v in ENV_VARS {
+        s += &format!("  {:<30} {}\n", v.name, v.summary);
+    }
+    s += &format!(
+        "\nUse it from ~/.docker/config.json: {{\"credHelpers\": {{\"<account>.dkr.ecr.<region>.amazonaws.com\": \"ecr\"}}}}\nMore: {REPOSITORY}"
+    );
+    s
+}
+
+/// A panic must never print its payload: it could hold anything, a token included.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("{NAME}: internal error{place}; please report it at {REPOSITORY}/issues");
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::MapEnv;
+
+    fn run_with(args: &[&str], stdin: &str) -> (u8, String) {
+        let args: Vec<OsString> = std::iter::once("docker-credential-ecr")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        let mut out = Vec::new();
+        let env = MapEnv::new(&[("AWS_ECR_DISABLE_CACHE", "1")]);
+        let code = run(&args, &env, &mut stdin.as_bytes(), &mut out);
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn argument_errors() {
+        assert_eq!(
+            run_with(&[], ""),
+            (
+                1,
+                "Usage: docker-credential-ecr <get|store|erase|list|version>\n".into()
+            )
+        );
+        assert_eq!(run_with(&["get", "extra"], "").0, 1);
+        assert!(run_with(&["get", "extra"], "").1.starts_with("Usage: "));
+        let (code, out) = run_with(&["fetch"], "");
+        assert_eq!(code, 1);
+        assert!(out.starts_with("unknown action \"fetch\""), "{out}");
+        assert_eq!(out.lines().count(), 1);
+    }
+
+    #[test]
+    fn version_and_help() {
+        for a in ["version", "--version", "-v"] {
+            let (code, out) = run_with(&[a], "");
+            assert_eq!(code, 0);
+            assert_eq!(
+                out,
+                format!("docker-credential-ecr ({REPOSITORY}) {VERSION}\n")
+            );
+        }
+        let (code, out) = run_with(&["--help"], "");
+        assert_eq!(code, 0);
+        assert!(out.contains("AWS_ECR_CACHE_DIR"));
+    }
+
+    #[test]
+    fn store_and_erase_are_silent() {
+        assert_eq!(
+            run_with(
+                &["store"],
+                r#"{"ServerURL":"h","Username":"AWS","Secret":"x"}"#
+            ),
+            (0, String::new())
+        );
+        assert_eq!(run_with(&["erase"], "docker.io"), (0, String::new()));
+    }
+
+    #[test]
+    fn get_of_a_foreign_host_is_not_found_and_empty_is_the_reference_error() {
+        assert_eq!(
+            run_with(&["get"], "docker.io\n"),
+            (1, "credentials not found in native keychain\n".into())
+        );
+        assert_eq!(
+            run_with(&["get"], "\n"),
+            (1, "no credentials server URL\n".into())
+        );
+        assert_eq!(run_with(&["list"], ""), (0, "{}\n".into()));
+    }
+}

@@ -1,0 +1,492 @@
+//! Per-registry settings: which AWS profile or role obtains a registry's token, region and
+//! endpoint overrides, and aliases that make a non-ECR host name (a DNS alias, a pull-through
+//! front, a test registry) stand for an ECR registry.
+//!
+//! The file is TOML, read on every run (it is small; a hit must still know the identity it
+//! serves). A file that exists but is wrong is an error naming file, line and field: silently
+//! ignoring it would hand out the wrong identity's token.
+//!
+//! ```toml
+//! [[registry]]
+//! match = "*.dkr.ecr.eu-west-1.amazonaws.com"   # exact host[:port], glob, 12-digit account, or "public"
+//! profile = "prod"
+//!
+//! [[registry]]
+//! match = "registry.example.com"                 # an alias: this host is that account's registry
+//! account = "123456789012"
+//! region = "us-east-1"
+//! role_arn = "arn:aws:iam::123456789012:role/puller"
+//! ```
+
+use crate::env::Env;
+use crate::registry::{self, PrivateRegistry, Registry};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const ENV_VAR: &str = "DOCKER_CREDENTIAL_ECR_CONFIG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {}, line {line}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// How to obtain the token of a registry that matched a config entry, or the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub profile: Option<String>,
+    pub role: Option<Role>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub arn: String,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+}
+
+/// A registry host resolved to the ECR registry it is and how to get its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Normalised `host[:port]` as the client named it.
+    pub host: String,
+    pub registry: Registry,
+    pub settings: Settings,
+    /// Where the settings came from (`file:line`), for `doctor`.
+    pub source: Option<String>,
+}
+
+impl Target {
+    /// The region whose API is asked for the token.
+    pub fn api_region(&self) -> &str {
+        self.settings
+            .region
+            .as_deref()
+            .unwrap_or_else(|| self.registry.region())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Public,
+    Account(String),
+    /// A `host[:port]` where `*` stands for one DNS label.
+    Host(String),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    pattern: Pattern,
+    /// Makes a non-ECR host stand for this registry.
+    alias: Option<Registry>,
+    settings: Settings,
+    line: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    path: Option<PathBuf>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    registry: Vec<toml::Spanned<RawEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    #[serde(rename = "match")]
+    pattern: String,
+    profile: Option<String>,
+    role_arn: Option<String>,
+    external_id: Option<String>,
+    role_session_name: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    account: Option<String>,
+    public: Option<bool>,
+}
+
+/// The config file's path: `$DOCKER_CREDENTIAL_ECR_CONFIG`, else `config.toml` in the user's
+/// config directory (`~/.config/docker-credential-ecr/` on Linux).
+pub fn path(env: &dyn Env) -> Option<PathBuf> {
+    if let Some(p) = env.var(ENV_VAR) {
+        return Some(PathBuf::from(p));
+    }
+    crate::dirs::config_dir(env).map(|d| d.join("config.toml"))
+}
+
+impl Config {
+    /// Loads the config file. A missing default file is an empty config; a missing file that
+    /// `$DOCKER_CREDENTIAL_ECR_CONFIG` names explicitly is an error.
+    pub fn load(env: &dyn Env) -> Result<Config, ConfigError> {
+        let Some(path) = path(env) else {
+            return Ok(Config::default());
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && env.var(ENV_VAR).is_none() => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |offset: usize, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of(text, offset),
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            invalid(offset, e.message().trim().replace('\n', " "))
+        })?;
+        let entries = raw
+            .registry
+            .into_iter()
+            .map(|spanned| {
+                let offset = spanned.span().start;
+                Entry::from_raw(spanned.into_inner(), line_of(text, offset))
+                    .map_err(|m| invalid(offset, m))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Config {
+            path: Some(path.to_path_buf()),
+            entries,
+        })
+    }
+
+    /// Resolves a normalised `host[:port]` to its ECR registry and settings; `None` when the
+    /// host is neither an ECR registry nor an alias of one. The first matching entry wins.
+    pub fn resolve(&self, host: &str) -> Option<Target> {
+        let ecr = registry::parse_registry(host);
+        let entry = self.entries.iter().find(|e| e.matches(host, ecr.as_ref()));
+        let registry = ecr.or_else(|| entry?.alias.clone())?;
+        Some(Target {
+            host: host.to_string(),
+            registry,
+            settings: entry.map(|e| e.settings.clone()).unwrap_or_default(),
+            source: entry.map(|e| {
+                let file = self.path.as_deref().unwrap_or(Path::new("config"));
+                format!("{}:{}", file.display(), e.line)
+            }),
+        })
+    }
+}
+
+impl Entry {
+    fn from_raw(raw: RawEntry, line: usize) -> Result<Entry, String> {
+        let text = raw.pattern.trim().to_ascii_lowercase();
+        let pattern = if text == "public" {
+            Pattern::Public
+        } else if registry::is_account(&text) {
+            Pattern::Account(text)
+        } else if !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:*[]".contains(&b))
+        {
+            Pattern::Host(text.strip_suffix(":443").unwrap_or(&text).to_string())
+        } else {
+            return Err(format!(
+                "field `match`: {:?} is not a host[:port], a host glob, a 12-digit account id or \"public\"",
+                raw.pattern
+            ));
+        };
+        if let Some(region) = &raw.region
+            && !registry::is_region(region)
+        {
+            return Err(format!(
+                "field `region`: {region:?} is not an AWS region name"
+            ));
+        }
+        if let Some(endpoint) = &raw.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            return Err(format!(
+                "field `endpoint`: {endpoint:?} must start with https:// or http://"
+            ));
+        }
+        if let Some(arn) = &raw.role_arn
+            && !is_role_arn(arn)
+        {
+            return Err(format!(
+                "field `role_arn`: {arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+            ));
+        }
+        if raw.role_arn.is_none() && (raw.external_id.is_some() || raw.role_session_name.is_some())
+        {
+            return Err("fields `external_id` and `role_session_name` need `role_arn`".into());
+        }
+        let alias = match (&raw.account, raw.public.unwrap_or(false)) {
+            (Some(_), true) => {
+                return Err("fields `account` and `public` exclude each other".into());
+            }
+            (Some(account), false) => {
+                if !registry::is_account(account) {
+                    return Err(format!(
+                        "field `account`: {account:?} is not a 12-digit AWS account id"
+                    ));
+                }
+                let Some(region) = raw.region.clone() else {
+                    return Err(
+                        "field `region` is required with `account` (an alias needs both)".into(),
+                    );
+                };
+                Some(Registry::Private(PrivateRegistry {
+                    account: account.clone(),
+                    region,
+                    fips: false,
+                    dual_stack: false,
+                }))
+            }
+            (None, true) => Some(Registry::Public),
+            (None, false) => None,
+        };
+        if let Pattern::Host(host) = &pattern
+            && !host.contains('*')
+        {
+            let is_ecr = registry::parse_registry(host).is_some();
+            if is_ecr && alias.is_some() {
+                return Err(format!(
+                    "fields `account`/`public`: {host} is already an ECR registry and cannot be an alias"
+                ));
+            }
+            if !is_ecr && alias.is_none() {
+                return Err(format!(
+                    "field `match`: {host} is not an ECR registry; add `account` and `region` (or `public = true`) to make it an alias"
+                ));
+            }
+        }
+        Ok(Entry {
+            pattern,
+            alias,
+            settings: Settings {
+                profile: raw.profile,
+                role: raw.role_arn.map(|arn| Role {
+                    arn,
+                    external_id: raw.external_id,
+                    session_name: raw.role_session_name,
+                }),
+                region: raw.region,
+                endpoint: raw.endpoint,
+            },
+            line,
+        })
+    }
+
+    fn matches(&self, host: &str, ecr: Option<&Registry>) -> bool {
+        match (&self.pattern, ecr) {
+            (Pattern::Public, Some(Registry::Public)) => true,
+            (Pattern::Account(a), Some(Registry::Private(p))) => &p.account == a,
+            (Pattern::Host(pattern), _) => host_glob_matches(pattern, host),
+            _ => false,
+        }
+    }
+}
+
+/// `*` matches exactly one DNS label, as in the kubelet's `matchImages`.
+fn host_glob_matches(pattern: &str, host: &str) -> bool {
+    let (p_host, p_port) = pattern.rsplit_once(':').unwrap_or((pattern, ""));
+    let (h_host, h_port) = host.rsplit_once(':').unwrap_or((host, ""));
+    if p_port != h_port {
+        return false;
+    }
+    let p_labels: Vec<&str> = p_host.split('.').collect();
+    let h_labels: Vec<&str> = h_host.split('.').collect();
+    p_labels.len() == h_labels.len()
+        && p_labels
+            .iter()
+            .zip(&h_labels)
+            .all(|(p, h)| label_matches(p, h))
+}
+
+fn label_matches(pattern: &str, label: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == label,
+        Some((prefix, rest)) => {
+            label.len() >= prefix.len()
+                && label.starts_with(prefix)
+                && (0..=label.len() - prefix.len())
+                    .any(|i| label_matches(rest, &label[prefix.len() + i..]))
+        }
+    }
+}
+
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws") && registry::is_account(account) && resource.starts_with("role/") && resource.len() > 5)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/ecr.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn no_file_resolves_plain_ecr_hosts_only() {
+        let c = Config::default();
+        let t = c
+            .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+            .unwrap();
+        assert_eq!(t.api_region(), "eu-west-1");
+        assert_eq!(t.settings, Settings::default());
+        assert!(c.resolve("registry.example.com").is_none());
+        assert_eq!(
+            c.resolve("public.ecr.aws").unwrap().api_region(),
+            "us-east-1"
+        );
+    }
+
+    #[test]
+    fn first_match_wins_across_pattern_kinds() {
+        let c = parse(
+            r#"
+[[registry]]
+match = "public"
+profile = "pub"
+
+[[registry]]
+match = "*.dkr.ecr.eu-west-1.amazonaws.com"
+profile = "eu"
+
+[[registry]]
+match = "210987654321"
+profile = "acct"
+role_arn = "arn:aws:iam::210987654321:role/puller"
+external_id = "x"
+"#,
+        )
+        .unwrap();
+        let profile = |h: &str| c.resolve(h).and_then(|t| t.settings.profile);
+        assert_eq!(profile("public.ecr.aws").as_deref(), Some("pub"));
+        assert_eq!(
+            profile("123456789012.dkr.ecr.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu")
+        );
+        assert_eq!(
+            profile("210987654321.dkr.ecr.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu")
+        );
+        assert_eq!(
+            profile("210987654321.dkr.ecr.us-east-1.amazonaws.com").as_deref(),
+            Some("acct")
+        );
+        assert_eq!(
+            profile("123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+            None
+        );
+        let t = c
+            .resolve("210987654321.dkr.ecr.us-east-1.amazonaws.com")
+            .unwrap();
+        assert_eq!(t.source.as_deref(), Some("/etc/ecr.toml:10"));
+        assert_eq!(t.settings.role.unwrap().external_id.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn alias_makes_a_custom_host_an_ecr_registry() {
+        let c = parse(
+            "[[registry]]\nmatch = \"Registry.Example.com:443\"\naccount = \"123456789012\"\nregion = \"eu-central-1\"\n\n[[registry]]\nmatch = \"127.0.0.1:5000\"\npublic = true\n",
+        )
+        .unwrap();
+        let t = c.resolve("registry.example.com").unwrap();
+        assert_eq!(
+            t.registry,
+            Registry::Private(PrivateRegistry {
+                account: "123456789012".into(),
+                region: "eu-central-1".into(),
+                fips: false,
+                dual_stack: false
+            })
+        );
+        assert_eq!(
+            c.resolve("127.0.0.1:5000").unwrap().registry,
+            Registry::Public
+        );
+        assert!(c.resolve("127.0.0.1:5001").is_none());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        assert_eq!(
+            err("\n\n[[registry]]\nmatch = \"public\"\nprofil = \"x\"\n"),
+            "invalid config file /etc/ecr.toml, line 5: unknown field `profil`, expected one of `match`, `profile`, `role_arn`, `external_id`, `role_session_name`, `region`, `endpoint`, `account`, `public`"
+        );
+        assert!(err("[[registry]]\nmatch = \"x.example\"\n").starts_with("invalid config file /etc/ecr.toml, line 1: field `match`: x.example is not an ECR registry"));
+        assert!(
+            err("[[registry]]\nmatch = \"a.example\"\naccount = \"1234\"\nregion=\"us-east-1\"\n")
+                .contains("field `account`")
+        );
+        assert!(
+            err("[[registry]]\nmatch = \"a.example\"\naccount = \"123456789012\"\n")
+                .contains("field `region` is required")
+        );
+        assert!(
+            err("[[registry]]\nmatch = \"public\"\nregion = \"Mars\"\n").contains("field `region`")
+        );
+        assert!(
+            err("[[registry]]\nmatch = \"public\"\nrole_arn = \"nope\"\n")
+                .contains("field `role_arn`")
+        );
+        assert!(
+            err("[[registry]]\nmatch = \"public\"\nexternal_id = \"x\"\n")
+                .contains("need `role_arn`")
+        );
+        assert!(
+            err("[[registry]]\nmatch = \"public\"\nendpoint = \"ftp://x\"\n")
+                .contains("field `endpoint`")
+        );
+        assert!(err("[[registry]]\nmatch = \"a b\"\n").contains("field `match`"));
+        assert!(err("registry = 3").contains("line 1"));
+        assert!(err("[[registry]\n").contains("line 1"));
+    }
+
+    #[test]
+    fn globs_match_one_label() {
+        assert!(host_glob_matches("*.example.com", "a.example.com"));
+        assert!(!host_glob_matches("*.example.com", "a.b.example.com"));
+        assert!(host_glob_matches("reg-*.example.com", "reg-eu.example.com"));
+        assert!(!host_glob_matches("reg-*.example.com", "cache.example.com"));
+        assert!(host_glob_matches(
+            "*.example.com:5000",
+            "a.example.com:5000"
+        ));
+        assert!(!host_glob_matches("*.example.com", "a.example.com:5000"));
+    }
+}

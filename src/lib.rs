@@ -1,0 +1,25 @@
+//! docker-credential-ecr: a docker credential helper for Amazon ECR and ECR Public.
+//!
+//! Modules, one idea each:
+//! - [`cli`]: the command line, its commands and exit codes;
+//! - [`protocol`]: the docker-credential-helper stdin/stdout protocol;
+//! - [`registry`]: which hosts are ECR registries (pure);
+//! - [`config`]: per-registry profiles, roles, regions, endpoints and aliases;
+//! - [`identity`]: the cache key, from local facts only;
+//! - [`cache`]: the locked, atomically replaced on-disk token cache;
+//! - [`lookup`]: cache first, then one token fetch per herd;
+//! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
+//! - [`secret`]: a password type that cannot be printed by accident.
+
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod dirs;
+pub mod env;
+pub mod identity;
+pub mod log;
+pub mod lookup;
+pub mod protocol;
+pub mod registry;
+pub mod secret;
+pub mod token;

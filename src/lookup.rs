@@ -1,0 +1,335 @@
+//! Finding a registry's credential: the cache first, then one token fetch per herd.
+//!
+//! The policy, for one cache key:
+//! 1. A fresh cached token is answered at once, with no lock, no SDK and no credentials.
+//! 2. Otherwise take the key's lock and look again: whoever held the lock may have refreshed it.
+//!    Fifty processes that miss together make one API call; the other forty-nine read its result.
+//! 3. A refresh that fails is recorded, so the processes queued behind it share the failure
+//!    instead of each waiting out the same timeout.
+//! 4. If a refresh fails while the cached token is still valid, the cached token is answered.
+//!    An expired token is never answered.
+//! 5. A cache that cannot be used (unwritable, untrusted, locked too long) means an uncached
+//!    fetch, never a failure.
+
+use crate::cache::{self, Cache, CachedToken, Entry, Failure};
+use crate::config::{Config, ConfigError, Target};
+use crate::env::Env;
+use crate::identity::{self, CacheKey};
+use crate::secret::Secret;
+use crate::token::{TokenError, TokenSource};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long a process waits for another's refresh before fetching on its own.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// Not an ECR registry: the protocol's "not found", so clients go on anonymously.
+    #[error("{}", crate::protocol::NOT_FOUND)]
+    NotEcr,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A failure another process met moments ago while this one waited for it.
+    #[error("{0}")]
+    Shared(String),
+    #[error("cannot list cached credentials: {0}")]
+    Cache(#[from] cache::CacheError),
+}
+
+#[derive(Debug)]
+pub struct Credential {
+    pub username: String,
+    pub secret: Secret,
+    pub expires_at: u64,
+    pub from_cache: bool,
+}
+
+/// Everything a lookup needs, gathered once per process.
+pub struct Lookup<'a> {
+    pub env: &'a dyn Env,
+    pub config: Config,
+    pub cache: Option<Cache>,
+    /// When this process started looking: failures recorded since then are shared.
+    pub started_ms: u64,
+}
+
+impl<'a> Lookup<'a> {
+    pub fn new(env: &'a dyn Env) -> Result<Lookup<'a>, ConfigError> {
+        Ok(Lookup {
+            env,
+            config: Config::load(env)?,
+            cache: crate::dirs::cache_dir(env).map(Cache::new),
+            started_ms: cache::now_ms(),
+        })
+    }
+
+    /// The ECR registry behind a client's server URL, or `NotEcr`.
+    pub fn target(&self, server_url: &str) -> Result<(Target, CacheKey), LookupError> {
+        let host = crate::registry::normalize_host(server_url).ok_or(LookupError::NotEcr)?;
+        let target = self.config.resolve(&host).ok_or(LookupError::NotEcr)?;
+        let key = identity::cache_key(&target, self.env);
+        Ok((target, key))
+    }
+
+    pub fn get(
+        &self,
+        server_url: &str,
+        source: &dyn TokenSource,
+    ) -> Result<Credential, LookupError> {
+        let (target, key) = self.target(server_url)?;
+        let Some(cache) = &self.cache else {
+            return fetch(&target, source);
+        };
+        let now = cache::now_ms();
+        let cached = cache.read(&key.id);
+        if let Some(hit) = fresh_token(cached.as_ref(), now) {
+            crate::debug!("cache hit for {}", target.host);
+            return Ok(hit);
+        }
+        let lock = match cache.lock(&key.id, LOCK_WAIT) {
+            Ok(lock) => lock,
+            Err(e) => {
+                crate::debug!("fetching uncached: {e}");
+                return fetch(&target, source).or_else(|err| still_valid(cached.as_ref(), err));
+            }
+        };
+        // Whoever held the lock before us may have done the work.
+        let current = cache.read(&key.id);
+        let now = cache::now_ms();
+        if let Some(hit) = fresh_token(current.as_ref(), now) {
+            crate::debug!("refreshed by another process for {}", target.host);
+            return Ok(hit);
+        }
+        let previous_token = current.as_ref().and_then(|e| e.token.clone());
+        if let Some(failure) = current.as_ref().and_then(|e| e.failure.as_ref())
+            && failure.at >= self.started_ms
+        {
+            crate::debug!("sharing a refresh failure from another process");
+            let err = LookupError::Shared(failure.message.clone());
+            return usable(previous_token.as_ref(), now).ok_or(err);
+        }
+        crate::debug!("fetching a token for {}", target.host);
+        let result = source.fetch(&target);
+        let entry = Entry {
+            schema: cache::SCHEMA.to_string(),
+            identity: key.description.clone(),
+            host: target.host.clone(),
+            token: match &result {
+                Ok(t) => Some(CachedToken {
+                    proxy_endpoint: t.proxy_endpoint.clone(),
+                    username: t.username.clone(),
+                    password: t.password.clone(),
+                    fetched_at: cache::now_ms(),
+                    expires_at: t.expires_at,
+                }),
+                Err(_) => previous_token
+                    .clone()
+                    .filter(|t| t.is_valid(cache::now_ms())),
+            },
+            failure: result.as_ref().err().map(|e| Failure {
+                at: cache::now_ms(),
+                message: e.to_string(),
+            }),
+        };
+        if let Err(e) = cache.write(&lock, &key.id, &entry) {
+            crate::debug!("token not cached: {e}");
+        }
+        match result {
+            Ok(t) => Ok(Credential {
+                username: t.username,
+                secret: t.password,
+                expires_at: t.expires_at,
+                from_cache: false,
+            }),
+            Err(err) => usable(previous_token.as_ref(), cache::now_ms()).ok_or(err.into()),
+        }
+    }
+
+    /// Forgets the cached token of a host for the current identity (`docker logout`).
+    pub fn erase(&self, server_url: &str) -> Result<(), LookupError> {
+        let (_, key) = self.target(server_url)?;
+        if let Some(cache) = &self.cache {
+            let lock = cache.lock(&key.id, LOCK_WAIT)?;
+            cache.remove(&lock, &key.id)?;
+        }
+        Ok(())
+    }
+
+    /// Registries with a valid cached token for the current identity: `{server URL: user}`.
+    pub fn list(&self) -> Result<BTreeMap<String, String>, LookupError> {
+        let Some(cache) = &self.cache else {
+            return Ok(BTreeMap::new());
+        };
+        let now = cache::now_ms();
+        let mut out = BTreeMap::new();
+        for (id, entry) in cache.entries()? {
+            let Some(token) = entry.token.filter(|t| t.is_valid(now)) else {
+                continue;
+            };
+            // Only entries that this identity would itself use.
+            let ours = self.target(&entry.host).is_ok_and(|(_, key)| key.id == id);
+            if ours {
+                out.insert(token.proxy_endpoint, token.username);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn fetch(target: &Target, source: &dyn TokenSource) -> Result<Credential, LookupError> {
+    let t = source.fetch(target)?;
+    Ok(Credential {
+        username: t.username,
+        secret: t.password,
+        expires_at: t.expires_at,
+        from_cache: false,
+    })
+}
+
+fn fresh_token(entry: Option<&Entry>, now: u64) -> Option<Credential> {
+    entry
+        .and_then(|e| e.token.as_ref())
+        .filter(|t| t.is_fresh(now))
+        .map(to_credential)
+}
+
+fn usable(token: Option<&CachedToken>, now: u64) -> Option<Credential> {
+    token.filter(|t| t.is_valid(now)).map(to_credential)
+}
+
+fn still_valid(entry: Option<&Entry>, err: LookupError) -> Result<Credential, LookupError> {
+    usable(entry.and_then(|e| e.token.as_ref()), cache::now_ms()).ok_or(err)
+}
+
+fn to_credential(t: &CachedToken) -> Credential {
+    Credential {
+        username: t.username.clone(),
+        secret: t.password.clone(),
+        expires_at: t.expires_at,
+        from_cache: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::MapEnv;
+    use crate::token::Token;
+    use std::cell::Cell;
+
+    const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+    struct Fake {
+        calls: Cell<u32>,
+        ttl_ms: u64,
+        fail: Cell<bool>,
+    }
+
+    impl Fake {
+        fn new(ttl_ms: u64) -> Fake {
+            Fake {
+                calls: Cell::new(0),
+                ttl_ms,
+                fail: Cell::new(false),
+            }
+        }
+    }
+
+    impl TokenSource for Fake {
+        fn fetch(&self, _: &Target) -> Result<Token, TokenError> {
+            self.calls.set(self.calls.get() + 1);
+            if self.fail.get() {
+                return Err(TokenError::Service {
+                    code: "AccessDeniedException".into(),
+                    message: "no".into(),
+                });
+            }
+            Ok(Token {
+                proxy_endpoint: format!("https://{HOST}"),
+                username: "AWS".into(),
+                password: Secret::new(format!("pw{}", self.calls.get())),
+                expires_at: cache::now_ms() + self.ttl_ms,
+            })
+        }
+    }
+
+    fn lookup(env: &MapEnv, dir: &std::path::Path) -> Lookup<'static> {
+        let env: &'static MapEnv = Box::leak(Box::new(env.clone()));
+        Lookup {
+            env,
+            config: Config::default(),
+            cache: Some(Cache::new(dir.to_path_buf())),
+            started_ms: cache::now_ms(),
+        }
+    }
+
+    #[test]
+    fn second_get_is_a_cache_hit() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = lookup(&MapEnv::default(), dir.path());
+        let fake = Fake::new(3_600_000);
+        assert!(!l.get(HOST, &fake).unwrap().from_cache);
+        let again = l.get(&format!("https://{HOST}/v2/"), &fake).unwrap();
+        assert!(again.from_cache);
+        assert_eq!(again.secret.expose(), "pw1");
+        assert_eq!(fake.calls.get(), 1);
+    }
+
+    #[test]
+    fn non_ecr_hosts_are_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = lookup(&MapEnv::default(), dir.path());
+        let err = l.get("docker.io", &Fake::new(1)).unwrap_err();
+        assert_eq!(err.to_string(), "credentials not found in native keychain");
+    }
+
+    #[test]
+    fn a_failed_refresh_falls_back_to_a_valid_token_but_never_an_expired_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = lookup(&MapEnv::default(), dir.path());
+        // 400 ms lifetime: 100 ms margin, so after 320 ms it is due for refresh but still valid.
+        let fake = Fake::new(400);
+        l.get(HOST, &fake).unwrap();
+        fake.fail.set(true);
+        std::thread::sleep(Duration::from_millis(320));
+        assert_eq!(l.get(HOST, &fake).unwrap().secret.expose(), "pw1");
+        std::thread::sleep(Duration::from_millis(150));
+        let err = l.get(HOST, &fake).unwrap_err();
+        assert!(
+            err.to_string().starts_with("AccessDeniedException"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn identities_do_not_share_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new(3_600_000);
+        let dev = lookup(&MapEnv::new(&[("AWS_PROFILE", "dev")]), dir.path());
+        let prod = lookup(&MapEnv::new(&[("AWS_PROFILE", "prod")]), dir.path());
+        assert_eq!(dev.get(HOST, &fake).unwrap().secret.expose(), "pw1");
+        assert_eq!(prod.get(HOST, &fake).unwrap().secret.expose(), "pw2");
+        assert_eq!(dev.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn erase_forgets_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = lookup(&MapEnv::default(), dir.path());
+        let fake = Fake::new(3_600_000);
+        l.get(HOST, &fake).unwrap();
+        assert_eq!(
+            l.list()
+                .unwrap()
+                .get(&format!("https://{HOST}"))
+                .map(String::as_str),
+            Some("AWS")
+        );
+        l.erase(HOST).unwrap();
+        assert!(l.list().unwrap().is_empty());
+        assert!(!l.get(HOST, &fake).unwrap().from_cache);
+    }
+}

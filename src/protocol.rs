@@ -1,0 +1,117 @@
+//! The docker-credential-helper wire protocol: what comes in on stdin, what goes out on stdout.
+//!
+//! Clients read a helper's *stdout* for both answers and errors, and treat one exact error
+//! text as "no credentials here, carry on anonymously" ([`NOT_FOUND`]). Every other error text
+//! is shown to the user, so those must be one actionable line.
+
+use crate::secret::Secret;
+use serde::Serialize;
+use std::io::Read;
+
+/// The text docker and containers/image take to mean "this helper has nothing for that host".
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+
+/// The reference library's answer to an empty `get`.
+pub const NO_SERVER_URL: &str = "no credentials server URL";
+
+/// ECR's registry user name; the token is the password.
+pub const USERNAME: &str = "AWS";
+
+/// No client sends more than a URL or a small JSON object; anything bigger is refused unread.
+pub const MAX_INPUT: u64 = 64 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InputError {
+    #[error("{NO_SERVER_URL}")]
+    Empty,
+    #[error("input on stdin is larger than {MAX_INPUT} bytes; expected a registry URL")]
+    TooLarge,
+    #[error("input on stdin is not UTF-8 text; expected a registry URL")]
+    NotUtf8,
+    #[error("input on stdin contains a NUL byte; expected a registry URL")]
+    Nul,
+    #[error("cannot read stdin: {0}")]
+    Io(String),
+}
+
+/// Reads all of stdin (bounded), as the protocol's requests are whole-stream.
+pub fn read_input(reader: &mut dyn Read) -> Result<Vec<u8>, InputError> {
+    let mut buf = Vec::new();
+    reader
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| InputError::Io(e.to_string()))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(InputError::TooLarge);
+    }
+    Ok(buf)
+}
+
+/// The server URL of a `get` or `erase`: the whole input, trimmed, as the reference library
+/// does. It is kept as given because the answer must echo it.
+pub fn server_url(input: &[u8]) -> Result<&str, InputError> {
+    if input.contains(&0) {
+        return Err(InputError::Nul);
+    }
+    let text = std::str::from_utf8(input).map_err(|_| InputError::NotUtf8)?;
+    match text.trim() {
+        "" => Err(InputError::Empty),
+        url => Ok(url),
+    }
+}
+
+/// The JSON answer to `get`.
+pub fn credential_json(server_url: &str, username: &str, secret: &Secret) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Answer<'a> {
+        #[serde(rename = "ServerURL")]
+        server_url: &'a str,
+        username: &'a str,
+        secret: &'a str,
+    }
+    let answer = Answer {
+        server_url,
+        username,
+        secret: secret.expose(),
+    };
+    // Serialising three strings cannot fail.
+    serde_json::to_string(&answer).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_url_is_trimmed_and_kept_as_given() {
+        assert_eq!(server_url(b"https://h/v2/\n"), Ok("https://h/v2/"));
+        assert_eq!(server_url(b"  h \r\n"), Ok("h"));
+        assert_eq!(server_url(b""), Err(InputError::Empty));
+        assert_eq!(server_url(b" \n\t "), Err(InputError::Empty));
+        assert_eq!(server_url(b"a\0b"), Err(InputError::Nul));
+        assert_eq!(server_url(b"\xff\xfe"), Err(InputError::NotUtf8));
+    }
+
+    #[test]
+    fn input_is_bounded() {
+        let big = vec![b'a'; (MAX_INPUT + 10) as usize];
+        assert_eq!(read_input(&mut &big[..]), Err(InputError::TooLarge));
+        let ok = vec![b'a'; MAX_INPUT as usize];
+        assert_eq!(read_input(&mut &ok[..]).map(|v| v.len()), Ok(ok.len()));
+    }
+
+    #[test]
+    fn answer_has_the_exact_field_names() {
+        let json = credential_json("h:443", "AWS", &Secret::new("p\"w".into()));
+        assert_eq!(
+            json,
+            r#"{"ServerURL":"h:443","Username":"AWS","Secret":"p\"w"}"#
+        );
+    }
+
+    #[test]
+    fn empty_input_error_is_the_reference_text() {
+        assert_eq!(InputError::Empty.to_string(), "no credentials server URL");
+    }
+}

@@ -1,0 +1,384 @@
+//! Where tokens come from: ECR's (or ECR Public's) GetAuthorizationToken, called through the AWS
+//! SDK with its full default credential chain.
+//!
+//! This is the only module that starts the SDK or an async runtime, and only on a cache miss.
+//! Every wait is bounded: a machine with no credentials and no metadata service fails within
+//! the timeout, and each failure becomes one line that says what to fix.
+
+use crate::config::Target;
+use crate::registry::Registry;
+use crate::secret::Secret;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use base64::Engine;
+use std::error::Error as StdError;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A registry password and what ECR said about it.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub proxy_endpoint: String,
+    pub username: String,
+    pub password: Secret,
+    /// Unix milliseconds.
+    pub expires_at: u64,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("no AWS credentials found{}: {detail}", profile_hint(.profile))]
+    NoCredentials {
+        profile: Option<String>,
+        detail: String,
+    },
+    #[error("{code}: {message}")]
+    Service { code: String, message: String },
+    #[error("timed out reaching {endpoint} after {}s (set {TIMEOUT_VAR} to wait longer)", .after.as_secs())]
+    Timeout { endpoint: String, after: Duration },
+    #[error("cannot reach {endpoint}: {detail}")]
+    Network { endpoint: String, detail: String },
+    #[error("{endpoint} returned an unusable authorization token: {detail}")]
+    BadToken { endpoint: String, detail: String },
+    #[error("cannot start the AWS client: {0}")]
+    Runtime(String),
+}
+
+fn profile_hint(profile: &Option<String>) -> String {
+    profile
+        .as_ref()
+        .map(|p| format!(" for profile {p:?}"))
+        .unwrap_or_default()
+}
+
+/// Anything that can produce a token for a target: the SDK in production, fakes in tests.
+pub trait TokenSource {
+    fn fetch(&self, target: &Target) -> Result<Token, TokenError>;
+}
+
+/// GetAuthorizationToken through the AWS SDK.
+pub struct AwsTokenSource {
+    pub timeout: Duration,
+    /// The profile the environment selects, for error messages.
+    pub env_profile: Option<String>,
+}
+
+impl AwsTokenSource {
+    pub fn from_env(env: &dyn crate::env::Env) -> AwsTokenSource {
+        let timeout = env
+            .var(TIMEOUT_VAR)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
+        AwsTokenSource {
+            timeout,
+            env_profile: env
+                .var("AWS_PROFILE")
+                .or_else(|| env.var("AWS_DEFAULT_PROFILE")),
+        }
+    }
+}
+
+impl TokenSource for AwsTokenSource {
+    fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| TokenError::Runtime(e.to_string()))?;
+        let endpoint = endpoint_name(target);
+        let profile = target
+            .settings
+            .profile
+            .clone()
+            .or_else(|| self.env_profile.clone());
+        // The SDK's own timeouts bound each phase; this one bounds the whole, credential
+        // resolution included, whatever a provider does.
+        let outer = self.timeout + Duration::from_secs(2);
+        runtime
+            .block_on(async {
+                match tokio::time::timeout(outer, self.fetch_async(target)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(TokenError::Timeout {
+                        endpoint: endpoint.clone(),
+                        after: self.timeout,
+                    }),
+                }
+            })
+            .map_err(|e| match e {
+                TokenError::NoCredentials { detail, .. } => {
+                    TokenError::NoCredentials { profile, detail }
+                }
+                other => other,
+            })
+    }
+}
+
+impl AwsTokenSource {
+    async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
+        let config = self.sdk_config(target).await;
+        let endpoint = endpoint_name(target);
+        let classify = |e: &(dyn StdError + 'static), code: Option<&str>, message: Option<&str>| {
+            classify(e, code, message, &endpoint, self.timeout)
+        };
+        let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
+            Registry::Private(p) => {
+                let conf = aws_sdk_ecr::config::Builder::from(&config)
+                    .use_fips(p.fips)
+                    .use_dual_stack(p.dual_stack)
+                    .build();
+                let out = aws_sdk_ecr::Client::from_conf(conf)
+                    .get_authorization_token()
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e, e.code(), e.message()))?;
+                let data = out
+                    .authorization_data()
+                    .first()
+                    .ok_or_else(|| bad(&endpoint, "no authorization data in the response"))?;
+                (
+                    data.authorization_token().map(str::to_owned),
+                    data.proxy_endpoint().map(str::to_owned),
+                    data.expires_at().map(|t| t.to_millis()),
+                )
+            }
+            Registry::Public => {
+                let out = aws_sdk_ecrpublic::Client::new(&config)
+                    .get_authorization_token()
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e, e.code(), e.message()))?;
+                let data = out
+                    .authorization_data()
+                    .ok_or_else(|| bad(&endpoint, "no authorization data in the response"))?;
+                (
+                    data.authorization_token().map(str::to_owned),
+                    None,
+                    data.expires_at().map(|t| t.to_millis()),
+                )
+            }
+        };
+        let token_b64 = token_b64.ok_or_else(|| bad(&endpoint, "the token is missing"))?;
+        let (username, password) = decode_token(&token_b64).map_err(|d| bad(&endpoint, d))?;
+        let expires_at = match expires_at {
+            Some(Ok(ms)) if ms > 0 => ms as u64,
+            Some(_) => return Err(bad(&endpoint, "its expiry time is out of range")),
+            None => return Err(bad(&endpoint, "it has no expiry time")),
+        };
+        if expires_at <= now_ms() {
+            return Err(bad(&endpoint, "it has already expired"));
+        }
+        Ok(Token {
+            proxy_endpoint: proxy_endpoint.unwrap_or_else(|| format!("https://{}", target.host)),
+            username,
+            password,
+            expires_at,
+        })
+    }
+
+    async fn sdk_config(&self, target: &Target) -> SdkConfig {
+        let region = Region::new(target.api_region().to_string());
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3).min(self.timeout))
+            .operation_attempt_timeout(
+                self.timeout
+                    .min(Duration::from_secs(5))
+                    .max(self.timeout / 2),
+            )
+            .operation_timeout(self.timeout)
+            .build();
+        let settings = &target.settings;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(3));
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let base = loader.load().await;
+        let Some(role) = &settings.role else {
+            return base;
+        };
+        let mut assume = aws_config::sts::AssumeRoleProvider::builder(&role.arn)
+            .configure(&base)
+            .region(region)
+            .session_name(
+                role.session_name
+                    .clone()
+                    .unwrap_or_else(|| "docker-credential-ecr".into()),
+            );
+        if let Some(id) = &role.external_id {
+            assume = assume.external_id(id);
+        }
+        let provider = assume.build().await;
+        base.into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build()
+    }
+}
+
+/// Names the API endpoint in messages the way users know it: the override URL if one is set,
+/// else `ecr.<region>`.
+fn endpoint_name(target: &Target) -> String {
+    if let Some(e) = &target.settings.endpoint {
+        return e.clone();
+    }
+    let (service, var) = match &target.registry {
+        Registry::Private(p) if p.fips => ("ecr-fips", "AWS_ENDPOINT_URL_ECR"),
+        Registry::Private(_) => ("ecr", "AWS_ENDPOINT_URL_ECR"),
+        Registry::Public => ("ecr-public", "AWS_ENDPOINT_URL_ECR_PUBLIC"),
+    };
+    std::env::var(var)
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("{service}.{}", target.api_region()))
+}
+
+fn bad(endpoint: &str, detail: &str) -> TokenError {
+    TokenError::BadToken {
+        endpoint: endpoint.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// ECR tokens are base64 of `AWS:<password>`.
+pub fn decode_token(b64: &str) -> Result<(String, Secret), &'static str> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| "it is not base64")?;
+    let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text")?;
+    let text = Secret::new(text);
+    match text.expose().split_once(':') {
+        Some((user, pw)) if user == crate::protocol::USERNAME && !pw.is_empty() => {
+            Ok((user.to_string(), Secret::new(pw.to_string())))
+        }
+        _ => Err("it does not have the form AWS:<password>"),
+    }
+}
+
+/// Turns an SDK failure into the one-line error a user can act on. Credential problems, service
+/// errors, timeouts and connection failures are told apart by walking the error's sources.
+fn classify(
+    err: &(dyn StdError + 'static),
+    code: Option<&str>,
+    message: Option<&str>,
+    endpoint: &str,
+    timeout: Duration,
+) -> TokenError {
+    let chain = error_chain(err);
+    let has = |needle: &str| chain.iter().any(|s| s.contains(needle));
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            return TokenError::NoCredentials {
+                profile: None,
+                detail: one_line(&error_chain(c).join(": ")),
+            };
+        }
+        source = e.source();
+    }
+    if let Some(code) = code {
+        return TokenError::Service {
+            code: code.to_string(),
+            message: one_line(message.unwrap_or("(no message)")),
+        };
+    }
+    if has("timeout") || has("timed out") || has("Timeout") {
+        return TokenError::Timeout {
+            endpoint: endpoint.to_string(),
+            after: timeout,
+        };
+    }
+    if has("no credentials") || has("credentials provider") || has("identity") {
+        return TokenError::NoCredentials {
+            profile: None,
+            detail: one_line(chain.last().map_or("", String::as_str)),
+        };
+    }
+    // Dispatch failures and unparseable replies: show the most specific cause.
+    let detail = chain
+        .iter()
+        .skip(1)
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(": ");
+    let detail = if detail.is_empty() {
+        chain.join(": ")
+    } else {
+        detail
+    };
+    TokenError::Network {
+        endpoint: endpoint.to_string(),
+        detail: one_line(&detail),
+    }
+}
+
+fn error_chain(err: &dyn StdError) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut source: Option<&dyn StdError> = Some(err);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if out.last() != Some(&text) {
+            out.push(text);
+        }
+        source = e.source();
+    }
+    out
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_aws_tokens_only() {
+        let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let (user, pw) = decode_token(&enc("AWS:s3cr3t:with:colons")).unwrap();
+        assert_eq!((user.as_str(), pw.expose()), ("AWS", "s3cr3t:with:colons"));
+        assert_eq!(decode_token("%%%").unwrap_err(), "it is not base64");
+        assert!(decode_token(&enc("user:pw")).is_err());
+        assert!(decode_token(&enc("AWS:")).is_err());
+        assert!(decode_token(&enc("nocolon")).is_err());
+    }
+
+    #[test]
+    fn errors_read_as_one_actionable_line() {
+        let e = TokenError::NoCredentials {
+            profile: Some("dev".into()),
+            detail: "the profile has no credentials".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no AWS credentials found for profile \"dev\": the profile has no credentials"
+        );
+        let e = TokenError::Timeout {
+            endpoint: "ecr.us-east-1".into(),
+            after: Duration::from_secs(10),
+        };
+        assert_eq!(
+            e.to_string(),
+            "timed out reaching ecr.us-east-1 after 10s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)"
+        );
+    }
+}
