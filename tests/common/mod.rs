@@ -1,0 +1,721 @@
+//! Shared harness for the integration tests: the ECR API emulator
+//! (`tests/support/ecr_emulator.py`, moto behind a small middleware) and a sandbox that runs the
+//! helper binary with a clean environment, a private HOME and its own access key id.
+//!
+//! Tests share one emulator per test binary and tell their calls apart by access key id: every
+//! `Sandbox` signs with a fresh AKID, and the emulator counts calls and injects faults per AKID.
+//!
+//! Each test binary uses a subset of this module, hence the blanket `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::ffi::{OsStr, OsString};
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+/// The helper binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
+pub const EMULATOR_SCRIPT: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ecr_emulator.py");
+
+// The helper's environment conventions, in one place.
+/// Cache root; the helper keeps its own files in `CACHE_SUBDIR` beneath it.
+pub const ENV_CACHE_DIR: &str = "AWS_ECR_CACHE_DIR";
+pub const CACHE_SUBDIR: &str = "docker-credential-ecr";
+/// `1` turns the token cache off.
+pub const ENV_DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
+/// Path of the helper's config file.
+pub const ENV_CONFIG: &str = "DOCKER_CREDENTIAL_ECR_CONFIG";
+/// `debug` makes the helper log to stderr.
+pub const ENV_LOG: &str = "DOCKER_CREDENTIAL_ECR_LOG";
+
+/// Secret key every sandbox signs with; moto checks no signatures.
+pub const TEST_SECRET_KEY: &str = "testsecretkeytestsecretkeytestsecret0000";
+/// The account moto answers for unless told otherwise (`Emulator::set_account`).
+pub const MOTO_ACCOUNT: &str = "123456789012";
+/// Password inside the emulator's ECR Public token (`AWS:public-auth-token`).
+pub const PUBLIC_PASSWORD: &str = "public-auth-token";
+/// Token lifetime the emulator gives by default, like real ECR: 12 hours.
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 43_200;
+/// How long a helper run may take before the harness kills it and fails the test.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Password inside a private token for `account` (moto: `AWS:<account>-auth-token`).
+pub fn private_password(account: &str) -> String {
+    format!("{account}-auth-token")
+}
+
+/// A private registry host, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com`.
+pub fn private_host(account: &str, region: &str) -> String {
+    format!("{account}.dkr.ecr.{region}.amazonaws.com")
+}
+
+/// A fresh access key id: `AKIDTEST` + 12 random uppercase alphanumerics (20 characters).
+pub fn unique_akid() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    let mut x = hasher.finish();
+    let mut akid = String::from("AKIDTEST");
+    for _ in 0..12 {
+        akid.push(ALPHABET[(x % 36) as usize] as char);
+        x /= 36;
+    }
+    akid
+}
+
+pub fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// How to reach an emulator: what a `Sandbox` needs, without owning the process.
+#[derive(Clone, Debug)]
+pub struct EmulatorAddr {
+    /// `http://127.0.0.1:PORT` or `https://...` (TLS instances).
+    pub endpoint: String,
+    /// Port of the ECR API (TLS on TLS instances).
+    pub port: u16,
+    /// Plain-HTTP port for the control API (= `port` unless TLS).
+    pub control_port: u16,
+    /// CA the helper must trust (`SSL_CERT_FILE`) for a TLS instance.
+    pub tls_cert: Option<PathBuf>,
+}
+
+/// Counters the emulator keeps for one access key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calls {
+    pub ecr: u32,
+    pub ecr_public: u32,
+    /// Signing region of each call, in order.
+    pub regions: Vec<String>,
+}
+
+impl EmulatorAddr {
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// A control-API call; panics on transport errors and non-200 answers.
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let resp = http_request(
+            self.control_port,
+            method,
+            path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("emulator control {method} {path}: {e}"));
+        assert_eq!(
+            resp.status,
+            200,
+            "emulator control {method} {path}: {}",
+            resp.text()
+        );
+        resp.json()
+    }
+
+    /// GetAuthorizationToken calls signed with `akid`: `(ecr, ecr_public)`.
+    pub fn calls(&self, akid: &str) -> (u32, u32) {
+        let c = self.calls_detail(akid);
+        (c.ecr, c.ecr_public)
+    }
+
+    pub fn calls_detail(&self, akid: &str) -> Calls {
+        let v = self.control("GET", &format!("/_emulator/calls?akid={akid}"), None);
+        Calls {
+            ecr: v["ecr"].as_u64().unwrap() as u32,
+            ecr_public: v["ecr-public"].as_u64().unwrap() as u32,
+            regions: v["regions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect(),
+        }
+    }
+
+    /// Inject a fault into GetAuthorizationToken calls (ECR and ECR Public) signed with `akid`:
+    /// the next `times` calls, or every call when `None`. `delay_ms` delays the answer (the
+    /// whole point of `slow`; it also delays any other fault). Names: see the emulator's
+    /// `ERROR_FAULTS` / `BODY_FAULTS` (`access-denied`, `throttle`, `hang`, `bad-base64`, ...).
+    pub fn fault(&self, akid: &str, name: &str, times: Option<u32>, delay_ms: Option<u64>) {
+        self.control(
+            "POST",
+            "/_emulator/faults",
+            Some(json!({"akid": akid, "fault": name, "times": times, "delay_ms": delay_ms})),
+        );
+    }
+
+    pub fn clear_fault(&self, akid: &str) {
+        self.control(
+            "POST",
+            "/_emulator/faults",
+            Some(json!({"akid": akid, "fault": null})),
+        );
+    }
+
+    /// Tokens issued to `akid` expire `secs` seconds after issue.
+    pub fn set_ttl(&self, akid: &str, secs: u64) {
+        self.control(
+            "POST",
+            "/_emulator/ttl",
+            Some(json!({"akid": akid, "ttl": secs})),
+        );
+    }
+
+    /// Calls signed with `akid` get tokens for `account` instead of moto's default.
+    pub fn set_account(&self, akid: &str, account: &str) {
+        self.control(
+            "POST",
+            "/_emulator/account",
+            Some(json!({"akid": akid, "account": account})),
+        );
+    }
+
+    /// Clear every counter, fault and override (all AKIDs: avoid on the shared instance).
+    pub fn reset(&self) {
+        self.control("POST", "/_emulator/reset", Some(json!({})));
+    }
+
+    /// A raw GetAuthorizationToken request with a SigV4-shaped (unsigned) Authorization header,
+    /// for testing the emulator itself. Plain-HTTP instances only.
+    pub fn token_request(&self, akid: &str, region: &str, public: bool) -> HttpResponse {
+        assert!(
+            self.tls_cert.is_none(),
+            "token_request speaks plain HTTP only"
+        );
+        let (service, target) = if public {
+            ("ecr-public", "SpencerFrontendService.GetAuthorizationToken")
+        } else {
+            (
+                "ecr",
+                "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
+            )
+        };
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={akid}/20240101/{region}/{service}/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000"
+        );
+        let headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", target),
+            ("X-Amz-Date", "20240101T000000Z"),
+            ("Authorization", auth.as_str()),
+        ];
+        http_request(self.port, "POST", "/", &headers, b"{}")
+            .unwrap_or_else(|e| panic!("token request: {e}"))
+    }
+}
+
+/// A running emulator process.
+pub struct Emulator {
+    addr: EmulatorAddr,
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Emulator {
+    /// The emulator shared by every test in this test binary, started on first use. It cannot
+    /// be dropped (it lives in a static), so it is started with `--parent-pid` and exits by
+    /// itself within 0.5 s of the test process.
+    pub fn shared() -> &'static Emulator {
+        static SHARED: OnceLock<Emulator> = OnceLock::new();
+        SHARED.get_or_init(|| Emulator::start_with(&[]))
+    }
+
+    /// A private instance with extra emulator arguments (e.g. `--tls-cert`, `--tls-key`,
+    /// `--token-ttl`); killed when dropped.
+    pub fn start_with(args: &[&str]) -> Emulator {
+        let dir = tempfile::tempdir().expect("temp dir for emulator");
+        let port_file = dir.path().join("port");
+        let plain_port_file = dir.path().join("plain-port");
+        let log = dir.path().join("emulator.log");
+        let log_file = std::fs::File::create(&log).expect("emulator log");
+        let tls_cert = args
+            .iter()
+            .position(|a| *a == "--tls-cert")
+            .map(|i| PathBuf::from(args[i + 1]));
+
+        let python = std::env::var_os("ECR_EMULATOR_PYTHON").unwrap_or_else(|| "python3".into());
+        let mut cmd = Command::new(&python);
+        cmd.arg(EMULATOR_SCRIPT)
+            .args(["--port", "0", "--port-file"])
+            .arg(&port_file)
+            .args(["--parent-pid", &std::process::id().to_string()]);
+        if tls_cert.is_some() {
+            // The control API must stay reachable with a plain TcpStream.
+            cmd.arg("--plain-port-file").arg(&plain_port_file);
+        }
+        cmd.args(args)
+            // Would override per-AKID accounts and make the default account unpredictable.
+            .env_remove("MOTO_ACCOUNT_ID")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("emulator log"))
+            .stderr(log_file);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the ECR emulator with {python:?} (is python3 with moto[server] installed?): {e}"));
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let port = loop {
+            if let Some(port) = read_port(&port_file) {
+                break port;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "ECR emulator exited ({status}) before it was ready; its log:\n{}",
+                    read_log(&log)
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "ECR emulator not ready after {READY_TIMEOUT:?}; its log:\n{}",
+                    read_log(&log)
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let control_port = if tls_cert.is_some() {
+            read_port(&plain_port_file).expect("plain port file is written before the port file")
+        } else {
+            port
+        };
+        let scheme = if tls_cert.is_some() { "https" } else { "http" };
+        let addr = EmulatorAddr {
+            endpoint: format!("{scheme}://127.0.0.1:{port}"),
+            port,
+            control_port,
+            tls_cert,
+        };
+        addr.reset();
+        Emulator {
+            addr,
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn addr(&self) -> &EmulatorAddr {
+        &self.addr
+    }
+
+    /// The emulator's stderr so far, for failure messages.
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl std::ops::Deref for Emulator {
+    type Target = EmulatorAddr;
+    fn deref(&self) -> &EmulatorAddr {
+        &self.addr
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_port(path: &Path) -> Option<u16> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()))
+}
+
+/// A private HOME, cache directory and access key id for running the helper.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    pub akid: String,
+    pub emulator: EmulatorAddr,
+    extra_env: Vec<(OsString, Option<OsString>)>,
+}
+
+impl Sandbox {
+    /// A sandbox that talks to the shared emulator.
+    pub fn new() -> Sandbox {
+        Sandbox::with_emulator(Emulator::shared())
+    }
+
+    pub fn with_emulator(emulator: &EmulatorAddr) -> Sandbox {
+        let dir = tempfile::tempdir().expect("sandbox temp dir");
+        for sub in ["home", "cache", "xdg-config", "xdg-cache"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("sandbox dirs");
+        }
+        Sandbox {
+            dir,
+            akid: unique_akid(),
+            emulator: emulator.clone(),
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// The sandbox's temp root (HOME and the cache are below it).
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// The value of `AWS_ECR_CACHE_DIR`.
+    pub fn cache_root(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// Where the helper keeps its cache files (`$AWS_ECR_CACHE_DIR/docker-credential-ecr`).
+    pub fn helper_cache_dir(&self) -> PathBuf {
+        self.cache_root().join(CACHE_SUBDIR)
+    }
+
+    pub fn xdg_config_home(&self) -> PathBuf {
+        self.dir.path().join("xdg-config")
+    }
+
+    pub fn xdg_cache_home(&self) -> PathBuf {
+        self.dir.path().join("xdg-cache")
+    }
+
+    /// Set a variable for every later `cmd`/`run`/`get` (overrides the defaults).
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.extra_env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Unset one of the default variables for every later run.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.extra_env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Write the helper's config file (`file_name` under the sandbox root) and point
+    /// `DOCKER_CREDENTIAL_ECR_CONFIG` at it.
+    pub fn config(&mut self, file_name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(file_name);
+        std::fs::write(&path, contents).expect("write config");
+        self.env(ENV_CONFIG, &path);
+        path
+    }
+
+    pub fn debug_log(&mut self) -> &mut Self {
+        self.env(ENV_LOG, "debug")
+    }
+
+    pub fn disable_cache(&mut self) -> &mut Self {
+        self.env(ENV_DISABLE_CACHE, "1")
+    }
+
+    /// The helper with a clean environment: nothing from the test process leaks in except PATH
+    /// (and coverage/backtrace settings).
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).env_clear();
+        for key in ["PATH", "LLVM_PROFILE_FILE", "RUST_BACKTRACE"] {
+            if let Some(value) = std::env::var_os(key) {
+                cmd.env(key, value);
+            }
+        }
+        cmd.env("HOME", self.home())
+            .env("AWS_ACCESS_KEY_ID", &self.akid)
+            .env("AWS_SECRET_ACCESS_KEY", TEST_SECRET_KEY)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL_ECR", self.emulator.endpoint())
+            .env("AWS_ENDPOINT_URL_ECR_PUBLIC", self.emulator.endpoint())
+            .env(ENV_CACHE_DIR, self.cache_root())
+            .env("XDG_CONFIG_HOME", self.xdg_config_home())
+            .env("XDG_CACHE_HOME", self.xdg_cache_home());
+        if let Some(cert) = &self.emulator.tls_cert {
+            cmd.env("SSL_CERT_FILE", cert);
+        }
+        for (key, value) in &self.extra_env {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd
+    }
+
+    /// Run the helper with `args`, feeding `stdin`; killed (and the test failed) after
+    /// `RUN_TIMEOUT`.
+    pub fn run<I, S>(&self, args: I, stdin: &str) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        run_cmd(self.cmd(args), stdin)
+    }
+
+    /// `docker-credential-ecr get` with `stdin` as the server URL.
+    pub fn get(&self, stdin: &str) -> Output {
+        self.run(["get"], stdin)
+    }
+
+    /// `get` that must succeed; returns the parsed `{ServerURL, Username, Secret}` answer.
+    pub fn get_ok(&self, stdin: &str) -> Value {
+        let out = self.get(stdin);
+        assert!(
+            out.status.success(),
+            "get {stdin:?} failed: {}",
+            describe(&out)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("get {stdin:?}: bad JSON ({e}): {}", describe(&out)))
+    }
+
+    /// This sandbox's GetAuthorizationToken calls: `(ecr, ecr_public)`.
+    pub fn calls(&self) -> (u32, u32) {
+        self.emulator.calls(&self.akid)
+    }
+
+    pub fn fault(&self, name: &str, times: Option<u32>, delay_ms: Option<u64>) {
+        self.emulator.fault(&self.akid, name, times, delay_ms)
+    }
+
+    pub fn set_ttl(&self, secs: u64) {
+        self.emulator.set_ttl(&self.akid, secs)
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+/// Exit status, stdout and stderr of a run, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Run `cmd` with `stdin`; panic with a clear message if it takes longer than `RUN_TIMEOUT`.
+pub fn run_cmd(cmd: Command, stdin: &str) -> Output {
+    let what = format!("{cmd:?}");
+    run_with_timeout(cmd, stdin.as_bytes(), RUN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}\ncommand: {what}"))
+}
+
+/// Run `cmd` with piped stdio, writing `stdin` and collecting output; on timeout kill it and
+/// return an error carrying whatever it printed.
+pub fn run_with_timeout(
+    mut cmd: Command,
+    stdin: &[u8],
+    timeout: Duration,
+) -> Result<Output, String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot spawn {:?}: {e}", cmd.get_program()))?;
+    // Write and read on threads: a child that does not read stdin, or fills a pipe, must not
+    // block us.
+    let mut child_stdin = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    thread::spawn(move || {
+        let _ = child_stdin.write_all(&input);
+    });
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_micros(200);
+    let status = loop {
+        match child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                // A grandchild may still hold the pipes: do not wait long for them.
+                let grace = Duration::from_secs(1);
+                let out = stdout.recv_timeout(grace).unwrap_or_default();
+                let err = stderr.recv_timeout(grace).unwrap_or_default();
+                return Err(format!(
+                    "timed out after {timeout:?} and killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&err)
+                ));
+            }
+            None => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+        }
+    };
+    let grace = Duration::from_secs(5);
+    let stdout = stdout
+        .recv_timeout(grace)
+        .map_err(|_| "stdout still open after exit".to_string())?;
+    let stderr = stderr
+        .recv_timeout(grace)
+        .map_err(|_| "stderr still open after exit".to_string())?;
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+fn collect(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Minimal HTTP/1.1 client for 127.0.0.1 (the emulator always answers `Connection: close`).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<HttpResponse, String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .map_err(|e| format!("connect 127.0.0.1:{port}: {e}"))?;
+    stream
+        .set_read_timeout(Some(CONTROL_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(CONTROL_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).map_err(|e| format!("send: {e}"))?;
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("receive: {e}"))?;
+
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line in {head:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        body = dechunk(&body)?;
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("bad chunk")?;
+        let size_field = String::from_utf8_lossy(&data[..eol]);
+        let size = usize::from_str_radix(size_field.split(';').next().unwrap().trim(), 16)
+            .map_err(|e| e.to_string())?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = data.get(eol + 2..eol + 2 + size).ok_or("short chunk")?;
+        out.extend_from_slice(chunk);
+        data = data.get(eol + 4 + size..).ok_or("short chunk")?;
+    }
+}

@@ -1,0 +1,501 @@
+//! The helper binary against the ECR API emulator: protocol answers, host forms, the cache and
+//! its herd discipline, expiry and fallback, and failures as users meet them.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const ACCOUNT: &str = MOTO_ACCOUNT;
+
+fn host() -> String {
+    private_host(ACCOUNT, "us-east-1")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn cache_files(sb: &Sandbox, ext: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(sb.helper_cache_dir())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(ext))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_host_form_gets_the_emulators_credentials_from_one_api_call() {
+    let sb = Sandbox::new();
+    let h = host();
+    let forms = [
+        h.clone(),
+        format!("{h}:443"),
+        format!("https://{h}"),
+        format!("http://{h}"),
+        format!("https://{h}/v2/"),
+        format!("{h}/team/app"),
+        format!("HTTPS://{}:443/v2/", h.to_uppercase()),
+    ];
+    for form in &forms {
+        let answer = sb.get_ok(&format!("{form}\n"));
+        assert_eq!(
+            answer["ServerURL"],
+            form.as_str(),
+            "ServerURL must echo the input"
+        );
+        assert_eq!(answer["Username"], "AWS");
+        assert_eq!(answer["Secret"], private_password(ACCOUNT).as_str());
+    }
+    assert_eq!(
+        sb.calls(),
+        (1, 0),
+        "all forms of one host share one cached token"
+    );
+}
+
+#[test]
+fn answer_is_exactly_one_json_line() {
+    let sb = Sandbox::new();
+    let out = sb.get(&host());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{{\"ServerURL\":\"{}\",\"Username\":\"AWS\",\"Secret\":\"{}\"}}\n",
+            host(),
+            private_password(ACCOUNT)
+        )
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "stderr must stay quiet: {}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn ecr_public_uses_the_ecr_public_api() {
+    let sb = Sandbox::new();
+    for form in [
+        "public.ecr.aws",
+        "https://public.ecr.aws/v2/",
+        "ecr-public.aws.com",
+    ] {
+        let answer = sb.get_ok(form);
+        assert_eq!(answer["Secret"], PUBLIC_PASSWORD);
+    }
+    // Two host names, two cache entries; neither touched the private API.
+    assert_eq!(sb.calls(), (0, 2));
+}
+
+#[test]
+fn other_registries_are_not_found_without_any_api_call() {
+    let sb = Sandbox::new();
+    for input in [
+        "docker.io",
+        "https://index.docker.io/v1/",
+        "ghcr.io/owner/image",
+        "localhost:5000",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example",
+        "12345678901.dkr.ecr.us-east-1.amazonaws.com",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com:5000",
+        "https://user:pass@123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "{\"ServerURL\":\"123456789012.dkr.ecr.us-east-1.amazonaws.com\"}",
+    ] {
+        let out = sb.get(input);
+        assert_eq!(out.status.code(), Some(1), "{input}: {}", describe(&out));
+        assert_eq!(
+            stdout(&out),
+            "credentials not found in native keychain\n",
+            "{input}"
+        );
+    }
+    assert_eq!(sb.calls(), (0, 0));
+}
+
+#[test]
+fn protocol_rules() {
+    let sb = Sandbox::new();
+    let out = sb.run(["get"], "");
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(1), "no credentials server URL\n".into())
+    );
+    let out = sb.run(Vec::<&str>::new(), "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "Usage: docker-credential-ecr <get|store|erase|list|version>\n"
+    );
+    let out = sb.run(["get", "more"], &host());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("Usage: "));
+    let out = sb.run(["frobnicate"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("unknown action \"frobnicate\""),
+        "{}",
+        describe(&out)
+    );
+    for action in ["version", "--version", "-v"] {
+        let out = sb.run([action], "");
+        assert!(out.status.success());
+        assert!(
+            stdout(&out).starts_with("docker-credential-ecr ("),
+            "{}",
+            describe(&out)
+        );
+    }
+    let out = sb.run(["--help"], "");
+    assert!(out.status.success() && stdout(&out).contains("Usage:"));
+    let login = format!(
+        "{{\"ServerURL\":\"{}\",\"Username\":\"AWS\",\"Secret\":\"x\"}}",
+        host()
+    );
+    let out = sb.run(["store"], &login);
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), String::new()));
+    let out = sb.run(["erase"], &host());
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), String::new()));
+}
+
+#[test]
+fn list_names_registries_with_a_valid_cached_token_and_erase_forgets_one() {
+    let sb = Sandbox::new();
+    let list = |sb: &Sandbox| -> serde_json::Value {
+        let out = sb.run(["list"], "unused");
+        assert!(out.status.success(), "{}", describe(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(list(&sb), serde_json::json!({}));
+    let east = host();
+    let west = private_host(ACCOUNT, "us-west-2");
+    sb.get_ok(&east);
+    sb.get_ok(&west);
+    assert_eq!(
+        list(&sb),
+        serde_json::json!({ format!("https://{east}"): "AWS", format!("https://{west}"): "AWS" })
+    );
+    // Another identity sharing the cache directory sees none of them.
+    let mut other = Sandbox::new();
+    other.env("AWS_ECR_CACHE_DIR", sb.cache_root());
+    assert_eq!(list(&other), serde_json::json!({}));
+    let out = sb.run(["erase"], &format!("https://{west}"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        list(&sb),
+        serde_json::json!({ format!("https://{east}"): "AWS" })
+    );
+}
+
+#[test]
+fn a_hit_is_served_with_the_emulator_gone() {
+    let emulator = Emulator::start_with(&[]);
+    let sb = Sandbox::with_emulator(&emulator);
+    let first = sb.get_ok(&host());
+    drop(emulator);
+    let second = sb.get_ok(&format!("https://{}", host()));
+    assert_eq!(first["Secret"], second["Secret"]);
+    // A host never fetched has nothing cached: a real error, not "not found".
+    let out = sb.get(&private_host(ACCOUNT, "eu-west-1"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("cannot reach http://127.0.0.1:"),
+        "{}",
+        describe(&out)
+    );
+}
+
+fn spawn_get(sb: &Sandbox) -> Child {
+    sb.cmd(["get"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn helper")
+}
+
+/// Starts `n` helpers per host, then releases them all at once by writing their stdin.
+fn herd(sb: &Sandbox, hosts: &[String], n: usize) -> Vec<std::process::Output> {
+    let mut children: Vec<(Child, &String)> = Vec::new();
+    for h in hosts {
+        for _ in 0..n {
+            children.push((spawn_get(sb), h));
+        }
+    }
+    for (child, h) in &mut children {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(h.as_bytes()).unwrap();
+    }
+    children
+        .into_iter()
+        .map(|(c, _)| c.wait_with_output().unwrap())
+        .collect()
+}
+
+#[test]
+fn concurrent_cold_gets_make_one_api_call_per_registry() {
+    let sb = Sandbox::new();
+    let outs = herd(&sb, &[host()], 32);
+    for out in &outs {
+        assert!(out.status.success(), "{}", describe(out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["Secret"], private_password(ACCOUNT).as_str());
+    }
+    assert_eq!(
+        sb.calls(),
+        (1, 0),
+        "32 concurrent cold gets must share one GetAuthorizationToken"
+    );
+
+    let sb = Sandbox::new();
+    let hosts: Vec<String> = ["us-east-1", "us-west-2", "eu-west-1", "ap-south-1"]
+        .iter()
+        .map(|r| private_host(ACCOUNT, r))
+        .collect();
+    let outs = herd(&sb, &hosts, 8);
+    assert!(outs.iter().all(|o| o.status.success()));
+    assert_eq!(sb.calls(), (4, 0), "one call per registry");
+}
+
+#[test]
+fn a_hit_does_not_run_a_slow_credential_process() {
+    let mut sb = Sandbox::new();
+    let marker = sb.root().join("credential_process.runs");
+    let script = sb.root().join("slow-creds.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nsleep 1\necho '{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}'\n",
+            marker.display(),
+            sb.akid,
+            TEST_SECRET_KEY
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let aws_config = sb.root().join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile slow]\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "slow")
+        .env("AWS_CONFIG_FILE", &aws_config);
+
+    let started = Instant::now();
+    sb.get_ok(&host());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the miss ran the credential process"
+    );
+    let runs = || {
+        std::fs::read_to_string(&marker)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    assert_eq!(runs(), 1);
+
+    let started = Instant::now();
+    let answer = sb.get_ok(&host());
+    let hit = started.elapsed();
+    assert_eq!(answer["Secret"], private_password(ACCOUNT).as_str());
+    assert_eq!(runs(), 1, "a cache hit must not resolve credentials");
+    assert!(hit < Duration::from_millis(500), "hit took {hit:?}");
+    assert_eq!(sb.calls(), (1, 0));
+}
+
+#[test]
+fn corrupt_cache_files_are_rebuilt() {
+    let sb = Sandbox::new();
+    sb.get_ok(&host());
+    let entries = cache_files(&sb, ".json");
+    assert_eq!(entries.len(), 1);
+    for junk in [
+        &b""[..],
+        b"{\"schema\":",
+        b"\x00\xff\xfe garbage",
+        b"{\"schema\":\"v999\"}",
+    ] {
+        std::fs::write(&entries[0], junk).unwrap();
+        sb.get_ok(&host());
+        let text = std::fs::read_to_string(&entries[0]).unwrap();
+        assert!(
+            text.contains("docker-credential-ecr/cache/v1"),
+            "not rebuilt: {text}"
+        );
+    }
+    assert_eq!(sb.calls(), (5, 0));
+}
+
+#[test]
+fn cache_is_private_whatever_the_umask() {
+    let sb = Sandbox::new();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &format!("umask 000; exec '{BIN}' get")]);
+    let template = sb.cmd(["get"]);
+    cmd.env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = run_cmd(cmd, &host());
+    assert!(out.status.success(), "{}", describe(&out));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&sb.helper_cache_dir()), 0o700);
+    for f in cache_files(&sb, ".json")
+        .iter()
+        .chain(&cache_files(&sb, ".lock"))
+    {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    // The Go helper's file in the shared directory is never created or touched.
+    assert!(!sb.cache_root().join("cache.json").exists());
+}
+
+#[test]
+fn an_unusable_cache_directory_still_returns_the_token() {
+    let sb = Sandbox::new();
+    let file_in_the_way = sb.root().join("not-a-dir");
+    std::fs::write(&file_in_the_way, "x").unwrap();
+    for dir in [
+        file_in_the_way.as_path(),
+        std::path::Path::new("/proc/no-such-dir/cache"),
+    ] {
+        let mut sb2 = Sandbox::new();
+        sb2.env("AWS_ECR_CACHE_DIR", dir);
+        let answer = sb2.get_ok(&host());
+        assert_eq!(answer["Secret"], private_password(ACCOUNT).as_str());
+        // Uncached: each get is a fetch.
+        sb2.get_ok(&host());
+        assert_eq!(sb2.calls(), (2, 0), "{}", dir.display());
+    }
+}
+
+#[test]
+fn an_expiring_token_is_refreshed() {
+    let sb = Sandbox::new();
+    // 4 s tokens: refreshed once under 1 s (a quarter) remains.
+    sb.set_ttl(4);
+    sb.get_ok(&host());
+    sb.get_ok(&host());
+    assert_eq!(sb.calls(), (1, 0));
+    std::thread::sleep(Duration::from_millis(3200));
+    sb.get_ok(&host());
+    assert_eq!(
+        sb.calls(),
+        (2, 0),
+        "a token inside its refresh margin must be refreshed"
+    );
+}
+
+#[test]
+fn a_failed_refresh_serves_the_valid_token_but_never_an_expired_one() {
+    let sb = Sandbox::new();
+    sb.set_ttl(4);
+    let first = sb.get_ok(&host());
+    sb.fault("access-denied", None, None);
+    std::thread::sleep(Duration::from_millis(3200));
+    let during = sb.get_ok(&host());
+    assert_eq!(first["Secret"], during["Secret"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    let out = sb.get(&host());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stdout(&out).starts_with("AccessDeniedException: "),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn failures_are_one_actionable_line() {
+    let sb = Sandbox::new();
+    sb.fault("access-denied", None, None);
+    let out = sb.get(&host());
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("AccessDeniedException: "),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(text.lines().count(), 1);
+
+    let mut nobody = Sandbox::new();
+    nobody
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "dev");
+    let out = nobody.get(&host());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("no AWS credentials found for profile \"dev\": "),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(stdout(&out).lines().count(), 1);
+}
+
+#[test]
+fn no_credentials_and_a_silent_metadata_service_fail_within_seconds() {
+    // A metadata "service" on loopback that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut sb = Sandbox::new();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("DOCKER_CREDENTIAL_ECR_TIMEOUT", "3");
+    let started = Instant::now();
+    let out = sb.get(&host());
+    let took = started.elapsed();
+    drop(listener);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        took < Duration::from_secs(8),
+        "took {took:?}: {}",
+        describe(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("no AWS credentials found") || text.starts_with("timed out reaching"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_hanging_api_times_out_at_the_configured_bound() {
+    let mut sb = Sandbox::new();
+    sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", "2");
+    sb.fault("hang", None, None);
+    let started = Instant::now();
+    let out = sb.get(&host());
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        stdout(&out).starts_with("timed out reaching http://127.0.0.1:"),
+        "{}",
+        describe(&out)
+    );
+    assert!(stdout(&out).contains("after 2s"), "{}", describe(&out));
+}
