@@ -131,14 +131,16 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
 }
 
 fn protocol_action(action: &str, env: &dyn Env, stdin: &mut dyn Read) -> Result<String, String> {
-    let input = protocol::read_input(stdin).map_err(|e| e.to_string());
+    // Only get, store and erase have a request on stdin; `list` and `version` must not wait
+    // for an EOF that a terminal never sends.
+    let mut input = || protocol::read_input(stdin).map_err(|e| e.to_string());
     match action {
         "version" => Ok(version_line()),
         // ECR tokens are minted, not stored: accept and drop what `docker login` sends, so
         // that a login against an ECR host succeeds.
-        "store" => Ok(String::new()),
+        "store" => input().map(|_| String::new()),
         "erase" => {
-            let input = input?;
+            let input = input()?;
             let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
             let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
             match lookup.erase(url) {
@@ -152,7 +154,7 @@ fn protocol_action(action: &str, env: &dyn Env, stdin: &mut dyn Read) -> Result<
             serde_json::to_string(&map).map_err(|e| e.to_string())
         }
         _ => {
-            let input = input?;
+            let input = input()?;
             let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
             let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
             let source = AwsTokenSource::from_env(env);
