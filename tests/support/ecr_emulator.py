@@ -16,7 +16,12 @@ Usage:
                   [--tls-cert PEM --tls-key PEM [--plain-port-file FILE]]
                   [--parent-pid PID] [--verbose]
 
-The control API (see handle_control) is JSON over plain HTTP on the same port.
+The control API (see handle_control) is JSON over plain HTTP on the same port (with TLS,
+on the --plain-port-file port). For TLS the Rust SDK (rustls, trusting SSL_CERT_FILE) rejects
+a self-signed certificate marked CA:TRUE, which is openssl's default; make it with
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -addext basicConstraints=critical,CA:FALSE -keyout key.pem -out cert.pem
 """
 
 import argparse
