@@ -1,0 +1,555 @@
+//! The real-client rig (`tests/e2e/rig.sh`) driven from Rust: one rig per test, torn down in
+//! `Drop` (also on panic), every script and client call under a timeout that kills its whole
+//! process group.
+//!
+//! A rig is two Debian `docker-registry` instances with htpasswd auth (plain HTTP on
+//! `127.0.0.1:PORT`, and TLS for the ECR-shaped name behind a CONNECT proxy), a fake dockerd for
+//! the docker CLI, and a logging shim `docker-credential-ecr` that runs the real helper binary
+//! and records every call. A flow is one client command (`skopeo-pull`, `podman-pull`,
+//! `docker-login`, ...); its environment is exactly the sandbox's, so the helper the clients
+//! run talks to the sandbox's emulator with the sandbox's identity and cache.
+//!
+//! Include it with `mod common; mod e2e_support;` (it uses `crate::common`).
+#![allow(dead_code)]
+
+use crate::common::{BIN, MOTO_ACCOUNT, Sandbox};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const RIG_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/rig.sh");
+/// The docker CLI the rig was proven with (28.x); `/usr/bin/docker` (20.10) behaves differently.
+pub const DEFAULT_DOCKER: &str = "/usr/local/bin/docker";
+/// Region the config-file alias maps the plain registry to.
+pub const ALIAS_REGION: &str = "us-east-1";
+/// When set to `1`, a missing client fails the test instead of skipping it (for CI).
+pub const ENV_REQUIRE_CLIENTS: &str = "DOCKER_CREDENTIAL_ECR_E2E_REQUIRED";
+/// The protocol's "no credentials" answer (the helper prints it with a newline).
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+
+const UP_TIMEOUT: Duration = Duration::from_secs(60);
+const FLOW_TIMEOUT: Duration = Duration::from_secs(60);
+const DOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a flow reaches the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The plain-HTTP registry as `127.0.0.1:PORT` (clients use `--tls-verify=false`).
+    Local,
+    /// The TLS registry as `123456789012.dkr.ecr.us-east-1.amazonaws.com`, through the
+    /// CONNECT proxy (`HTTPS_PROXY` and `HTTP_PROXY` set: no name is ever resolved by DNS),
+    /// trusting the rig's CA.
+    Ecr,
+}
+
+impl Target {
+    fn arg(self) -> &'static str {
+        match self {
+            Target::Local => "local",
+            Target::Ecr => "ecr",
+        }
+    }
+}
+
+/// The docker CLI to use (`RIG_DOCKER` overrides the default).
+pub fn docker_cli() -> PathBuf {
+    std::env::var_os("RIG_DOCKER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DOCKER))
+}
+
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            let p = dir.join(program);
+            p.is_file()
+                && std::fs::metadata(&p)
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+                    .unwrap_or(false)
+        })
+    })
+}
+
+/// Prints `***** SKIPPED: msg *****` on the real stderr: `io::stderr()` is not captured by the
+/// test harness (`eprintln!` is), so the line shows even for a passing test.
+fn skipped(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n***** SKIPPED: {msg} *****\n");
+}
+
+/// True when every program is installed. Otherwise prints a loud `SKIPPED:` line naming the
+/// test and what is missing and returns false, or panics when `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
+pub fn have(test: &str, programs: &[&str]) -> bool {
+    have_or(test, programs, "scripts/install-test-deps installs them")
+}
+
+fn have_or(test: &str, programs: &[&str], hint: &str) -> bool {
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !on_path(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("{test}: {} not installed ({hint})", missing.join(", "));
+    if std::env::var(ENV_REQUIRE_CLIENTS).as_deref() == Ok("1") {
+        panic!("{msg}; {ENV_REQUIRE_CLIENTS}=1 makes this a failure");
+    }
+    skipped(&msg);
+    false
+}
+
+/// Whether the client a flow runs is usable here: `podman-*` flows need podman and root (the
+/// rig runs podman with a private `--root`/`--runroot`, proven as root only), `docker-*` flows
+/// the docker CLI 28 (`docker_cli()`), everything else skopeo (which the rig itself needs).
+/// Prints a loud `SKIPPED:` line for a flow that cannot run (or panics under
+/// `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`).
+pub fn can_run(test: &str, flow: &str) -> bool {
+    if flow.starts_with("podman") {
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            let msg = format!("{test}: flow {flow} needs root (podman runs as root in the rig)");
+            if std::env::var(ENV_REQUIRE_CLIENTS).as_deref() == Ok("1") {
+                panic!("{msg}; {ENV_REQUIRE_CLIENTS}=1 makes this a failure");
+            }
+            skipped(&msg);
+            return false;
+        }
+        return have(&format!("{test}: flow {flow}"), &["podman"]);
+    }
+    if flow.starts_with("docker") {
+        let docker = docker_cli();
+        return have_or(
+            &format!("{test}: flow {flow}"),
+            &[docker.to_str().expect("UTF-8 path")],
+            "the docker CLI 28; set RIG_DOCKER to its path if it is elsewhere",
+        );
+    }
+    true
+}
+
+/// The flows of `flows` whose client is usable here (see `can_run`).
+pub fn runnable<'a>(test: &str, flows: &[&'a str]) -> Vec<&'a str> {
+    flows.iter().copied().filter(|f| can_run(test, f)).collect()
+}
+
+/// What the rig itself needs (`up` seeds the registries with skopeo).
+pub const RIG_PROGRAMS: &[&str] = &[
+    "/usr/bin/docker-registry",
+    "htpasswd",
+    "skopeo",
+    "python3",
+    "openssl",
+    "curl",
+];
+
+/// Output of a script run under a timeout.
+pub struct Ran {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Runs `cmd` in its own process group with stdout/stderr sent to files (so no grandchild can
+/// hold a pipe open); on timeout the whole group is killed and the test fails.
+pub fn run_group(cmd: Command, timeout: Duration, scratch: &Path) -> Ran {
+    try_run_group(cmd, timeout, scratch).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `run_group` that reports a failure to spawn or a timeout as an error instead of panicking
+/// (for `Drop`, which may run while a panic unwinds).
+pub fn try_run_group(mut cmd: Command, timeout: Duration, scratch: &Path) -> Result<Ran, String> {
+    let what = format!("{cmd:?}");
+    let out_path = scratch.with_extension("stdout");
+    let err_path = scratch.with_extension("stderr");
+    let files =
+        std::fs::File::create(&out_path).and_then(|o| Ok((o, std::fs::File::create(&err_path)?)));
+    let (out, err) = files.map_err(|e| format!("cannot create output files for {what}: {e}"))?;
+    let start = Instant::now();
+    let mut child = cmd
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot spawn {what}: {e}"))?;
+    let pgid = child.id() as libc::pid_t;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(format!("waiting for {what}: {e}")),
+        }
+        if start.elapsed() > timeout {
+            // SAFETY: kill(2) on the process group this function created.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(format!(
+                "timed out after {timeout:?} (process group killed): {what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                read(&out_path),
+                read(&err_path)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // The script is done; anything it left in its group (it should leave nothing) goes too.
+    // SAFETY: as above; ESRCH when the group is already empty is fine.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    Ok(Ran {
+        status,
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+        elapsed: start.elapsed(),
+    })
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn json_lines(path: &Path) -> Vec<Value> {
+    read(path)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
+/// One call of the helper, as the logging shim recorded it.
+#[derive(Debug, Clone)]
+pub struct HelperCall {
+    pub action: String,
+    pub stdin: String,
+    pub exit: i64,
+    pub stdout: String,
+}
+
+/// One flow's outcome: the client's exit status and output, the helper calls it made, and
+/// (docker flows) the requests the fake dockerd received.
+#[derive(Debug)]
+pub struct Run {
+    pub name: String,
+    pub dir: PathBuf,
+    pub rc: i32,
+    /// The client's stdout and stderr.
+    pub out: String,
+    pub err: String,
+    pub calls: Vec<HelperCall>,
+    pub dockerd: Vec<Value>,
+    /// rig.sh's own stderr: the exact command and a summary line.
+    pub log: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn describe(&self) -> String {
+        format!(
+            "flow {} -> rc {} in {:?} (run dir {})\n--- rig log (command, client output) ---\n{}",
+            self.name,
+            self.rc,
+            self.elapsed,
+            self.dir.display(),
+            self.log
+        )
+    }
+
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.rc, 0, "expected success: {}", self.describe());
+        self
+    }
+
+    pub fn assert_failed(&self) -> &Self {
+        assert_ne!(self.rc, 0, "expected failure: {}", self.describe());
+        self
+    }
+
+    /// `(action, stdin, exit)` of every helper call, in order.
+    pub fn call_summary(&self) -> Vec<(String, String, i64)> {
+        self.calls
+            .iter()
+            .map(|c| (c.action.clone(), c.stdin.clone(), c.exit))
+            .collect()
+    }
+
+    /// The decoded `X-Registry-Auth` of the fake dockerd's `POST /images/create`.
+    pub fn pull_auth(&self) -> Value {
+        let creates: Vec<&Value> = self
+            .dockerd
+            .iter()
+            .filter(|r| {
+                r["method"] == "POST"
+                    && r["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("/images/create"))
+            })
+            .collect();
+        assert_eq!(
+            creates.len(),
+            1,
+            "expected one images/create request: {:?}\n{}",
+            self.dockerd,
+            self.describe()
+        );
+        creates[0]["x_registry_auth"].clone()
+    }
+
+    /// The body of the fake dockerd's `POST /auth` (docker login), if any.
+    pub fn login_auth(&self) -> Option<Value> {
+        self.dockerd
+            .iter()
+            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/auth")))
+            .map(|r| r["auth_body"].clone())
+    }
+}
+
+/// A running rig in a temp dir; `rig.sh down` on drop.
+pub struct Rig {
+    dir: tempfile::TempDir,
+    pub vars: HashMap<String, String>,
+}
+
+impl Rig {
+    /// Starts a rig whose shim runs the real helper binary. `None` (after a loud SKIPPED line)
+    /// when the rig's own programs are missing.
+    pub fn up(test: &str) -> Option<Rig> {
+        if !have(test, RIG_PROGRAMS) {
+            return None;
+        }
+        let mut rig = Rig {
+            dir: tempfile::Builder::new()
+                .prefix("e2e-rig.")
+                .tempdir()
+                .expect("rig temp dir"),
+            vars: HashMap::new(),
+        };
+        // The rig is constructed before `up` runs, so a failing `up` is still torn down.
+        let home = rig.path().join("up-home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut cmd = Command::new(RIG_SH);
+        cmd.arg("up")
+            .arg(rig.rig_dir())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("RIG_HELPER_BIN", BIN)
+            .env("RIG_DOCKER", docker_cli());
+        let ran = run_group(cmd, UP_TIMEOUT, &rig.path().join("up"));
+        assert!(
+            ran.status.success(),
+            "rig.sh up failed ({}):\n{}\n{}",
+            ran.status,
+            ran.stdout,
+            ran.stderr
+        );
+        rig.vars = ran
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert!(
+            rig.vars.contains_key("RIG_PLAIN_PORT"),
+            "rig.sh up printed no rig.env: {}",
+            ran.stdout
+        );
+        Some(rig)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn rig_dir(&self) -> PathBuf {
+        self.dir.path().join("rig")
+    }
+
+    pub fn var(&self, name: &str) -> &str {
+        self.vars
+            .get(name)
+            .unwrap_or_else(|| panic!("rig.env has no {name}"))
+    }
+
+    /// `127.0.0.1:PORT` of the plain-HTTP registry.
+    pub fn local_host(&self) -> String {
+        format!("127.0.0.1:{}", self.var("RIG_PLAIN_PORT"))
+    }
+
+    /// The ECR-shaped name of the TLS registry behind the proxy.
+    pub fn ecr_host(&self) -> String {
+        self.var("RIG_ECR_HOST").to_owned()
+    }
+
+    pub fn host(&self, target: Target) -> String {
+        match target {
+            Target::Local => self.local_host(),
+            Target::Ecr => self.ecr_host(),
+        }
+    }
+
+    /// Manifest digest of the seeded `demo/app:1`.
+    pub fn image_digest(&self) -> String {
+        self.var("RIG_IMAGE_DIGEST").to_owned()
+    }
+
+    /// The seeded image's config digest (hex) = the image ID podman prints.
+    pub fn image_id(&self) -> String {
+        let digest = self.image_digest();
+        let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+        let manifest_path = Path::new(self.var("RIG_IMAGE"))
+            .join("blobs/sha256")
+            .join(hex);
+        let manifest: Value = serde_json::from_str(&read(&manifest_path)).expect("manifest");
+        manifest["config"]["digest"]
+            .as_str()
+            .and_then(|d| d.strip_prefix("sha256:"))
+            .expect("config digest")
+            .to_owned()
+    }
+
+    /// Writes a helper config file that makes `127.0.0.1:PORT` an alias of ECR registry
+    /// `123456789012` in us-east-1, and points the sandbox at it.
+    pub fn alias_local_registry(&self, sb: &mut Sandbox) -> PathBuf {
+        let toml = format!(
+            "[[registry]]\nmatch = \"{}\"\naccount = \"{MOTO_ACCOUNT}\"\nregion = \"{ALIAS_REGION}\"\n",
+            self.local_host()
+        );
+        sb.config("ecr-alias.toml", &toml)
+    }
+
+    /// Runs one flow with exactly the sandbox's environment (plus `extra`).
+    pub fn flow_with(
+        &self,
+        sb: &Sandbox,
+        flow: &str,
+        target: Target,
+        extra: &[(&str, &str)],
+    ) -> Run {
+        let mut cmd = Command::new(RIG_SH);
+        cmd.arg("flow")
+            .arg(self.rig_dir())
+            .arg(flow)
+            .arg(target.arg())
+            .env_clear();
+        // The sandbox's environment, as it would run the helper (HOME, AWS_*, cache, config).
+        for (key, value) in sb.cmd(["get"]).get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        for (key, value) in extra {
+            cmd.env(key, value);
+        }
+        let scratch = self.path().join(format!(
+            "flow-{}-{flow}-{}",
+            std::process::id(),
+            unique_suffix()
+        ));
+        let ran = run_group(cmd, FLOW_TIMEOUT, &scratch);
+        let run_dir = ran
+            .stdout
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("RUN_DIR="))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                panic!(
+                    "rig.sh flow {flow} printed no RUN_DIR ({}):\n{}\n{}",
+                    ran.status, ran.stdout, ran.stderr
+                )
+            });
+        let rc: i32 = read(&run_dir.join("rc"))
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no rc for {flow}:\n{}", ran.stderr));
+        let calls = json_lines(&run_dir.join("helper-calls.jsonl"))
+            .into_iter()
+            .map(|v| HelperCall {
+                action: v["action"].as_str().unwrap_or_default().to_owned(),
+                stdin: v["stdin"].as_str().unwrap_or_default().to_owned(),
+                exit: v["exit"].as_i64().unwrap_or(-1),
+                stdout: v["stdout"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let run = Run {
+            name: format!("{flow} ({})", target.arg()),
+            rc,
+            out: read(&run_dir.join("client.out")),
+            err: read(&run_dir.join("client.err")),
+            calls,
+            dockerd: json_lines(&run_dir.join("dockerd.jsonl")),
+            log: ran.stderr,
+            elapsed: ran.elapsed,
+            dir: run_dir,
+        };
+        // rig.sh's exit status is the client's, except 3 when a pull got an unexpected digest.
+        assert_eq!(
+            ran.status.code(),
+            Some(rc),
+            "rig.sh flow status differs from the client's: {}",
+            run.describe()
+        );
+        run
+    }
+
+    pub fn flow(&self, sb: &Sandbox, flow: &str, target: Target) -> Run {
+        self.flow_with(sb, flow, target, &[])
+    }
+
+    /// How many requests the registry behind `target` answered with 401 so far (access log).
+    pub fn registry_401s(&self, target: Target) -> usize {
+        let which = match target {
+            Target::Local => "registry-plain",
+            Target::Ecr => "registry-tls",
+        };
+        read(&self.rig_dir().join(which).join("registry.log"))
+            .lines()
+            .filter(|l| l.contains("\" 401 "))
+            .count()
+    }
+
+    /// The CONNECT proxy's log: one JSON object per request.
+    pub fn proxy_log(&self) -> Vec<Value> {
+        json_lines(&self.rig_dir().join("proxy.log"))
+    }
+
+    /// Whether a repository exists in the registry behind `target` (to prove a push landed).
+    pub fn has_repository(&self, target: Target, repo: &str) -> bool {
+        let which = match target {
+            Target::Local => "registry-plain",
+            Target::Ecr => "registry-tls",
+        };
+        self.rig_dir()
+            .join(which)
+            .join("data/docker/registry/v2/repositories")
+            .join(repo)
+            .is_dir()
+    }
+}
+
+fn unique_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let mut cmd = Command::new(RIG_SH);
+        cmd.arg("down")
+            .arg(self.rig_dir())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        let scratch = self.path().join("down");
+        // Never panic in drop (it may run while a panic unwinds): report instead.
+        match try_run_group(cmd, DOWN_TIMEOUT, &scratch) {
+            Ok(ran) if ran.status.success() => {}
+            Ok(ran) => eprintln!("rig.sh down failed ({}): {}", ran.status, ran.stderr),
+            Err(e) => eprintln!("rig.sh down: {e}"),
+        }
+    }
+}
