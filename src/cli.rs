@@ -54,6 +54,86 @@ pub const COMMANDS: &[Command] = &[
         summary: "Print the name, project URL and version",
         protocol: true,
     },
+    Command {
+        name: crate::configure::COMMAND,
+        args: "[OPTIONS] [HOST...]",
+        summary: "Route ECR registries to this helper in docker's config.json or containers' auth.json",
+        protocol: false,
+    },
+    Command {
+        name: crate::doctor::COMMAND,
+        args: "[HOST...]",
+        summary: "Explain whether and why HOST (default: every registry routed here) gets a token; exit 0 if all do",
+        protocol: false,
+    },
+    Command {
+        name: crate::kubelet::COMMAND,
+        args: "",
+        summary: "Kubelet credential provider plugin: CredentialProviderRequest on stdin, response on stdout (also as `ecr-credential-provider`)",
+        protocol: false,
+    },
+];
+
+/// An option of a command outside the protocol; its `--help`, the man page and the
+/// completions are rendered from these.
+pub struct Opt {
+    /// The command it belongs to.
+    pub command: &'static str,
+    pub name: &'static str,
+    /// Placeholder for the option's value; empty for a flag.
+    pub value: &'static str,
+    pub summary: &'static str,
+}
+
+pub const OPTIONS: &[Opt] = &[
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--docker",
+        value: "",
+        summary: "Edit docker's config.json ($DOCKER_CONFIG/config.json, else ~/.docker/config.json), which podman, skopeo and buildah also read (the default)",
+    },
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--containers",
+        value: "",
+        summary: "Edit containers' auth.json ($REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json, else ~/.config/containers/auth.json)",
+    },
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--all",
+        value: "",
+        summary: "Edit both files",
+    },
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--all-regions",
+        value: "ACCOUNT",
+        summary: "Also route ACCOUNT's registry in every commercial AWS region, opt-in regions included",
+    },
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--remove",
+        value: "",
+        summary: "Delete this helper's entries for the hosts named, or all of them; other helpers' entries stay",
+    },
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--dry-run",
+        value: "",
+        summary: "Print the change as a unified diff and write nothing",
+    },
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--force",
+        value: "",
+        summary: "Accept a HOST that is neither an ECR registry nor an alias in the config file",
+    },
+    Opt {
+        command: crate::configure::COMMAND,
+        name: "--print-kubelet-config",
+        value: "",
+        summary: "Print a kubelet CredentialProviderConfig (YAML) for this helper and exit",
+    },
 ];
 
 pub struct EnvVar {
@@ -90,6 +170,22 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: crate::log::ENV_VAR,
         summary: "Diagnostics on stderr: error, warn, info, debug or trace (default: off)",
     },
+    EnvVar {
+        name: "AWS_ENDPOINT_URL_STS",
+        summary: "kubelet: STS endpoint that exchanges service-account tokens (AssumeRoleWithWebIdentity)",
+    },
+    EnvVar {
+        name: "NO_COLOR",
+        summary: "doctor: no colours even on a terminal",
+    },
+    EnvVar {
+        name: crate::configure::targets::DOCKER_CONFIG_VAR,
+        summary: "configure: directory of docker's config.json (default: ~/.docker)",
+    },
+    EnvVar {
+        name: crate::configure::targets::REGISTRY_AUTH_FILE_VAR,
+        summary: "configure --containers: the containers auth.json to edit",
+    },
 ];
 
 /// Runs the program with the process's real stdin, stdout and environment.
@@ -108,6 +204,31 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         .skip(1)
         .map(|a| a.to_str().unwrap_or("\u{fffd}"))
         .collect();
+    match words.as_slice() {
+        // Installed as a link named `ecr-credential-provider`, the binary is the kubelet plugin.
+        [] if program == crate::kubelet::PROGRAM_ALIAS => {
+            return crate::kubelet::main(env, stdin, out);
+        }
+        [crate::kubelet::COMMAND] => return crate::kubelet::main(env, stdin, out),
+        [crate::kubelet::COMMAND, ..] => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{program}: `{}` takes no arguments; it reads a CredentialProviderRequest on stdin",
+                crate::kubelet::COMMAND
+            );
+            return 1;
+        }
+        [crate::doctor::COMMAND, rest @ ..] => {
+            return crate::doctor::main_with_args(&program, rest, env, out);
+        }
+        [crate::configure::COMMAND, rest @ ..] => {
+            return crate::configure::main(&program, rest, env, out, &mut std::io::stderr());
+        }
+        [crate::generate::FLAG, rest @ ..] => {
+            return crate::generate::main(rest, out, &mut std::io::stderr());
+        }
+        _ => {}
+    }
     let result = match words.as_slice() {
         [] => Err(usage(&program)),
         ["-h" | "--help" | "help"] => Ok(help(&program)),
@@ -222,7 +343,10 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("{NAME}: internal error{place}; please report it at {REPOSITORY}/issues");
+        let _ = writeln!(
+            std::io::stderr(),
+            "{NAME}: internal error{place}; please report it at {REPOSITORY}/issues"
+        );
     }));
 }
 

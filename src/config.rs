@@ -333,7 +333,7 @@ fn label_matches(pattern: &str, label: &str) -> bool {
     }
 }
 
-fn is_role_arn(arn: &str) -> bool {
+pub(crate) fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
         if partition.starts_with("aws") && registry::is_account(account) && resource.starts_with("role/") && resource.len() > 5)

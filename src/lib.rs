@@ -9,14 +9,22 @@
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
-//! - [`secret`]: a password type that cannot be printed by accident.
+//! - [`secret`]: a password type that cannot be printed by accident;
+//! - [`configure`]: the `configure` command, which edits the clients' config files;
+//! - [`generate`]: the man page and shell completions, rendered from [`cli`]'s definitions;
+//! - [`doctor`]: the `doctor` command, which explains why a registry does or does not get a token;
+//! - [`kubelet`]: the kubelet's image credential provider plugin (`kubelet`, `ecr-credential-provider`).
 
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod configure;
 pub mod dirs;
+pub mod doctor;
 pub mod env;
+pub mod generate;
 pub mod identity;
+pub mod kubelet;
 pub mod log;
 pub mod lookup;
 pub mod protocol;

@@ -80,6 +80,10 @@ impl<'a> Lookup<'a> {
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
         let (target, key) = self.target(server_url)?;
+        let key = match source.identity() {
+            Some(line) => key.extended(&line),
+            None => key,
+        };
         let Some(cache) = &self.cache else {
             return fetch(&target, source);
         };
@@ -104,8 +108,11 @@ impl<'a> Lookup<'a> {
             return Ok(hit);
         }
         let previous_token = current.as_ref().and_then(|e| e.token.clone());
+        // Only a failure met while this process waited: one stamped later than now is from
+        // before the clock was set back, and would otherwise be answered until it caught up.
         if let Some(failure) = current.as_ref().and_then(|e| e.failure.as_ref())
             && failure.at >= self.started_ms
+            && failure.at <= now
         {
             crate::debug!("sharing a refresh failure from another process");
             let err = LookupError::Shared(failure.message.clone());

@@ -5,7 +5,7 @@
 //! `host/repo`), so normalisation and recognition live together.
 
 /// DNS suffixes of the partitions that serve ECR registries.
-const SUFFIXES: &[&str] = &[
+pub(crate) const SUFFIXES: &[&str] = &[
     "amazonaws.com",
     "amazonaws.com.cn",
     "amazonaws.eu",
@@ -18,7 +18,7 @@ const SUFFIXES: &[&str] = &[
 ];
 
 /// Host names of ECR Public.
-const PUBLIC_HOSTS: &[&str] = &["public.ecr.aws", "ecr-public.aws.com"];
+pub(crate) const PUBLIC_HOSTS: &[&str] = &["public.ecr.aws", "ecr-public.aws.com"];
 
 /// ECR Public's API exists only in this region.
 pub const PUBLIC_REGION: &str = "us-east-1";

@@ -42,6 +42,14 @@ pub enum TokenError {
     Timeout { endpoint: String, after: Duration },
     #[error("cannot reach {endpoint}: {detail}")]
     Network { endpoint: String, detail: String },
+    /// The endpoint answered, but not with anything the SDK could read (a proxy's error page,
+    /// a truncated body, the wrong service at that URL).
+    #[error("{endpoint} returned a reply that could not be read (HTTP {status}): {detail}")]
+    BadReply {
+        endpoint: String,
+        status: u16,
+        detail: String,
+    },
     #[error("{endpoint} returned an unusable authorization token: {detail}")]
     BadToken { endpoint: String, detail: String },
     #[error("cannot start the AWS client: {0}")]
@@ -58,6 +66,13 @@ fn profile_hint(profile: &Option<String>) -> String {
 /// Anything that can produce a token for a target: the SDK in production, fakes in tests.
 pub trait TokenSource {
     fn fetch(&self, target: &Target) -> Result<Token, TokenError>;
+
+    /// The identity this source brings beyond what the environment and config select (the
+    /// kubelet's service-account role), as a non-secret cache-key line. Tokens fetched with
+    /// another identity must never be served from the same cache entry.
+    fn identity(&self) -> Option<String> {
+        None
+    }
 }
 
 /// GetAuthorizationToken through the AWS SDK.
@@ -65,6 +80,8 @@ pub struct AwsTokenSource {
     pub timeout: Duration,
     /// The profile the environment selects, for error messages.
     pub env_profile: Option<String>,
+    /// Replaces the SDK's default credential chain (a config `role_arn` still applies on top).
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 impl AwsTokenSource {
@@ -79,7 +96,16 @@ impl AwsTokenSource {
             env_profile: env
                 .var("AWS_PROFILE")
                 .or_else(|| env.var("AWS_DEFAULT_PROFILE")),
+            credentials: None,
         }
+    }
+
+    pub fn with_credentials(
+        mut self,
+        provider: aws_credential_types::provider::SharedCredentialsProvider,
+    ) -> AwsTokenSource {
+        self.credentials = Some(provider);
+        self
     }
 }
 
@@ -121,8 +147,11 @@ impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
         let config = self.sdk_config(target).await;
         let endpoint = endpoint_name(target);
-        let classify = |e: &(dyn StdError + 'static), code: Option<&str>, message: Option<&str>| {
-            classify(e, code, message, &endpoint, self.timeout)
+        let classify = |e: &(dyn StdError + 'static),
+                        code: Option<&str>,
+                        message: Option<&str>,
+                        status: Option<u16>| {
+            classify(e, code, message, status, &endpoint, self.timeout)
         };
         let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
             Registry::Private(p) => {
@@ -134,7 +163,10 @@ impl AwsTokenSource {
                     .get_authorization_token()
                     .send()
                     .await
-                    .map_err(|e| classify(&e, e.code(), e.message()))?;
+                    .map_err(|e| {
+                        let status = e.raw_response().map(|r| r.status().as_u16());
+                        classify(&e, e.code(), e.message(), status)
+                    })?;
                 let data = out
                     .authorization_data()
                     .first()
@@ -150,7 +182,10 @@ impl AwsTokenSource {
                     .get_authorization_token()
                     .send()
                     .await
-                    .map_err(|e| classify(&e, e.code(), e.message()))?;
+                    .map_err(|e| {
+                        let status = e.raw_response().map(|r| r.status().as_u16());
+                        classify(&e, e.code(), e.message(), status)
+                    })?;
                 let data = out
                     .authorization_data()
                     .ok_or_else(|| bad(&endpoint, "no authorization data in the response"))?;
@@ -179,7 +214,8 @@ impl AwsTokenSource {
         })
     }
 
-    async fn sdk_config(&self, target: &Target) -> SdkConfig {
+    /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
+    pub async fn sdk_config(&self, target: &Target) -> SdkConfig {
         let region = Region::new(target.api_region().to_string());
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3).min(self.timeout))
@@ -200,6 +236,9 @@ impl AwsTokenSource {
         }
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(provider) = &self.credentials {
+            loader = loader.credentials_provider(provider.clone());
         }
         let base = loader.load().await;
         let Some(role) = &settings.role else {
@@ -271,6 +310,7 @@ fn classify(
     err: &(dyn StdError + 'static),
     code: Option<&str>,
     message: Option<&str>,
+    status: Option<u16>,
     endpoint: &str,
     timeout: Duration,
 ) -> TokenError {
@@ -318,9 +358,16 @@ fn classify(
     } else {
         detail
     };
-    TokenError::Network {
-        endpoint: endpoint.to_string(),
-        detail: one_line(&detail),
+    match status {
+        Some(status) => TokenError::BadReply {
+            endpoint: endpoint.to_string(),
+            status,
+            detail: one_line(&detail),
+        },
+        None => TokenError::Network {
+            endpoint: endpoint.to_string(),
+            detail: one_line(&detail),
+        },
     }
 }
 

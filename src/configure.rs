@@ -1,0 +1,517 @@
+//! `configure`: routes ECR registries to this helper in the clients' own config files, the way
+//! `gcloud auth configure-docker` does, but safely: other keys, formatting, mode and owner are
+//! kept, the write is atomic with a `.bak`, an unparsable file is refused untouched, a second
+//! run changes nothing, `--dry-run` shows the diff, and `--remove` deletes only our entries.
+//!
+//! This is a command for people, so unlike the protocol actions its errors go to stderr.
+//!
+//! - [`cred_helpers`]: the pure text edit of `credHelpers`;
+//! - [`diff`]: the unified diff `--dry-run` prints;
+//! - [`file`]: reading and atomically replacing a config file;
+//! - [`targets`]: where the clients' files are, and the PATH look-up clients will do;
+//! - [`regions`]: the commercial regions behind `--all-regions`;
+//! - [`kubelet_config`]: the kubelet's CredentialProviderConfig.
+
+pub mod cred_helpers;
+pub mod diff;
+pub mod file;
+pub mod kubelet_config;
+pub mod regions;
+pub mod targets;
+
+use crate::config::{Config, ConfigError};
+use crate::env::Env;
+use crate::registry;
+use cred_helpers::{Action, Change, EditError};
+use file::FileError;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use targets::{Client, NoHome};
+
+pub const COMMAND: &str = "configure";
+
+/// Clients run `docker-credential-<suffix>` for a helper configured as `<suffix>`.
+const CLIENT_PREFIX: &str = "docker-credential-";
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    pub dry_run: bool,
+    pub remove: bool,
+    pub force: bool,
+    pub clients: Vec<Client>,
+    pub all_regions: Vec<String>,
+    pub hosts: Vec<String>,
+    pub print_kubelet_config: bool,
+    pub help: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigureError {
+    #[error("{0} (see `{NAME} configure --help`)", NAME = crate::cli::NAME)]
+    Usage(String),
+    #[error(
+        "{0:?} is not a registry host name (expected e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com or public.ecr.aws)"
+    )]
+    BadHost(String),
+    #[error(
+        "{host} is not an ECR registry host{alias_hint}; pass --force to route it to this helper anyway"
+    )]
+    NotEcr { host: String, alias_hint: String },
+    #[error("--all-regions: {0:?} is not a 12-digit AWS account id")]
+    BadAccount(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    NoHome(#[from] NoHome),
+    #[error("refusing to edit {}: {source}; the file was left untouched, fix or move it and run again", path.display())]
+    Edit { path: PathBuf, source: EditError },
+    #[error(transparent)]
+    File(#[from] FileError),
+}
+
+/// Runs `configure` with the words after it; returns the exit code.
+pub fn main(
+    program: &str,
+    args: &[&str],
+    env: &dyn Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let self_exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
+    match parse_args(args).and_then(|opts| run(program, &opts, env, self_exe.as_deref(), out, err))
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(err, "{program}: {e}");
+            1
+        }
+    }
+}
+
+pub fn parse_args(args: &[&str]) -> Result<Options, ConfigureError> {
+    let mut o = Options::default();
+    let mut words = args.iter();
+    let mut only_hosts = false;
+    while let Some(&word) = words.next() {
+        if only_hosts || !word.starts_with('-') {
+            o.hosts.push(word.to_string());
+            continue;
+        }
+        let (flag, inline) = match word.split_once('=') {
+            Some((f, v)) => (f, Some(v)),
+            None => (word, None),
+        };
+        let takes_value = flag == "--all-regions";
+        if inline.is_some() && !takes_value {
+            return Err(ConfigureError::Usage(format!("{flag} takes no value")));
+        }
+        match flag {
+            "--" => only_hosts = true,
+            "-h" | "--help" => o.help = true,
+            "--dry-run" => o.dry_run = true,
+            "--remove" => o.remove = true,
+            "--force" => o.force = true,
+            "--docker" => o.clients.push(Client::Docker),
+            "--containers" => o.clients.push(Client::Containers),
+            "--all" => o.clients.extend([Client::Docker, Client::Containers]),
+            "--print-kubelet-config" => o.print_kubelet_config = true,
+            "--all-regions" => {
+                let account = inline.or_else(|| words.next().copied()).ok_or_else(|| {
+                    ConfigureError::Usage(
+                        "--all-regions needs an ACCOUNT (a 12-digit AWS account id)".into(),
+                    )
+                })?;
+                o.all_regions.push(account.to_string());
+            }
+            _ => {
+                return Err(ConfigureError::Usage(format!("unknown option {flag:?}")));
+            }
+        }
+    }
+    let named = std::mem::take(&mut o.clients);
+    o.clients = [Client::Docker, Client::Containers]
+        .into_iter()
+        .filter(|c| named.contains(c))
+        .collect();
+    if o.clients.is_empty() {
+        // podman, skopeo and buildah read docker's file too, so it serves every client.
+        o.clients.push(Client::Docker);
+    }
+    if o.print_kubelet_config
+        && (o.dry_run || o.remove || o.force || !o.hosts.is_empty() || !o.all_regions.is_empty())
+    {
+        return Err(ConfigureError::Usage(
+            "--print-kubelet-config takes no other option or host".into(),
+        ));
+    }
+    Ok(o)
+}
+
+fn run(
+    program: &str,
+    o: &Options,
+    env: &dyn Env,
+    self_exe: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), ConfigureError> {
+    if o.help {
+        let _ = write!(out, "{}", help(program));
+        return Ok(());
+    }
+    if o.print_kubelet_config {
+        let _ = write!(out, "{}", kubelet_config::render());
+        return Ok(());
+    }
+    let action = if o.remove {
+        Action::Remove
+    } else {
+        Action::Add
+    };
+    let hosts = hosts(o, env)?;
+    if action == Action::Add && hosts.is_empty() {
+        return Err(ConfigureError::Usage(
+            "name at least one registry host, or --all-regions ACCOUNT".into(),
+        ));
+    }
+    let suffix = helper_suffix(program);
+
+    // Every file is read and edited before any is written: one bad file stops them all.
+    let plans = o
+        .clients
+        .iter()
+        .map(|&client| plan(client, env, action, &hosts, &suffix))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    for (client, current, edit) in &plans {
+        let path = &current.real_path;
+        let old = current.text.as_deref().unwrap_or("");
+        for note in notes(&edit.changes) {
+            let _ = writeln!(err, "{program}: note: {}: {note}", path.display());
+        }
+        if edit.text == old {
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                path.display(),
+                unchanged(current, edit, action)
+            );
+            continue;
+        }
+        if o.dry_run {
+            let old_name = match current.text {
+                Some(_) => path.display().to_string(),
+                None => "/dev/null".to_string(),
+            };
+            let _ = write!(
+                out,
+                "{}",
+                diff::unified(old, &edit.text, &old_name, &path.display().to_string())
+            );
+            continue;
+        }
+        let backup = file::replace(current, &edit.text)?;
+        let _ = writeln!(
+            out,
+            "updated {}{}",
+            path.display(),
+            backup
+                .map(|b| format!(" (previous version: {})", b.display()))
+                .unwrap_or_default()
+        );
+        for line in summary(&edit.changes, &suffix) {
+            let _ = writeln!(out, "  {line}");
+        }
+        if *client == Client::Containers && targets::is_runtime(path, env) {
+            let _ = writeln!(
+                err,
+                "{program}: note: {} is emptied at logout; for a lasting setting set {}=~/.config/containers/auth.json and run again, or rely on docker's file, which containers tools also read",
+                path.display(),
+                targets::REGISTRY_AUTH_FILE_VAR
+            );
+        }
+    }
+    if action == Action::Add
+        && let Some(warning) = path_warning(&suffix, env, self_exe)
+    {
+        let _ = writeln!(err, "{program}: warning: {warning}");
+    }
+    if o.dry_run {
+        let _ = writeln!(err, "{program}: dry run: nothing was written");
+    }
+    Ok(())
+}
+
+/// One client's file as it is, and as the edit would leave it.
+fn plan(
+    client: Client,
+    env: &dyn Env,
+    action: Action,
+    hosts: &[String],
+    suffix: &str,
+) -> Result<(Client, file::Current, cred_helpers::Edit), ConfigureError> {
+    let path = targets::path(client, env, &|p: &Path| p.is_dir())?;
+    let current = file::read(&path)?;
+    let edit =
+        cred_helpers::edit(current.text.as_deref(), action, hosts, suffix).map_err(|source| {
+            ConfigureError::Edit {
+                path: current.real_path.clone(),
+                source,
+            }
+        })?;
+    Ok((client, current, edit))
+}
+
+/// The hosts to edit, normalised and deduplicated in order: those named, then `--all-regions`.
+fn hosts(o: &Options, env: &dyn Env) -> Result<Vec<String>, ConfigureError> {
+    let mut hosts: Vec<String> = Vec::new();
+    // Loaded lazily: a host list of plain ECR names must not fail on an unrelated config error.
+    let mut config: Option<Config> = None;
+    for raw in &o.hosts {
+        let host =
+            registry::normalize_host(raw).ok_or_else(|| ConfigureError::BadHost(raw.clone()))?;
+        if !o.remove && !o.force && registry::parse_registry(&host).is_none() {
+            if config.is_none() {
+                config = Some(Config::load(env)?);
+            }
+            if config.as_ref().and_then(|c| c.resolve(&host)).is_none() {
+                let file = config
+                    .as_ref()
+                    .and_then(|c| c.path().map(Path::to_path_buf))
+                    .or_else(|| crate::config::path(env));
+                return Err(ConfigureError::NotEcr {
+                    alias_hint: file
+                        .map(|p| format!(" nor an alias in {}", p.display()))
+                        .unwrap_or_default(),
+                    host,
+                });
+            }
+        }
+        hosts.push(host);
+    }
+    for account in &o.all_regions {
+        if !registry::is_account(account) {
+            return Err(ConfigureError::BadAccount(account.clone()));
+        }
+        hosts.extend(regions::all_region_hosts(account));
+    }
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    Ok(hosts)
+}
+
+/// The name clients will know this helper by: `ecr` for `docker-credential-ecr`, or whatever
+/// follows the prefix when the binary was installed under another name.
+pub fn helper_suffix(program: &str) -> String {
+    match program.strip_prefix(CLIENT_PREFIX) {
+        Some(suffix) if !suffix.is_empty() => suffix.to_string(),
+        _ => "ecr".to_string(),
+    }
+}
+
+/// Clients exec `docker-credential-<suffix>` from PATH; say so if that will not be this binary.
+fn path_warning(suffix: &str, env: &dyn Env, self_exe: Option<&Path>) -> Option<String> {
+    let name = format!("{CLIENT_PREFIX}{suffix}");
+    match targets::find_on_path(&name, env) {
+        None => Some(format!(
+            "no {name} on PATH: clients run it for the configured registries and will fail until it is installed there (e.g. in /usr/local/bin)"
+        )),
+        Some(found) => {
+            let found_real = found.canonicalize().unwrap_or_else(|_| found.clone());
+            match self_exe {
+                Some(me) if me != found_real => Some(format!(
+                    "clients will run {}, which is not this binary ({})",
+                    found.display(),
+                    me.display()
+                )),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn unchanged(current: &file::Current, edit: &cred_helpers::Edit, action: Action) -> String {
+    match (action, &current.text) {
+        (Action::Remove, None) => "does not exist; nothing to remove".into(),
+        (Action::Remove, Some(_)) => "has no entry of ours to remove; not rewritten".into(),
+        (Action::Add, _) => format!(
+            "already configured for {} registr{}; not rewritten",
+            edit.changes.len(),
+            if edit.changes.len() == 1 { "y" } else { "ies" }
+        ),
+    }
+}
+
+/// One line per host that changed.
+fn summary(changes: &[Change], suffix: &str) -> Vec<String> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Added(h) => Some(format!("+ {h} -> {suffix}")),
+            Change::Replaced { host, previous } => {
+                Some(format!("~ {host} -> {suffix} (was {previous})"))
+            }
+            Change::Removed(h) => Some(format!("- {h}")),
+            Change::AlreadySet(_) | Change::NotOurs { .. } | Change::Absent(_) => None,
+        })
+        .collect()
+}
+
+/// Things a user should know that the summary does not say.
+fn notes(changes: &[Change]) -> Vec<String> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::NotOurs { host, helper } => Some(format!(
+                "{host} is routed to another helper ({helper:?}); left as it is"
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `configure --help`, rendered from the CLI definition.
+pub fn help(program: &str) -> String {
+    let mut s = String::new();
+    if let Some(c) = crate::cli::COMMANDS.iter().find(|c| c.name == COMMAND) {
+        s += &format!(
+            "Usage: {program} {} {}\n\n{}.\n\nOptions:\n",
+            c.name, c.args, c.summary
+        );
+    }
+    for opt in crate::cli::OPTIONS.iter().filter(|o| o.command == COMMAND) {
+        let name = match opt.value {
+            "" => opt.name.to_string(),
+            v => format!("{} {v}", opt.name),
+        };
+        s += &format!("  {name:<26} {}\n", opt.summary);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Options {
+        parse_args(args).unwrap()
+    }
+
+    #[test]
+    fn arguments() {
+        let o = parse(&[
+            "--dry-run",
+            "a.example",
+            "--all-regions=123456789012",
+            "--containers",
+            "b",
+        ]);
+        assert!(o.dry_run);
+        assert_eq!(o.hosts, ["a.example", "b"]);
+        assert_eq!(o.all_regions, ["123456789012"]);
+        assert_eq!(o.clients, [Client::Containers]);
+        assert_eq!(parse(&[]).clients, [Client::Docker]);
+        assert_eq!(
+            parse(&["--all", "--docker"]).clients,
+            [Client::Docker, Client::Containers]
+        );
+        assert_eq!(parse(&["--", "--dry-run"]).hosts, ["--dry-run"]);
+        assert_eq!(parse(&["--all-regions", "1"]).all_regions, ["1"]);
+        for bad in [
+            &["--bogus"][..],
+            &["--all-regions"],
+            &["--remove=1"],
+            &["--print-kubelet-config", "h"],
+        ] {
+            assert!(
+                matches!(parse_args(bad), Err(ConfigureError::Usage(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn suffix_follows_the_installed_name() {
+        assert_eq!(helper_suffix("docker-credential-ecr"), "ecr");
+        assert_eq!(helper_suffix("docker-credential-ecr-rs"), "ecr-rs");
+        assert_eq!(helper_suffix("docker-credential-"), "ecr");
+        assert_eq!(helper_suffix("ecr-helper"), "ecr");
+    }
+
+    #[test]
+    fn hosts_are_normalised_checked_and_deduplicated() {
+        let env =
+            crate::env::MapEnv::new(&[("DOCKER_CREDENTIAL_ECR_CONFIG", "/nonexistent/c.toml")]);
+        let o = Options {
+            hosts: vec![
+                "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/v2/".into(),
+                "PUBLIC.ECR.AWS:443".into(),
+                "public.ecr.aws".into(),
+            ],
+            all_regions: vec!["123456789012".into()],
+            ..Options::default()
+        };
+        let h = hosts(&o, &env).unwrap();
+        assert_eq!(h[0], "123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+        assert_eq!(h[1], "public.ecr.aws");
+        assert_eq!(h.len(), 2 + regions::COMMERCIAL.len() - 1);
+
+        let foreign = Options {
+            hosts: vec!["registry.example.com".into()],
+            ..Options::default()
+        };
+        // The named config file is missing: that is an error before the host is judged.
+        assert!(matches!(
+            hosts(&foreign, &env),
+            Err(ConfigureError::Config(_))
+        ));
+        let env = crate::env::MapEnv::new(&[("HOME", "/nonexistent")]);
+        let e = hosts(&foreign, &env).unwrap_err().to_string();
+        assert!(
+            e.starts_with("registry.example.com is not an ECR registry host nor an alias in /"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("pass --force to route it to this helper anyway"),
+            "{e}"
+        );
+        let forced = Options {
+            force: true,
+            ..foreign
+        };
+        assert_eq!(hosts(&forced, &env).unwrap(), ["registry.example.com"]);
+        let bad = Options {
+            hosts: vec!["a b".into()],
+            ..Options::default()
+        };
+        assert!(matches!(hosts(&bad, &env), Err(ConfigureError::BadHost(_))));
+        let bad = Options {
+            all_regions: vec!["12".into()],
+            ..Options::default()
+        };
+        assert!(matches!(
+            hosts(&bad, &env),
+            Err(ConfigureError::BadAccount(_))
+        ));
+    }
+
+    #[test]
+    fn aliases_from_the_config_file_are_accepted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = tmp.path().join("c.toml");
+        std::fs::write(
+            &cfg,
+            "[[registry]]\nmatch = \"registry.example.com\"\naccount = \"123456789012\"\nregion = \"us-east-1\"\n",
+        )
+        .unwrap();
+        let env =
+            crate::env::MapEnv::new(&[("DOCKER_CREDENTIAL_ECR_CONFIG", cfg.to_str().unwrap())]);
+        let o = Options {
+            hosts: vec!["registry.example.com".into()],
+            ..Options::default()
+        };
+        assert_eq!(hosts(&o, &env).unwrap(), ["registry.example.com"]);
+    }
+}

@@ -1,0 +1,278 @@
+//! Reading a client's config file and replacing it safely: a temp file in the same directory,
+//! fsync, rename, with the old mode and owner kept and the old text kept as `<file>.bak`.
+//!
+//! A client (a `docker login` in another terminal) may rewrite the file while we edit it and
+//! takes no lock we could share, so the file is read again just before the rename and the
+//! edit is abandoned if it changed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// docker creates `config.json` 0600: it may hold registry passwords.
+const NEW_FILE_MODE: u32 = 0o600;
+const NEW_DIR_MODE: u32 = 0o700;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{} is a symbolic link to a missing file; fix or remove the link", path.display())]
+    DanglingLink { path: PathBuf },
+    #[error("{} changed while it was being edited (a client wrote it?); nothing was written, run the command again", path.display())]
+    Raced { path: PathBuf },
+}
+
+/// A config file as found on disk.
+#[derive(Debug)]
+pub struct Current {
+    /// The file to replace: the link's target when `path` is a symbolic link, so that a
+    /// config kept in a dotfiles repository stays linked.
+    pub real_path: PathBuf,
+    /// `None` when the file does not exist yet.
+    pub text: Option<String>,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+}
+
+pub fn read(path: &Path) -> Result<Current, FileError> {
+    let read_err = |source| FileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let real_path = if is_link {
+        fs::canonicalize(path).map_err(|_| FileError::DanglingLink {
+            path: path.to_path_buf(),
+        })?
+    } else {
+        path.to_path_buf()
+    };
+    match fs::read(&real_path) {
+        Ok(bytes) => {
+            let meta = fs::metadata(&real_path).map_err(read_err)?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                read_err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the file is not UTF-8 text",
+                ))
+            })?;
+            Ok(Current {
+                real_path,
+                text: Some(text),
+                mode: meta.permissions().mode() & 0o7777,
+                owner: Some((meta.uid(), meta.gid())),
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Current {
+            real_path,
+            text: None,
+            mode: NEW_FILE_MODE,
+            owner: None,
+        }),
+        Err(e) => Err(read_err(e)),
+    }
+}
+
+/// Where the previous text is kept.
+pub fn backup_path(real_path: &Path) -> PathBuf {
+    let mut name = real_path.file_name().unwrap_or_default().to_os_string();
+    name.push(".bak");
+    real_path.with_file_name(name)
+}
+
+/// Replaces the file with `new`; returns the backup's path when there was an old file.
+pub fn replace(current: &Current, new: &str) -> Result<Option<PathBuf>, FileError> {
+    let path = &current.real_path;
+    let write_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| FileError::Write { path: p, source }
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if current.text.is_none() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(NEW_DIR_MODE)
+            .create(&dir)
+            .map_err(write_err(&dir))?;
+    }
+    // Checked here as well as before the rename, so that a race caught early leaves no .bak.
+    if !unchanged_since_read(current).map_err(write_err(path))? {
+        return Err(FileError::Raced { path: path.clone() });
+    }
+    let backup = match &current.text {
+        Some(old) => {
+            let backup = backup_path(path);
+            write_atomically(&backup, old.as_bytes(), current, false)
+                .map_err(write_err(&backup))?;
+            Some(backup)
+        }
+        None => None,
+    };
+    write_atomically(path, new.as_bytes(), current, true)
+        .map_err(write_err(path))
+        .and_then(|raced| match raced {
+            true => Err(FileError::Raced { path: path.clone() }),
+            false => Ok(backup),
+        })
+}
+
+/// Writes `bytes` to a temp file beside `target` with the current file's mode and owner and
+/// renames it over `target`. With `check`, the rename happens only if the current file still
+/// holds the text it was read with; returns whether that check failed.
+fn write_atomically(
+    target: &Path,
+    bytes: &[u8],
+    current: &Current,
+    check: bool,
+) -> io::Result<bool> {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(NEW_FILE_MODE)
+            .open(&tmp)?;
+        // Explicitly, because the umask may have narrowed (or the old mode be wider than) 0600.
+        file.set_permissions(fs::Permissions::from_mode(current.mode))?;
+        if let Some((uid, gid)) = current.owner {
+            keep_owner(&file, uid, gid)?;
+        }
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        if check && !unchanged_since_read(current)? {
+            return Ok(true);
+        }
+        fs::rename(&tmp, target)?;
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The rename itself must reach the disk too.
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(false)
+    })();
+    if !matches!(result, Ok(false)) {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Whether the file still holds the text it was read with (or is still missing).
+fn unchanged_since_read(current: &Current) -> io::Result<bool> {
+    let now = match fs::read(&current.real_path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    Ok(now.as_deref() == current.text.as_deref().map(str::as_bytes))
+}
+
+/// When root edits a user's file (`sudo docker-credential-ecr configure`), the new file must
+/// stay the user's, or their docker could no longer write it.
+fn keep_owner(file: &File, uid: u32, gid: u32) -> io::Result<()> {
+    let meta = file.metadata()?;
+    if meta.uid() == uid && meta.gid() == gid {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn new_file_gets_private_dir_and_mode_and_no_backup() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("d/.docker/config.json");
+        let cur = read(&path).unwrap();
+        assert!(cur.text.is_none());
+        assert_eq!(replace(&cur, "{}\n").unwrap(), None);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert!(!backup_path(&path).exists());
+    }
+
+    #[test]
+    fn existing_file_keeps_its_mode_and_gets_a_backup() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("auth.json");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let cur = read(&path).unwrap();
+        let backup = replace(&cur, "new").unwrap().unwrap();
+        assert_eq!(backup, tmp.path().join("auth.json.bak"));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(fs::read_to_string(&backup).unwrap(), "old");
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(mode(&backup), 0o640);
+        let leftovers: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_symlinked_file_is_replaced_at_its_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("dotfiles-config.json");
+        let link = tmp.path().join("config.json");
+        fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let cur = read(&link).unwrap();
+        replace(&cur, "new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(&link).unwrap(), "new");
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("dotfiles-config.json.bak")).unwrap(),
+            "old"
+        );
+        std::os::unix::fs::symlink(tmp.path().join("nowhere"), tmp.path().join("dangling"))
+            .unwrap();
+        assert!(matches!(
+            read(&tmp.path().join("dangling")),
+            Err(FileError::DanglingLink { .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_changed_under_us_is_not_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config.json");
+        fs::write(&path, "old").unwrap();
+        let cur = read(&path).unwrap();
+        fs::write(&path, "written by docker login").unwrap();
+        assert!(matches!(replace(&cur, "new"), Err(FileError::Raced { .. })));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "written by docker login"
+        );
+    }
+
+    #[test]
+    fn non_utf8_file_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config.json");
+        fs::write(&path, b"\xff\xfe{}").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("not UTF-8"), "{err}");
+    }
+}

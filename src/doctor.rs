@@ -1,0 +1,561 @@
+//! `doctor [HOST...]`: answers "why does docker say *no basic auth credentials*?" for one
+//! registry, or for every registry the clients' configs route to this helper.
+//!
+//! For each host it checks, in the order a request meets them: how the host parses, which config
+//! entry matched, which credential source the SDK's chain would use (and resolves it, showing a
+//! masked key id only), the API region and endpoint, the cache entry, whether docker and
+//! podman/skopeo route the host here, and finally a real token lookup through the same cache
+//! and herd lock as `get` (a fresh cached token is a hit, not refetched). The exit status is 0
+//! when a token can be had for every host checked.
+//!
+//! Collecting is impure; rendering ([`report::render`]) is a pure function of the result.
+
+pub mod clients;
+pub mod credentials;
+pub mod report;
+
+use crate::cache::{self, Cache};
+use crate::config::{self, Config, Target};
+use crate::env::Env;
+use crate::lookup::Lookup;
+use crate::registry::{self, Registry};
+use crate::token::{AwsTokenSource, Token, TokenError, TokenSource};
+use aws_credential_types::provider::ProvideCredentials;
+use clients::ClientFiles;
+use report::{
+    CacheCheck, ConfigCheck, CredentialCheck, Details, Diagnosis, EntryState, FetchCheck,
+    HostDiagnosis, RegistryCheck, Resolved, Style,
+};
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+pub const COMMAND: &str = "doctor";
+
+/// `doctor [HOST...]` from the command line: `--help`, or the report.
+pub fn main_with_args(program: &str, args: &[&str], env: &dyn Env, out: &mut dyn Write) -> u8 {
+    if args.iter().any(|a| matches!(*a, "-h" | "--help")) {
+        let _ = writeln!(
+            out,
+            "Usage: {program} {COMMAND} [HOST...]\n\nExplains whether each registry HOST (default: every registry that docker's or podman's\nconfig routes to this helper) gets a token, and why not. Exit status 0 when all do."
+        );
+        return 0;
+    }
+    if let Some(option) = args.iter().find(|a| a.starts_with('-')) {
+        let _ = writeln!(
+            out,
+            "{COMMAND}: unknown option {option:?}; usage: {program} {COMMAND} [HOST...]"
+        );
+        return 1;
+    }
+    main(args, env, program, out)
+}
+
+/// Runs `doctor` and prints the report on `out`; returns the exit code.
+pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -> u8 {
+    let diagnosis = diagnose(hosts, env, program);
+    let style = Style {
+        color: std::io::stdout().is_terminal() && env.var("NO_COLOR").is_none(),
+    };
+    let text = report::render(&diagnosis, style);
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        return 1;
+    }
+    if diagnosis.healthy() { 0 } else { 1 }
+}
+
+/// Everything `doctor` finds out, for the given hosts or, with none, for the routed ones.
+pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
+    let helper_name = helper_name(program);
+    let clients = ClientFiles::load(env);
+    let lookup = Lookup::new(env);
+    let config = match &lookup {
+        Ok(l) => match l.config.path() {
+            Some(path) => ConfigCheck::Loaded(path.to_path_buf()),
+            None => ConfigCheck::Absent(config::path(env)),
+        },
+        Err(e) => ConfigCheck::Invalid(e.to_string()),
+    };
+    let inputs: Vec<String> = if hosts.is_empty() {
+        clients.routed_hosts(&helper_name)
+    } else {
+        hosts.iter().map(|h| h.to_string()).collect()
+    };
+    let nothing_routed = hosts.is_empty() && inputs.is_empty();
+    let mut searched = Vec::new();
+    if nothing_routed {
+        for file in std::iter::once(&clients.docker).chain(&clients.containers) {
+            if !searched.contains(&file.path) {
+                searched.push(file.path.clone());
+            }
+        }
+    }
+    let lookup = lookup.ok();
+    Diagnosis {
+        now_ms: cache::now_ms(),
+        config,
+        hosts: inputs
+            .iter()
+            .map(|input| diagnose_host(input, env, lookup.as_ref(), &clients, &helper_name))
+            .collect(),
+        nothing_routed,
+        searched,
+        helper_name,
+    }
+}
+
+/// The `credHelpers` value that selects this program: `ecr` for `docker-credential-ecr`.
+fn helper_name(program: &str) -> String {
+    program
+        .strip_prefix("docker-credential-")
+        .filter(|s| !s.is_empty())
+        .unwrap_or("ecr")
+        .to_string()
+}
+
+fn diagnose_host(
+    input: &str,
+    env: &dyn Env,
+    lookup: Option<&Lookup>,
+    clients: &ClientFiles,
+    helper: &str,
+) -> HostDiagnosis {
+    let Some(host) = registry::normalize_host(input) else {
+        return HostDiagnosis {
+            input: input.to_string(),
+            registry: RegistryCheck::NotAHost,
+            details: None,
+            routes: Vec::new(),
+        };
+    };
+    let docker = clients::docker_route(&clients.docker, &host, helper);
+    let mut containers = clients::containers_route(&clients.containers, &host, helper);
+    // Both clients read docker's file: say what is wrong with it once.
+    containers.notes.retain(|n| !docker.notes.contains(n));
+    let routes = vec![docker, containers];
+    // With an invalid config file nothing is fetched, but the host is still explained.
+    let fallback = Config::default();
+    let config = lookup.map_or(&fallback, |l| &l.config);
+    let Some(target) = config.resolve(&host) else {
+        return HostDiagnosis {
+            input: input.to_string(),
+            registry: RegistryCheck::NotEcr { host },
+            details: None,
+            routes,
+        };
+    };
+    let source = AwsTokenSource::from_env(env);
+    let files = credentials::ProfileFiles::load(env);
+    let detected = credentials::detect(env, &target.settings, &files);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let (resolved, endpoint) = match &runtime {
+        Ok(rt) => (
+            resolve_credentials(rt, &source, &target),
+            rt.block_on(endpoint(&target, env)),
+        ),
+        Err(e) => (
+            Resolved::Failed {
+                message: format!("cannot start the AWS client: {e}"),
+                took_ms: 0,
+            },
+            (
+                "(unknown)".to_string(),
+                "the AWS client did not start".to_string(),
+            ),
+        ),
+    };
+    let (cache, fetch) = match lookup {
+        Some(l) => (
+            cache_check(l, &host, env),
+            fetch(l, &host, &source, &resolved),
+        ),
+        None => (
+            CacheCheck::Unavailable,
+            FetchCheck::Skipped("the config file is invalid".into()),
+        ),
+    };
+    HostDiagnosis {
+        input: input.to_string(),
+        registry: RegistryCheck::Ecr {
+            host: host.clone(),
+            description: describe_registry(&target),
+        },
+        details: Some(Details {
+            config_entry: target.source.clone(),
+            settings: describe_settings(&target),
+            credentials: CredentialCheck {
+                source: detected.description,
+                problems: detected.problems,
+                resolved,
+            },
+            region: target.api_region().to_string(),
+            endpoint,
+            cache,
+            fetch,
+        }),
+        routes,
+    }
+}
+
+fn describe_registry(target: &Target) -> String {
+    let alias = registry::parse_registry(&target.host).is_none();
+    let what = match &target.registry {
+        Registry::Private(p) => {
+            let mut s = format!(
+                "ECR private registry: account {}, region {}",
+                p.account, p.region
+            );
+            if p.fips {
+                s += ", FIPS endpoint";
+            }
+            if p.dual_stack {
+                s += ", dual-stack";
+            }
+            s
+        }
+        Registry::Public => format!(
+            "ECR Public (tokens come from its API in {})",
+            registry::PUBLIC_REGION
+        ),
+    };
+    if alias {
+        format!("alias from the config file for {what}")
+    } else {
+        what
+    }
+}
+
+/// The non-secret settings a config entry chose; an external id is only said to be set.
+fn describe_settings(target: &Target) -> Vec<String> {
+    let s = &target.settings;
+    let mut out = Vec::new();
+    if let Some(p) = &s.profile {
+        out.push(format!("profile {p:?}"));
+    }
+    if let Some(role) = &s.role {
+        let mut r = format!("role_arn {}", role.arn);
+        if role.external_id.is_some() {
+            r += " (with external_id)";
+        }
+        if let Some(n) = &role.session_name {
+            r += &format!(" session {n:?}");
+        }
+        out.push(r);
+    }
+    if let Some(r) = &s.region {
+        out.push(format!("region {r}"));
+    }
+    if let Some(e) = &s.endpoint {
+        out.push(format!("endpoint {e}"));
+    }
+    out
+}
+
+/// Resolves credentials the way a token fetch would, reporting only the provider's name, the
+/// masked key id and the expiry.
+fn resolve_credentials(
+    runtime: &tokio::runtime::Runtime,
+    source: &AwsTokenSource,
+    target: &Target,
+) -> Resolved {
+    let start = Instant::now();
+    let result = runtime.block_on(async {
+        let conf = source.sdk_config(target).await;
+        let provider = conf
+            .credentials_provider()
+            .ok_or_else(|| "no credentials provider is configured".to_string())?;
+        match tokio::time::timeout(source.timeout, provider.provide_credentials()).await {
+            Err(_) => Err(format!(
+                "timed out after {}s (set {} to wait longer)",
+                source.timeout.as_secs(),
+                crate::token::TIMEOUT_VAR
+            )),
+            Ok(result) => result.map_err(|e| error_chain(&e)),
+        }
+    });
+    let took_ms = start.elapsed().as_millis() as u64;
+    match result {
+        Ok(creds) => Resolved::Ok {
+            key_id: credentials::mask_key_id(creds.access_key_id()),
+            provider: provider_name(&creds),
+            expires_ms: creds
+                .expiry()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64),
+            took_ms,
+        },
+        Err(message) => Resolved::Failed { message, took_ms },
+    }
+}
+
+/// The SDK names the provider that produced credentials only in their `Debug` output (whose
+/// secret key is redacted); nothing else of it is kept.
+fn provider_name(creds: &aws_credential_types::Credentials) -> Option<String> {
+    let debug = format!("{creds:?}");
+    let rest = debug.split_once("provider_name: \"")?.1;
+    let name = rest.split('"').next()?;
+    (!name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)))
+    .then(|| name.to_string())
+}
+
+/// The API endpoint a fetch for `target` would call, and why.
+async fn endpoint(target: &Target, env: &dyn Env) -> (String, String) {
+    if let Some(e) = &target.settings.endpoint {
+        return (e.clone(), "config entry".into());
+    }
+    let service_var = match target.registry {
+        Registry::Private(_) => "AWS_ENDPOINT_URL_ECR",
+        Registry::Public => "AWS_ENDPOINT_URL_ECR_PUBLIC",
+    };
+    if !env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
+        for var in [service_var, "AWS_ENDPOINT_URL"] {
+            if let Some(url) = env.var(var) {
+                return (url, var.into());
+            }
+        }
+    }
+    let region = target.api_region().to_string();
+    let resolved = match &target.registry {
+        Registry::Private(p) => {
+            use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            match Params::builder()
+                .region(region.clone())
+                .use_fips(p.fips)
+                .use_dual_stack(p.dual_stack)
+                .build()
+            {
+                Ok(params) => DefaultResolver::new()
+                    .resolve_endpoint(&params)
+                    .await
+                    .map(|e| e.url().to_string())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Registry::Public => {
+            use aws_sdk_ecrpublic::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            match Params::builder()
+                .region(region.clone())
+                .use_fips(env.flag("AWS_USE_FIPS_ENDPOINT"))
+                .use_dual_stack(env.flag("AWS_USE_DUALSTACK_ENDPOINT"))
+                .build()
+            {
+                Ok(params) => DefaultResolver::new()
+                    .resolve_endpoint(&params)
+                    .await
+                    .map(|e| e.url().to_string())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    match resolved {
+        Ok(url) => (
+            url,
+            "SDK default; a [services] section in the AWS config file may override it".into(),
+        ),
+        Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
+    }
+}
+
+fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
+    let Some(cache) = &lookup.cache else {
+        return if env.flag(crate::dirs::DISABLE_CACHE_VAR) {
+            CacheCheck::Disabled
+        } else {
+            CacheCheck::Unavailable
+        };
+    };
+    let Ok((_, key)) = lookup.target(host) else {
+        return CacheCheck::Unavailable;
+    };
+    CacheCheck::Entry {
+        path: cache.entry_path(&key.id),
+        state: entry_state(cache, &key.id, cache::now_ms()),
+    }
+}
+
+fn entry_state(cache: &Cache, id: &str, now: u64) -> EntryState {
+    let Some(entry) = cache.read(id) else {
+        return EntryState::None;
+    };
+    match (entry.token, entry.failure) {
+        (Some(t), _) if t.is_valid(now) => EntryState::Token {
+            expires_ms: t.expires_at,
+            fresh: t.is_fresh(now),
+        },
+        (_, Some(f)) => EntryState::Failure {
+            at_ms: f.at,
+            message: f.message,
+        },
+        (Some(t), None) => EntryState::Expired {
+            expires_ms: t.expires_at,
+        },
+        (None, None) => EntryState::None,
+    }
+}
+
+/// The real lookup, through the cache and herd lock. When the SDK already found no credentials,
+/// a miss reports that at once instead of waiting out the same chain a second time.
+fn fetch(lookup: &Lookup, host: &str, source: &AwsTokenSource, resolved: &Resolved) -> FetchCheck {
+    let start = Instant::now();
+    let result = match resolved {
+        Resolved::Failed { .. } => lookup.get(
+            host,
+            &Known(TokenError::NoCredentials {
+                profile: source.env_profile.clone(),
+                detail: "the SDK's credential chain found none".into(),
+            }),
+        ),
+        Resolved::Ok { .. } => lookup.get(host, source),
+    };
+    let took_ms = start.elapsed().as_millis() as u64;
+    match result {
+        Ok(c) if c.from_cache => FetchCheck::Hit {
+            took_ms,
+            expires_ms: c.expires_at,
+        },
+        Ok(c) => FetchCheck::Fetched {
+            took_ms,
+            expires_ms: c.expires_at,
+        },
+        Err(e) => FetchCheck::Failed {
+            took_ms,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// A token source whose answer is already known to be this error.
+struct Known(TokenError);
+
+impl TokenSource for Known {
+    fn fetch(&self, _: &Target) -> Result<Token, TokenError> {
+        Err(self.0.clone())
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts
+        .join(": ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::MapEnv;
+
+    #[test]
+    fn helper_name_follows_the_program_name() {
+        assert_eq!(helper_name("docker-credential-ecr"), "ecr");
+        assert_eq!(helper_name("docker-credential-ecr-login"), "ecr-login");
+        assert_eq!(helper_name("ecr-credential-provider"), "ecr");
+        assert_eq!(helper_name("docker-credential-"), "ecr");
+    }
+
+    #[test]
+    fn provider_name_comes_from_the_redacted_debug_output() {
+        let creds = aws_credential_types::Credentials::new(
+            "AKIAIOSFODNN7EXAMPLE",
+            "secretsecret",
+            None,
+            None,
+            "EnvironmentVariable",
+        );
+        assert_eq!(
+            provider_name(&creds).as_deref(),
+            Some("EnvironmentVariable")
+        );
+    }
+
+    #[test]
+    fn not_a_host_and_foreign_hosts_are_explained_without_fetching() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let env = MapEnv::new(&[
+            ("HOME", home),
+            ("XDG_RUNTIME_DIR", home),
+            ("AWS_ECR_CACHE_DIR", home),
+        ]);
+        let d = diagnose(&["two words", "docker.io"], &env, "docker-credential-ecr");
+        assert_eq!(d.hosts[0].registry, RegistryCheck::NotAHost);
+        assert_eq!(
+            d.hosts[1].registry,
+            RegistryCheck::NotEcr {
+                host: "docker.io".into()
+            }
+        );
+        assert!(d.hosts.iter().all(|h| h.details.is_none()));
+        assert!(!d.healthy());
+    }
+
+    #[test]
+    fn default_endpoints_come_from_the_sdks_resolver() {
+        let env = MapEnv::default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let at = |host: &str| {
+            let target = Config::default().resolve(host).unwrap();
+            rt.block_on(endpoint(&target, &env))
+        };
+        assert_eq!(
+            at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
+            "https://api.ecr.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            at("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com").0,
+            "https://api.ecr-fips.us-gov-west-1.amazonaws.com"
+        );
+        assert!(at("public.ecr.aws").0.contains("us-east-1"));
+        let env = MapEnv::new(&[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")]);
+        let target = Config::default()
+            .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+            .unwrap();
+        assert_eq!(
+            rt.block_on(endpoint(&target, &env)),
+            (
+                "http://127.0.0.1:9".to_string(),
+                "AWS_ENDPOINT_URL_ECR".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn with_no_host_and_nothing_routed_the_searched_files_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let env = MapEnv::new(&[("HOME", home), ("XDG_RUNTIME_DIR", home)]);
+        let d = diagnose(&[], &env, "docker-credential-ecr");
+        assert!(d.nothing_routed);
+        assert!(d.hosts.is_empty());
+        assert!(
+            d.searched
+                .iter()
+                .any(|p| p.ends_with(".docker/config.json")),
+            "{:?}",
+            d.searched
+        );
+        assert!(!d.healthy());
+    }
+}

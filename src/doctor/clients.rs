@@ -1,0 +1,406 @@
+//! Whether the clients on this machine send a registry's requests to this helper: docker reads
+//! `config.json`, podman/skopeo/buildah (containers/image) read their `auth.json` files and then
+//! docker's. Loading is separate from deciding, so the decisions are pure and testable.
+
+use crate::env::Env;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One client config file as found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFile {
+    pub path: PathBuf,
+    pub state: FileState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    Missing,
+    /// Unreadable or not JSON; the message names no value from the file.
+    Invalid(String),
+    Parsed(AuthFile),
+}
+
+/// The parts of a `config.json`/`auth.json` that decide routing. Stored passwords are not kept:
+/// only which registries have one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthFile {
+    pub cred_helpers: BTreeMap<String, String>,
+    pub creds_store: Option<String>,
+    pub auths: Vec<String>,
+}
+
+/// The verdict for one client and one registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `docker` or `podman/skopeo`.
+    pub client: &'static str,
+    pub ours: bool,
+    pub summary: String,
+    pub notes: Vec<String>,
+}
+
+/// The client files of this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFiles {
+    pub docker: ClientFile,
+    /// containers/image's search order, docker's file last.
+    pub containers: Vec<ClientFile>,
+}
+
+impl ClientFiles {
+    pub fn load(env: &dyn Env) -> ClientFiles {
+        let home = env.var("HOME").map(PathBuf::from).unwrap_or_default();
+        let docker_path = env
+            .var("DOCKER_CONFIG")
+            .map(|d| PathBuf::from(d).join("config.json"))
+            .unwrap_or_else(|| home.join(".docker/config.json"));
+        let mut paths = Vec::new();
+        match env.var("REGISTRY_AUTH_FILE") {
+            Some(file) => paths.push(PathBuf::from(file)),
+            None => paths.push(match env.var("XDG_RUNTIME_DIR") {
+                Some(dir) => PathBuf::from(dir).join("containers/auth.json"),
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                None => PathBuf::from(format!("/run/containers/{}/auth.json", unsafe {
+                    libc::geteuid()
+                })),
+            }),
+        }
+        paths.push(
+            env.var("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home.join(".config"))
+                .join("containers/auth.json"),
+        );
+        let docker = read(docker_path);
+        let mut containers: Vec<ClientFile> = paths.into_iter().map(read).collect();
+        containers.push(docker.clone());
+        ClientFiles { docker, containers }
+    }
+
+    /// Hosts that some file routes to helper `ours` by an exact `credHelpers` key, in file order.
+    pub fn routed_hosts(&self, ours: &str) -> Vec<String> {
+        let mut hosts: Vec<String> = Vec::new();
+        for file in std::iter::once(&self.docker).chain(&self.containers) {
+            if let FileState::Parsed(auth) = &file.state {
+                for (key, helper) in &auth.cred_helpers {
+                    if helper == ours && !hosts.contains(key) {
+                        hosts.push(key.clone());
+                    }
+                }
+            }
+        }
+        hosts
+    }
+}
+
+fn read(path: PathBuf) -> ClientFile {
+    let state = match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState::Missing,
+        Err(e) => FileState::Invalid(format!("cannot read it: {e}")),
+        Ok(bytes) => parse(&bytes),
+    };
+    ClientFile { path, state }
+}
+
+/// Parses a client config file. Errors give a position, never content: the file may hold
+/// passwords.
+pub fn parse(bytes: &[u8]) -> FileState {
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return FileState::Invalid(format!(
+                "not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ));
+        }
+    };
+    let Value::Object(top) = value else {
+        return FileState::Invalid("not a JSON object".into());
+    };
+    let strings = |v: Option<&Value>| -> BTreeMap<String, String> {
+        v.and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    FileState::Parsed(AuthFile {
+        cred_helpers: strings(top.get("credHelpers")),
+        creds_store: top
+            .get("credsStore")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        auths: top
+            .get("auths")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// Docker: `credHelpers[host]` exactly, else `credsStore`, else a password stored in `auths`.
+pub fn docker_route(file: &ClientFile, host: &str, ours: &str) -> Route {
+    let mut notes = Vec::new();
+    let path = file.path.display();
+    let (ours_now, summary) = match &file.state {
+        FileState::Missing => (
+            false,
+            format!("{path} does not exist; add {{\"credHelpers\": {{\"{host}\": \"{ours}\"}}}}"),
+        ),
+        FileState::Invalid(why) => (false, format!("{path} is {why}; docker cannot read it")),
+        FileState::Parsed(auth) => {
+            notes.extend(near_misses(auth, host));
+            match (auth.cred_helpers.get(host), &auth.creds_store) {
+                (Some(h), _) if h == ours => (
+                    true,
+                    format!("{path}: credHelpers[\"{host}\"] = \"{ours}\""),
+                ),
+                (Some(h), _) => (
+                    false,
+                    format!(
+                        "{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"
+                    ),
+                ),
+                (None, Some(s)) if s == ours => (
+                    true,
+                    format!("{path}: credsStore = \"{ours}\" (every registry)"),
+                ),
+                (None, Some(s)) => (
+                    false,
+                    format!(
+                        "{path}: no credHelpers entry for {host}, so credsStore sends it to docker-credential-{s}"
+                    ),
+                ),
+                (None, None) if has_auth(auth, host) => (
+                    false,
+                    format!(
+                        "{path}: only a password stored by `docker login` (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
+                    ),
+                ),
+                (None, None) => (
+                    false,
+                    format!("{path}: no credHelpers entry for {host}; add \"{host}\": \"{ours}\""),
+                ),
+            }
+        }
+    };
+    Route {
+        client: "docker",
+        ours: ours_now,
+        summary,
+        notes,
+    }
+}
+
+/// containers/image: the first file, in search order, with a `credHelpers` or `auths` entry for
+/// the host decides; `credsStore` is ignored.
+pub fn containers_route(files: &[ClientFile], host: &str, ours: &str) -> Route {
+    let mut notes = Vec::new();
+    for file in files {
+        let path = file.path.display();
+        let auth = match &file.state {
+            FileState::Missing => continue,
+            FileState::Invalid(why) => {
+                return Route {
+                    client: "podman/skopeo",
+                    ours: false,
+                    summary: format!("{path} is {why}; podman and skopeo fail on it"),
+                    notes,
+                };
+            }
+            FileState::Parsed(auth) => auth,
+        };
+        notes.extend(near_misses(auth, host));
+        if auth.creds_store.as_deref() == Some(ours) && !auth.cred_helpers.contains_key(host) {
+            notes.push(format!(
+                "{path}: credsStore is ignored by podman and skopeo; they need credHelpers[\"{host}\"]"
+            ));
+        }
+        let (is_ours, summary) = match auth.cred_helpers.get(host) {
+            Some(h) if h == ours => (
+                true,
+                format!("{path}: credHelpers[\"{host}\"] = \"{ours}\""),
+            ),
+            Some(h) => (
+                false,
+                format!(
+                    "{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"
+                ),
+            ),
+            None if has_auth(auth, host) => (
+                false,
+                format!(
+                    "{path}: a stored password for {host} is used (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
+                ),
+            ),
+            None => continue,
+        };
+        return Route {
+            client: "podman/skopeo",
+            ours: is_ours,
+            summary,
+            notes,
+        };
+    }
+    let searched: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+    Route {
+        client: "podman/skopeo",
+        ours: false,
+        summary: format!("no credHelpers entry for {host} in {}", searched.join(", ")),
+        notes,
+    }
+}
+
+/// `auths` keys may carry a scheme or a path (`https://host/v1/`); both clients match those.
+fn has_auth(auth: &AuthFile, host: &str) -> bool {
+    auth.auths
+        .iter()
+        .any(|k| crate::registry::normalize_host(k).as_deref() == Some(host))
+}
+
+/// `credHelpers` keys that mean this host to a person but not to a client, which matches keys
+/// exactly (`https://host`, `host:443`, `HOST`).
+fn near_misses(auth: &AuthFile, host: &str) -> Vec<String> {
+    auth.cred_helpers
+        .keys()
+        .filter(|k| {
+            k.as_str() != host && crate::registry::normalize_host(k).as_deref() == Some(host)
+        })
+        .map(|k| {
+            format!(
+                "credHelpers key {k:?} is never used: clients match keys exactly; write {host:?}"
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+
+    fn file(path: &str, json: &str) -> ClientFile {
+        ClientFile {
+            path: path.into(),
+            state: parse(json.as_bytes()),
+        }
+    }
+
+    fn missing(path: &str) -> ClientFile {
+        ClientFile {
+            path: path.into(),
+            state: FileState::Missing,
+        }
+    }
+
+    #[test]
+    fn docker_uses_cred_helpers_then_creds_store() {
+        let r = docker_route(
+            &file(
+                "/d.json",
+                &format!(r#"{{"credHelpers":{{"{HOST}":"ecr"}},"credsStore":"desktop"}}"#),
+            ),
+            HOST,
+            "ecr",
+        );
+        assert!(r.ours, "{r:?}");
+        let r = docker_route(&file("/d.json", r#"{"credsStore":"ecr"}"#), HOST, "ecr");
+        assert!(r.ours);
+        assert!(r.summary.contains("every registry"));
+        let r = docker_route(&file("/d.json", r#"{"credsStore":"desktop"}"#), HOST, "ecr");
+        assert!(!r.ours);
+        assert!(r.summary.contains("docker-credential-desktop"));
+        let r = docker_route(
+            &file(
+                "/d.json",
+                &format!(r#"{{"credHelpers":{{"{HOST}":"ecr-login"}}}}"#),
+            ),
+            HOST,
+            "ecr",
+        );
+        assert!(!r.ours);
+        assert!(r.summary.contains("docker-credential-ecr-login"));
+        let r = docker_route(&missing("/d.json"), HOST, "ecr");
+        assert!(!r.ours && r.summary.contains("does not exist"));
+    }
+
+    #[test]
+    fn near_miss_keys_and_stored_passwords_are_explained() {
+        let json = format!(
+            r#"{{"credHelpers":{{"https://{HOST}":"ecr"}},"auths":{{"https://{HOST}/v1/":{{"auth":"QVdTOnNlY3JldA=="}}}}}}"#
+        );
+        let r = docker_route(&file("/d.json", &json), HOST, "ecr");
+        assert!(!r.ours);
+        assert!(r.summary.contains("docker login"), "{r:?}");
+        assert_eq!(r.notes.len(), 1);
+        assert!(r.notes[0].contains("never used"));
+        assert!(
+            !format!("{r:?}").contains("QVdT"),
+            "a stored password leaked"
+        );
+    }
+
+    #[test]
+    fn containers_take_the_first_file_with_an_entry_and_ignore_creds_store() {
+        let files = [
+            missing("/run/auth.json"),
+            file("/xdg/auth.json", r#"{"auths":{}}"#),
+            file(
+                "/d.json",
+                &format!(r#"{{"credHelpers":{{"{HOST}":"ecr"}}}}"#),
+            ),
+        ];
+        let r = containers_route(&files, HOST, "ecr");
+        assert!(r.ours, "{r:?}");
+        assert!(r.summary.starts_with("/d.json"));
+        let files = [
+            file(
+                "/run/auth.json",
+                &format!(r#"{{"auths":{{"{HOST}":{{"auth":"x"}}}}}}"#),
+            ),
+            file(
+                "/d.json",
+                &format!(r#"{{"credHelpers":{{"{HOST}":"ecr"}}}}"#),
+            ),
+        ];
+        let r = containers_route(&files, HOST, "ecr");
+        assert!(!r.ours);
+        assert!(r.summary.contains("stored password"));
+        let r = containers_route(&[file("/d.json", r#"{"credsStore":"ecr"}"#)], HOST, "ecr");
+        assert!(!r.ours);
+        assert!(r.notes[0].contains("credsStore is ignored"));
+        let r = containers_route(&[file("/a.json", "{not json")], HOST, "ecr");
+        assert!(!r.ours && r.summary.contains("not valid JSON (line 1, column 2)"));
+    }
+
+    #[test]
+    fn routed_hosts_lists_our_exact_keys_once() {
+        let docker = file(
+            "/d.json",
+            &format!(
+                r#"{{"credHelpers":{{"{HOST}":"ecr","public.ecr.aws":"ecr","gcr.io":"gcloud"}}}}"#
+            ),
+        );
+        let files = ClientFiles {
+            containers: vec![
+                file(
+                    "/a.json",
+                    r#"{"credHelpers":{"registry.example.com":"ecr"}}"#,
+                ),
+                docker.clone(),
+            ],
+            docker,
+        };
+        assert_eq!(
+            files.routed_hosts("ecr"),
+            [HOST, "public.ecr.aws", "registry.example.com"]
+        );
+    }
+}

@@ -1,0 +1,385 @@
+//! Which credential source the SDK's default chain would use for a registry, worked out from the
+//! environment and the shared AWS config files without contacting anything, and described
+//! without a secret: access key ids are masked, and of a profile only the names of its settings
+//! and the non-secret ones (`role_arn`, `source_profile`, `sso_session`) are shown.
+//!
+//! The chain's order: environment, profile, web identity, container, instance metadata.
+
+use crate::config::Settings;
+use crate::env::Env;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What the chain would pick, and what looks wrong on the way there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub description: String,
+    pub problems: Vec<String>,
+}
+
+/// The shared config and credentials files, as read from disk (`None`: missing or unreadable).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileFiles {
+    pub config_path: PathBuf,
+    pub config: Option<String>,
+    pub credentials_path: PathBuf,
+    pub credentials: Option<String>,
+}
+
+impl ProfileFiles {
+    /// `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and
+    /// `~/.aws/credentials`.
+    pub fn load(env: &dyn Env) -> ProfileFiles {
+        let home = env.var("HOME").map(PathBuf::from).unwrap_or_default();
+        let config_path = env
+            .var("AWS_CONFIG_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".aws/config"));
+        let credentials_path = env
+            .var("AWS_SHARED_CREDENTIALS_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".aws/credentials"));
+        ProfileFiles {
+            config: std::fs::read_to_string(&config_path).ok(),
+            config_path,
+            credentials: std::fs::read_to_string(&credentials_path).ok(),
+            credentials_path,
+        }
+    }
+}
+
+/// Shows the first and last four characters of an access key id, enough to tell keys apart.
+pub fn mask_key_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 12 {
+        return "…".to_string();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// The credential source for a registry with `settings`, as the SDK's chain would find it.
+pub fn detect(env: &dyn Env, settings: &Settings, files: &ProfileFiles) -> Source {
+    let mut problems = Vec::new();
+    let base = base_source(env, settings, files, &mut problems);
+    let description = match &settings.role {
+        Some(role) => format!("role {} (config file), assumed with {base}", role.arn),
+        None => base,
+    };
+    Source {
+        description,
+        problems,
+    }
+}
+
+fn base_source(
+    env: &dyn Env,
+    settings: &Settings,
+    files: &ProfileFiles,
+    problems: &mut Vec<String>,
+) -> String {
+    let chosen_profile = settings
+        .profile
+        .clone()
+        .map(|p| (p, "the config file"))
+        .or_else(|| env.var("AWS_PROFILE").map(|p| (p, "AWS_PROFILE")));
+    if let Some(key_id) = env.var("AWS_ACCESS_KEY_ID") {
+        if env.var("AWS_SECRET_ACCESS_KEY").is_none() {
+            problems.push("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into());
+        }
+        if let Some((profile, from)) = &chosen_profile {
+            problems.push(format!(
+                "{from} selects profile {profile:?}, but the environment's AWS_ACCESS_KEY_ID comes first in the SDK's chain and is used instead"
+            ));
+        }
+        let session = if env.var("AWS_SESSION_TOKEN").is_some() {
+            ", with AWS_SESSION_TOKEN"
+        } else {
+            ""
+        };
+        return format!(
+            "environment (AWS_ACCESS_KEY_ID {}{session})",
+            mask_key_id(&key_id)
+        );
+    }
+    let profiles = merged_profiles(files);
+    let (name, explicit) = match &chosen_profile {
+        Some((p, _)) => (p.clone(), true),
+        None => ("default".to_string(), false),
+    };
+    match profiles.get(&name) {
+        Some(props) => match describe_profile(props) {
+            Some(kind) => return format!("profile {name:?} ({kind})"),
+            None => problems.push(format!(
+                "profile {name:?} has no credential settings (aws_access_key_id, role_arn, sso_session, credential_process, …)"
+            )),
+        },
+        None if explicit => {
+            problems.push(format!(
+                "profile {name:?} is not defined in {} or {}",
+                files.config_path.display(),
+                files.credentials_path.display()
+            ));
+            return format!("profile {name:?} (not found)");
+        }
+        None => {}
+    }
+    if let (Some(file), Some(role)) = (
+        env.var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        env.var("AWS_ROLE_ARN"),
+    ) {
+        return format!("web identity (role {role}, token file {file})");
+    }
+    if let Some(uri) = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+        return format!("container (AWS_CONTAINER_CREDENTIALS_FULL_URI {uri})");
+    }
+    if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some() {
+        return "container (ECS task role, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".into();
+    }
+    if env.flag("AWS_EC2_METADATA_DISABLED") {
+        problems.push(
+            "no credentials in the environment, a profile, web identity or container settings, and AWS_EC2_METADATA_DISABLED rules out instance metadata"
+                .into(),
+        );
+        return "none".into();
+    }
+    "instance metadata (IMDS; nothing else is configured, so off EC2 this fails after a connect timeout)".into()
+}
+
+/// What kind of credentials a profile holds, in the SDK's order of precedence.
+fn describe_profile(props: &BTreeMap<String, String>) -> Option<String> {
+    let get = |k: &str| props.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    if let Some(role) = get("role_arn") {
+        let via = if let Some(p) = get("source_profile") {
+            format!("source_profile {p:?}")
+        } else if let Some(s) = get("credential_source") {
+            format!("credential_source {s}")
+        } else if get("web_identity_token_file").is_some() {
+            "web_identity_token_file".into()
+        } else {
+            "no source_profile or credential_source".into()
+        };
+        return Some(format!("assume role {role} via {via}"));
+    }
+    if let Some(session) = get("sso_session") {
+        return Some(format!("SSO, sso_session {session:?}"));
+    }
+    if get("sso_start_url").is_some() {
+        return Some("SSO, legacy sso_start_url".into());
+    }
+    if get("credential_process").is_some() {
+        return Some("credential_process".into());
+    }
+    if let Some(key_id) = get("aws_access_key_id") {
+        return Some(format!("static key {}", mask_key_id(key_id)));
+    }
+    if get("login_session").is_some() {
+        return Some("aws login session".into());
+    }
+    None
+}
+
+/// Profiles from both files; the credentials file wins a key both define, as in the SDK.
+fn merged_profiles(files: &ProfileFiles) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out = sections(files.config.as_deref().unwrap_or(""), true);
+    for (name, props) in sections(files.credentials.as_deref().unwrap_or(""), false) {
+        out.entry(name).or_default().extend(props);
+    }
+    out
+}
+
+/// The profiles of one INI file. In the config file a profile is `[profile NAME]` (or
+/// `[default]`); other section kinds (`[sso-session …]`, `[services …]`) are skipped.
+fn sections(text: &str, config_file: bool) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with([' ', '\t']) {
+            continue; // a sub-property (`s3 =` blocks): never a credential setting
+        }
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            let header = header.trim();
+            current = if !config_file || header == "default" {
+                Some(header.to_string())
+            } else {
+                header
+                    .strip_prefix("profile")
+                    .filter(|rest| rest.starts_with([' ', '\t']))
+                    .map(|rest| rest.trim().to_string())
+            };
+            continue;
+        }
+        if let (Some(name), Some((key, value))) = (&current, line.split_once('=')) {
+            out.entry(name.clone())
+                .or_default()
+                .insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Role;
+    use crate::env::MapEnv;
+
+    const CONFIG: &str = "\
+[default]
+region = eu-west-1
+
+[profile dev]
+sso_session = corp
+sso_account_id = 123456789012
+sso_role_name = Dev
+
+[profile prod]
+role_arn = arn:aws:iam::210987654321:role/deploy
+source_profile = dev
+
+[profile tool]
+credential_process = /usr/bin/get-creds --secret-flag hunter2
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+s3 =
+  max_concurrent_requests = 10
+";
+
+    const CREDENTIALS: &str = "\
+[default]
+aws_access_key_id = AKIAIOSFODNN7EXAMPLE
+aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+";
+
+    fn files(config: &str, credentials: &str) -> ProfileFiles {
+        ProfileFiles {
+            config_path: "/h/.aws/config".into(),
+            config: Some(config.into()),
+            credentials_path: "/h/.aws/credentials".into(),
+            credentials: Some(credentials.into()),
+        }
+    }
+
+    fn detect_with(env: &[(&str, &str)], settings: &Settings) -> Source {
+        detect(&MapEnv::new(env), settings, &files(CONFIG, CREDENTIALS))
+    }
+
+    #[test]
+    fn environment_keys_come_first_and_are_masked() {
+        let s = detect_with(
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG"),
+                ("AWS_PROFILE", "dev"),
+            ],
+            &Settings::default(),
+        );
+        assert_eq!(s.description, "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)");
+        assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
+        assert!(s.problems[0].contains("AWS_PROFILE selects profile \"dev\""));
+        let s = detect_with(
+            &[("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")],
+            &Settings::default(),
+        );
+        assert!(s.problems[0].contains("AWS_SECRET_ACCESS_KEY is not"));
+    }
+
+    #[test]
+    fn profiles_are_described_by_kind() {
+        let with_profile = |p: &str| Settings {
+            profile: Some(p.into()),
+            ..Settings::default()
+        };
+        let d = |p: &str| detect_with(&[], &with_profile(p)).description;
+        assert_eq!(d("dev"), "profile \"dev\" (SSO, sso_session \"corp\")");
+        assert_eq!(
+            d("prod"),
+            "profile \"prod\" (assume role arn:aws:iam::210987654321:role/deploy via source_profile \"dev\")"
+        );
+        assert_eq!(d("tool"), "profile \"tool\" (credential_process)");
+        assert_eq!(
+            detect_with(&[], &Settings::default()).description,
+            "profile \"default\" (static key AKIA…MPLE)"
+        );
+        let missing = detect_with(&[("AWS_PROFILE", "nope")], &Settings::default());
+        assert_eq!(missing.description, "profile \"nope\" (not found)");
+        assert!(missing.problems[0].contains("/h/.aws/config"));
+    }
+
+    #[test]
+    fn later_sources_when_no_profile_applies() {
+        let none = ProfileFiles::default();
+        let d = |env: &[(&str, &str)]| detect(&MapEnv::new(env), &Settings::default(), &none);
+        assert_eq!(
+            d(&[
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+                ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")
+            ])
+            .description,
+            "web identity (role arn:aws:iam::1:role/r, token file /var/run/token)"
+        );
+        assert!(
+            d(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x")])
+                .description
+                .starts_with("container")
+        );
+        assert!(d(&[]).description.starts_with("instance metadata"));
+        let off = d(&[("AWS_EC2_METADATA_DISABLED", "true")]);
+        assert_eq!(off.description, "none");
+        assert_eq!(off.problems.len(), 1);
+    }
+
+    #[test]
+    fn config_roles_wrap_the_base_source() {
+        let settings = Settings {
+            role: Some(Role {
+                arn: "arn:aws:iam::123456789012:role/pull".into(),
+                external_id: Some("ext-secret".into()),
+                session_name: None,
+            }),
+            ..Settings::default()
+        };
+        let s = detect_with(&[], &settings);
+        assert_eq!(
+            s.description,
+            "role arn:aws:iam::123456789012:role/pull (config file), assumed with profile \"default\" (static key AKIA…MPLE)"
+        );
+    }
+
+    #[test]
+    fn no_secret_is_ever_described() {
+        let envs: &[&[(&str, &str)]] = &[
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG"),
+                ("AWS_SESSION_TOKEN", "sessiontokenvalue"),
+            ],
+            &[("AWS_PROFILE", "tool")],
+            &[],
+        ];
+        for env in envs {
+            let s = detect_with(env, &Settings::default());
+            let all = format!("{} {:?}", s.description, s.problems);
+            for secret in [
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI",
+                "sessiontokenvalue",
+                "hunter2",
+            ] {
+                assert!(!all.contains(secret), "{all}");
+            }
+        }
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask_key_id("AKIAIOSFODNN7EXAMPLE"), "AKIA…MPLE");
+        assert_eq!(mask_key_id("short"), "…");
+    }
+}

@@ -1,0 +1,581 @@
+//! What `doctor` found, and how it reads. Rendering is a pure function of the collected
+//! [`Diagnosis`], so every line a user sees is unit-tested.
+
+use super::clients::Route;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// Unix milliseconds when the diagnosis was taken; expiries are shown relative to it.
+    pub now_ms: u64,
+    pub config: ConfigCheck,
+    pub hosts: Vec<HostDiagnosis>,
+    /// No host was given and no client config routes one to this helper.
+    pub nothing_routed: bool,
+    /// The client config files searched for routed hosts, when none was found.
+    pub searched: Vec<PathBuf>,
+    /// The `credHelpers` value that means this helper (`ecr` for `docker-credential-ecr`).
+    pub helper_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigCheck {
+    /// The default path has no file: every registry uses the environment's AWS settings.
+    Absent(Option<PathBuf>),
+    Loaded(PathBuf),
+    /// The helper fails every request until this is fixed.
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDiagnosis {
+    /// What the user typed (or the `credHelpers` key it came from).
+    pub input: String,
+    pub registry: RegistryCheck,
+    /// Only for ECR registries.
+    pub details: Option<Details>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryCheck {
+    NotAHost,
+    NotEcr { host: String },
+    Ecr { host: String, description: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Details {
+    /// `file:line` of the config entry that matched.
+    pub config_entry: Option<String>,
+    /// Non-secret settings the entry chose (`profile "dev"`, `role …`).
+    pub settings: Vec<String>,
+    pub credentials: CredentialCheck,
+    pub region: String,
+    /// The API endpoint and where it comes from.
+    pub endpoint: (String, String),
+    pub cache: CacheCheck,
+    pub fetch: FetchCheck,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialCheck {
+    /// What the SDK's chain would use, from local facts.
+    pub source: String,
+    pub problems: Vec<String>,
+    /// What the SDK itself resolved.
+    pub resolved: Resolved,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Ok {
+        /// Masked.
+        key_id: String,
+        provider: Option<String>,
+        expires_ms: Option<u64>,
+        took_ms: u64,
+    },
+    Failed {
+        message: String,
+        took_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheCheck {
+    Disabled,
+    /// No cache directory can be found (no HOME).
+    Unavailable,
+    Entry {
+        path: PathBuf,
+        state: EntryState,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryState {
+    None,
+    Token { expires_ms: u64, fresh: bool },
+    Expired { expires_ms: u64 },
+    Failure { at_ms: u64, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchCheck {
+    Hit {
+        took_ms: u64,
+        expires_ms: u64,
+    },
+    Fetched {
+        took_ms: u64,
+        expires_ms: u64,
+    },
+    Failed {
+        took_ms: u64,
+        message: String,
+    },
+    /// Not attempted (the config file is invalid).
+    Skipped(String),
+}
+
+impl Diagnosis {
+    /// A token can be had for every host diagnosed (and there is at least one).
+    pub fn healthy(&self) -> bool {
+        !matches!(self.config, ConfigCheck::Invalid(_))
+            && !self.hosts.is_empty()
+            && self.hosts.iter().all(HostDiagnosis::has_token)
+    }
+}
+
+impl HostDiagnosis {
+    pub fn has_token(&self) -> bool {
+        self.details
+            .as_ref()
+            .is_some_and(|d| matches!(d.fetch, FetchCheck::Hit { .. } | FetchCheck::Fetched { .. }))
+    }
+}
+
+/// How marks are drawn: with ANSI colours on a terminal, plain otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Mark {
+    Ok,
+    Warn,
+    Fail,
+    Info,
+}
+
+impl Style {
+    fn mark(self, m: Mark) -> String {
+        let (sym, code) = match m {
+            Mark::Ok => ("✓", "32"),
+            Mark::Warn => ("!", "33"),
+            Mark::Fail => ("✗", "31"),
+            Mark::Info => ("·", "2"),
+        };
+        self.paint(sym, code)
+    }
+
+    fn bold(self, s: &str) -> String {
+        self.paint(s, "1")
+    }
+
+    fn paint(self, s: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// The whole report, ending in a newline.
+pub fn render(d: &Diagnosis, style: Style) -> String {
+    let mut out = format!("{} {} doctor\n", crate::cli::NAME, crate::cli::VERSION);
+    let mut line = |mark: Mark, label: &str, text: &str| {
+        out.push_str(&format!("  {} {label:<13} {text}\n", style.mark(mark)));
+    };
+    match &d.config {
+        ConfigCheck::Absent(Some(path)) => line(
+            Mark::Info,
+            "config",
+            &format!(
+                "{} not present (optional): registries use the environment's AWS settings",
+                path.display()
+            ),
+        ),
+        ConfigCheck::Absent(None) => line(
+            Mark::Info,
+            "config",
+            "no config directory (HOME unset): registries use the environment's AWS settings",
+        ),
+        ConfigCheck::Loaded(path) => {
+            line(Mark::Ok, "config", &format!("{} parses", path.display()))
+        }
+        ConfigCheck::Invalid(message) => line(
+            Mark::Fail,
+            "config",
+            &format!("{message} (every request fails until it is fixed)"),
+        ),
+    }
+    if d.nothing_routed {
+        let files: Vec<String> = d.searched.iter().map(|p| p.display().to_string()).collect();
+        line(
+            Mark::Fail,
+            "routing",
+            &format!(
+                "no client config routes a registry to this helper (searched {}); add {{\"credHelpers\": {{\"<registry host>\": \"{}\"}}}} or run `doctor <registry host>`",
+                files.join(", "),
+                d.helper_name
+            ),
+        );
+    }
+    for host in &d.hosts {
+        out.push('\n');
+        out.push_str(&style.bold(&host.input));
+        out.push('\n');
+        render_host(&mut out, host, d.now_ms, style);
+    }
+    out.push('\n');
+    let good = d.hosts.iter().filter(|h| h.has_token()).count();
+    let summary = if d.healthy() {
+        format!(
+            "{} a token can be had for {good} of {} registries",
+            style.mark(Mark::Ok),
+            d.hosts.len()
+        )
+    } else if d.hosts.is_empty() {
+        format!("{} nothing to diagnose", style.mark(Mark::Fail))
+    } else {
+        format!(
+            "{} a token can be had for {good} of {} registries",
+            style.mark(Mark::Fail),
+            d.hosts.len()
+        )
+    };
+    out.push_str(&summary);
+    out.push('\n');
+    out
+}
+
+fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
+    let mut line = |mark: Mark, label: &str, text: &str| {
+        out.push_str(&format!("  {} {label:<13} {text}\n", style.mark(mark)));
+    };
+    match &h.registry {
+        RegistryCheck::NotAHost => {
+            line(
+                Mark::Fail,
+                "registry",
+                "not a registry host or URL (expected host[:port], https://host/…)",
+            );
+            return;
+        }
+        RegistryCheck::NotEcr { host } => {
+            line(
+                Mark::Fail,
+                "registry",
+                &format!(
+                    "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; the helper answers \"not found\" and clients pull anonymously"
+                ),
+            );
+        }
+        RegistryCheck::Ecr { description, .. } => line(Mark::Ok, "registry", description),
+    }
+    if let Some(d) = &h.details {
+        let entry = match &d.config_entry {
+            Some(at) if d.settings.is_empty() => format!("entry at {at}"),
+            Some(at) => format!("entry at {at}: {}", d.settings.join(", ")),
+            None => "no entry matched: the environment's AWS settings apply".into(),
+        };
+        line(Mark::Info, "config entry", &entry);
+        let c = &d.credentials;
+        let (mark, resolved) = match &c.resolved {
+            Resolved::Ok {
+                key_id,
+                provider,
+                expires_ms,
+                took_ms,
+            } => {
+                let provider = provider
+                    .as_ref()
+                    .map(|p| format!("{p}, "))
+                    .unwrap_or_default();
+                let expiry = expires_ms
+                    .map(|e| format!(", expires {}", relative(e, now)))
+                    .unwrap_or_default();
+                (
+                    if c.problems.is_empty() {
+                        Mark::Ok
+                    } else {
+                        Mark::Warn
+                    },
+                    format!("resolved by the SDK in {took_ms} ms ({provider}key {key_id}{expiry})"),
+                )
+            }
+            Resolved::Failed { message, took_ms } => (
+                Mark::Fail,
+                format!("the SDK found none after {took_ms} ms: {message}"),
+            ),
+        };
+        line(mark, "credentials", &c.source);
+        line(Mark::Info, "", &resolved);
+        for p in &c.problems {
+            line(Mark::Warn, "", p);
+        }
+        line(
+            Mark::Info,
+            "api",
+            &format!("{} ({}), region {}", d.endpoint.0, d.endpoint.1, d.region),
+        );
+        let (mark, cache) = match &d.cache {
+            CacheCheck::Disabled => (
+                Mark::Info,
+                "disabled (AWS_ECR_DISABLE_CACHE): every request calls the API".to_string(),
+            ),
+            CacheCheck::Unavailable => (
+                Mark::Warn,
+                "no cache directory (HOME unset): every request calls the API".to_string(),
+            ),
+            CacheCheck::Entry { path, state } => {
+                let (mark, what) = match state {
+                    EntryState::None => (Mark::Info, "no entry yet".to_string()),
+                    EntryState::Token {
+                        expires_ms,
+                        fresh: true,
+                    } => (
+                        Mark::Ok,
+                        format!("token valid, expires {}", relative(*expires_ms, now)),
+                    ),
+                    EntryState::Token {
+                        expires_ms,
+                        fresh: false,
+                    } => (
+                        Mark::Info,
+                        format!(
+                            "token due for refresh, expires {}",
+                            relative(*expires_ms, now)
+                        ),
+                    ),
+                    EntryState::Expired { expires_ms } => (
+                        Mark::Info,
+                        format!("token expired {}", relative(*expires_ms, now)),
+                    ),
+                    EntryState::Failure { at_ms, message } => (
+                        Mark::Warn,
+                        format!("last refresh failed {}: {message}", relative(*at_ms, now)),
+                    ),
+                };
+                (mark, format!("{} ({what})", path.display()))
+            }
+        };
+        line(mark, "cache", &cache);
+        for r in &h.routes {
+            line(
+                if r.ours { Mark::Ok } else { Mark::Warn },
+                r.client,
+                &r.summary,
+            );
+            for n in &r.notes {
+                line(Mark::Warn, "", n);
+            }
+        }
+        let (mark, fetch) = match &d.fetch {
+            FetchCheck::Hit {
+                took_ms,
+                expires_ms,
+            } => (
+                Mark::Ok,
+                format!(
+                    "cache hit in {took_ms} ms, expires {}",
+                    relative(*expires_ms, now)
+                ),
+            ),
+            FetchCheck::Fetched {
+                took_ms,
+                expires_ms,
+            } => (
+                Mark::Ok,
+                format!(
+                    "fetched in {took_ms} ms, expires {}",
+                    relative(*expires_ms, now)
+                ),
+            ),
+            FetchCheck::Failed { took_ms, message } => {
+                (Mark::Fail, format!("failed after {took_ms} ms: {message}"))
+            }
+            FetchCheck::Skipped(why) => (Mark::Fail, format!("not attempted: {why}")),
+        };
+        line(mark, "token", &fetch);
+    } else {
+        for r in &h.routes {
+            line(Mark::Info, r.client, &r.summary);
+        }
+    }
+}
+
+/// `in 11h29m` / `3m ago` / `now`: minutes are the precision that matters for tokens.
+pub fn relative(at_ms: u64, now_ms: u64) -> String {
+    let (ms, future) = if at_ms >= now_ms {
+        (at_ms - now_ms, true)
+    } else {
+        (now_ms - at_ms, false)
+    };
+    let secs = ms / 1000;
+    let text = match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::VERSION;
+
+    const HOST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    const NOW: u64 = 1_700_000_000_000;
+    const HOUR: u64 = 3_600_000;
+
+    fn working() -> Diagnosis {
+        Diagnosis {
+            now_ms: NOW,
+            config: ConfigCheck::Absent(Some(
+                "/home/u/.config/docker-credential-ecr/config.toml".into(),
+            )),
+            hosts: vec![HostDiagnosis {
+                input: HOST.into(),
+                registry: RegistryCheck::Ecr {
+                    host: HOST.into(),
+                    description: "ECR private registry: account 123456789012, region eu-west-1"
+                        .into(),
+                },
+                details: Some(Details {
+                    config_entry: None,
+                    settings: vec![],
+                    credentials: CredentialCheck {
+                        source: "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)".into(),
+                        problems: vec![],
+                        resolved: Resolved::Ok {
+                            key_id: "AKIA…MPLE".into(),
+                            provider: Some("EnvironmentVariable".into()),
+                            expires_ms: None,
+                            took_ms: 2,
+                        },
+                    },
+                    region: "eu-west-1".into(),
+                    endpoint: (
+                        "https://api.ecr.eu-west-1.amazonaws.com".into(),
+                        "SDK default".into(),
+                    ),
+                    cache: CacheCheck::Entry {
+                        path: "/c/abc.json".into(),
+                        state: EntryState::Token {
+                            expires_ms: NOW + 11 * HOUR + 29 * 60_000,
+                            fresh: true,
+                        },
+                    },
+                    fetch: FetchCheck::Hit {
+                        took_ms: 1,
+                        expires_ms: NOW + 11 * HOUR + 29 * 60_000,
+                    },
+                }),
+                routes: vec![Route {
+                    client: "docker",
+                    ours: true,
+                    summary: format!(
+                        "/home/u/.docker/config.json: credHelpers[\"{HOST}\"] = \"ecr\""
+                    ),
+                    notes: vec![],
+                }],
+            }],
+            nothing_routed: false,
+            searched: vec![],
+            helper_name: "ecr".into(),
+        }
+    }
+
+    #[test]
+    fn renders_a_working_setup() {
+        let d = working();
+        assert!(d.healthy());
+        let text = render(&d, Style { color: false });
+        let expected = format!(
+            "docker-credential-ecr {VERSION} doctor
+  · config        /home/u/.config/docker-credential-ecr/config.toml not present (optional): registries use the environment's AWS settings
+
+{HOST}
+  ✓ registry      ECR private registry: account 123456789012, region eu-west-1
+  · config entry  no entry matched: the environment's AWS settings apply
+  ✓ credentials   environment (AWS_ACCESS_KEY_ID AKIA…MPLE)
+  ·               resolved by the SDK in 2 ms (EnvironmentVariable, key AKIA…MPLE)
+  · api           https://api.ecr.eu-west-1.amazonaws.com (SDK default), region eu-west-1
+  ✓ cache         /c/abc.json (token valid, expires in 11h29m)
+  ✓ docker        /home/u/.docker/config.json: credHelpers[\"{HOST}\"] = \"ecr\"
+  ✓ token         cache hit in 1 ms, expires in 11h29m
+
+✓ a token can be had for 1 of 1 registries
+"
+        );
+        assert_eq!(text, expected);
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn renders_failures_and_colours_only_when_asked() {
+        let mut d = working();
+        let details = d.hosts[0].details.as_mut().unwrap();
+        details.credentials.resolved = Resolved::Failed {
+            message: "no providers in chain provided credentials".into(),
+            took_ms: 20,
+        };
+        details.fetch = FetchCheck::Failed {
+            took_ms: 21,
+            message: "no AWS credentials found: …".into(),
+        };
+        d.hosts.push(HostDiagnosis {
+            input: "docker.io".into(),
+            registry: RegistryCheck::NotEcr {
+                host: "docker.io".into(),
+            },
+            details: None,
+            routes: vec![],
+        });
+        assert!(!d.healthy());
+        let plain = render(&d, Style { color: false });
+        assert!(
+            plain.contains("  ✗ token         failed after 21 ms: no AWS credentials found: …\n")
+        );
+        assert!(plain.contains("  ✗ registry      docker.io is not an ECR registry"));
+        assert!(plain.ends_with("✗ a token can be had for 0 of 2 registries\n"));
+        let colored = render(&d, Style { color: true });
+        assert!(colored.contains("\x1b[31m✗\x1b[0m"));
+    }
+
+    #[test]
+    fn an_invalid_config_or_nothing_to_check_is_unhealthy() {
+        let mut d = working();
+        d.config = ConfigCheck::Invalid(
+            "invalid config file /c.toml, line 3: unknown field `profil`".into(),
+        );
+        assert!(!d.healthy());
+        assert!(render(&d, Style { color: false }).contains(
+            "  ✗ config        invalid config file /c.toml, line 3: unknown field `profil` (every request fails until it is fixed)\n"
+        ));
+        let empty = Diagnosis {
+            hosts: vec![],
+            nothing_routed: true,
+            searched: vec!["/h/.docker/config.json".into()],
+            ..working()
+        };
+        assert!(!empty.healthy());
+        let text = render(&empty, Style { color: false });
+        assert!(text.contains(
+            "no client config routes a registry to this helper (searched /h/.docker/config.json)"
+        ));
+        assert!(text.ends_with("✗ nothing to diagnose\n"));
+    }
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(
+            relative(NOW + 11 * HOUR + 29 * 60_000 + 999, NOW),
+            "in 11h29m"
+        );
+        assert_eq!(relative(NOW + 5 * 60_000, NOW), "in 5m");
+        assert_eq!(relative(NOW + 42_000, NOW), "in 42s");
+        assert_eq!(relative(NOW - 3 * 60_000, NOW), "3m ago");
+        assert_eq!(relative(NOW, NOW), "in 0s");
+    }
+}

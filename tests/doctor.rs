@@ -1,0 +1,291 @@
+//! `doctor`, end to end: the real binary against the ECR emulator, with docker and containers
+//! config files in a sandboxed HOME.
+
+mod common;
+
+use common::*;
+use std::process::Output;
+
+fn docker_config(sb: &Sandbox, json: &str) {
+    let dir = sb.home().join(".docker");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), json).unwrap();
+}
+
+/// A sandbox whose containers auth files are its own (not the machine's /run/containers).
+fn sandbox() -> Sandbox {
+    let mut sb = Sandbox::new();
+    let runtime = sb.root().join("run");
+    sb.env("XDG_RUNTIME_DIR", runtime);
+    sb
+}
+
+fn doctor(sb: &Sandbox, hosts: &[&str]) -> (i32, String) {
+    let out: Output = sb.run(std::iter::once("doctor").chain(hosts.iter().copied()), "");
+    let text = String::from_utf8(out.stdout.clone()).expect("doctor prints UTF-8");
+    for secret in [
+        TEST_SECRET_KEY.to_string(),
+        private_password(MOTO_ACCOUNT),
+        PUBLIC_PASSWORD.to_string(),
+        sb.akid.clone(),
+    ] {
+        assert!(
+            !text.contains(&secret),
+            "doctor printed {secret:?}:\n{text}"
+        );
+    }
+    assert!(!text.contains('\x1b'), "colours on a pipe:\n{text}");
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn has_line(text: &str, mark: &str, label: &str, contains: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with(&format!("{mark} {label}")) && l.contains(contains)
+    })
+}
+
+#[test]
+fn a_working_setup_passes_every_check() {
+    let sb = sandbox();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    docker_config(
+        &sb,
+        &format!(r#"{{"credHelpers": {{"{host}": "ecr", "public.ecr.aws": "ecr"}}}}"#),
+    );
+    // No host: every registry the clients route here.
+    let (code, text) = doctor(&sb, &[]);
+    assert_eq!(code, 0, "{text}");
+    let masked = format!("{}…{}", &sb.akid[..4], &sb.akid[sb.akid.len() - 4..]);
+    for (mark, label, contains) in [
+        (
+            "✓",
+            "registry",
+            "ECR private registry: account 123456789012, region eu-west-1",
+        ),
+        ("✓", "registry", "ECR Public"),
+        ("·", "config entry", "no entry matched"),
+        (
+            "✓",
+            "credentials",
+            &format!("environment (AWS_ACCESS_KEY_ID {masked})"),
+        ),
+        ("·", "api", "(AWS_ENDPOINT_URL_ECR), region eu-west-1"),
+        (
+            "·",
+            "api",
+            "(AWS_ENDPOINT_URL_ECR_PUBLIC), region us-east-1",
+        ),
+        ("·", "cache", "(no entry yet)"),
+        ("✓", "docker", &format!("credHelpers[\"{host}\"] = \"ecr\"")),
+        ("✓", "podman/skopeo", ".docker/config.json"),
+        ("✓", "token", "fetched in"),
+    ] {
+        assert!(
+            has_line(&text, mark, label, contains),
+            "no {mark} {label} …{contains}… in:\n{text}"
+        );
+    }
+    assert!(text.contains("resolved by the SDK in"), "{text}");
+    assert!(
+        text.ends_with("✓ a token can be had for 2 of 2 registries\n"),
+        "{text}"
+    );
+    assert_eq!(sb.calls(), (1, 1));
+
+    // The second time the token comes from the cache, as it would for `get`.
+    let (code, text) = doctor(&sb, &[&format!("https://{host}/v2/")]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        has_line(&text, "✓", "cache", "token valid, expires in 11h"),
+        "{text}"
+    );
+    assert!(has_line(&text, "✓", "token", "cache hit in"), "{text}");
+    assert_eq!(sb.calls(), (1, 1));
+}
+
+#[test]
+fn api_errors_fail_with_the_services_message() {
+    let sb = sandbox();
+    sb.fault("access-denied", None, None);
+    let host = private_host(MOTO_ACCOUNT, "us-west-2");
+    let (code, text) = doctor(&sb, &[&host]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        has_line(&text, "✗", "token", "AccessDeniedException"),
+        "{text}"
+    );
+    assert!(has_line(&text, "!", "docker", "does not exist"), "{text}");
+    assert!(
+        text.ends_with("✗ a token can be had for 0 of 1 registries\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_credentials_are_explained() {
+    let mut sb = sandbox();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "dev");
+    let (code, text) = doctor(&sb, &[&private_host(MOTO_ACCOUNT, "eu-west-1")]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        has_line(&text, "✗", "credentials", "profile \"dev\" (not found)"),
+        "{text}"
+    );
+    assert!(text.contains("profile \"dev\" is not defined in"), "{text}");
+    assert!(text.contains("the SDK found none after"), "{text}");
+    assert!(
+        has_line(
+            &text,
+            "✗",
+            "token",
+            "no AWS credentials found for profile \"dev\""
+        ),
+        "{text}"
+    );
+    assert_eq!(sb.calls(), (0, 0));
+}
+
+#[test]
+fn a_config_entry_and_its_pitfalls_are_shown() {
+    let mut sb = sandbox();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    let config = sb.config(
+        "helper.toml",
+        &format!("[[registry]]\nmatch = \"{host}\"\nprofile = \"dev\"\n"),
+    );
+    let aws = sb.home().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n",
+    )
+    .unwrap();
+    docker_config(
+        &sb,
+        &format!(r#"{{"credHelpers": {{"https://{host}": "ecr"}}}}"#),
+    );
+    let (code, text) = doctor(&sb, &[&host]);
+    // The environment's key wins over the profile, so a token is still had.
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        has_line(&text, "✓", "config", &config.display().to_string()),
+        "{text}"
+    );
+    assert!(
+        has_line(
+            &text,
+            "·",
+            "config entry",
+            &format!("entry at {}:1: profile \"dev\"", config.display())
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("the config file selects profile \"dev\", but the environment's AWS_ACCESS_KEY_ID comes first"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("credHelpers key \"https://{host}\" is never used")),
+        "{text}"
+    );
+    assert!(
+        has_line(&text, "!", "docker", "no credHelpers entry"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_invalid_config_file_fails_before_any_fetch() {
+    let mut sb = sandbox();
+    let config = sb.config(
+        "bad.toml",
+        "[[registry]]\nmatch = \"public\"\nprofil = \"x\"\n",
+    );
+    let (code, text) = doctor(&sb, &["public.ecr.aws"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        has_line(
+            &text,
+            "✗",
+            "config",
+            &format!(
+                "invalid config file {}, line 3: unknown field `profil`",
+                config.display()
+            )
+        ),
+        "{text}"
+    );
+    assert!(
+        has_line(
+            &text,
+            "✗",
+            "token",
+            "not attempted: the config file is invalid"
+        ),
+        "{text}"
+    );
+    assert_eq!(sb.calls(), (0, 0));
+}
+
+#[test]
+fn foreign_hosts_and_an_unrouted_machine_fail() {
+    let sb = sandbox();
+    let (code, text) = doctor(&sb, &["docker.io", "https://"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        has_line(&text, "✗", "registry", "docker.io is not an ECR registry"),
+        "{text}"
+    );
+    assert!(
+        has_line(&text, "✗", "registry", "not a registry host"),
+        "{text}"
+    );
+    let (code, text) = doctor(&sb, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("no client config routes a registry to this helper"),
+        "{text}"
+    );
+    assert!(text.ends_with("✗ nothing to diagnose\n"), "{text}");
+}
+
+#[test]
+fn containers_auth_files_are_checked_in_their_order() {
+    let mut sb = sandbox();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    let auth = sb.root().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "QVdTOnN0YWxl"}}}}}}"#),
+    )
+    .unwrap();
+    sb.env("REGISTRY_AUTH_FILE", &auth);
+    docker_config(&sb, &format!(r#"{{"credHelpers": {{"{host}": "ecr"}}}}"#));
+    let (code, text) = doctor(&sb, &[&host]);
+    assert_eq!(code, 0, "{text}");
+    assert!(has_line(&text, "✓", "docker", "credHelpers"), "{text}");
+    assert!(
+        has_line(
+            &text,
+            "!",
+            "podman/skopeo",
+            &format!("{}: a stored password", auth.display())
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("QVdT"), "a stored password leaked:\n{text}");
+}
+
+#[test]
+fn doctor_help_and_bad_options() {
+    let sb = sandbox();
+    let out = sb.run(["doctor", "--help"], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("doctor [HOST...]"));
+    let out = sb.run(["doctor", "--verbose"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown option \"--verbose\""));
+}

@@ -1,0 +1,379 @@
+//! The kubelet credential provider mode, end to end: the real binary, requests shaped exactly as
+//! the kubelet sends them, the ECR emulator behind it, and moto's STS for the service-account
+//! (web identity) flavour.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const V1: &str = "credentialprovider.kubelet.k8s.io/v1";
+const V1BETA1: &str = "credentialprovider.kubelet.k8s.io/v1beta1";
+const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+
+/// A request as the kubelet's encoder writes it: kind first, optional fields omitted when empty.
+fn request(api_version: &str, image: &str) -> String {
+    json!({"kind": "CredentialProviderRequest", "apiVersion": api_version, "image": image})
+        .to_string()
+}
+
+fn sa_request(image: &str, token: &str, role: Option<&str>) -> String {
+    let mut r = json!({
+        "kind": "CredentialProviderRequest",
+        "apiVersion": V1,
+        "image": image,
+        "serviceAccountToken": token,
+    });
+    if let Some(role) = role {
+        r["serviceAccountAnnotations"] = json!({ ROLE_ANNOTATION: role });
+    }
+    r.to_string()
+}
+
+/// A service-account token shaped like the kubelet's, bound to `pod` (unsigned: moto does not
+/// verify, and neither does the plugin).
+fn sa_token(namespace: &str, name: &str, pod: &str) -> String {
+    let enc = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = now_secs() as u64;
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        enc(json!({"alg": "RS256", "kid": "test"})),
+        enc(json!({
+            "aud": ["sts.amazonaws.com"],
+            "exp": now + 3600,
+            "iat": now,
+            "iss": "https://oidc.eks.eu-west-1.amazonaws.com/id/TEST",
+            "jti": format!("jti-{pod}"),
+            "kubernetes.io": {
+                "namespace": namespace,
+                "pod": {"name": pod, "uid": format!("uid-{pod}")},
+                "serviceaccount": {"name": name, "uid": format!("uid-{namespace}-{name}")}
+            },
+            "nbf": now,
+            "sub": format!("system:serviceaccount:{namespace}:{name}")
+        }))
+    )
+}
+
+fn kubelet(sb: &Sandbox, stdin: &str) -> Output {
+    sb.run(["kubelet"], stdin)
+}
+
+fn response(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "kubelet mode failed: {}",
+        describe(out)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "unexpected stderr: {}",
+        describe(out)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", describe(out)))
+}
+
+/// The one-line error of a failed run; stdout must be empty (the kubelet ignores it anyway).
+fn failure(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout on failure: {}",
+        describe(out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    err
+}
+
+/// Go's duration syntax as the plugin writes it (`11h29m59s`, `1m30s`, `0s`).
+fn go_duration(s: &str) -> Duration {
+    let mut secs = 0u64;
+    let mut number = String::new();
+    for c in s.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' => {
+                let n: u64 = number
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad duration {s:?}"));
+                secs += n * match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                number.clear();
+            }
+            _ => panic!("bad duration {s:?}"),
+        }
+    }
+    assert!(number.is_empty(), "bad duration {s:?}");
+    Duration::from_secs(secs)
+}
+
+#[test]
+fn answers_requests_for_images_with_tag_digest_and_port() {
+    let sb = Sandbox::new();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let cases = [
+        (V1, format!("{host}/team/app:1.2.3"), host.clone()),
+        (V1BETA1, format!("{host}/app@{digest}"), host.clone()),
+        (V1, format!("{host}:443/app:latest"), format!("{host}:443")),
+    ];
+    for (api, image, key) in &cases {
+        let r = response(&kubelet(&sb, &request(api, image)));
+        assert_eq!(r["apiVersion"], *api, "{image}");
+        assert_eq!(r["kind"], "CredentialProviderResponse");
+        assert_eq!(r["cacheKeyType"], "Registry");
+        assert!(r.get("serviceAccountTokenCacheType").is_none());
+        let fields: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(fields.len(), 5, "unexpected fields: {fields:?}");
+        // A 12-hour token: the kubelet keeps it 11.5 hours at most.
+        let keep = go_duration(r["cacheDuration"].as_str().unwrap());
+        assert!(
+            keep <= Duration::from_secs(11 * 3600 + 30 * 60)
+                && keep > Duration::from_secs(11 * 3600 + 25 * 60),
+            "{keep:?}"
+        );
+        let auth = r["auth"].as_object().unwrap();
+        assert_eq!(auth.len(), 1);
+        assert_eq!(
+            auth[key.as_str()],
+            json!({"username": "AWS", "password": private_password(MOTO_ACCOUNT)}),
+            "auth is keyed by the image's host[:port] exactly"
+        );
+    }
+    // One token served all three: the disk cache is shared with `get`.
+    assert_eq!(sb.calls(), (1, 0));
+    let answer = sb.get_ok(&host);
+    assert_eq!(answer["Secret"], private_password(MOTO_ACCOUNT));
+    assert_eq!(sb.calls(), (1, 0));
+}
+
+#[test]
+fn ecr_public_images_get_the_public_token() {
+    let sb = Sandbox::new();
+    let r = response(&kubelet(
+        &sb,
+        &request(V1, "public.ecr.aws/nginx/nginx:1.27"),
+    ));
+    assert_eq!(
+        r["auth"]["public.ecr.aws"],
+        json!({"username": "AWS", "password": PUBLIC_PASSWORD})
+    );
+    assert_eq!(sb.calls(), (0, 1));
+}
+
+#[test]
+fn cache_duration_follows_the_tokens_remaining_life() {
+    let sb = Sandbox::new();
+    sb.set_ttl(120);
+    let image = format!("{}/app:1", private_host(MOTO_ACCOUNT, "us-west-2"));
+    let r = response(&kubelet(&sb, &request(V1, &image)));
+    // 120 s left, a quarter kept back: at most 90 s, and never the kubelet's default.
+    let keep = go_duration(r["cacheDuration"].as_str().unwrap());
+    assert!(
+        keep <= Duration::from_secs(90) && keep >= Duration::from_secs(80),
+        "{keep:?}"
+    );
+}
+
+#[test]
+fn installed_as_ecr_credential_provider_it_is_the_plugin() {
+    let sb = Sandbox::new();
+    let link = sb.root().join("ecr-credential-provider");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    // Same environment as the sandbox's own runs, program replaced by the link.
+    let template = sb.cmd(Vec::<&str>::new());
+    let mut cmd = Command::new(&link);
+    cmd.env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let image = format!("{}/app:1", private_host(MOTO_ACCOUNT, "eu-central-1"));
+    let r = response(&run_cmd(cmd, &request(V1, &image)));
+    assert_eq!(r["kind"], "CredentialProviderResponse");
+    assert_eq!(sb.calls(), (1, 0));
+}
+
+#[test]
+fn bad_requests_are_one_line_errors_with_exit_status_1() {
+    let sb = Sandbox::new();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    let err = failure(&kubelet(&sb, &request(V1, "docker.io/library/nginx:1.27")));
+    assert!(
+        err.contains("\"docker.io\" is not an Amazon ECR registry"),
+        "{err}"
+    );
+    assert!(err.contains("matchImages"), "{err}");
+    let err = failure(&kubelet(&sb, &request(V1, "nginx:1.27")));
+    assert!(err.contains("is not an Amazon ECR registry"), "{err}");
+    let err = failure(&kubelet(
+        &sb,
+        &request("credentialprovider.kubelet.k8s.io/v2", &format!("{host}/a")),
+    ));
+    assert!(
+        err.contains("unsupported apiVersion \"credentialprovider.kubelet.k8s.io/v2\""),
+        "{err}"
+    );
+    let wrong_kind =
+        json!({"kind": "ExecCredential", "apiVersion": V1, "image": format!("{host}/a")});
+    let err = failure(&kubelet(&sb, &wrong_kind.to_string()));
+    assert!(err.contains("unsupported kind \"ExecCredential\""), "{err}");
+    let err = failure(&kubelet(&sb, "{\"kind\": \"CredentialProviderRequest\""));
+    assert!(err.contains("malformed JSON at line 1"), "{err}");
+    let err = failure(&kubelet(&sb, ""));
+    assert!(err.contains("malformed JSON"), "{err}");
+    let err = failure(&kubelet(&sb, &" ".repeat(70_000)));
+    assert!(err.contains("larger than 65536 bytes"), "{err}");
+    let extra = sb.run(["kubelet", "extra"], &request(V1, &format!("{host}/a")));
+    assert_eq!(extra.status.code(), Some(1));
+    assert_eq!(sb.calls(), (0, 0), "no request reached the API");
+}
+
+#[test]
+fn api_failures_are_reported_on_stderr() {
+    let sb = Sandbox::new();
+    sb.fault("access-denied", None, None);
+    let image = format!("{}/app:1", private_host(MOTO_ACCOUNT, "ap-south-1"));
+    let err = failure(&kubelet(&sb, &request(V1, &image)));
+    assert!(err.contains("AccessDeniedException"), "{err}");
+}
+
+fn sa_sandbox() -> Sandbox {
+    let mut sb = Sandbox::new();
+    let sts = sb.emulator.endpoint().to_string();
+    sb.env("AWS_ENDPOINT_URL_STS", sts).debug_log();
+    sb
+}
+
+fn cache_entries(sb: &Sandbox) -> usize {
+    std::fs::read_dir(sb.helper_cache_dir())
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn service_account_tokens_pull_as_the_annotated_role() {
+    let sb = sa_sandbox();
+    let role_account = "210987654321";
+    let role = format!("arn:aws:iam::{role_account}:role/image-puller");
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    let image = format!("{host}/team-a/app:1");
+    let token = sa_token("team-a", "puller", "web-1");
+
+    let out = sb.run(["kubelet"], &sa_request(&image, &token, Some(&role)));
+    assert!(out.status.success(), "{}", describe(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // moto issues ECR tokens for the account of the credentials' principal: the assumed role's.
+    assert_eq!(
+        r["auth"][host.as_str()]["password"],
+        private_password(role_account)
+    );
+    assert_eq!(r["cacheKeyType"], "Registry");
+    assert!(
+        r.get("serviceAccountTokenCacheType").is_none(),
+        "released kubelets decode strictly and reject unknown response fields"
+    );
+    assert_eq!(sb.calls(), (0, 0), "the node's own credentials were used");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fetching a token"), "{err}");
+
+    // The next pod of the same service account brings a new token: still a hit.
+    let rotated = sa_token("team-a", "puller", "web-2");
+    let out = sb.run(["kubelet"], &sa_request(&image, &rotated, Some(&role)));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cache hit"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(cache_entries(&sb), 1);
+
+    // Another service account, or another role, never shares that entry.
+    let other_sa = sa_token("team-b", "puller", "api-1");
+    let out = sb.run(["kubelet"], &sa_request(&image, &other_sa, Some(&role)));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetching a token"));
+    let other_role = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/other");
+    let out = sb.run(["kubelet"], &sa_request(&image, &token, Some(&other_role)));
+    assert!(out.status.success(), "{}", describe(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["auth"][host.as_str()]["password"],
+        private_password(MOTO_ACCOUNT)
+    );
+    assert_eq!(cache_entries(&sb), 3);
+
+    // And the node's own identity (no token) is yet another entry.
+    let out = sb.run(["kubelet"], &request(V1, &image));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(sb.calls(), (1, 0));
+    assert_eq!(cache_entries(&sb), 4);
+
+    // The token never shows up anywhere: output, logs or cache files.
+    for entry in std::fs::read_dir(sb.helper_cache_dir()).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains(&token[..60]) && !text.contains(&rotated[..60]));
+    }
+}
+
+#[test]
+fn a_service_account_token_without_the_role_annotation_is_refused() {
+    let sb = sa_sandbox();
+    let image = format!("{}/app:1", private_host(MOTO_ACCOUNT, "eu-west-1"));
+    let token = sa_token("team-a", "puller", "web-1");
+    for role in [None, Some("not-an-arn")] {
+        let out = sb.run(["kubelet"], &sa_request(&image, &token, role));
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(ROLE_ANNOTATION), "{err}");
+        assert!(!err.contains(&token[..40]), "the token leaked: {err}");
+    }
+    assert_eq!(sb.calls(), (0, 0));
+}
+
+#[test]
+fn shipped_kubelet_configs_agree() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubelet");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let node = read("credential-provider-config.yaml");
+    let sa = read("credential-provider-config-service-account.yaml");
+    let globs = |y: &str| -> Vec<String> {
+        y.lines()
+            .filter(|l| l.starts_with("      - \""))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(globs(&node).contains(&"      - \"*.dkr.ecr.*.amazonaws.com\"".to_string()));
+    assert!(globs(&node).contains(&"      - \"public.ecr.aws\"".to_string()));
+    assert_eq!(
+        globs(&node),
+        globs(&sa),
+        "matchImages drifted between the two files"
+    );
+    for y in [&node, &sa] {
+        assert!(y.contains("    apiVersion: credentialprovider.kubelet.k8s.io/v1\n"));
+        assert!(y.contains("    args:\n      - kubelet\n"));
+    }
+    assert!(sa.contains("      serviceAccountTokenAudience: sts.amazonaws.com\n"));
+    assert!(sa.contains("      cacheType: ServiceAccount\n"));
+    assert!(sa.contains(&format!("        - {ROLE_ANNOTATION}\n")));
+}
