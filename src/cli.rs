@@ -233,11 +233,25 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         [] => Err(usage(&program)),
         ["-h" | "--help" | "help"] => Ok(help(&program)),
         ["-v" | "--version" | "version"] => Ok(version_line()),
-        [action] if is_protocol(action) => protocol_action(action, env, stdin),
+        [action] if is_protocol(action) => {
+            let result = protocol_action(action, env, stdin);
+            if let Err(text) = &result
+                && text != protocol::NOT_FOUND
+            {
+                // docker shows a helper's stderr and drops its stdout: without this line a
+                // docker user sees only the registry's "no basic auth credentials".
+                let _ = writeln!(std::io::stderr(), "{program}: {text}");
+            }
+            result
+        }
         [action, ..] if is_protocol(action) => Err(usage(&program)),
         [other, ..] => Err(format!(
             "unknown action {other:?}; expected one of {} (see {program} --help)",
-            protocol_names().join(", ")
+            COMMANDS
+                .iter()
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     };
     let (text, code) = match result {
@@ -318,17 +332,22 @@ fn help(program: &str) -> String {
         "{program} {VERSION}\nDocker credential helper for Amazon ECR and ECR Public.\n\n{}\n\nCommands:\n",
         usage(program)
     );
+    let synopsis = |c: &Command| match c.args {
+        "" => c.name.to_string(),
+        args => format!("{} {args}", c.name),
+    };
+    let width = COMMANDS
+        .iter()
+        .map(|c| synopsis(c).len())
+        .max()
+        .unwrap_or(0);
     for c in COMMANDS {
-        let name = if c.args.is_empty() {
-            c.name.to_string()
-        } else {
-            format!("{} {}", c.name, c.args)
-        };
-        s += &format!("  {name:<10} {}\n", c.summary);
+        s += &format!("  {:<width$}  {}\n", synopsis(c), c.summary);
     }
     s += "\nEnvironment:\n";
+    let width = ENV_VARS.iter().map(|v| v.name.len()).max().unwrap_or(0);
     for v in ENV_VARS {
-        s += &format!("  {:<30} {}\n", v.name, v.summary);
+        s += &format!("  {:<width$}  {}\n", v.name, v.summary);
     }
     s += &format!(
         "\nUse it from ~/.docker/config.json: {{\"credHelpers\": {{\"<account>.dkr.ecr.<region>.amazonaws.com\": \"ecr\"}}}}\nMore: {REPOSITORY}"
