@@ -303,13 +303,30 @@ impl Cache {
             let Some(name) = item.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            let meta = item.metadata()?;
-            let age = meta.modified()?.elapsed().unwrap_or_default();
-            if name.starts_with('.') && name.ends_with(".tmp") {
+            // Only names this module gives its own files: whatever else is here (AWS's Go
+            // helper's `cache.json`, a user's notes) is not ours to delete.
+            let own_temp = name
+                .strip_prefix('.')
+                .and_then(|n| n.split_once('.'))
+                .is_some_and(|(id, rest)| is_key_id(id) && rest.ends_with(".tmp"));
+            let own_id = |suffix: &str| name.strip_suffix(suffix).filter(|id| is_key_id(id));
+            if !own_temp && own_id(".json").is_none() && own_id(".lock").is_none() {
+                continue;
+            }
+            // Another process may have renamed or removed it since the listing.
+            let Ok(meta) = item.metadata() else {
+                continue;
+            };
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .unwrap_or_default();
+            if own_temp {
                 if age >= STALE_TEMP_AGE {
                     let _ = fs::remove_file(&path);
                 }
-            } else if let Some(id) = name.strip_suffix(".json") {
+            } else if let Some(id) = own_id(".json") {
                 let keep = read_entry(&path).ok().flatten().is_some_and(|e| {
                     e.token.is_some_and(|t| t.is_valid(now_ms))
                         || e.failure
@@ -323,7 +340,7 @@ impl Cache {
                         let _ = fs::remove_file(&path);
                     }
                 }
-            } else if let Some(id) = name.strip_suffix(".lock") {
+            } else if let Some(id) = own_id(".lock") {
                 // A lock file outlives its entry by a day before it goes: removing one that a
                 // process has just opened would let two refreshers run at once (harmless, but
                 // it costs an extra API call).
@@ -337,6 +354,11 @@ impl Cache {
         }
         Ok(())
     }
+}
+
+/// Key ids are hex digests (`identity::CacheKey::id`): what `prune` may consider its own.
+fn is_key_id(s: &str) -> bool {
+    (32..=64).contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// `Ok(None)` for an entry that is absent or not ours to trust; `Err` for an I/O failure.
@@ -465,20 +487,43 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let cache = Cache::new(root.path().join("c"));
         let now = now_ms();
-        for (id, exp) in [("live", now + 60_000), ("dead", now - 1)] {
+        let (live, dead) = (&"1".repeat(32), &"d".repeat(32));
+        for (id, exp) in [(live, now + 60_000), (dead, now - 1)] {
             let lock = cache.lock(id, Duration::from_secs(1)).unwrap();
             cache
                 .write(&lock, id, &entry(Some(token(now - 1000, exp))))
                 .unwrap();
         }
-        let fresh_tmp = cache.dir().join(".x.1.2.tmp");
+        let fresh_tmp = cache.dir().join(format!(".{dead}.1.2.tmp"));
         fs::write(&fresh_tmp, b"{").unwrap();
+        let old_tmp = cache.dir().join(format!(".{dead}.1.3.tmp"));
+        fs::write(&old_tmp, b"{").unwrap();
+        let two_minutes_ago = SystemTime::now() - Duration::from_secs(120);
+        File::options()
+            .write(true)
+            .open(&old_tmp)
+            .and_then(|f| f.set_modified(two_minutes_ago))
+            .unwrap();
+        // Not ours, however old or expired-looking: AWS's Go helper's file, a user's notes.
+        let foreign = ["cache.json", "notes.txt", ".editor.tmp", "x.lock"];
+        for name in foreign {
+            fs::write(cache.dir().join(name), b"{").unwrap();
+            File::options()
+                .write(true)
+                .open(cache.dir().join(name))
+                .and_then(|f| f.set_modified(two_minutes_ago))
+                .unwrap();
+        }
         cache.prune(now).unwrap();
-        assert!(cache.read("live").is_some());
-        assert!(!cache.entry_path("dead").exists());
+        assert!(cache.read(live).is_some());
+        assert!(!cache.entry_path(dead).exists());
         assert!(
             fresh_tmp.exists(),
             "a temp file a live writer may own was removed"
         );
+        assert!(!old_tmp.exists(), "a dead writer's temp file was kept");
+        for name in foreign {
+            assert!(cache.dir().join(name).exists(), "removed {name}");
+        }
     }
 }

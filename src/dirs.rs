@@ -21,7 +21,14 @@ pub fn cache_dir(env: &dyn Env) -> Option<PathBuf> {
         return None;
     }
     if let Some(dir) = env.var(CACHE_DIR_VAR) {
-        return Some(expand_tilde(&dir, env).join(APP));
+        let dir = expand_tilde(&dir, env);
+        // A relative path (or a `~` with no HOME to expand it) would put a cache in whatever
+        // directory the client runs us from: serve tokens uncached instead.
+        if dir.is_relative() {
+            crate::debug!("{CACHE_DIR_VAR} is not an absolute path: not caching");
+            return None;
+        }
+        return Some(dir.join(APP));
     }
     directories::ProjectDirs::from("", "", APP).map(|d| d.cache_dir().to_path_buf())
 }
@@ -52,6 +59,10 @@ mod tests {
         );
         let env = MapEnv::new(&[("AWS_ECR_CACHE_DIR", "/c"), ("AWS_ECR_DISABLE_CACHE", "1")]);
         assert_eq!(cache_dir(&env), None);
+        for relative in ["~/.ecr", "~", "cache", "./cache"] {
+            let env = MapEnv::new(&[("AWS_ECR_CACHE_DIR", relative)]);
+            assert_eq!(cache_dir(&env), None, "{relative}");
+        }
         let env = MapEnv::new(&[("AWS_ECR_CACHE_DIR", "/c"), ("AWS_ECR_DISABLE_CACHE", "0")]);
         assert_eq!(
             cache_dir(&env),

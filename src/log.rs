@@ -47,7 +47,11 @@ pub fn enabled(l: Level) -> bool {
 macro_rules! log_at {
     ($level:expr, $($arg:tt)*) => {
         if $crate::log::enabled($level) {
-            eprintln!("docker-credential-ecr: {}: {}", format!("{:?}", $level).to_lowercase(), format_args!($($arg)*));
+            // Not eprintln!: a stderr nobody reads any more must not turn a log line into a panic.
+            let _ = ::std::io::Write::write_fmt(
+                &mut ::std::io::stderr(),
+                format_args!("docker-credential-ecr: {}: {}\n", format!("{:?}", $level).to_lowercase(), format_args!($($arg)*)),
+            );
         }
     };
 }

@@ -1,0 +1,386 @@
+//! Faults from the token source, injected by the ECR emulator per access key id.
+//!
+//! The bound on any failing `get`: `DOCKER_CREDENTIAL_ECR_TIMEOUT` (default 10 s) bounds the
+//! SDK's whole operation, retries included; an outer timer 2 s longer bounds credential
+//! resolution too. So a `get` ends within TIMEOUT + 2 s plus process start-up, whatever the API
+//! does. These tests set the timeout low and assert TIMEOUT + 3 s.
+//!
+//! Already covered in `tests/get.rs` and not repeated here: a plain hang (timeout message),
+//! the emulator gone for a never-fetched host ("cannot reach"), AccessDenied falling back to a
+//! valid token and never to an expired one.
+
+mod common;
+
+use common::*;
+use docker_credential_ecr::cache::Entry;
+use std::io::Write;
+use std::process::{Child, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn host() -> String {
+    private_host(MOTO_ACCOUNT, "us-east-1")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The cache entries of a sandbox, decoded.
+fn entries(sb: &Sandbox) -> Vec<Entry> {
+    std::fs::read_dir(sb.helper_cache_dir())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Clone)]
+struct Case {
+    fault: &'static str,
+    delay_ms: Option<u64>,
+    public: bool,
+    timeout_secs: u64,
+    /// The error line starts with this (`{endpoint}` stands for the emulator's URL).
+    want: String,
+    /// GetAuthorizationToken calls the failure costs (the SDK retries throttling and 5xx).
+    calls: u32,
+}
+
+fn case(fault: &'static str, want: &str, calls: u32) -> Case {
+    Case {
+        fault,
+        delay_ms: None,
+        public: false,
+        timeout_secs: 8,
+        want: want.to_string(),
+        calls,
+    }
+}
+
+/// A 200 reply whose token cannot be used.
+fn unusable(fault: &'static str, detail: &str) -> Case {
+    case(
+        fault,
+        &format!("{{endpoint}} returned an unusable authorization token: {detail}"),
+        1,
+    )
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases = vec![
+        case(
+            "access-denied",
+            "AccessDeniedException: User: arn:aws:iam::123456789012:user/test is not authorized to perform: ecr:GetAuthorizationToken",
+            1,
+        ),
+        case(
+            "expired-token",
+            "ExpiredTokenException: The security token included in the request is expired",
+            1,
+        ),
+        case(
+            "unrecognized-client",
+            "UnrecognizedClientException: The security token included in the request is invalid.",
+            1,
+        ),
+        case("throttle", "ThrottlingException: Rate exceeded", 3),
+        case(
+            "server-error",
+            "ServerException: Internal service error (emulated)",
+            3,
+        ),
+        case(
+            "service-unavailable",
+            "ServiceUnavailableException: Service Unavailable (emulated)",
+            3,
+        ),
+        case(
+            "malformed-json",
+            "{endpoint} returned a reply that could not be read (HTTP 200): ",
+            1,
+        ),
+        unusable("bad-base64", "it is not base64"),
+        unusable("no-aws-prefix", "it does not have the form AWS:<password>"),
+        unusable("expired", "it has already expired"),
+        unusable("no-expiry", "it has no expiry time"),
+        unusable("empty-data", "no authorization data in the response"),
+        Case {
+            delay_ms: Some(10_000),
+            timeout_secs: 2,
+            ..case(
+                "slow",
+                "timed out reaching {endpoint} after 2s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)",
+                1,
+            )
+        },
+    ];
+    // ECR Public goes through its own client and response shape.
+    for fault in [
+        "access-denied",
+        "server-error",
+        "bad-base64",
+        "no-expiry",
+        "empty-data",
+    ] {
+        let mut public = cases.iter().find(|c| c.fault == fault).unwrap().clone();
+        public.public = true;
+        if fault == "empty-data" {
+            // ECR Public's authorizationData is one object: emptied, it lacks the token.
+            public.want = public.want.replace(
+                "no authorization data in the response",
+                "the token is missing",
+            );
+        }
+        cases.push(public);
+    }
+    cases
+}
+
+fn check_failure(c: &Case, sb: &Sandbox, out: &Output, took: Duration) -> Result<(), String> {
+    let text = stdout(out);
+    let want = c.want.replace("{endpoint}", sb.emulator.endpoint());
+    let what = format!(
+        "{}{} -> {}",
+        c.fault,
+        if c.public { " (public)" } else { "" },
+        describe(out)
+    );
+    if out.status.code() != Some(1) {
+        return Err(format!("exit code: {what}"));
+    }
+    if !text.starts_with(&want) {
+        return Err(format!("want {want:?}: {what}"));
+    }
+    if text.lines().count() != 1 || !text.ends_with('\n') {
+        return Err(format!("not one line: {what}"));
+    }
+    // docker shows a helper's stderr, not its stdout: the same line goes there too.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stderr.is_empty() && stderr != format!("docker-credential-ecr: {text}") {
+        return Err(format!("stderr is not the error line: {what}"));
+    }
+    let bound = Duration::from_secs(c.timeout_secs + 3);
+    if took > bound {
+        return Err(format!("took {took:?} > {bound:?}: {what}"));
+    }
+    let (ecr, public) = sb.calls();
+    let calls = if c.public { public } else { ecr };
+    if calls != c.calls {
+        return Err(format!("{calls} calls, want {}: {what}", c.calls));
+    }
+    if let Some(e) = entries(sb).iter().find(|e| e.token.is_some()) {
+        return Err(format!("a token was cached for {}: {what}", e.host));
+    }
+    Ok(())
+}
+
+#[test]
+fn every_fault_is_one_actionable_line_exit_1_within_the_bound_and_nothing_is_cached() {
+    let results: Vec<Result<(), String>> = thread::scope(|s| {
+        let handles: Vec<_> = cases()
+            .into_iter()
+            .map(|c| {
+                s.spawn(move || {
+                    let mut sb = Sandbox::new();
+                    sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", c.timeout_secs.to_string());
+                    sb.fault(c.fault, None, c.delay_ms);
+                    let input = if c.public {
+                        "public.ecr.aws".to_string()
+                    } else {
+                        host()
+                    };
+                    let started = Instant::now();
+                    let out = sb.get(&input);
+                    check_failure(&c, &sb, &out, started.elapsed())?;
+                    // Nothing usable was kept: once the fault clears, the next get fetches.
+                    sb.emulator.clear_fault(&sb.akid);
+                    let before = sb.calls();
+                    sb.get_ok(&input);
+                    let after = sb.calls();
+                    if after == before {
+                        return Err(format!("{}: the next get did not fetch", c.fault));
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n\n"));
+}
+
+#[test]
+fn a_throttle_or_a_5xx_once_is_retried_into_success() {
+    for fault in ["throttle", "server-error", "service-unavailable"] {
+        let sb = Sandbox::new();
+        sb.fault(fault, Some(1), None);
+        let answer = sb.get_ok(&host());
+        assert_eq!(answer["Secret"], private_password(MOTO_ACCOUNT).as_str());
+        assert_eq!(sb.calls(), (2, 0), "{fault}: one failure, one retry");
+        // And the retried token is cached like any other.
+        sb.get_ok(&host());
+        assert_eq!(sb.calls(), (2, 0));
+    }
+}
+
+#[test]
+fn a_slow_reply_within_the_timeout_is_a_success() {
+    let mut sb = Sandbox::new();
+    sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", "5");
+    sb.fault("slow", None, Some(800));
+    let started = Instant::now();
+    let answer = sb.get_ok(&host());
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert_eq!(answer["Secret"], private_password(MOTO_ACCOUNT).as_str());
+}
+
+/// With a token cached and due for refresh but still valid, no fault reaches the user: the
+/// cached token is answered, including when the API hangs or is gone.
+#[test]
+fn with_a_valid_token_in_its_refresh_window_every_fault_answers_the_cached_token() {
+    // 16 s tokens are due for refresh once 4 s remain, i.e. from 12 s after they were issued.
+    // All are fetched at once, the faulty refreshes start 12.3 s after the last, and the
+    // slowest (a hang, TIMEOUT=1) gives up after ~1 s: before the first token expires.
+    const TTL: u64 = 16;
+    let down = Emulator::start_with(&[]);
+    let mut sandboxes: Vec<(String, Sandbox)> = cases()
+        .iter()
+        .filter(|c| !c.public)
+        .map(|c| c.fault)
+        .chain(["hang"])
+        .map(|f| (f.to_string(), Sandbox::new()))
+        .collect();
+    sandboxes.push(("emulator down".into(), Sandbox::with_emulator(&down)));
+    for (_, sb) in &mut sandboxes {
+        sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", "1");
+        sb.set_ttl(TTL);
+    }
+    let started = Instant::now();
+    let first: Vec<serde_json::Value> = thread::scope(|s| {
+        let handles: Vec<_> = sandboxes
+            .iter()
+            .map(|(_, sb)| s.spawn(move || sb.get_ok(&host())))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let fetched = Instant::now();
+    for (fault, sb) in &sandboxes {
+        match fault.as_str() {
+            "emulator down" => {}
+            "slow" => sb.fault("slow", None, Some(10_000)),
+            f => sb.fault(f, None, None),
+        }
+    }
+    drop(down);
+    let due = Duration::from_millis(TTL * 750 + 300);
+    thread::sleep(due.saturating_sub(fetched.elapsed()));
+    let outs: Vec<(Output, Duration)> = thread::scope(|s| {
+        let handles: Vec<_> = sandboxes
+            .iter()
+            .map(|(_, sb)| {
+                s.spawn(move || {
+                    let t = Instant::now();
+                    (sb.get(&host()), t.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(TTL),
+        "too slow to test the window"
+    );
+    let mut errors = Vec::new();
+    for (((fault, sb), (out, took)), first) in sandboxes.iter().zip(&outs).zip(&first) {
+        let ok = out.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .is_ok_and(|v| v["Secret"] == first["Secret"]);
+        if !ok || *took > Duration::from_secs(4) {
+            errors.push(format!("{fault} ({took:?}): {}", describe(out)));
+        }
+        // The refresh was attempted: the failure is on record beside the still-valid token.
+        let e = entries(sb);
+        if fault != "emulator down"
+            && !(e.len() == 1 && e[0].token.is_some() && e[0].failure.is_some())
+        {
+            errors.push(format!("{fault}: cache entry {e:?}"));
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n\n"));
+}
+
+fn spawn_get(sb: &Sandbox) -> Child {
+    sb.cmd(["get"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn helper")
+}
+
+/// `n` concurrent cold gets against a failing API: how long until all have answered.
+fn herd_against(fault: &str, n: usize, timeout_secs: u64) -> (Sandbox, Vec<Output>, Duration) {
+    let mut sb = Sandbox::new();
+    sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", timeout_secs.to_string());
+    sb.fault(fault, None, None);
+    let mut children: Vec<Child> = (0..n).map(|_| spawn_get(&sb)).collect();
+    let started = Instant::now();
+    for child in &mut children {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+    }
+    let outs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    (sb, outs, started.elapsed())
+}
+
+/// A herd behind a hanging API does not queue into N x timeout: the lock holder records its
+/// failure and the processes queued behind it answer with it at once.
+#[test]
+fn a_herd_facing_a_hanging_api_shares_one_timeout() {
+    let (sb, outs, took) = herd_against("hang", 8, 2);
+    println!("8 gets against a hanging API, timeout 2 s: all answered in {took:?}");
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+        assert!(
+            stdout(out).starts_with("timed out reaching "),
+            "{}",
+            describe(out)
+        );
+    }
+    assert_eq!(sb.calls(), (1, 0), "the herd made one call");
+    // One timeout (2 s, outer bound 4 s) plus start-up, not 8 x 2 s.
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+}
+
+/// The same for throttling: a herd that meets ThrottlingException makes one call sequence
+/// (with the SDK's retries), not one per process, and does not deepen the throttling.
+#[test]
+fn a_herd_facing_throttling_makes_one_call_sequence() {
+    let (sb, outs, took) = herd_against("throttle", 8, 8);
+    println!("8 gets against throttling: all answered in {took:?}");
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+        assert!(
+            stdout(out).starts_with("ThrottlingException: Rate exceeded"),
+            "{}",
+            describe(out)
+        );
+    }
+    // One call and two retries for the whole herd. (A helper that only starts reading after
+    // the sequence ended, which takes a backoff of near zero, would make one more sequence.)
+    let (calls, _) = sb.calls();
+    assert!(calls == 3 || calls == 6, "{calls} calls for a herd of 8");
+    assert!(took < Duration::from_secs(11), "took {took:?}");
+}
