@@ -11,6 +11,7 @@
 use crate::config::Target;
 use crate::env::Env;
 use crate::registry::Registry;
+use sha2::{Digest, Sha256};
 
 /// Variables that select or shape the credentials the SDK's default chain would use.
 const IDENTITY_VARS: &[&str] = &[
@@ -92,75 +93,7 @@ pub fn cache_key(target: &Target, env: &dyn Env) -> CacheKey {
 }
 
 fn sha256_hex(s: &str) -> String {
-    hex::encode(sha256(s.as_bytes()))
-}
-
-/// SHA-256 (FIPS 180-4). Written out rather than taken from `sha2`, whose first use detects CPU
-/// features with CPUID: on a virtual machine every CPUID traps to the hypervisor (~15 µs each
-/// on the benchmark machine), which was a measurable share of a whole cache hit. The inputs are
-/// a few hundred bytes, so the portable loop costs a few microseconds. Checked against `sha2`
-/// in the tests.
-fn sha256(data: &[u8]) -> [u8; 32] {
-    const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    ];
-    let mut state: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    // Padding: a 1 bit, zeros up to 56 bytes mod 64, then the length in bits, big-endian.
-    let mut message = Vec::with_capacity(data.len() + 72);
-    message.extend_from_slice(data);
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
-    for block in message.chunks_exact(64) {
-        let mut w = [0u32; 64];
-        for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
-            *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = state;
-        for (k, w) in K.iter().zip(w) {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = h
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(*k)
-                .wrapping_add(w);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            (h, g, f, e, d, c, b, a) = (g, f, e, d.wrapping_add(t1), c, b, a, t1.wrapping_add(t2));
-        }
-        for (s, v) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-            *s = s.wrapping_add(v);
-        }
-    }
-    let mut out = [0u8; 32];
-    for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
-        bytes.copy_from_slice(&word.to_be_bytes());
-    }
-    out
+    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 #[cfg(test)]
@@ -168,23 +101,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sha256_matches_the_standard_and_the_sha2_crate() {
+    fn key_ids_are_sha256_whichever_backend_is_built() {
         assert_eq!(
-            hex::encode(sha256(b"abc")),
+            sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(
-            hex::encode(sha256(b"")),
+            sha256_hex(""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        // Every padding case: lengths around each block boundary, and multi-block inputs.
-        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
-        for len in 0..data.len() {
-            use sha2::Digest;
-            let expected: [u8; 32] = sha2::Sha256::digest(&data[..len]).into();
-            assert_eq!(sha256(&data[..len]), expected, "length {len}");
-        }
     }
+
     use crate::config::{Config, Role};
     use crate::env::MapEnv;
 
