@@ -20,8 +20,9 @@ use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// How long a process waits for another's refresh before fetching on its own.
-const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How long a process waits for another's refresh beyond that refresh's own bound, before
+/// fetching on its own (the holder may be stopped, or stuck outside the SDK's timeouts).
+const LOCK_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -54,6 +55,8 @@ pub struct Lookup<'a> {
     pub cache: Option<Cache>,
     /// When this process started looking: failures recorded since then are shared.
     pub started_ms: u64,
+    /// How long to wait for another process's refresh of the same key.
+    pub lock_wait: Duration,
 }
 
 impl<'a> Lookup<'a> {
@@ -63,6 +66,7 @@ impl<'a> Lookup<'a> {
             config: Config::load(env)?,
             cache: crate::dirs::cache_dir(env).map(Cache::new),
             started_ms: cache::now_ms(),
+            lock_wait: crate::token::timeout(env) + LOCK_GRACE,
         })
     }
 
@@ -93,7 +97,7 @@ impl<'a> Lookup<'a> {
             crate::debug!("cache hit for {}", target.host);
             return Ok(hit);
         }
-        let lock = match cache.lock(&key.id, LOCK_WAIT) {
+        let lock = match cache.lock(&key.id, self.lock_wait) {
             Ok(lock) => lock,
             Err(e) => {
                 crate::debug!("fetching uncached: {e}");
@@ -159,7 +163,7 @@ impl<'a> Lookup<'a> {
     pub fn erase(&self, server_url: &str) -> Result<(), LookupError> {
         let (_, key) = self.target(server_url)?;
         if let Some(cache) = &self.cache {
-            let lock = cache.lock(&key.id, LOCK_WAIT)?;
+            let lock = cache.lock(&key.id, self.lock_wait)?;
             cache.remove(&lock, &key.id)?;
         }
         Ok(())
@@ -270,6 +274,7 @@ mod tests {
             config: Config::default(),
             cache: Some(Cache::new(dir.to_path_buf())),
             started_ms: cache::now_ms(),
+            lock_wait: Duration::from_secs(5),
         }
     }
 

@@ -63,6 +63,15 @@ fn profile_hint(profile: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// The bound on one token fetch, credential resolution included: `DOCKER_CREDENTIAL_ECR_TIMEOUT`
+/// seconds, else 10.
+pub fn timeout(env: &dyn crate::env::Env) -> Duration {
+    env.var(TIMEOUT_VAR)
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
+}
+
 /// Anything that can produce a token for a target: the SDK in production, fakes in tests.
 pub trait TokenSource {
     fn fetch(&self, target: &Target) -> Result<Token, TokenError>;
@@ -86,13 +95,8 @@ pub struct AwsTokenSource {
 
 impl AwsTokenSource {
     pub fn from_env(env: &dyn crate::env::Env) -> AwsTokenSource {
-        let timeout = env
-            .var(TIMEOUT_VAR)
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
         AwsTokenSource {
-            timeout,
+            timeout: timeout(env),
             env_profile: env
                 .var("AWS_PROFILE")
                 .or_else(|| env.var("AWS_DEFAULT_PROFILE")),
