@@ -290,7 +290,13 @@ impl Cache {
         if !due {
             return Ok(());
         }
-        File::create(&stamp)?;
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&stamp)?;
         self.prune(now_ms())
     }
 
