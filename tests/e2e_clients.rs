@@ -303,6 +303,15 @@ fn emulator_down_warm_cache_still_pulls_and_cold_cache_fails_clearly() {
             run.describe()
         );
         assert!(run.calls[0].stdout.contains(&addr.endpoint));
+        // The helper repeats the error on stderr, which docker passes to the user.
+        assert!(
+            run.err.contains(&format!(
+                "docker-credential-ecr: cannot reach {}",
+                addr.endpoint
+            )),
+            "docker shows the helper's message: {}",
+            run.describe()
+        );
         assert_eq!(run.pull_auth(), json!({}), "{}", run.describe());
         assert!(run.err.contains(UNAUTHORIZED), "{}", run.describe());
     }

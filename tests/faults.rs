@@ -14,7 +14,7 @@ mod common;
 use common::*;
 use docker_credential_ecr::cache::Entry;
 use std::io::Write;
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -314,21 +314,12 @@ fn with_a_valid_token_in_its_refresh_window_every_fault_answers_the_cached_token
     assert!(errors.is_empty(), "{}", errors.join("\n\n"));
 }
 
-fn spawn_get(sb: &Sandbox) -> Child {
-    sb.cmd(["get"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn helper")
-}
-
 /// `n` concurrent cold gets against a failing API: how long until all have answered.
 fn herd_against(fault: &str, n: usize, timeout_secs: u64) -> (Sandbox, Vec<Output>, Duration) {
     let mut sb = Sandbox::new();
     sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", timeout_secs.to_string());
     sb.fault(fault, None, None);
-    let mut children: Vec<Child> = (0..n).map(|_| spawn_get(&sb)).collect();
+    let mut children: Vec<Child> = (0..n).map(|_| sb.spawn_get()).collect();
     let started = Instant::now();
     for child in &mut children {
         child

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const ACCOUNT: &str = MOTO_ACCOUNT;
@@ -212,21 +212,12 @@ fn a_hit_is_served_with_the_emulator_gone() {
     );
 }
 
-fn spawn_get(sb: &Sandbox) -> Child {
-    sb.cmd(["get"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn helper")
-}
-
 /// Starts `n` helpers per host, then releases them all at once by writing their stdin.
 fn herd(sb: &Sandbox, hosts: &[String], n: usize) -> Vec<std::process::Output> {
     let mut children: Vec<(Child, &String)> = Vec::new();
     for h in hosts {
         for _ in 0..n {
-            children.push((spawn_get(sb), h));
+            children.push((sb.spawn_get(), h));
         }
     }
     for (child, h) in &mut children {

@@ -494,6 +494,17 @@ impl Sandbox {
         self.run(["get"], stdin)
     }
 
+    /// `get` started with every stdio piped and nothing written yet, so that callers can
+    /// release a herd of them at once.
+    pub fn spawn_get(&self) -> Child {
+        self.cmd(["get"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn helper")
+    }
+
     /// `get` that must succeed; returns the parsed `{ServerURL, Username, Secret}` answer.
     pub fn get_ok(&self, stdin: &str) -> Value {
         let out = self.get(stdin);
