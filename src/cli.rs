@@ -311,6 +311,19 @@ fn protocol_names() -> Vec<&'static str> {
         .collect()
 }
 
+/// Clients run a helper configured as `<suffix>` by executing `docker-credential-<suffix>`.
+pub const HELPER_PREFIX: &str = "docker-credential-";
+
+/// The `credHelpers` value that makes clients run this binary: the installed name less
+/// `docker-credential-` (`ecr` for `docker-credential-ecr`, and for any other name such as
+/// the kubelet link `ecr-credential-provider`).
+pub fn helper_suffix(program: &str) -> String {
+    match program.strip_prefix(HELPER_PREFIX) {
+        Some(suffix) if !suffix.is_empty() => suffix.to_string(),
+        _ => "ecr".to_string(),
+    }
+}
+
 fn program_name(args: &[OsString]) -> String {
     args.first()
         .and_then(|a| std::path::Path::new(a).file_name())
@@ -383,6 +396,16 @@ mod tests {
         let env = MapEnv::new(&[("AWS_ECR_DISABLE_CACHE", "1")]);
         let code = run(&args, &env, &mut stdin.as_bytes(), &mut out);
         (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn helper_suffix_follows_the_installed_name() {
+        assert_eq!(helper_suffix("docker-credential-ecr"), "ecr");
+        assert_eq!(helper_suffix("docker-credential-ecr-rs"), "ecr-rs");
+        assert_eq!(helper_suffix("docker-credential-ecr-login"), "ecr-login");
+        assert_eq!(helper_suffix("docker-credential-"), "ecr");
+        assert_eq!(helper_suffix("ecr-credential-provider"), "ecr");
+        assert_eq!(helper_suffix("ecr-helper"), "ecr");
     }
 
     #[test]

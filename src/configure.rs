@@ -30,9 +30,6 @@ use targets::{Client, NoHome};
 
 pub const COMMAND: &str = "configure";
 
-/// Clients run `docker-credential-<suffix>` for a helper configured as `<suffix>`.
-const CLIENT_PREFIX: &str = "docker-credential-";
-
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Options {
     pub dry_run: bool,
@@ -176,7 +173,7 @@ fn run(
             "name at least one registry host, or --all-regions ACCOUNT".into(),
         ));
     }
-    let suffix = helper_suffix(program);
+    let suffix = crate::cli::helper_suffix(program);
 
     // Every file is read and edited before any is written: one bad file stops them all.
     let plans = o
@@ -302,18 +299,9 @@ fn hosts(o: &Options, env: &dyn Env) -> Result<Vec<String>, ConfigureError> {
     Ok(hosts)
 }
 
-/// The name clients will know this helper by: `ecr` for `docker-credential-ecr`, or whatever
-/// follows the prefix when the binary was installed under another name.
-pub fn helper_suffix(program: &str) -> String {
-    match program.strip_prefix(CLIENT_PREFIX) {
-        Some(suffix) if !suffix.is_empty() => suffix.to_string(),
-        _ => "ecr".to_string(),
-    }
-}
-
 /// Clients exec `docker-credential-<suffix>` from PATH; say so if that will not be this binary.
 fn path_warning(suffix: &str, env: &dyn Env, self_exe: Option<&Path>) -> Option<String> {
-    let name = format!("{CLIENT_PREFIX}{suffix}");
+    let name = format!("{}{suffix}", crate::cli::HELPER_PREFIX);
     match targets::find_on_path(&name, env) {
         None => Some(format!(
             "no {name} on PATH: clients run it for the configured registries and will fail until it is installed there (e.g. in /usr/local/bin)"
@@ -430,14 +418,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn suffix_follows_the_installed_name() {
-        assert_eq!(helper_suffix("docker-credential-ecr"), "ecr");
-        assert_eq!(helper_suffix("docker-credential-ecr-rs"), "ecr-rs");
-        assert_eq!(helper_suffix("docker-credential-"), "ecr");
-        assert_eq!(helper_suffix("ecr-helper"), "ecr");
     }
 
     #[test]

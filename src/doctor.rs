@@ -69,7 +69,7 @@ pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -
 
 /// Everything `doctor` finds out, for the given hosts or, with none, for the routed ones.
 pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
-    let helper_name = helper_name(program);
+    let helper_name = crate::cli::helper_suffix(program);
     let clients = ClientFiles::load(env);
     let lookup = Lookup::new(env);
     let config = match &lookup {
@@ -105,15 +105,6 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
         searched,
         helper_name,
     }
-}
-
-/// The `credHelpers` value that selects this program: `ecr` for `docker-credential-ecr`.
-fn helper_name(program: &str) -> String {
-    program
-        .strip_prefix("docker-credential-")
-        .filter(|s| !s.is_empty())
-        .unwrap_or("ecr")
-        .to_string()
 }
 
 fn diagnose_host(
@@ -464,14 +455,6 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
     use crate::env::MapEnv;
-
-    #[test]
-    fn helper_name_follows_the_program_name() {
-        assert_eq!(helper_name("docker-credential-ecr"), "ecr");
-        assert_eq!(helper_name("docker-credential-ecr-login"), "ecr-login");
-        assert_eq!(helper_name("ecr-credential-provider"), "ecr");
-        assert_eq!(helper_name("docker-credential-"), "ecr");
-    }
 
     #[test]
     fn provider_name_comes_from_the_redacted_debug_output() {

@@ -14,7 +14,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
 use std::error::Error as StdError;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -207,7 +207,7 @@ impl AwsTokenSource {
             Some(_) => return Err(bad(&endpoint, "its expiry time is out of range")),
             None => return Err(bad(&endpoint, "it has no expiry time")),
         };
-        if expires_at <= now_ms() {
+        if expires_at <= crate::cache::now_ms() {
             return Err(bad(&endpoint, "it has already expired"));
         }
         Ok(Token {
@@ -390,12 +390,6 @@ fn error_chain(err: &dyn StdError) -> Vec<String> {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
