@@ -123,7 +123,9 @@ pub fn host(data: &[u8]) {
                 if let Some(reg) = &ecr {
                     assert_eq!(&target.registry, reg, "{host}");
                 }
-                let key = identity::cache_key(&target, &MapEnv::default());
+                let key = identity::resolve(target.clone(), &MapEnv::default())
+                    .expect("no files to read")
+                    .1;
                 assert_eq!(key.id.len(), 32);
                 assert!(!target.api_region().is_empty());
             }
@@ -278,7 +280,9 @@ pub fn cache_file(data: &[u8], dir: &Path) {
     let env = MapEnv::default();
     let config = Config::default();
     let target = config.resolve(CACHE_HOST).expect("an ECR host");
-    let key = identity::cache_key(&target, &env);
+    let key = identity::resolve(target.clone(), &env)
+        .expect("no files to read")
+        .1;
     let cache = Cache::new(dir.to_path_buf());
     std::fs::create_dir_all(dir).expect("scratch dir");
     std::fs::write(cache.entry_path(&key.id), data).expect("write entry");
@@ -357,7 +361,7 @@ pub fn config(data: &[u8]) {
             for h in HOSTS {
                 if let Some(t) = c.resolve(h) {
                     assert_eq!(t.host, *h);
-                    let _ = identity::cache_key(&t, &MapEnv::default());
+                    let _ = identity::resolve(t.clone(), &MapEnv::default());
                     let _ = t.api_region();
                 } else {
                     assert!(registry::parse_registry(h).is_none(), "{h}");

@@ -190,6 +190,8 @@ pub const ENV_VARS: &[EnvVar] = &[
 
 /// Runs the program with the process's real stdin, stdout and environment.
 pub fn main(args: &[OsString]) -> u8 {
+    // First, while this is the only thread: the SDK reads the process environment itself.
+    crate::env::normalise_process_env();
     install_panic_hook();
     let stdin = &mut std::io::stdin().lock();
     let stdout = &mut std::io::stdout().lock();

@@ -65,6 +65,9 @@ pub struct Target {
     pub settings: Settings,
     /// Where the settings came from (`file:line`), for `doctor`.
     pub source: Option<String>,
+    /// The explicit API endpoint, filled in by [`crate::identity::resolve`] from the config
+    /// entry or the SDK's endpoint rule ([`crate::endpoint`]).
+    pub endpoint: Option<crate::endpoint::Endpoint>,
 }
 
 impl Target {
@@ -190,6 +193,7 @@ impl Config {
                 let file = self.path.as_deref().unwrap_or(Path::new("config"));
                 format!("{}:{}", file.display(), e.line)
             }),
+            endpoint: None,
         })
     }
 }

@@ -447,7 +447,8 @@ mod tests {
             hosts(&foreign, &env),
             Err(ConfigureError::Config(_))
         ));
-        let env = crate::env::MapEnv::new(&[("HOME", "/nonexistent")]);
+        let home = tempfile::tempdir().unwrap();
+        let env = crate::env::MapEnv::new(&[("HOME", home.path().to_str().unwrap())]);
         let e = hosts(&foreign, &env).unwrap_err().to_string();
         assert!(
             e.starts_with("registry.example.com is not an ECR registry host nor an alias in /"),

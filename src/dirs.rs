@@ -1,8 +1,9 @@
-//! Where this user's files live: the platform's config and cache directories, or the
-//! directories that the environment names instead.
+//! Where files live: this helper's config file and token cache, and the AWS shared config and
+//! credentials files the SDK reads. Every path is derived here from the one view of the
+//! environment ([`crate::env`]), so the cache key, the SDK, `doctor` and `configure` agree.
 
 use crate::env::Env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const APP: &str = "docker-credential-ecr";
 
@@ -10,39 +11,78 @@ const APP: &str = "docker-credential-ecr";
 /// `cache.json` is never read or written.
 pub const CACHE_DIR_VAR: &str = "AWS_ECR_CACHE_DIR";
 pub const DISABLE_CACHE_VAR: &str = "AWS_ECR_DISABLE_CACHE";
+pub const AWS_CONFIG_FILE_VAR: &str = "AWS_CONFIG_FILE";
+pub const AWS_CREDENTIALS_FILE_VAR: &str = "AWS_SHARED_CREDENTIALS_FILE";
 
-pub fn config_dir(_env: &dyn Env) -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", APP).map(|d| d.config_dir().to_path_buf())
+/// An XDG base directory: the variable if it holds an absolute path (the specification says
+/// a relative one is to be ignored), else `default` under the home. The `directories` crate
+/// is not used: it falls back to the password database when HOME is unusable, and a helper
+/// started with no home must not write into one.
+fn xdg(env: &dyn Env, var: &str, default: &str) -> Option<PathBuf> {
+    env.var(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| env.home().map(|h| h.join(default)))
 }
 
-/// The token cache directory, or `None` when caching is disabled or no home can be found.
+/// `$XDG_CONFIG_HOME/docker-credential-ecr`, else `~/.config/docker-credential-ecr`.
+pub fn config_dir(env: &dyn Env) -> Option<PathBuf> {
+    xdg(env, "XDG_CONFIG_HOME", ".config").map(|d| d.join(APP))
+}
+
+/// The token cache directory, or `None` when caching is disabled or there is no usable home.
 pub fn cache_dir(env: &dyn Env) -> Option<PathBuf> {
     if env.flag(DISABLE_CACHE_VAR) {
         return None;
     }
     if let Some(dir) = env.var(CACHE_DIR_VAR) {
-        let dir = expand_tilde(&dir, env);
-        // A relative path (or a `~` with no HOME to expand it) would put a cache in whatever
-        // directory the client runs us from: serve tokens uncached instead.
+        let dir = expand_tilde(&dir, env)?;
+        // A relative path would put a cache in whatever directory the client runs us from:
+        // serve tokens uncached instead.
         if dir.is_relative() {
             crate::debug!("{CACHE_DIR_VAR} is not an absolute path: not caching");
             return None;
         }
         return Some(dir.join(APP));
     }
-    directories::ProjectDirs::from("", "", APP).map(|d| d.cache_dir().to_path_buf())
+    xdg(env, "XDG_CACHE_HOME", ".cache").map(|d| d.join(APP))
 }
 
-/// The Go helper expands a leading `~`; so do we, so that one setting serves both.
-fn expand_tilde(dir: &str, env: &dyn Env) -> PathBuf {
-    match (
-        dir.strip_prefix("~/")
-            .or(dir.strip_prefix("~").filter(|r| r.is_empty())),
-        env.var("HOME"),
-    ) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(dir),
+/// The shared config file as the SDK finds it: `$AWS_CONFIG_FILE` (with `~/` expanded, as the
+/// SDK does), else `~/.aws/config`. `None` when it names a home there is none of.
+pub fn aws_config_file(env: &dyn Env) -> Option<PathBuf> {
+    aws_file(env, AWS_CONFIG_FILE_VAR, ".aws/config")
+}
+
+/// The shared credentials file: `$AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
+pub fn aws_credentials_file(env: &dyn Env) -> Option<PathBuf> {
+    aws_file(env, AWS_CREDENTIALS_FILE_VAR, ".aws/credentials")
+}
+
+fn aws_file(env: &dyn Env, var: &str, default: &str) -> Option<PathBuf> {
+    match env.var(var) {
+        Some(path) => expand_tilde(&path, env),
+        None => env.home().map(|h| h.join(default)),
     }
+}
+
+/// The Go helper and the SDK expand a leading `~`; so do we, so that one setting serves all.
+/// `None` for a `~` with no usable home to expand it to.
+fn expand_tilde(path: &str, env: &dyn Env) -> Option<PathBuf> {
+    match path
+        .strip_prefix("~/")
+        .or(path.strip_prefix("~").filter(|r| r.is_empty()))
+    {
+        Some(rest) => env.home().map(|home| home.join(rest)),
+        None => Some(PathBuf::from(path)),
+    }
+}
+
+/// Whether `path` is present but something other than a regular file (a FIFO, a device, a
+/// directory): opening such a file can block forever or read without end, in this process and
+/// in the SDK alike, so it is refused before anything opens it. `stat` does not block.
+pub fn is_special_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
 }
 
 #[cfg(test)]
@@ -52,10 +92,12 @@ mod tests {
 
     #[test]
     fn cache_dir_honours_the_go_helpers_variables() {
-        let env = MapEnv::new(&[("AWS_ECR_CACHE_DIR", "~/.ecr"), ("HOME", "/home/u")]);
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        let env = MapEnv::new(&[("AWS_ECR_CACHE_DIR", "~/.ecr"), ("HOME", h)]);
         assert_eq!(
             cache_dir(&env),
-            Some(PathBuf::from("/home/u/.ecr/docker-credential-ecr"))
+            Some(home.path().join(".ecr/docker-credential-ecr"))
         );
         let env = MapEnv::new(&[("AWS_ECR_CACHE_DIR", "/c"), ("AWS_ECR_DISABLE_CACHE", "1")]);
         assert_eq!(cache_dir(&env), None);
@@ -68,5 +110,27 @@ mod tests {
             cache_dir(&env),
             Some(PathBuf::from("/c/docker-credential-ecr"))
         );
+    }
+
+    #[test]
+    fn no_usable_home_means_no_config_and_no_cache() {
+        for home in ["/dev/null", "relative", "/nonexistent"] {
+            let env = MapEnv::new(&[("HOME", home)]);
+            assert_eq!(cache_dir(&env), None, "{home}");
+            assert_eq!(config_dir(&env), None, "{home}");
+            assert_eq!(aws_config_file(&env), None, "{home}");
+        }
+        // An explicit absolute location still works without a home.
+        let env = MapEnv::new(&[
+            ("XDG_CACHE_HOME", "/x/cache"),
+            ("AWS_CONFIG_FILE", "/x/aws"),
+            ("XDG_CONFIG_HOME", "relative"),
+        ]);
+        assert_eq!(
+            cache_dir(&env),
+            Some(PathBuf::from("/x/cache/docker-credential-ecr"))
+        );
+        assert_eq!(aws_config_file(&env), Some(PathBuf::from("/x/aws")));
+        assert_eq!(config_dir(&env), None);
     }
 }

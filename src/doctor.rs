@@ -138,16 +138,22 @@ fn diagnose_host(
             routes,
         };
     };
+    // The same resolution as `get`: the endpoint and the cache key come from one place.
+    let (target, profile_problem) = match crate::identity::resolve(target.clone(), env) {
+        Ok((resolved, _)) => (resolved, None),
+        Err(e) => (target, Some(e.to_string())),
+    };
     let source = AwsTokenSource::from_env(env);
     let files = credentials::ProfileFiles::load(env);
-    let detected = credentials::detect(env, &target.settings, &files);
+    let mut detected = credentials::detect(env, &target.settings, &files);
+    detected.problems.extend(profile_problem);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
     let (resolved, endpoint) = match &runtime {
         Ok(rt) => (
             resolve_credentials(rt, &source, &target),
-            rt.block_on(endpoint(&target, env)),
+            rt.block_on(endpoint(&target)),
         ),
         Err(e) => (
             Resolved::Failed {
@@ -297,62 +303,13 @@ fn provider_name(creds: &aws_credential_types::Credentials) -> Option<String> {
     .then(|| name.to_string())
 }
 
-/// The API endpoint a fetch for `target` would call, and why.
-async fn endpoint(target: &Target, env: &dyn Env) -> (String, String) {
-    if let Some(e) = &target.settings.endpoint {
-        return (e.clone(), "config entry".into());
+/// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
+async fn endpoint(target: &Target) -> (String, String) {
+    if let Some(e) = &target.endpoint {
+        return (e.url.clone(), e.source.clone());
     }
-    let service_var = match target.registry {
-        Registry::Private(_) => "AWS_ENDPOINT_URL_ECR",
-        Registry::Public => "AWS_ENDPOINT_URL_ECR_PUBLIC",
-    };
-    if !env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
-        for var in [service_var, "AWS_ENDPOINT_URL"] {
-            if let Some(url) = env.var(var) {
-                return (url, var.into());
-            }
-        }
-    }
-    let region = target.api_region().to_string();
-    let resolved = match &target.registry {
-        Registry::Private(p) => {
-            use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            match Params::builder()
-                .region(region.clone())
-                .use_fips(p.fips)
-                .use_dual_stack(p.dual_stack)
-                .build()
-            {
-                Ok(params) => DefaultResolver::new()
-                    .resolve_endpoint(&params)
-                    .await
-                    .map(|e| e.url().to_string())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-        Registry::Public => {
-            use aws_sdk_ecrpublic::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            match Params::builder()
-                .region(region.clone())
-                .use_fips(env.flag("AWS_USE_FIPS_ENDPOINT"))
-                .use_dual_stack(env.flag("AWS_USE_DUALSTACK_ENDPOINT"))
-                .build()
-            {
-                Ok(params) => DefaultResolver::new()
-                    .resolve_endpoint(&params)
-                    .await
-                    .map(|e| e.url().to_string())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-    };
-    match resolved {
-        Ok(url) => (
-            url,
-            "SDK default; a [services] section in the AWS config file may override it".into(),
-        ),
+    match crate::endpoint::url(target).await {
+        Ok(url) => (url, "the SDK's default for the region".into()),
         Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
     }
 }
@@ -500,7 +457,8 @@ mod tests {
             .unwrap();
         let at = |host: &str| {
             let target = Config::default().resolve(host).unwrap();
-            rt.block_on(endpoint(&target, &env))
+            let (target, _) = crate::identity::resolve(target, &env).unwrap();
+            rt.block_on(endpoint(&target))
         };
         assert_eq!(
             at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
@@ -515,13 +473,10 @@ mod tests {
         let target = Config::default()
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
             .unwrap();
-        assert_eq!(
-            rt.block_on(endpoint(&target, &env)),
-            (
-                "http://127.0.0.1:9".to_string(),
-                "AWS_ENDPOINT_URL_ECR".to_string()
-            )
-        );
+        let (target, _) = crate::identity::resolve(target, &env).unwrap();
+        let (url, why) = rt.block_on(endpoint(&target));
+        assert_eq!(url, "http://127.0.0.1:9");
+        assert_eq!(why, "AWS_ENDPOINT_URL_ECR");
     }
 
     #[test]

@@ -1,9 +1,25 @@
-//! The process environment behind a trait, so the logic that reads it stays testable.
+//! The one view of the process environment that everything reads: the cache key, the AWS SDK,
+//! `doctor`, `configure` and the kubelet mode.
+//!
+//! The rule, applied once at start-up by [`normalise_process_env`] so that the SDK (which reads
+//! the process environment itself) sees exactly what the rest of the helper sees:
+//! - a variable whose value is empty is unset (the SDK would otherwise take `AWS_PROFILE=` as a
+//!   profile named "" and `AWS_ENDPOINT_URL_ECR=` as an endpoint);
+//! - a `HOME` that is unset, relative, or not a directory is no home at all: no config file is
+//!   read and nothing is cached under it (the SDK would otherwise look for `~/.aws/config`
+//!   relative to the client's working directory, or fail on `/dev/null/.aws/config`).
+//!
+//! Code reads variables through [`Env`], so tests can hand it a [`MapEnv`] instead.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// What `HOME` is set to when the real one is unusable: the conventional home of accounts that
+/// have none. Nothing is read from or written under it.
+pub const NO_HOME: &str = "/nonexistent";
 
 pub trait Env {
-    /// A variable's value; unset and empty are the same, as they are to the AWS SDKs.
+    /// A variable's value; unset and empty are the same.
     fn var(&self, name: &str) -> Option<String>;
 
     fn flag(&self, name: &str) -> bool {
@@ -14,9 +30,41 @@ pub trait Env {
             )
         })
     }
+
+    /// The user's home directory, if `HOME` names one that can be used: an absolute path to
+    /// a directory. Never guessed from the password database: a process started with no HOME
+    /// (a systemd unit, `env -i`) reads and writes nothing in anyone's home.
+    fn home(&self) -> Option<PathBuf> {
+        self.var("HOME").and_then(|h| usable_home(Path::new(&h)))
+    }
 }
 
-/// The real environment of this process.
+fn usable_home(path: &Path) -> Option<PathBuf> {
+    (path.is_absolute() && path.is_dir()).then(|| path.to_path_buf())
+}
+
+/// Applies the rule above to this process's own environment, so that the AWS SDK and any
+/// `credential_process` it starts see the same variables as the rest of the helper.
+///
+/// Must run before any other thread exists: changing the environment while another thread may
+/// read it is undefined behaviour. `cli::main` calls it first thing.
+pub fn normalise_process_env() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(_, value)| value.is_empty())
+        .map(|(name, _)| name)
+        .collect();
+    for name in empty {
+        // SAFETY: called at start-up, before any thread is spawned (see above).
+        unsafe { std::env::remove_var(name) };
+    }
+    let home = std::env::var_os("HOME").and_then(|h| usable_home(Path::new(&h)));
+    if home.is_none() {
+        // SAFETY: as above.
+        unsafe { std::env::set_var("HOME", NO_HOME) };
+    }
+}
+
+/// The real environment of this process (normalised by [`normalise_process_env`]).
 pub struct ProcessEnv;
 
 impl Env for ProcessEnv {
@@ -43,5 +91,24 @@ impl MapEnv {
 impl Env for MapEnv {
     fn var(&self, name: &str) -> Option<String> {
         self.0.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_unset_and_only_a_real_absolute_directory_is_a_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"").unwrap();
+        let home = |h: &str| MapEnv::new(&[("HOME", h)]).home();
+        assert_eq!(home(dir.path().to_str().unwrap()), Some(dir.path().into()));
+        for unusable in ["", "relative/dir", ".", "/dev/null", file.to_str().unwrap()] {
+            assert_eq!(home(unusable), None, "{unusable:?}");
+        }
+        assert_eq!(home(NO_HOME), None);
+        assert_eq!(MapEnv::new(&[("AWS_PROFILE", "")]).var("AWS_PROFILE"), None);
     }
 }

@@ -1,22 +1,29 @@
 //! Which AWS identity a token belongs to, decided from local facts only.
 //!
 //! A cache hit must not resolve credentials (no SSO refresh, STS, IMDS or `credential_process`),
-//! so the cache key is built from what the environment and config say *would* be used: profile
-//! name, config file paths, role ARNs, a hash of a static access key id, endpoint overrides and
-//! the registry host. Two setups that could resolve to different principals get different keys;
-//! temporary credentials that rotate behind one profile or role keep the same key and still hit.
-//! Nothing secret goes into the key: the access key id is hashed and the container
-//! authorisation token and secret keys are never read.
+//! so the cache key is built from what the environment and files say the SDK's chain *would*
+//! use, and it changes whenever that would change:
+//! - the variables that select or shape credentials, and the registry's config entry;
+//! - the selected profile's own settings along its `source_profile` chain and `sso-session`
+//!   (access key ids, role ARNs, SSO settings, `credential_process`; never secret keys);
+//! - the container credentials token, or its file's content (EKS Pod Identity pods and ECS
+//!   tasks share the URI and the file path, not the token);
+//! - where the chain may end at instance metadata, the machine (two instances with different
+//!   roles may share a home over NFS);
+//! - the API endpoint the fetch will call.
+//!
+//! Temporary credentials that rotate behind one profile or role keep the key and still hit.
+//! The description shows names and non-secret values; everything else appears only hashed.
 
 use crate::config::Target;
 use crate::env::Env;
+use crate::profiles::{ProfileError, Profiles};
 use crate::registry::Registry;
 use sha2::{Digest, Sha256};
 
 /// Variables that select or shape the credentials the SDK's default chain would use.
 const IDENTITY_VARS: &[&str] = &[
     "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_ROLE_ARN",
@@ -24,16 +31,27 @@ const IDENTITY_VARS: &[&str] = &[
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_ENDPOINT_URL",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     "AWS_USE_FIPS_ENDPOINT",
     "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     // The default config and credentials files live under HOME.
     "HOME",
 ];
 
 /// Hashed rather than stored: an access key id is not a secret, but it is account metadata.
 const ACCESS_KEY_VAR: &str = "AWS_ACCESS_KEY_ID";
+const CONTAINER_TOKEN_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
+const CONTAINER_TOKEN_FILE_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+
+/// What tells one machine from another without asking the network: on EC2 Nitro the first
+/// holds the instance id; the others are the firmware's UUID (readable by root only) and the
+/// installation's id. Containers from one image share `machine-id`, not the others.
+const MACHINE_FILES: &[&str] = &[
+    "/sys/devices/virtual/dmi/id/board_asset_tag",
+    "/sys/devices/virtual/dmi/id/product_uuid",
+    "/etc/machine-id",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
@@ -44,6 +62,12 @@ pub struct CacheKey {
 }
 
 impl CacheKey {
+    fn from_lines(lines: &[String]) -> CacheKey {
+        let description = lines.join("\n");
+        let id = sha256_hex(&description)[..32].to_string();
+        CacheKey { description, id }
+    }
+
     /// The key with one more identity line: what a token source adds beyond the environment and
     /// config (see `TokenSource::identity`).
     pub fn extended(self, line: &str) -> CacheKey {
@@ -53,7 +77,17 @@ impl CacheKey {
     }
 }
 
-pub fn cache_key(target: &Target, env: &dyn Env) -> CacheKey {
+/// Completes a target with what the environment and the AWS files decide (its explicit
+/// endpoint) and computes its cache key: the one place both are worked out, for `get`, the
+/// kubelet mode and `doctor`.
+pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
+    let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
+    target.endpoint = crate::endpoint::configured(&target, &profiles);
+    let key = cache_key(&target, env, &profiles);
+    Ok((target, key))
+}
+
+pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
     let mut lines = vec![format!("host={}", target.host)];
     match &target.registry {
         Registry::Private(p) => lines.push(format!(
@@ -66,30 +100,60 @@ pub fn cache_key(target: &Target, env: &dyn Env) -> CacheKey {
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
     lines.extend(setting("profile", &s.profile));
     lines.extend(setting("region", &s.region));
-    lines.extend(setting("endpoint", &s.endpoint));
     if let Some(role) = &s.role {
         lines.push(format!("config.role_arn={}", role.arn));
         lines.extend(setting("external_id", &role.external_id));
         lines.extend(setting("role_session_name", &role.session_name));
     }
-    let service_endpoint_var = match target.registry {
-        Registry::Private(_) => "AWS_ENDPOINT_URL_ECR",
-        Registry::Public => "AWS_ENDPOINT_URL_ECR_PUBLIC",
-    };
-    for name in IDENTITY_VARS.iter().chain([&service_endpoint_var]) {
+    if let Some(endpoint) = &target.endpoint {
+        lines.push(format!("endpoint={}", endpoint.url));
+    }
+    for name in IDENTITY_VARS {
         if let Some(v) = env.var(name) {
             lines.push(format!("{name}={v}"));
         }
     }
+    let hashed = |name: &str, value: &str| format!("{name}.sha256={}", &sha256_hex(value)[..16]);
     if let Some(key_id) = env.var(ACCESS_KEY_VAR) {
-        lines.push(format!(
-            "{ACCESS_KEY_VAR}.sha256={}",
-            &sha256_hex(&key_id)[..16]
+        lines.push(hashed(ACCESS_KEY_VAR, &key_id));
+    }
+    let profile_lines = profiles.identity_lines();
+    if !profile_lines.is_empty() {
+        lines.push(format!("profile={}", profiles.selected()));
+        lines.push(hashed("profile_chain", &profile_lines.join("\n")));
+    }
+    if let Some(token) = env.var(CONTAINER_TOKEN_VAR) {
+        lines.push(hashed(CONTAINER_TOKEN_VAR, &token));
+    }
+    if let Some(path) = env.var(CONTAINER_TOKEN_FILE_VAR) {
+        lines.push(format!("{CONTAINER_TOKEN_FILE_VAR}={path}"));
+        let content = crate::profiles::read_small_file(std::path::Path::new(&path));
+        lines.push(hashed(
+            "container_token",
+            content.as_deref().unwrap_or("<unreadable>"),
         ));
     }
-    let description = lines.join("\n");
-    let id = sha256_hex(&description)[..32].to_string();
-    CacheKey { description, id }
+    if may_use_instance_metadata(env) {
+        let machine: Vec<String> = MACHINE_FILES
+            .iter()
+            .filter_map(|f| crate::profiles::read_small_file(std::path::Path::new(f)))
+            .map(|s| s.trim().to_string())
+            .collect();
+        lines.push(hashed("machine", &machine.join("\n")));
+    }
+    CacheKey::from_lines(&lines)
+}
+
+/// Whether the chain could reach instance metadata: nothing earlier in it is certain to
+/// answer. Static keys in the environment, a container endpoint or web identity answer first.
+fn may_use_instance_metadata(env: &dyn Env) -> bool {
+    let static_keys =
+        env.var(ACCESS_KEY_VAR).is_some() && env.var("AWS_SECRET_ACCESS_KEY").is_some();
+    let container = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
+        || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some();
+    let web_identity =
+        env.var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env.var("AWS_ROLE_ARN").is_some();
+    !(static_keys || container || web_identity)
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -119,7 +183,11 @@ mod tests {
 
     fn key(env: &[(&str, &str)]) -> CacheKey {
         let target = Config::default().resolve(HOST).unwrap();
-        cache_key(&target, &MapEnv::new(env))
+        resolve(target, &MapEnv::new(env)).unwrap().1
+    }
+
+    fn key_of(target: &Target) -> CacheKey {
+        resolve(target.clone(), &MapEnv::default()).unwrap().1
     }
 
     #[test]
@@ -180,17 +248,17 @@ mod tests {
     #[test]
     fn config_selected_identity_is_part_of_the_key() {
         let mut target = Config::default().resolve(HOST).unwrap();
-        let plain = cache_key(&target, &MapEnv::default());
+        let plain = key_of(&target);
         target.settings.profile = Some("a".into());
-        let a = cache_key(&target, &MapEnv::default());
+        let a = key_of(&target);
         target.settings.profile = Some("b".into());
-        let b = cache_key(&target, &MapEnv::default());
+        let b = key_of(&target);
         target.settings.role = Some(Role {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             external_id: None,
             session_name: None,
         });
-        let b_role = cache_key(&target, &MapEnv::default());
+        let b_role = key_of(&target);
         let ids = [plain.id, a.id, b.id, b_role.id];
         for i in 0..ids.len() {
             for j in i + 1..ids.len() {
@@ -218,9 +286,6 @@ mod tests {
                 .unwrap(),
             )
             .unwrap();
-        assert_eq!(
-            cache_key(&a, &MapEnv::default()),
-            cache_key(&b, &MapEnv::default())
-        );
+        assert_eq!(key_of(&a), key_of(&b));
     }
 }

@@ -38,6 +38,8 @@ pub enum LookupError {
     Shared(String),
     #[error("cannot list cached credentials: {0}")]
     Cache(#[from] cache::CacheError),
+    #[error(transparent)]
+    Profile(#[from] crate::profiles::ProfileError),
 }
 
 #[derive(Debug)]
@@ -74,8 +76,7 @@ impl<'a> Lookup<'a> {
     pub fn target(&self, server_url: &str) -> Result<(Target, CacheKey), LookupError> {
         let host = crate::registry::normalize_host(server_url).ok_or(LookupError::NotEcr)?;
         let target = self.config.resolve(&host).ok_or(LookupError::NotEcr)?;
-        let key = identity::cache_key(&target, self.env);
-        Ok((target, key))
+        Ok(identity::resolve(target, self.env)?)
     }
 
     pub fn get(

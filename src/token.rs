@@ -159,10 +159,16 @@ impl AwsTokenSource {
         };
         let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
             Registry::Private(p) => {
-                let conf = aws_sdk_ecr::config::Builder::from(&config)
-                    .use_fips(p.fips)
-                    .use_dual_stack(p.dual_stack)
-                    .build();
+                let builder = aws_sdk_ecr::config::Builder::from(&config);
+                // An explicit endpoint wins over what the host implies (see `endpoint`).
+                let conf = match &target.endpoint {
+                    Some(e) => builder
+                        .endpoint_url(&e.url)
+                        .use_fips(false)
+                        .use_dual_stack(false),
+                    None => builder.use_fips(p.fips).use_dual_stack(p.dual_stack),
+                }
+                .build();
                 let out = aws_sdk_ecr::Client::from_conf(conf)
                     .get_authorization_token()
                     .send()
@@ -182,7 +188,16 @@ impl AwsTokenSource {
                 )
             }
             Registry::Public => {
-                let out = aws_sdk_ecrpublic::Client::new(&config)
+                let builder = aws_sdk_ecrpublic::config::Builder::from(&config);
+                let conf = match &target.endpoint {
+                    Some(e) => builder
+                        .endpoint_url(&e.url)
+                        .use_fips(false)
+                        .use_dual_stack(false),
+                    None => builder,
+                }
+                .build();
+                let out = aws_sdk_ecrpublic::Client::from_conf(conf)
                     .get_authorization_token()
                     .send()
                     .await
@@ -238,9 +253,6 @@ impl AwsTokenSource {
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(endpoint) = &settings.endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
         if let Some(provider) = &self.credentials {
             loader = loader.credentials_provider(provider.clone());
         }
@@ -268,22 +280,8 @@ impl AwsTokenSource {
     }
 }
 
-/// Names the API endpoint in messages the way users know it: the override URL if one is set,
-/// else `ecr.<region>`.
 fn endpoint_name(target: &Target) -> String {
-    if let Some(e) = &target.settings.endpoint {
-        return e.clone();
-    }
-    let (service, var) = match &target.registry {
-        Registry::Private(p) if p.fips => ("ecr-fips", "AWS_ENDPOINT_URL_ECR"),
-        Registry::Private(_) => ("ecr", "AWS_ENDPOINT_URL_ECR"),
-        Registry::Public => ("ecr-public", "AWS_ENDPOINT_URL_ECR_PUBLIC"),
-    };
-    std::env::var(var)
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| format!("{service}.{}", target.api_region()))
+    crate::endpoint::display_name(target)
 }
 
 fn bad(endpoint: &str, detail: &str) -> TokenError {

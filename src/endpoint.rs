@@ -1,0 +1,100 @@
+//! Which ECR API endpoint a token fetch calls, and why: one rule for the token source, the
+//! cache key and `doctor`.
+//!
+//! An explicit endpoint (the config file's `endpoint`, else the SDK's own rule for
+//! `AWS_ENDPOINT_URL_ECR`, `AWS_ENDPOINT_URL`, `[services]` sections and `endpoint_url`) wins
+//! over everything a registry host implies: a VPC-endpoint user of a FIPS or dual-stack
+//! registry calls the URL they named, so the SDK is not also asked for FIPS or dual-stack
+//! (it refuses that combination).
+
+use crate::config::Target;
+use crate::profiles::Profiles;
+use crate::registry::Registry;
+
+/// An explicitly configured endpoint and where it was configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub source: String,
+}
+
+/// The SDK's service id, which names its `AWS_ENDPOINT_URL_<ID>` variable and `[services]` key.
+pub fn service_id(registry: &Registry) -> &'static str {
+    match registry {
+        Registry::Private(_) => "ECR",
+        Registry::Public => "ECR PUBLIC",
+    }
+}
+
+/// The explicit endpoint for `target`, if any.
+pub fn configured(target: &Target, profiles: &Profiles) -> Option<Endpoint> {
+    if let Some(url) = &target.settings.endpoint {
+        let source = match &target.source {
+            Some(at) => format!("config file entry ({at})"),
+            None => "config file entry".to_string(),
+        };
+        return Some(Endpoint {
+            url: url.clone(),
+            source,
+        });
+    }
+    profiles
+        .endpoint_override(service_id(&target.registry))
+        .map(|(url, source)| Endpoint { url, source })
+}
+
+/// The URL a fetch for `target` calls: the explicit endpoint, else what the SDK's endpoint
+/// rules give for the registry's region, FIPS and dual-stack.
+pub async fn url(target: &Target) -> Result<String, String> {
+    if let Some(e) = &target.endpoint {
+        return Ok(e.url.clone());
+    }
+    let region = target.api_region().to_string();
+    let (fips, dual_stack) = match &target.registry {
+        Registry::Private(p) => (p.fips, p.dual_stack),
+        Registry::Public => (false, false),
+    };
+    match &target.registry {
+        Registry::Private(_) => {
+            use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            let params = Params::builder()
+                .region(region)
+                .use_fips(fips)
+                .use_dual_stack(dual_stack)
+                .build()
+                .map_err(|e| e.to_string())?;
+            DefaultResolver::new()
+                .resolve_endpoint(&params)
+                .await
+                .map(|e| e.url().to_string())
+                .map_err(|e| e.to_string())
+        }
+        Registry::Public => {
+            use aws_sdk_ecrpublic::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            let params = Params::builder()
+                .region(region)
+                .use_fips(fips)
+                .use_dual_stack(dual_stack)
+                .build()
+                .map_err(|e| e.to_string())?;
+            DefaultResolver::new()
+                .resolve_endpoint(&params)
+                .await
+                .map(|e| e.url().to_string())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// How messages name the endpoint: the explicit URL, else `ecr.<region>` as users know it.
+pub fn display_name(target: &Target) -> String {
+    if let Some(e) = &target.endpoint {
+        return e.url.clone();
+    }
+    let service = match &target.registry {
+        Registry::Private(p) if p.fips => "ecr-fips",
+        Registry::Private(_) => "ecr",
+        Registry::Public => "ecr-public",
+    };
+    format!("{service}.{}", target.api_region())
+}

@@ -1,0 +1,336 @@
+//! The shared AWS config and credentials files, parsed by aws-config's own profile parser, so
+//! that the cache key, the endpoint rule and `doctor` read a profile exactly as the SDK will.
+//!
+//! The files are found through [`crate::dirs`] (the one view of HOME and the variables) and
+//! read here with a size limit after checking that they are regular files: the SDK would block
+//! forever on a FIFO, and the key is computed on every cache hit.
+
+use crate::env::Env;
+use aws_runtime::env_config::EnvConfigValue;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use aws_runtime::env_config::section::EnvConfigSections;
+use std::borrow::Cow;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Shared config files are a few KiB; a megabyte is generous and bounds a `/dev/zero`.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The variables the SDK's profile and endpoint rules read, handed to its parser from our view.
+const SDK_VARS: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECR",
+    "AWS_ENDPOINT_URL_ECR_PUBLIC",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+];
+
+/// Profile settings that decide which principal the SDK's chain resolves (never secrets:
+/// `aws_secret_access_key` and `aws_session_token` are not read).
+const IDENTITY_KEYS: &[&str] = &[
+    "aws_access_key_id",
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "external_id",
+    "role_session_name",
+    "mfa_serial",
+    "web_identity_token_file",
+    "credential_process",
+    "sso_session",
+    "sso_start_url",
+    "sso_region",
+    "sso_account_id",
+    "sso_role_name",
+    "login_session",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{var} {} is not a regular file", path.display())]
+    NotAFile { var: &'static str, path: PathBuf },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is larger than {MAX_FILE_BYTES} bytes; it is not an AWS config file", path.display())]
+    TooLarge { path: PathBuf },
+    #[error("invalid AWS config: {0}")]
+    Parse(String),
+}
+
+/// The parsed files and the profile selected for one registry.
+pub struct Profiles {
+    sections: EnvConfigSections,
+    sdk_env: aws_types::os_shim_internal::Env,
+}
+
+impl Profiles {
+    /// Reads and parses both files; `profile` is the config file's choice for the registry,
+    /// else `AWS_PROFILE`, else `default` (the SDK's own order).
+    pub fn load(env: &dyn Env, profile: Option<&str>) -> Result<Profiles, ProfileError> {
+        let config = read_optional(
+            crate::dirs::aws_config_file(env),
+            crate::dirs::AWS_CONFIG_FILE_VAR,
+        )?;
+        let credentials = read_optional(
+            crate::dirs::aws_credentials_file(env),
+            crate::dirs::AWS_CREDENTIALS_FILE_VAR,
+        )?;
+        let files = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Config, config)
+            .with_contents(EnvConfigFileKind::Credentials, credentials)
+            .build();
+        let values: Vec<(&str, String)> = SDK_VARS
+            .iter()
+            .filter_map(|name| env.var(name).map(|v| (*name, v)))
+            .collect();
+        let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let sdk_env = aws_types::os_shim_internal::Env::from_slice(&pairs);
+        let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
+        let selected = profile.map(|p| Cow::Owned(p.to_string()));
+        // With the contents given, the loader reads nothing: its future completes at once.
+        let sections = poll_once(aws_config::profile::load(&fs, &sdk_env, &files, selected))
+            .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
+            .map_err(|e| ProfileError::Parse(one_line(&e.to_string())))?;
+        Ok(Profiles { sections, sdk_env })
+    }
+
+    pub fn selected(&self) -> &str {
+        self.sections.selected_profile()
+    }
+
+    /// A profile setting of the selected profile.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.sections.get(key)
+    }
+
+    pub fn sections(&self) -> &EnvConfigSections {
+        &self.sections
+    }
+
+    /// The settings that select a principal, along the selected profile's `source_profile`
+    /// chain and into its `sso-session`, as `profile.key=value` lines. Secret keys are never
+    /// read.
+    pub fn identity_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut name = self.selected().to_string();
+        let mut seen = Vec::new();
+        while let Some(profile) = self.sections.get_profile(&name) {
+            if seen.contains(&name) || seen.len() >= 16 {
+                lines.push(format!("{name}.source_profile=<cycle>"));
+                break;
+            }
+            seen.push(name.clone());
+            for key in IDENTITY_KEYS {
+                if let Some(v) = profile.get(key) {
+                    lines.push(format!("{name}.{key}={v}"));
+                }
+            }
+            if let Some(session) = profile
+                .get("sso_session")
+                .and_then(|s| self.sections.sso_session(s))
+            {
+                for key in ["sso_start_url", "sso_region"] {
+                    if let Some(v) = session.get(key) {
+                        lines.push(format!("sso-session.{key}={v}"));
+                    }
+                }
+            }
+            match profile.get("source_profile") {
+                Some(next) if next != name => name = next.to_string(),
+                _ => break,
+            }
+        }
+        lines
+    }
+
+    /// The endpoint override for an SDK service (`ECR`, `ECR PUBLIC`), by the SDK's rule:
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, the profile's `[services]` section,
+    /// the profile's `endpoint_url`; none when `ignore_configured_endpoint_urls` is set. With
+    /// where it came from, for `doctor`.
+    pub fn endpoint_override(&self, service_id: &str) -> Option<(String, String)> {
+        let ignore = EnvConfigValue::new()
+            .env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .profile("ignore_configured_endpoint_urls")
+            .load(&self.sdk_env, Some(&self.sections))
+            .is_some_and(|(v, _)| v.trim().eq_ignore_ascii_case("true"));
+        if ignore {
+            return None;
+        }
+        let (url, _) = EnvConfigValue::new()
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .service_id(service_id)
+            .load(&self.sdk_env, Some(&self.sections))
+            .filter(|(v, _)| !v.is_empty())?;
+        let url = url.into_owned();
+        // The SDK's own description of the source prints the value where the key belongs;
+        // name the variable, or the profile, as users set them.
+        let service_var = format!(
+            "AWS_ENDPOINT_URL_{}",
+            service_id.to_ascii_uppercase().replace(' ', "_")
+        );
+        let source = [service_var.as_str(), "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find(|var| self.sdk_env.get(var).ok().as_deref() == Some(url.as_str()))
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("AWS config file, profile {:?}", self.selected()));
+        Some((url, source))
+    }
+}
+
+/// A file's contents, or empty when it does not exist. Anything but a regular file is refused
+/// before it is opened, and the read is bounded.
+fn read_optional(path: Option<PathBuf>, var: &'static str) -> Result<String, ProfileError> {
+    let Some(path) = path else {
+        return Ok(String::new());
+    };
+    match read_bounded(&path, MAX_FILE_BYTES) {
+        Ok(Some(text)) => Ok(text),
+        Ok(None) => Ok(String::new()),
+        Err(BoundedReadError::NotAFile) => Err(ProfileError::NotAFile { var, path }),
+        Err(BoundedReadError::TooLarge) => Err(ProfileError::TooLarge { path }),
+        Err(BoundedReadError::Io(source)) => Err(ProfileError::Read { path, source }),
+    }
+}
+
+#[derive(Debug)]
+enum BoundedReadError {
+    NotAFile,
+    TooLarge,
+    Io(std::io::Error),
+}
+
+fn read_bounded(path: &Path, limit: u64) -> Result<Option<String>, BoundedReadError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(BoundedReadError::Io(e)),
+    };
+    let meta = file.metadata().map_err(BoundedReadError::Io)?;
+    if !meta.is_file() {
+        return Err(BoundedReadError::NotAFile);
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(BoundedReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(BoundedReadError::TooLarge);
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// A small file's contents (a token file, a machine id), or `None` when it is missing, not a
+/// regular file, unreadable or over 64 KiB.
+pub fn read_small_file(path: &Path) -> Option<String> {
+    read_bounded(path, 64 * 1024).ok().flatten()
+}
+
+/// Polls a future that does no I/O of its own to completion without an async runtime: a cache
+/// hit must not start one.
+fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::MapEnv;
+
+    fn with_files(config: &str, credentials: &str, extra: &[(&str, &str)]) -> Profiles {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c"), config).unwrap();
+        std::fs::write(dir.path().join("k"), credentials).unwrap();
+        let c = dir.path().join("c");
+        let k = dir.path().join("k");
+        let mut vars = vec![
+            ("AWS_CONFIG_FILE", c.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", k.to_str().unwrap()),
+        ];
+        vars.extend_from_slice(extra);
+        Profiles::load(&MapEnv::new(&vars), None).unwrap()
+    }
+
+    #[test]
+    fn identity_lines_follow_the_chain_and_never_hold_secrets() {
+        let p = with_files(
+            "[profile dev]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = base\n\
+             [profile base]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n\
+             [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
+            "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = SECRETKEY\n",
+            &[("AWS_PROFILE", "dev")],
+        );
+        let lines = p.identity_lines().join("\n");
+        for want in [
+            "dev.role_arn=arn:aws:iam::1:role/dev",
+            "base.aws_access_key_id=AKIDBASE",
+            "base.sso_role_name=r",
+            "sso-session.sso_start_url=https://corp.awsapps.com/start",
+        ] {
+            assert!(lines.contains(want), "{want} missing from {lines}");
+        }
+        assert!(!lines.contains("SECRETKEY"));
+    }
+
+    #[test]
+    fn endpoint_overrides_follow_the_sdk_rule() {
+        let config = "[default]\nservices = local\n[services local]\necr =\n  endpoint_url = http://127.0.0.1:1\n";
+        let p = with_files(config, "", &[]);
+        assert_eq!(
+            p.endpoint_override("ECR").map(|e| e.0).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert_eq!(p.endpoint_override("ECR PUBLIC"), None);
+        let p = with_files(
+            config,
+            "",
+            &[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:2")],
+        );
+        assert_eq!(
+            p.endpoint_override("ECR").map(|e| e.0).as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        let p = with_files(
+            config,
+            "",
+            &[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:3"),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ],
+        );
+        assert_eq!(p.endpoint_override("ECR"), None);
+    }
+
+    #[test]
+    fn special_files_are_refused_without_blocking() {
+        let env = MapEnv::new(&[("AWS_CONFIG_FILE", "/dev/zero")]);
+        let err = Profiles::load(&env, None).err().unwrap();
+        assert!(matches!(err, ProfileError::NotAFile { .. }), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let env = MapEnv::new(&[("AWS_SHARED_CREDENTIALS_FILE", fifo.to_str().unwrap())]);
+        let err = Profiles::load(&env, None).err().unwrap();
+        assert!(matches!(err, ProfileError::NotAFile { .. }), "{err}");
+    }
+}
