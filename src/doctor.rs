@@ -144,8 +144,8 @@ fn diagnose_host(
         Err(e) => (target, Some(e.to_string())),
     };
     let source = AwsTokenSource::from_env(env);
-    let files = credentials::ProfileFiles::load(env);
-    let mut detected = credentials::detect(env, &target.settings, &files);
+    let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
+    let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
     detected.problems.extend(profile_problem);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

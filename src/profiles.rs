@@ -79,6 +79,16 @@ impl Profiles {
             crate::dirs::aws_credentials_file(env),
             crate::dirs::AWS_CREDENTIALS_FILE_VAR,
         )?;
+        Profiles::parse(&config, &credentials, env, profile)
+    }
+
+    /// Parses the two files' contents as the SDK would with this environment.
+    pub fn parse(
+        config: &str,
+        credentials: &str,
+        env: &dyn Env,
+        profile: Option<&str>,
+    ) -> Result<Profiles, ProfileError> {
         let files = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Config, config)
             .with_contents(EnvConfigFileKind::Credentials, credentials)
@@ -107,8 +117,13 @@ impl Profiles {
         self.sections.get(key)
     }
 
-    pub fn sections(&self) -> &EnvConfigSections {
-        &self.sections
+    /// A setting of the named profile (both files merged, the credentials file winning).
+    pub fn profile_setting(&self, profile: &str, key: &str) -> Option<&str> {
+        self.sections.get_profile(profile)?.get(key)
+    }
+
+    pub fn has_profile(&self, profile: &str) -> bool {
+        self.sections.get_profile(profile).is_some()
     }
 
     /// The settings that select a principal, along the selected profile's `source_profile`

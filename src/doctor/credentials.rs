@@ -1,51 +1,20 @@
 //! Which credential source the SDK's default chain would use for a registry, worked out from the
-//! environment and the shared AWS config files without contacting anything, and described
-//! without a secret: access key ids are masked, and of a profile only the names of its settings
-//! and the non-secret ones (`role_arn`, `source_profile`, `sso_session`) are shown.
+//! environment and the shared AWS config files (parsed by aws-config's own parser, see
+//! [`crate::profiles`]) without contacting anything, and described without a secret: access
+//! key ids are masked, and of a profile only the names of its settings and the non-secret ones
+//! (`role_arn`, `source_profile`, `sso_session`) are shown.
 //!
 //! The chain's order: environment, profile, web identity, container, instance metadata.
 
 use crate::config::Settings;
 use crate::env::Env;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use crate::profiles::Profiles;
 
 /// What the chain would pick, and what looks wrong on the way there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub description: String,
     pub problems: Vec<String>,
-}
-
-/// The shared config and credentials files, as read from disk (`None`: missing or unreadable).
-#[derive(Debug, Clone, Default)]
-pub struct ProfileFiles {
-    pub config_path: PathBuf,
-    pub config: Option<String>,
-    pub credentials_path: PathBuf,
-    pub credentials: Option<String>,
-}
-
-impl ProfileFiles {
-    /// `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and
-    /// `~/.aws/credentials`.
-    pub fn load(env: &dyn Env) -> ProfileFiles {
-        let home = env.var("HOME").map(PathBuf::from).unwrap_or_default();
-        let config_path = env
-            .var("AWS_CONFIG_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| home.join(".aws/config"));
-        let credentials_path = env
-            .var("AWS_SHARED_CREDENTIALS_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| home.join(".aws/credentials"));
-        ProfileFiles {
-            config: std::fs::read_to_string(&config_path).ok(),
-            config_path,
-            credentials: std::fs::read_to_string(&credentials_path).ok(),
-            credentials_path,
-        }
-    }
 }
 
 /// Shows the first and last four characters of an access key id, enough to tell keys apart.
@@ -60,9 +29,10 @@ pub fn mask_key_id(id: &str) -> String {
 }
 
 /// The credential source for a registry with `settings`, as the SDK's chain would find it.
-pub fn detect(env: &dyn Env, settings: &Settings, files: &ProfileFiles) -> Source {
+/// `profiles` is `None` when the AWS files could not be read (the caller reports why).
+pub fn detect(env: &dyn Env, settings: &Settings, profiles: Option<&Profiles>) -> Source {
     let mut problems = Vec::new();
-    let base = base_source(env, settings, files, &mut problems);
+    let base = base_source(env, settings, profiles, &mut problems);
     let description = match &settings.role {
         Some(role) => format!("role {} (config file), assumed with {base}", role.arn),
         None => base,
@@ -76,7 +46,7 @@ pub fn detect(env: &dyn Env, settings: &Settings, files: &ProfileFiles) -> Sourc
 fn base_source(
     env: &dyn Env,
     settings: &Settings,
-    files: &ProfileFiles,
+    profiles: Option<&Profiles>,
     problems: &mut Vec<String>,
 ) -> String {
     let chosen_profile = settings
@@ -103,23 +73,25 @@ fn base_source(
             mask_key_id(&key_id)
         );
     }
-    let profiles = merged_profiles(files);
     let (name, explicit) = match &chosen_profile {
         Some((p, _)) => (p.clone(), true),
         None => ("default".to_string(), false),
     };
-    match profiles.get(&name) {
-        Some(props) => match describe_profile(props) {
+    match profiles.filter(|p| p.has_profile(&name)) {
+        Some(profiles) => match describe_profile(&|k| profiles.profile_setting(&name, k)) {
             Some(kind) => return format!("profile {name:?} ({kind})"),
             None => problems.push(format!(
                 "profile {name:?} has no credential settings (aws_access_key_id, role_arn, sso_session, credential_process, …)"
             )),
         },
         None if explicit => {
+            let file = |f: Option<std::path::PathBuf>| {
+                f.map_or("(no home)".to_string(), |p| p.display().to_string())
+            };
             problems.push(format!(
                 "profile {name:?} is not defined in {} or {}",
-                files.config_path.display(),
-                files.credentials_path.display()
+                file(crate::dirs::aws_config_file(env)),
+                file(crate::dirs::aws_credentials_file(env))
             ));
             return format!("profile {name:?} (not found)");
         }
@@ -148,8 +120,8 @@ fn base_source(
 }
 
 /// What kind of credentials a profile holds, in the SDK's order of precedence.
-fn describe_profile(props: &BTreeMap<String, String>) -> Option<String> {
-    let get = |k: &str| props.get(k).map(String::as_str).filter(|v| !v.is_empty());
+fn describe_profile<'a>(setting: &dyn Fn(&str) -> Option<&'a str>) -> Option<String> {
+    let get = |k: &str| setting(k).filter(|v| !v.is_empty());
     if let Some(role) = get("role_arn") {
         let via = if let Some(p) = get("source_profile") {
             format!("source_profile {p:?}")
@@ -178,49 +150,6 @@ fn describe_profile(props: &BTreeMap<String, String>) -> Option<String> {
         return Some("aws login session".into());
     }
     None
-}
-
-/// Profiles from both files; the credentials file wins a key both define, as in the SDK.
-fn merged_profiles(files: &ProfileFiles) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut out = sections(files.config.as_deref().unwrap_or(""), true);
-    for (name, props) in sections(files.credentials.as_deref().unwrap_or(""), false) {
-        out.entry(name).or_default().extend(props);
-    }
-    out
-}
-
-/// The profiles of one INI file. In the config file a profile is `[profile NAME]` (or
-/// `[default]`); other section kinds (`[sso-session …]`, `[services …]`) are skipped.
-fn sections(text: &str, config_file: bool) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        if line.starts_with([' ', '\t']) {
-            continue; // a sub-property (`s3 =` blocks): never a credential setting
-        }
-        let line = line.trim();
-        if line.is_empty() || line.starts_with(['#', ';']) {
-            continue;
-        }
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
-            let header = header.trim();
-            current = if !config_file || header == "default" {
-                Some(header.to_string())
-            } else {
-                header
-                    .strip_prefix("profile")
-                    .filter(|rest| rest.starts_with([' ', '\t']))
-                    .map(|rest| rest.trim().to_string())
-            };
-            continue;
-        }
-        if let (Some(name), Some((key, value))) = (&current, line.split_once('=')) {
-            out.entry(name.clone())
-                .or_default()
-                .insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -257,17 +186,16 @@ aws_access_key_id = AKIAIOSFODNN7EXAMPLE
 aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 ";
 
-    fn files(config: &str, credentials: &str) -> ProfileFiles {
-        ProfileFiles {
-            config_path: "/h/.aws/config".into(),
-            config: Some(config.into()),
-            credentials_path: "/h/.aws/credentials".into(),
-            credentials: Some(credentials.into()),
-        }
-    }
-
     fn detect_with(env: &[(&str, &str)], settings: &Settings) -> Source {
-        detect(&MapEnv::new(env), settings, &files(CONFIG, CREDENTIALS))
+        let mut vars = vec![
+            ("AWS_CONFIG_FILE", "/h/.aws/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/h/.aws/credentials"),
+        ];
+        vars.extend_from_slice(env);
+        let env = MapEnv::new(&vars);
+        let profiles =
+            Profiles::parse(CONFIG, CREDENTIALS, &env, settings.profile.as_deref()).unwrap();
+        detect(&env, settings, Some(&profiles))
     }
 
     #[test]
@@ -314,8 +242,11 @@ aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 
     #[test]
     fn later_sources_when_no_profile_applies() {
-        let none = ProfileFiles::default();
-        let d = |env: &[(&str, &str)]| detect(&MapEnv::new(env), &Settings::default(), &none);
+        let d = |env: &[(&str, &str)]| {
+            let env = MapEnv::new(env);
+            let none = Profiles::parse("", "", &env, None).unwrap();
+            detect(&env, &Settings::default(), Some(&none))
+        };
         assert_eq!(
             d(&[
                 ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
