@@ -249,7 +249,7 @@ fn plan(
     hosts: &[String],
     suffix: &str,
 ) -> Result<(Client, file::Current, cred_helpers::Edit), ConfigureError> {
-    let path = targets::path(client, env, &|p: &Path| p.is_dir())?;
+    let path = targets::path(client, env)?;
     let current = file::read(&path)?;
     let edit =
         cred_helpers::edit(current.text.as_deref(), action, hosts, suffix).map_err(|source| {

@@ -78,6 +78,55 @@ fn expand_tilde(path: &str, env: &dyn Env) -> Option<PathBuf> {
     }
 }
 
+pub const DOCKER_CONFIG_VAR: &str = "DOCKER_CONFIG";
+pub const REGISTRY_AUTH_FILE_VAR: &str = "REGISTRY_AUTH_FILE";
+
+/// docker's `config.json`: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+/// podman, skopeo and buildah read it too, after their own files.
+pub fn docker_config_file(env: &dyn Env) -> Option<PathBuf> {
+    match env.var(DOCKER_CONFIG_VAR) {
+        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
+        None => env.home().map(|h| h.join(".docker/config.json")),
+    }
+}
+
+/// containers/image's `auth.json` files (podman, skopeo, buildah, cri-o) in the order it reads
+/// them; docker's file, which it reads last, is not included.
+pub fn containers_auth_files(env: &dyn Env) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    match env.var(REGISTRY_AUTH_FILE_VAR) {
+        Some(file) => files.push(PathBuf::from(file)),
+        None => files.push(match env.var("XDG_RUNTIME_DIR") {
+            Some(dir) => PathBuf::from(dir).join("containers/auth.json"),
+            None => PathBuf::from(format!(
+                "/run/containers/{}/auth.json",
+                crate::platform_uid()
+            )),
+        }),
+    }
+    files.extend(xdg(env, "XDG_CONFIG_HOME", ".config").map(|d| d.join("containers/auth.json")));
+    files
+}
+
+/// The `auth.json` that `podman login` writes and `configure --containers` edits:
+/// `$REGISTRY_AUTH_FILE`, else the runtime directory's when that exists, else the config one.
+pub fn containers_login_file(env: &dyn Env) -> Option<PathBuf> {
+    if let Some(file) = env.var(REGISTRY_AUTH_FILE_VAR) {
+        return Some(PathBuf::from(file));
+    }
+    if let Some(runtime) = runtime_dir(env) {
+        return Some(runtime.join("containers/auth.json"));
+    }
+    xdg(env, "XDG_CONFIG_HOME", ".config").map(|d| d.join("containers/auth.json"))
+}
+
+/// `$XDG_RUNTIME_DIR` when it names a directory; it is emptied when the user logs out.
+pub fn runtime_dir(env: &dyn Env) -> Option<PathBuf> {
+    env.var("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d.is_dir())
+}
+
 /// Whether `path` is present but something other than a regular file (a FIFO, a device, a
 /// directory): opening such a file can block forever or read without end, in this process and
 /// in the SDK alike, so it is refused before anything opens it. `stat` does not block.
@@ -89,6 +138,53 @@ pub fn is_special_file(path: &Path) -> bool {
 mod tests {
     use super::*;
     use crate::env::MapEnv;
+
+    #[test]
+    fn client_files_follow_each_clients_own_order() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        let runtime = tempfile::tempdir().unwrap();
+        let r = runtime.path().to_str().unwrap();
+        let env = MapEnv::new(&[("HOME", h)]);
+        assert_eq!(
+            docker_config_file(&env),
+            Some(home.path().join(".docker/config.json"))
+        );
+        let env = MapEnv::new(&[("HOME", h), ("DOCKER_CONFIG", "/d")]);
+        assert_eq!(
+            docker_config_file(&env),
+            Some(PathBuf::from("/d/config.json"))
+        );
+        assert_eq!(docker_config_file(&MapEnv::default()), None);
+        let env = MapEnv::new(&[
+            ("HOME", h),
+            ("XDG_RUNTIME_DIR", r),
+            ("REGISTRY_AUTH_FILE", "/a.json"),
+        ]);
+        assert_eq!(containers_login_file(&env), Some(PathBuf::from("/a.json")));
+        let env = MapEnv::new(&[("HOME", h), ("XDG_RUNTIME_DIR", r)]);
+        assert_eq!(
+            containers_login_file(&env),
+            Some(runtime.path().join("containers/auth.json"))
+        );
+        assert_eq!(
+            containers_auth_files(&env),
+            vec![
+                runtime.path().join("containers/auth.json"),
+                home.path().join(".config/containers/auth.json")
+            ]
+        );
+        let env = MapEnv::new(&[("HOME", h), ("XDG_RUNTIME_DIR", "/gone")]);
+        assert_eq!(
+            containers_login_file(&env),
+            Some(home.path().join(".config/containers/auth.json"))
+        );
+        let env = MapEnv::new(&[("HOME", h), ("XDG_CONFIG_HOME", "/x")]);
+        assert_eq!(
+            containers_login_file(&env),
+            Some(PathBuf::from("/x/containers/auth.json"))
+        );
+    }
 
     #[test]
     fn cache_dir_honours_the_go_helpers_variables() {

@@ -37,3 +37,9 @@ pub mod protocol;
 pub mod registry;
 pub mod secret;
 pub mod token;
+
+/// The effective user id: whose files the cache trusts and whose runtime directory is searched.
+pub fn platform_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}

@@ -23,58 +23,34 @@ impl Client {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("cannot tell where the {client} config file is: HOME is not set (set HOME, or {var})")]
+#[error(
+    "cannot tell where the {client} config file is: HOME is not set or not a directory (set HOME, or {var})"
+)]
 pub struct NoHome {
     client: &'static str,
     var: &'static str,
 }
 
-pub const DOCKER_CONFIG_VAR: &str = "DOCKER_CONFIG";
-pub const REGISTRY_AUTH_FILE_VAR: &str = "REGISTRY_AUTH_FILE";
+pub use crate::dirs::{DOCKER_CONFIG_VAR, REGISTRY_AUTH_FILE_VAR};
 
-/// The file `client` reads, as the client itself finds it.
-pub fn path(
-    client: Client,
-    env: &dyn Env,
-    is_dir: &dyn Fn(&Path) -> bool,
-) -> Result<PathBuf, NoHome> {
-    let home = || {
-        env.var("HOME").map(PathBuf::from).ok_or(NoHome {
-            client: client.label(),
-            var: match client {
-                Client::Docker => DOCKER_CONFIG_VAR,
-                Client::Containers => REGISTRY_AUTH_FILE_VAR,
-            },
-        })
+/// The file `client` reads, as the client itself finds it ([`crate::dirs`] knows where).
+pub fn path(client: Client, env: &dyn Env) -> Result<PathBuf, NoHome> {
+    let found = match client {
+        Client::Docker => crate::dirs::docker_config_file(env),
+        Client::Containers => crate::dirs::containers_login_file(env),
     };
-    match client {
-        Client::Docker => match env.var(DOCKER_CONFIG_VAR) {
-            Some(dir) => Ok(PathBuf::from(dir).join("config.json")),
-            None => Ok(home()?.join(".docker/config.json")),
+    found.ok_or(NoHome {
+        client: client.label(),
+        var: match client {
+            Client::Docker => DOCKER_CONFIG_VAR,
+            Client::Containers => REGISTRY_AUTH_FILE_VAR,
         },
-        Client::Containers => {
-            if let Some(file) = env.var(REGISTRY_AUTH_FILE_VAR) {
-                return Ok(PathBuf::from(file));
-            }
-            // The file `podman login` writes, and the first one containers/image reads.
-            if let Some(runtime) = env.var("XDG_RUNTIME_DIR").map(PathBuf::from)
-                && is_dir(&runtime)
-            {
-                return Ok(runtime.join("containers/auth.json"));
-            }
-            let config = match env.var("XDG_CONFIG_HOME") {
-                Some(dir) => PathBuf::from(dir),
-                None => home()?.join(".config"),
-            };
-            Ok(config.join("containers/auth.json"))
-        }
-    }
+    })
 }
 
 /// Whether `path` lies under `$XDG_RUNTIME_DIR`, which is emptied when the user logs out.
 pub fn is_runtime(path: &Path, env: &dyn Env) -> bool {
-    env.var("XDG_RUNTIME_DIR")
-        .is_some_and(|dir| path.starts_with(dir))
+    crate::dirs::runtime_dir(env).is_some_and(|dir| path.starts_with(dir))
 }
 
 /// The first executable called `name` in `$PATH`, as a client's exec would find it.
@@ -94,58 +70,16 @@ mod tests {
     use super::*;
     use crate::env::MapEnv;
 
-    fn path_of(client: Client, pairs: &[(&str, &str)], dirs: &[&str]) -> Result<PathBuf, NoHome> {
-        let env = MapEnv::new(pairs);
-        path(client, &env, &|p: &Path| {
-            dirs.iter().any(|d| Path::new(d) == p)
-        })
-    }
-
     #[test]
-    fn docker_config_honours_docker_config() {
-        assert_eq!(
-            path_of(Client::Docker, &[("HOME", "/h")], &[]),
-            Ok(PathBuf::from("/h/.docker/config.json"))
-        );
-        assert_eq!(
-            path_of(
-                Client::Docker,
-                &[("HOME", "/h"), ("DOCKER_CONFIG", "/d")],
-                &[]
-            ),
-            Ok(PathBuf::from("/d/config.json"))
-        );
-        let err = path_of(Client::Docker, &[], &[]).unwrap_err().to_string();
+    fn no_home_names_the_variable_to_set() {
+        let err = path(Client::Docker, &MapEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("set HOME, or DOCKER_CONFIG"), "{err}");
-    }
-
-    #[test]
-    fn containers_auth_follows_containers_image_order() {
-        let env = [
-            ("HOME", "/h"),
-            ("XDG_RUNTIME_DIR", "/run/user/1"),
-            ("REGISTRY_AUTH_FILE", "/a.json"),
-        ];
-        assert_eq!(
-            path_of(Client::Containers, &env, &["/run/user/1"]),
-            Ok(PathBuf::from("/a.json"))
-        );
-        assert_eq!(
-            path_of(Client::Containers, &env[..2], &["/run/user/1"]),
-            Ok(PathBuf::from("/run/user/1/containers/auth.json"))
-        );
-        assert_eq!(
-            path_of(Client::Containers, &env[..2], &[]),
-            Ok(PathBuf::from("/h/.config/containers/auth.json"))
-        );
-        assert_eq!(
-            path_of(
-                Client::Containers,
-                &[("HOME", "/h"), ("XDG_CONFIG_HOME", "/x")],
-                &[]
-            ),
-            Ok(PathBuf::from("/x/containers/auth.json"))
-        );
+        let err = path(Client::Containers, &MapEnv::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REGISTRY_AUTH_FILE"), "{err}");
     }
 
     #[test]

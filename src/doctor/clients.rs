@@ -51,29 +51,15 @@ pub struct ClientFiles {
 
 impl ClientFiles {
     pub fn load(env: &dyn Env) -> ClientFiles {
-        let home = env.var("HOME").map(PathBuf::from).unwrap_or_default();
-        let docker_path = env
-            .var("DOCKER_CONFIG")
-            .map(|d| PathBuf::from(d).join("config.json"))
-            .unwrap_or_else(|| home.join(".docker/config.json"));
-        let mut paths = Vec::new();
-        match env.var("REGISTRY_AUTH_FILE") {
-            Some(file) => paths.push(PathBuf::from(file)),
-            None => paths.push(match env.var("XDG_RUNTIME_DIR") {
-                Some(dir) => PathBuf::from(dir).join("containers/auth.json"),
-                // SAFETY: geteuid has no preconditions and cannot fail.
-                None => PathBuf::from(format!("/run/containers/{}/auth.json", unsafe {
-                    libc::geteuid()
-                })),
-            }),
-        }
-        paths.push(
-            env.var("XDG_CONFIG_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| home.join(".config"))
-                .join("containers/auth.json"),
-        );
-        let docker = read(docker_path);
+        let paths = crate::dirs::containers_auth_files(env);
+        let docker = match crate::dirs::docker_config_file(env) {
+            Some(path) => read(path),
+            // With no home and no DOCKER_CONFIG, docker itself finds no file either.
+            None => ClientFile {
+                path: PathBuf::from("~/.docker/config.json"),
+                state: FileState::Missing,
+            },
+        };
         let mut containers: Vec<ClientFile> = paths.into_iter().map(read).collect();
         containers.push(docker.clone());
         ClientFiles { docker, containers }
