@@ -38,6 +38,8 @@ pub const ENV_DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
 pub const ENV_CONFIG: &str = "DOCKER_CREDENTIAL_ECR_CONFIG";
 /// `debug` makes the helper log to stderr.
 pub const ENV_LOG: &str = "DOCKER_CREDENTIAL_ECR_LOG";
+/// Seconds a `get` may take in all (default 10).
+pub const ENV_TIMEOUT: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 
 /// Secret key every sandbox signs with; moto checks no signatures.
 pub const TEST_SECRET_KEY: &str = "testsecretkeytestsecretkeytestsecret0000";

@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# End-to-end rig: real skopeo / podman / docker CLI talking to a real registry, with
-# credentials coming only from a docker credential helper.
+# End-to-end rig: real skopeo / podman / buildah / docker (CLI and daemon) talking to a real
+# registry, with credentials coming only from a docker credential helper.
 #
-#   rig.sh up DIR                  start registries, proxy, fake dockerd; seed an image;
-#                                  install the helper shim; write DIR/rig.env
+#   rig.sh up DIR                  start registries, proxy (and a real dockerd with
+#                                  RIG_REAL_DOCKERD=1); seed an image; install the helper
+#                                  shim; write DIR/rig.env
 #   rig.sh flow DIR FLOW [TARGET]  run one client flow; exit status = the client's
 #   rig.sh down DIR                stop everything started by `up` (by pid)
 #   rig.sh demo [DIR]              every flow with the stand-in helper, plus failure cases
 #
 # TARGET is `ecr` (default): the registry is reached as $RIG_ECR_HOST (an ECR-shaped name)
 #            through tests/support/connect_proxy.py onto the TLS registry; the client
-#            trusts the rig's CA via --cert-dir (skopeo/podman) - nothing is disabled;
-#        or `local`: the plain-HTTP registry as 127.0.0.1:PORT (--tls-verify=false).
-# The real docker-credential-ecr only answers for ECR host names, so it needs `ecr`;
-# the stand-in helper answers for anything.
+#            trusts the rig's CAs via --cert-dir (skopeo/podman/buildah) or SSL_CERT_FILE
+#            (dockerd) - nothing is disabled;
+#        or `public`: a registry without auth as public.ecr.aws (ECR Public's name, where
+#            anonymous pulls work), through the proxy the same way;
+#        or `local`: the plain-HTTP registry (htpasswd) as 127.0.0.1:PORT (--tls-verify=false);
+#        or `open`: the registry without auth as 127.0.0.1:PORT (TLS, not verified): a
+#            non-ECR registry that anyone may pull from.
+# The real docker-credential-ecr only answers for ECR host names (or aliases in its config).
 #
 # FLOWs: skopeo-push skopeo-pull skopeo-pull-authfile skopeo-inspect
 #        podman-pull (auth.json) podman-pull-dockerconfig podman-login
-#        docker-pull docker-login   (docker CLI -> fake dockerd)
-#        engine-pull engine-login   (docker CLI -> a real dockerd; needs RIG_REAL_DOCKERD=1
-#                                    at `up` and Debian's docker.io package)
+#        buildah-from (a working container from demo/app:1) buildah-push (commit it, push
+#                                    as demo/built:N)
+#        docker-pull docker-push docker-login docker-logout
+#                                   (docker CLI -> a real dockerd; needs RIG_REAL_DOCKERD=1
+#                                    at `up`, root and Debian's docker.io package)
 #
 # Knobs (environment, read by `up`):
 #   RIG_HELPER_BIN   helper under test (default: tests/e2e/fake-helper.sh);
@@ -33,15 +40,21 @@
 #                    DIR/engine/docker.sock; it pulls for real, through the proxy.
 # Knobs read by `flow`:
 #   RIG_NO_CRED_HELPERS 1 = the flow's config.json / auth.json name no helper at all
+#   RIG_CREDS_STORE     1 = config.json says {"credsStore": RIG_HELPER} instead of credHelpers
+#                       (docker reads it; containers/image ignores credsStore)
+#   RIG_NETNS           run the client (so its helper) in this network namespace, e.g. one
+#                       made by tests/support/cutoff_netns.sh (a cut-off laptop)
 # Everything else in the caller's environment (AWS_*, endpoint overrides) is passed on to
 # the clients and so to the helper. Per flow, DIR/runs/NNN-FLOW-TARGET/ gets: cmd.sh (the
 # exact command), config.json/auth.json used, helper-calls.jsonl (from the shim),
-# dockerd.jsonl (docker flows), client.out/.err, rc, ms. A flow's last stdout line is
+# client.out/.err, rc, ms. A flow's last stdout line is
 # `RUN_DIR=<path>`.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUPPORT=$(cd "$HERE/../support" && pwd)
+# The seeded image as the real dockerd holds it from `up` on (what docker-push tags and pushes).
+SEED_IMAGE=rig/seed:1
 
 die() { echo "rig.sh: $*" >&2; exit 2; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -63,26 +76,29 @@ cmd_up() {
     dir=$(cd "$dir" && pwd)
     [ ! -e "$dir/rig.env" ] || die "$dir already has a rig (rig.sh down $dir first)"
     local t0 ecr_host=${RIG_ECR_HOST:-123456789012.dkr.ecr.us-east-1.amazonaws.com}
+    local public_host=public.ecr.aws
     local password=${RIG_PASSWORD:-123456789012-auth-token}
     t0=$(now_ms)
 
-    # Two registries: plain HTTP for `local`, TLS (cert for the ECR name) for `ecr`.
-    local plain_port tls_port
+    # Three registries: plain HTTP for `local`, TLS (cert for the ECR name) for `ecr`, and
+    # TLS without auth (cert for public.ecr.aws) for `public` and `open`.
+    local plain_port tls_port public_port
     plain_port=$("$SUPPORT/registry.sh" start "$dir/registry-plain" --password "$password")
     tls_port=$("$SUPPORT/registry.sh" start "$dir/registry-tls" --password "$password" --tls "$ecr_host")
+    public_port=$("$SUPPORT/registry.sh" start "$dir/registry-public" --no-auth --tls "$public_host")
+    # One trust store for both TLS registries: a cert dir for containers/image, a bundle for dockerd.
+    mkdir -p "$dir/certs.d"
+    cp "$dir/registry-tls/tls/ca.crt" "$dir/certs.d/ecr-ca.crt"
+    cp "$dir/registry-public/tls/ca.crt" "$dir/certs.d/public-ca.crt"
+    cat "$dir/certs.d/ecr-ca.crt" "$dir/certs.d/public-ca.crt" > "$dir/ca-bundle.crt"
 
-    # CONNECT proxy: ECR name:443 -> TLS registry. Nothing else is routed.
+    # CONNECT proxy: ECR name:443 -> TLS registry, public.ecr.aws:443 -> the open one.
+    # Nothing else is routed.
     setsid python3 "$SUPPORT/connect_proxy.py" --map "$ecr_host:443=127.0.0.1:$tls_port" \
+        --map "$public_host:443=127.0.0.1:$public_port" \
         --port-file "$dir/proxy.port" --log "$dir/proxy.log" > /dev/null 2> "$dir/proxy.err" < /dev/null &
     echo $! > "$dir/proxy.pid"
-    # Fake dockerd; it checks the credentials docker sends against the plain registry
-    # (both registries share one htpasswd password).
-    setsid python3 "$SUPPORT/fake_dockerd.py" --record "$dir/dockerd.jsonl" \
-        --port-file "$dir/dockerd.port" --verify-url "http://127.0.0.1:$plain_port/v2/" \
-        > /dev/null 2> "$dir/dockerd.err" < /dev/null &
-    echo $! > "$dir/dockerd.pid"
     wait_file "$dir/proxy.port" "$(cat "$dir/proxy.pid")"
-    wait_file "$dir/dockerd.port" "$(cat "$dir/dockerd.pid")"
 
     # Helper shim: bin/docker-credential-$RIG_HELPER logs every call, then runs the helper.
     local suffix=${RIG_HELPER:-ecr} real=${RIG_HELPER_BIN:-$HERE/fake-helper.sh}
@@ -98,23 +114,31 @@ cmd_up() {
         "oci:$dir/image:1" "docker://127.0.0.1:$plain_port/demo/app:1"
     skopeo copy -q --dest-tls-verify=false --dest-creds "AWS:$password" \
         "oci:$dir/image:1" "docker://127.0.0.1:$tls_port/demo/app:1"
+    skopeo copy -q --dest-tls-verify=false \
+        "oci:$dir/image:1" "docker://127.0.0.1:$public_port/demo/app:1"
 
     local engine_sock=""
     if [ "${RIG_REAL_DOCKERD:-0}" = 1 ]; then
-        start_engine "$dir"
-        engine_sock=$dir/engine/docker.sock
+        engine_sock=$("$SUPPORT/dockerd.sh" start "$dir/engine" \
+            --proxy "http://127.0.0.1:$(cat "$dir/proxy.port")" --ca "$dir/ca-bundle.crt")
+        # The image docker-push pushes, loaded without any registry: push flows do not depend
+        # on a pull.
+        skopeo copy -q "oci:$dir/image:1" "docker-archive:$dir/image.tar:$SEED_IMAGE"
+        DOCKER_HOST=unix://$engine_sock DOCKER_CONFIG=$dir/engine/cli \
+            "${RIG_DOCKER:-/usr/local/bin/docker}" load -q -i "$dir/image.tar" > /dev/null
     fi
 
     cat > "$dir/rig.env" <<EOF
 RIG_DIR=$dir
 RIG_ECR_HOST=$ecr_host
 RIG_PASSWORD=$password
+RIG_PUBLIC_HOST=$public_host
 RIG_PLAIN_PORT=$plain_port
 RIG_TLS_PORT=$tls_port
-RIG_CERT_DIR=$dir/registry-tls/tls/certs.d
-RIG_CA=$dir/registry-tls/tls/ca.crt
+RIG_PUBLIC_PORT=$public_port
+RIG_CERT_DIR=$dir/certs.d
+RIG_CA=$dir/ca-bundle.crt
 RIG_PROXY_PORT=$(cat "$dir/proxy.port")
-RIG_DOCKERD_PORT=$(cat "$dir/dockerd.port")
 RIG_HELPER=$suffix
 RIG_HELPER_REAL=$real
 RIG_IMAGE=$dir/image
@@ -126,42 +150,6 @@ EOF
     echo "rig up in $(( $(now_ms) - t0 )) ms" >&2
 }
 
-# A real dockerd (Debian docker.io 20.10) that needs no network set-up and pulls through
-# the rig's proxy. Found by trying, as root on this machine:
-#  - --bridge=none --iptables=false --ip6tables=false --ip-masq=false: no docker0, no
-#    iptables; pulls need none of it. --storage-driver vfs: no overlay mounts.
-#  - --config-file must exist and be JSON ({}); /dev/null is refused ("EOF").
-#  - SSL_CERT_FILE=the rig's CA: dockerd trusts it for the ECR name without writing
-#    /etc/docker/certs.d. Do NOT use --insecure-registry instead: after a failed TLS
-#    attempt dockerd falls back to plain http://HOST/v2/, resolving the ECR name in DNS.
-#  - HTTPS_PROXY and HTTP_PROXY both at the proxy: no connection or lookup for a
-#    non-loopback name ever leaves the rig (the proxy refuses unmapped http).
-#  - 127.0.0.0/8 registries are insecure (plain HTTP) by default, so `local` works too.
-# Side effects outside DIR it still has: /etc/docker/key.json, /run/docker/, /opt/containerd/.
-# Ready in ~0.2 s; stops in ~1 s (its containerd child exits with it).
-start_engine() {
-    local dir=$1 proxy
-    proxy=http://127.0.0.1:$(cat "$dir/proxy.port")
-    mkdir -p "$dir/engine"
-    echo '{}' > "$dir/engine/daemon.json"
-    HTTPS_PROXY=$proxy HTTP_PROXY=$proxy NO_PROXY=127.0.0.1,localhost \
-    SSL_CERT_FILE=$dir/registry-tls/tls/ca.crt \
-        setsid /usr/sbin/dockerd --data-root "$dir/engine/data" --exec-root "$dir/engine/exec" \
-            --pidfile "$dir/engine/dockerd.pid" -H "unix://$dir/engine/docker.sock" \
-            --config-file "$dir/engine/daemon.json" --storage-driver vfs \
-            --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
-            > "$dir/engine/dockerd.log" 2>&1 < /dev/null &
-    echo $! > "$dir/engine.pid"
-    local i
-    for i in $(seq 1 150); do
-        DOCKER_HOST=unix://$dir/engine/docker.sock "${RIG_DOCKER:-/usr/local/bin/docker}" version > /dev/null 2>&1 && return 0
-        alive "$(cat "$dir/engine.pid")" || break
-        sleep 0.1
-    done
-    tail -n 20 "$dir/engine/dockerd.log" >&2
-    die "dockerd did not come up"
-}
-
 # Running = exists and is not a zombie (PID 1 here reaps orphans ~1.5 s late).
 alive() {
     local state
@@ -170,29 +158,26 @@ alive() {
 }
 
 cmd_down() {
-    local dir=$1 f pid i
-    if [ -f "$dir/engine.pid" ]; then
-        pid=$(cat "$dir/engine.pid")
+    local dir=$1 pid
+    "$SUPPORT/dockerd.sh" stop "$dir/engine"
+    if [ -f "$dir/proxy.pid" ]; then
+        pid=$(cat "$dir/proxy.pid")
         kill "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
-        alive "$pid" && kill -9 "$pid"
-        rm -f "$dir/engine.pid"
+        rm -f "$dir/proxy.pid"
     fi
-    for f in proxy dockerd; do
-        [ -f "$dir/$f.pid" ] || continue
-        pid=$(cat "$dir/$f.pid")
-        kill "$pid" 2>/dev/null || true
-        rm -f "$dir/$f.pid"
-    done
     "$SUPPORT/registry.sh" stop "$dir/registry-plain"
     "$SUPPORT/registry.sh" stop "$dir/registry-tls"
+    "$SUPPORT/registry.sh" stop "$dir/registry-public"
     rm -f "$dir/rig.env"
 }
 
 # Run the client with an explicit environment on top of the caller's, recording the
 # exact command in $run/cmd.sh. Output goes to $run/client.{out,err} and to our stderr.
+# With RIG_NETNS the client runs in that network namespace (`ip netns exec` execs it: same
+# environment, and /etc/netns/NS/resolv.conf as /etc/resolv.conf).
 run_client() {
     local run=$1; shift
+    [ -z "${RIG_NETNS:-}" ] || set -- -- ip netns exec "$RIG_NETNS" env "$@"
     {
         printf 'env'
         printf ' %q' "$@"
@@ -225,7 +210,9 @@ cmd_flow() {
     # Host, per-client TLS flags and proxy env for the target.
     local host tls src_tls dest_tls proxy_env
     case $target in
-        ecr)   host=$RIG_ECR_HOST
+        ecr|public)
+               host=$RIG_ECR_HOST
+               [ "$target" = ecr ] || host=$RIG_PUBLIC_HOST
                tls=(--cert-dir "$RIG_CERT_DIR")
                src_tls=(--src-cert-dir "$RIG_CERT_DIR")
                dest_tls=(--dest-cert-dir "$RIG_CERT_DIR")
@@ -241,7 +228,12 @@ cmd_flow() {
                src_tls=(--src-tls-verify=false)
                dest_tls=(--dest-tls-verify=false)
                proxy_env=(NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost) ;;
-        *) die "target must be ecr or local" ;;
+        open)  host=127.0.0.1:$RIG_PUBLIC_PORT
+               tls=(--tls-verify=false)
+               src_tls=(--src-tls-verify=false)
+               dest_tls=(--dest-tls-verify=false)
+               proxy_env=(NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost) ;;
+        *) die "target must be ecr, public, local or open" ;;
     esac
 
     # credHelpers keyed by the exact host[:port] the client will look up; with
@@ -249,6 +241,8 @@ cmd_flow() {
     # flow fails without the helper.
     if [ "${RIG_NO_CRED_HELPERS:-0}" = 1 ]; then
         echo '{}' > "$run/docker/config.json"
+    elif [ "${RIG_CREDS_STORE:-0}" = 1 ]; then
+        printf '{"credsStore":"%s"}\n' "$RIG_HELPER" > "$run/docker/config.json"
     else
         printf '{"credHelpers":{"%s":"%s"}}\n' "$host" "$RIG_HELPER" > "$run/docker/config.json"
     fi
@@ -266,10 +260,17 @@ cmd_flow() {
     local podman=(podman --root "$dir/podman/root" --runroot "$dir/podman/run"
                   --tmpdir "$dir/podman/tmp" --storage-driver vfs
                   --events-backend none --cgroup-manager cgroupfs)
-    local docker_env=(DOCKER_HOST="tcp://127.0.0.1:$RIG_DOCKERD_PORT")
+    # buildah as root: private storage like podman's.
+    local buildah=(buildah --root "$dir/buildah/root" --runroot "$dir/buildah/run"
+                   --storage-driver vfs)
+    case $flow in
+        docker-*) [ -n "$RIG_ENGINE_SOCK" ] || die "no real dockerd (RIG_REAL_DOCKERD=1 rig.sh up)" ;;
+    esac
+    local docker=("$RIG_DOCKER") docker_env=(DOCKER_HOST="unix://$RIG_ENGINE_SOCK")
+    # What the rig itself does to the engine uses no helper and no user config.
+    local docker_admin=(env DOCKER_HOST="unix://$RIG_ENGINE_SOCK" DOCKER_CONFIG="$dir/engine/cli" "$RIG_DOCKER")
 
-    local rc=0 before=0
-    [ -f "$dir/dockerd.jsonl" ] && before=$(wc -l < "$dir/dockerd.jsonl")
+    local rc=0
     case $flow in
         skopeo-push)
             run_client "$run" "${base[@]}" "${via_docker_config[@]}" \
@@ -304,30 +305,39 @@ cmd_flow() {
             # No -u: podman asks the helper (get); valid answer = "Already logged in".
             run_client "$run" "${base[@]}" "${via_auth_file[@]}" \
                 "${podman[@]}" login "${tls[@]}" "$host" || rc=$? ;;
+        buildah-from)
+            # A fresh working container from the image, fetched for real each time.
+            env "${buildah[@]}" rm rig-work > /dev/null 2>&1 || true
+            env "${buildah[@]}" rmi -f "$host/demo/app:1" > /dev/null 2>&1 || true
+            run_client "$run" "${base[@]}" "${via_auth_file[@]}" \
+                "${buildah[@]}" from "${tls[@]}" --name rig-work "$host/demo/app:1" || rc=$? ;;
+        buildah-push)
+            # Commit the working container (local, no credentials), then push it.
+            env "${buildah[@]}" commit -q rig-work "rig/built:$n" > /dev/null \
+                || die "buildah commit failed (run buildah-from first)"
+            run_client "$run" "${base[@]}" "${via_auth_file[@]}" \
+                "${buildah[@]}" push "${tls[@]}" "rig/built:$n" "docker://$host/demo/built:$n" || rc=$? ;;
         docker-pull)
+            # rmi first so the engine really fetches the layers.
+            "${docker_admin[@]}" rmi -f "$host/demo/app:1" > /dev/null 2>&1 || true
             run_client "$run" "${base[@]}" "${via_docker_config[@]}" "${docker_env[@]}" \
-                "$RIG_DOCKER" pull "$host/demo/app:1" || rc=$? ;;
-        docker-login)
-            run_client "$run" "${base[@]}" "${via_docker_config[@]}" "${docker_env[@]}" \
-                "$RIG_DOCKER" login "$host" || rc=$? ;;
-        engine-pull)
-            [ -n "$RIG_ENGINE_SOCK" ] || die "no real dockerd (RIG_REAL_DOCKERD=1 rig.sh up)"
-            # rmi first so the engine really fetches; it always asks the registry anyway.
-            DOCKER_HOST=unix://$RIG_ENGINE_SOCK "$RIG_DOCKER" rmi -f "$host/demo/app:1" > /dev/null 2>&1 || true
-            run_client "$run" "${base[@]}" "${via_docker_config[@]}" DOCKER_HOST="unix://$RIG_ENGINE_SOCK" \
-                "$RIG_DOCKER" pull "$host/demo/app:1" || rc=$?
+                "${docker[@]}" pull "$host/demo/app:1" || rc=$?
             if [ "$rc" = 0 ] && ! grep -q "Digest: $RIG_IMAGE_DIGEST" "$run/client.out"; then
                 echo "engine pulled an unexpected digest" >&2; rc=3
             fi ;;
-        engine-login)
-            [ -n "$RIG_ENGINE_SOCK" ] || die "no real dockerd (RIG_REAL_DOCKERD=1 rig.sh up)"
-            run_client "$run" "${base[@]}" "${via_docker_config[@]}" DOCKER_HOST="unix://$RIG_ENGINE_SOCK" \
-                "$RIG_DOCKER" login "$host" || rc=$? ;;
+        docker-push)
+            "${docker_admin[@]}" tag "$SEED_IMAGE" "$host/demo/pushed:$n"
+            run_client "$run" "${base[@]}" "${via_docker_config[@]}" "${docker_env[@]}" \
+                "${docker[@]}" push "$host/demo/pushed:$n" || rc=$? ;;
+        docker-login)
+            # No -u: docker asks the helper (get), the daemon checks with the registry, then store.
+            run_client "$run" "${base[@]}" "${via_docker_config[@]}" "${docker_env[@]}" \
+                "${docker[@]}" login "$host" || rc=$? ;;
+        docker-logout)
+            run_client "$run" "${base[@]}" "${via_docker_config[@]}" "${docker_env[@]}" \
+                "${docker[@]}" logout "$host" || rc=$? ;;
         *) die "unknown flow $flow" ;;
     esac
-    if [ -f "$dir/dockerd.jsonl" ]; then
-        tail -n +"$((before + 1))" "$dir/dockerd.jsonl" > "$run/dockerd.jsonl"
-    fi
     # skopeo-pull*: the pulled manifest must be the seeded one.
     if [ "$rc" = 0 ] && [ -d "$run/pulled" ]; then
         grep -q "${RIG_IMAGE_DIGEST}" "$run/pulled/index.json" || { echo "pulled digest mismatch" >&2; rc=3; }
@@ -343,14 +353,21 @@ cmd_demo() {
     local dir=$DEMO_DIR t0 fails=0
     t0=$(now_ms)
     trap 'cmd_down "$DEMO_DIR"' EXIT
-    # The real-engine flows run when Debian's dockerd is installed.
-    local engine_flows=""
-    if [ -x /usr/sbin/dockerd ]; then export RIG_REAL_DOCKERD=1; engine_flows="engine-pull engine-login"; fi
+    # docker (a real daemon), podman and buildah flows run as root only.
+    local root_flows="" root_fail_flows=""
+    if [ "$(id -u)" = 0 ]; then
+        root_flows="podman-pull podman-login buildah-from buildah-push"
+        root_fail_flows="podman-pull"
+        if [ -x /usr/sbin/dockerd ]; then
+            export RIG_REAL_DOCKERD=1
+            root_flows+=" docker-pull docker-push docker-login docker-logout"
+            root_fail_flows+=" docker-pull docker-login"
+        fi
+    fi
     RIG_HELPER_BIN=$HERE/fake-helper.sh cmd_up "$dir" > /dev/null
     local flow target
     for target in local ecr; do
-        for flow in skopeo-push skopeo-pull skopeo-pull-authfile skopeo-inspect \
-                    podman-pull podman-login docker-pull docker-login $engine_flows; do
+        for flow in skopeo-push skopeo-pull skopeo-pull-authfile skopeo-inspect $root_flows; do
             cmd_flow "$dir" "$flow" "$target" > /dev/null || { echo "FAILED: $flow $target" >&2; fails=$((fails + 1)); }
         done
     done
@@ -358,7 +375,7 @@ cmd_demo() {
     # helper errors (hard error for skopeo/podman; docker goes on anonymously).
     local mode
     for mode in FAKE_HELPER_SECRET=wrong FAKE_HELPER_MODE=notfound FAKE_HELPER_MODE=error; do
-        for flow in skopeo-pull podman-pull docker-pull docker-login $engine_flows; do
+        for flow in skopeo-pull $root_fail_flows; do
             if (export "${mode?}"; cmd_flow "$dir" "$flow" ecr > /dev/null); then
                 echo "UNEXPECTED SUCCESS: $flow with $mode" >&2; fails=$((fails + 1))
             else
@@ -373,7 +390,7 @@ cmd_demo() {
 case ${1:-} in
     up)   [ $# -eq 2 ] || die "usage: rig.sh up DIR"; cmd_up "$2" ;;
     down) [ $# -eq 2 ] || die "usage: rig.sh down DIR"; cmd_down "$2" ;;
-    flow) [ $# -ge 3 ] || die "usage: rig.sh flow DIR FLOW [ecr|local]"; cmd_flow "$2" "$3" "${4:-ecr}" ;;
+    flow) [ $# -ge 3 ] || die "usage: rig.sh flow DIR FLOW [ecr|public|local|open]"; cmd_flow "$2" "$3" "${4:-ecr}" ;;
     demo) cmd_demo "${2:-}" ;;
     *) sed -n '2,30p' "$0" >&2; exit 2 ;;
 esac

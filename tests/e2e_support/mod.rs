@@ -2,15 +2,20 @@
 //! `Drop` (also on panic), every script and client call under a timeout that kills its whole
 //! process group.
 //!
-//! A rig is two Debian `docker-registry` instances with htpasswd auth (plain HTTP on
-//! `127.0.0.1:PORT`, and TLS for the ECR-shaped name behind a CONNECT proxy), a fake dockerd for
-//! the docker CLI, and a logging shim `docker-credential-ecr` that runs the real helper binary
-//! and records every call. A flow is one client command (`skopeo-pull`, `podman-pull`,
-//! `docker-login`, ...); its environment is exactly the sandbox's, so the helper the clients
-//! run talks to the sandbox's emulator with the sandbox's identity and cache.
+//! A rig is three Debian `docker-registry` instances (htpasswd auth on plain HTTP as
+//! `127.0.0.1:PORT`; htpasswd auth with TLS for the ECR-shaped name behind a CONNECT proxy; no
+//! auth with TLS as `public.ecr.aws` behind the same proxy), optionally a real dockerd
+//! (`Rig::up_for` with docker flows; root), and a logging shim `docker-credential-ecr` that runs
+//! the real helper binary and records every call. A flow is one client command (`skopeo-pull`,
+//! `podman-pull`, `buildah-push`, `docker-login`, ...); its environment is exactly the sandbox's,
+//! so the helper the clients run talks to the sandbox's emulator with the sandbox's identity and
+//! cache. `netns::CutOff` is a cut-off laptop (a network namespace where every packet is
+//! swallowed) for the helper or a whole flow (`RIG_NETNS`).
 //!
 //! Include it with `mod common; mod e2e_support;` (it uses `crate::common`).
 #![allow(dead_code)]
+
+pub mod netns;
 
 use crate::common::{BIN, MOTO_ACCOUNT, Sandbox};
 use serde_json::Value;
@@ -23,6 +28,10 @@ use std::time::{Duration, Instant};
 pub const RIG_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/rig.sh");
 /// The docker CLI the rig was proven with (28.x); `/usr/bin/docker` (20.10) behaves differently.
 pub const DEFAULT_DOCKER: &str = "/usr/local/bin/docker";
+/// The docker daemon the rig starts (Debian `docker.io`), as root, with `tests/support/dockerd.sh`.
+pub const DOCKERD: &str = "/usr/sbin/dockerd";
+/// ECR Public's registry name, under which the rig serves a registry without auth.
+pub const PUBLIC_HOST: &str = "public.ecr.aws";
 /// Region the config-file alias maps the plain registry to.
 pub const ALIAS_REGION: &str = "us-east-1";
 /// When set to `1`, a missing client fails the test instead of skipping it (for CI).
@@ -43,6 +52,10 @@ pub enum Target {
     /// CONNECT proxy (`HTTPS_PROXY` and `HTTP_PROXY` set: no name is ever resolved by DNS),
     /// trusting the rig's CA.
     Ecr,
+    /// The registry without auth as `public.ecr.aws`, through the proxy like `Ecr`.
+    Public,
+    /// The registry without auth as `127.0.0.1:PORT` (TLS, not verified): not ECR, open to all.
+    Open,
 }
 
 impl Target {
@@ -50,6 +63,17 @@ impl Target {
         match self {
             Target::Local => "local",
             Target::Ecr => "ecr",
+            Target::Public => "public",
+            Target::Open => "open",
+        }
+    }
+
+    /// The registry's directory in the rig.
+    fn registry_dir(self) -> &'static str {
+        match self {
+            Target::Local => "registry-plain",
+            Target::Ecr => "registry-tls",
+            Target::Public | Target::Open => "registry-public",
         }
     }
 }
@@ -102,31 +126,42 @@ fn have_or(test: &str, programs: &[&str], hint: &str) -> bool {
     false
 }
 
-/// Whether the client a flow runs is usable here: `podman-*` flows need podman and root (the
-/// rig runs podman with a private `--root`/`--runroot`, proven as root only), `docker-*` flows
-/// the docker CLI 28 (`docker_cli()`), everything else skopeo (which the rig itself needs).
-/// Prints a loud `SKIPPED:` line for a flow that cannot run (or panics under
-/// `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`).
+/// True when running as root. Otherwise prints a loud `SKIPPED:` line (`what` says what needs
+/// root) and returns false, or panics when `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
+pub fn is_root(test: &str, what: &str) -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let msg = format!("{test}: {what} needs root");
+    if std::env::var(ENV_REQUIRE_CLIENTS).as_deref() == Ok("1") {
+        panic!("{msg}; {ENV_REQUIRE_CLIENTS}=1 makes this a failure");
+    }
+    skipped(&msg);
+    false
+}
+
+/// Whether the client a flow runs is usable here: `podman-*` and `buildah-*` flows need their
+/// tool and root (the rig runs them with private storage, proven as root only), `docker-*`
+/// flows root, the real daemon (`DOCKERD`) and the docker CLI 28 (`docker_cli()`), everything
+/// else skopeo (which the rig itself needs). Prints a loud `SKIPPED:` line for a flow that
+/// cannot run (or panics under `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`).
 pub fn can_run(test: &str, flow: &str) -> bool {
-    if flow.starts_with("podman") {
-        // SAFETY: geteuid(2) has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            let msg = format!("{test}: flow {flow} needs root (podman runs as root in the rig)");
-            if std::env::var(ENV_REQUIRE_CLIENTS).as_deref() == Ok("1") {
-                panic!("{msg}; {ENV_REQUIRE_CLIENTS}=1 makes this a failure");
-            }
-            skipped(&msg);
-            return false;
+    let what = format!("{test}: flow {flow}");
+    for tool in ["podman", "buildah"] {
+        if flow.starts_with(tool) {
+            return is_root(&what, &format!("{tool} in the rig")) && have(&what, &[tool]);
         }
-        return have(&format!("{test}: flow {flow}"), &["podman"]);
     }
     if flow.starts_with("docker") {
         let docker = docker_cli();
-        return have_or(
-            &format!("{test}: flow {flow}"),
-            &[docker.to_str().expect("UTF-8 path")],
-            "the docker CLI 28; set RIG_DOCKER to its path if it is elsewhere",
-        );
+        return is_root(&what, "the real docker daemon")
+            && have_or(&what, &[DOCKERD], "Debian package docker.io")
+            && have_or(
+                &what,
+                &[docker.to_str().expect("UTF-8 path")],
+                "the docker CLI 28; set RIG_DOCKER to its path if it is elsewhere",
+            );
     }
     true
 }
@@ -226,10 +261,11 @@ pub struct HelperCall {
     pub stdin: String,
     pub exit: i64,
     pub stdout: String,
+    /// How long the helper itself ran, in milliseconds.
+    pub ms: f64,
 }
 
-/// One flow's outcome: the client's exit status and output, the helper calls it made, and
-/// (docker flows) the requests the fake dockerd received.
+/// One flow's outcome: the client's exit status and output, and the helper calls it made.
 #[derive(Debug)]
 pub struct Run {
     pub name: String,
@@ -239,7 +275,6 @@ pub struct Run {
     pub out: String,
     pub err: String,
     pub calls: Vec<HelperCall>,
-    pub dockerd: Vec<Value>,
     /// rig.sh's own stderr: the exact command and a summary line.
     pub log: String,
     pub elapsed: Duration,
@@ -274,36 +309,6 @@ impl Run {
             .map(|c| (c.action.clone(), c.stdin.clone(), c.exit))
             .collect()
     }
-
-    /// The decoded `X-Registry-Auth` of the fake dockerd's `POST /images/create`.
-    pub fn pull_auth(&self) -> Value {
-        let creates: Vec<&Value> = self
-            .dockerd
-            .iter()
-            .filter(|r| {
-                r["method"] == "POST"
-                    && r["path"]
-                        .as_str()
-                        .is_some_and(|p| p.ends_with("/images/create"))
-            })
-            .collect();
-        assert_eq!(
-            creates.len(),
-            1,
-            "expected one images/create request: {:?}\n{}",
-            self.dockerd,
-            self.describe()
-        );
-        creates[0]["x_registry_auth"].clone()
-    }
-
-    /// The body of the fake dockerd's `POST /auth` (docker login), if any.
-    pub fn login_auth(&self) -> Option<Value> {
-        self.dockerd
-            .iter()
-            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/auth")))
-            .map(|r| r["auth_body"].clone())
-    }
 }
 
 /// A running rig in a temp dir; `rig.sh down` on drop.
@@ -316,6 +321,16 @@ impl Rig {
     /// Starts a rig whose shim runs the real helper binary. `None` (after a loud SKIPPED line)
     /// when the rig's own programs are missing.
     pub fn up(test: &str) -> Option<Rig> {
+        Rig::start(test, false)
+    }
+
+    /// `up`, plus a real docker daemon when `flows` has a docker flow (pass the flows that
+    /// `runnable` kept, so a skipped docker flow starts no daemon).
+    pub fn up_for(test: &str, flows: &[&str]) -> Option<Rig> {
+        Rig::start(test, flows.iter().any(|f| f.starts_with("docker")))
+    }
+
+    fn start(test: &str, engine: bool) -> Option<Rig> {
         if !have(test, RIG_PROGRAMS) {
             return None;
         }
@@ -336,7 +351,8 @@ impl Rig {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &home)
             .env("RIG_HELPER_BIN", BIN)
-            .env("RIG_DOCKER", docker_cli());
+            .env("RIG_DOCKER", docker_cli())
+            .env("RIG_REAL_DOCKERD", if engine { "1" } else { "0" });
         let ran = run_group(cmd, UP_TIMEOUT, &rig.path().join("up"));
         assert!(
             ran.status.success(),
@@ -387,6 +403,8 @@ impl Rig {
         match target {
             Target::Local => self.local_host(),
             Target::Ecr => self.ecr_host(),
+            Target::Public => self.var("RIG_PUBLIC_HOST").to_owned(),
+            Target::Open => format!("127.0.0.1:{}", self.var("RIG_PUBLIC_PORT")),
         }
     }
 
@@ -473,6 +491,7 @@ impl Rig {
                 stdin: v["stdin"].as_str().unwrap_or_default().to_owned(),
                 exit: v["exit"].as_i64().unwrap_or(-1),
                 stdout: v["stdout"].as_str().unwrap_or_default().to_owned(),
+                ms: v["ms"].as_f64().unwrap_or(f64::NAN),
             })
             .collect();
         let run = Run {
@@ -481,7 +500,6 @@ impl Rig {
             out: read(&run_dir.join("client.out")),
             err: read(&run_dir.join("client.err")),
             calls,
-            dockerd: json_lines(&run_dir.join("dockerd.jsonl")),
             log: ran.stderr,
             elapsed: ran.elapsed,
             dir: run_dir,
@@ -502,14 +520,15 @@ impl Rig {
 
     /// How many requests the registry behind `target` answered with 401 so far (access log).
     pub fn registry_401s(&self, target: Target) -> usize {
-        let which = match target {
-            Target::Local => "registry-plain",
-            Target::Ecr => "registry-tls",
-        };
-        read(&self.rig_dir().join(which).join("registry.log"))
-            .lines()
-            .filter(|l| l.contains("\" 401 "))
-            .count()
+        read(
+            &self
+                .rig_dir()
+                .join(target.registry_dir())
+                .join("registry.log"),
+        )
+        .lines()
+        .filter(|l| l.contains("\" 401 "))
+        .count()
     }
 
     /// The CONNECT proxy's log: one JSON object per request.
@@ -519,12 +538,8 @@ impl Rig {
 
     /// Whether a repository exists in the registry behind `target` (to prove a push landed).
     pub fn has_repository(&self, target: Target, repo: &str) -> bool {
-        let which = match target {
-            Target::Local => "registry-plain",
-            Target::Ecr => "registry-tls",
-        };
         self.rig_dir()
-            .join(which)
+            .join(target.registry_dir())
             .join("data/docker/registry/v2/repositories")
             .join(repo)
             .is_dir()

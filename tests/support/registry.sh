@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Test-only OCI registry: Debian's docker-registry (distribution 2.8.2) on 127.0.0.1.
 #
-#   registry.sh start DIR [--user U] [--password PW] [--tls HOSTNAME]
+#   registry.sh start DIR [--user U] [--password PW | --no-auth] [--tls HOSTNAME]
 #       Generates DIR/config.yml, DIR/htpasswd, DIR/data/, optional DIR/tls/, starts
-#       the registry, waits until GET /v2/ answers 401, prints the port on stdout and
+#       the registry, waits until GET /v2/ answers 401 (200 with --no-auth: anyone may pull
+#       and push, like ECR Public's anonymous pulls), prints the port on stdout and
 #       writes it to DIR/port (pid in DIR/pid, log in DIR/registry.log).
 #   registry.sh stop DIR
 #       Stops it (SIGTERM, then SIGKILL after 5 s) and leaves DIR for inspection.
@@ -30,12 +31,13 @@ die() { echo "registry.sh: $*" >&2; exit 1; }
 
 cmd_start() {
     local dir=$1; shift
-    local user=AWS password=123456789012-auth-token tls_host=""
+    local user=AWS password=123456789012-auth-token tls_host="" auth=1
     while [ $# -gt 0 ]; do
         case $1 in
             --user) user=$2; shift 2 ;;
             --password) password=$2; shift 2 ;;
             --tls) tls_host=$2; shift 2 ;;
+            --no-auth) auth=0; shift ;;
             *) die "unknown option $1" ;;
         esac
     done
@@ -54,6 +56,14 @@ cmd_start() {
     key: $dir/tls/server.key"
     fi
 
+    local auth_yaml=""
+    if [ "$auth" = 1 ]; then
+        auth_yaml="auth:
+  htpasswd:
+    realm: test-registry
+    path: $dir/htpasswd"
+    fi
+
     cat > "$dir/config.yml" <<EOF
 version: 0.1
 log:
@@ -69,10 +79,7 @@ http:
   addr: 127.0.0.1:0
   secret: test-only-secret
 $tls_yaml
-auth:
-  htpasswd:
-    realm: test-registry
-    path: $dir/htpasswd
+$auth_yaml
 EOF
 
     # setsid: own process group, so a test harness killing us doesn't leave it orphaned
@@ -93,14 +100,15 @@ EOF
     [ -n "$port" ] || die "registry did not report its port (see $dir/registry.log)"
     echo "$port" > "$dir/port"
 
-    # Ready means the auth layer answers: an anonymous GET /v2/ must be 401.
-    local code=""
+    # Ready means the auth layer answers: an anonymous GET /v2/ must be 401 (200 without auth).
+    local code="" want=401
+    [ "$auth" = 1 ] || want=200
     for i in $(seq 1 100); do
         code=$(curl --noproxy '*' -sk -o /dev/null -w '%{http_code}' "$scheme://127.0.0.1:$port/v2/" || true)
-        [ "$code" = 401 ] && break
+        [ "$code" = "$want" ] && break
         sleep 0.1
     done
-    [ "$code" = 401 ] || die "GET /v2/ answered '$code', expected 401"
+    [ "$code" = "$want" ] || die "GET /v2/ answered '$code', expected $want"
     echo "$port"
 }
 
@@ -143,7 +151,7 @@ cmd_stop() {
 }
 
 case ${1:-} in
-    start) [ $# -ge 2 ] || die "usage: registry.sh start DIR [--user U] [--password PW] [--tls HOST]"; shift; cmd_start "$@" ;;
+    start) [ $# -ge 2 ] || die "usage: registry.sh start DIR [--user U] [--password PW | --no-auth] [--tls HOST]"; shift; cmd_start "$@" ;;
     stop)  [ $# -eq 2 ] || die "usage: registry.sh stop DIR"; cmd_stop "$2" ;;
     *) die "usage: registry.sh start|stop DIR ..." ;;
 esac
