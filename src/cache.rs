@@ -87,6 +87,10 @@ pub struct Failure {
     /// Unix milliseconds.
     pub at: u64,
     pub message: String,
+    /// The caller had no usable AWS identity ([`crate::token::TokenError::identity_refused`]):
+    /// for ECR Public the processes that share this failure go on anonymously too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub identity_refused: bool,
 }
 
 impl CachedToken {

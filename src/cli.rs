@@ -4,6 +4,7 @@
 //! [`ENV_VARS`]; `--help` is rendered from them, and so are the man page and completions.
 
 use crate::env::{Env, ProcessEnv};
+use crate::fallback::Fallback;
 use crate::lookup::{Lookup, LookupError};
 use crate::protocol;
 use crate::token::AwsTokenSource;
@@ -27,25 +28,25 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "get",
         args: "",
-        summary: "Read a registry URL on stdin; print {\"ServerURL\",\"Username\",\"Secret\"} for it",
+        summary: "Read a registry URL on stdin; print {\"ServerURL\",\"Username\",\"Secret\"} for it (other hosts: the fallback_store's answer)",
         protocol: true,
     },
     Command {
         name: "store",
         args: "",
-        summary: "Accept credentials from `docker login` (ECR tokens are not stored; succeeds silently)",
+        summary: "Accept credentials from `docker login`: ECR hosts succeed silently (tokens are minted, not stored); other hosts go to the config file's fallback_store",
         protocol: true,
     },
     Command {
         name: "erase",
         args: "",
-        summary: "Read a registry URL on stdin; forget its cached token (`docker logout`)",
+        summary: "Read a registry URL on stdin; forget its cached token, or the fallback_store's credentials for other hosts (`docker logout`)",
         protocol: true,
     },
     Command {
         name: "list",
         args: "",
-        summary: "Print {\"<server URL>\":\"AWS\"} for every registry with a valid cached token",
+        summary: "Print {\"<server URL>\":\"AWS\"} for every registry with a valid cached token, merged with the fallback_store's list",
         protocol: true,
     },
     Command {
@@ -236,7 +237,7 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         ["-h" | "--help" | "help"] => Ok(help(&program)),
         ["-v" | "--version" | "version"] => Ok(version_line()),
         [action] if is_protocol(action) => {
-            let result = protocol_action(action, env, stdin);
+            let result = protocol_action(&program, action, env, stdin);
             if let Err(text) = &result
                 && text != protocol::NOT_FOUND
             {
@@ -267,38 +268,101 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
     code
 }
 
-fn protocol_action(action: &str, env: &dyn Env, stdin: &mut dyn Read) -> Result<String, String> {
+fn protocol_action(
+    program: &str,
+    action: &str,
+    env: &dyn Env,
+    stdin: &mut dyn Read,
+) -> Result<String, String> {
     // Only get, store and erase have a request on stdin; `list` and `version` must not wait
     // for an EOF that a terminal never sends.
     let mut input = || protocol::read_input(stdin).map_err(|e| e.to_string());
+    let lookup = |env| Lookup::new(env).map_err(|e| e.to_string());
     match action {
         "version" => Ok(version_line()),
-        // ECR tokens are minted, not stored: accept and drop what `docker login` sends, so
-        // that a login against an ECR host succeeds.
-        "store" => input().map(|_| String::new()),
+        "store" => {
+            let input = input()?;
+            let url = protocol::store_server_url(&input).map_err(|e| e.to_string())?;
+            let lookup = lookup(env)?;
+            match lookup.target(&url) {
+                // ECR tokens are minted, not stored: accept and drop what `docker login`
+                // sends, so that a login against an ECR host succeeds.
+                Ok(_) => Ok(String::new()),
+                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
+                    Some(fallback) => forward(&fallback, "store", &input),
+                    None => Err(no_fallback_store(&url, env)),
+                },
+                Err(e) => Err(e.to_string()),
+            }
+        }
         "erase" => {
             let input = input()?;
             let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
+            let lookup = lookup(env)?;
             match lookup.erase(url) {
-                Ok(()) | Err(LookupError::NotEcr) => Ok(String::new()),
+                Ok(()) => Ok(String::new()),
+                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
+                    Some(fallback) => forward(&fallback, "erase", &input),
+                    // Nothing of that host is kept here: forgetting it is done.
+                    None => Ok(String::new()),
+                },
                 Err(e) => Err(e.to_string()),
             }
         }
         "list" => {
-            let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
-            let map = lookup.list().map_err(|e| e.to_string())?;
+            let lookup = lookup(env)?;
+            let mut map = lookup.list().map_err(|e| e.to_string())?;
+            if let Some(fallback) = Fallback::from_config(&lookup.config, env) {
+                let theirs = fallback.list().map_err(|e| e.to_string())??;
+                for (url, user) in theirs {
+                    // An ECR host is answered by this helper, so its own entry is the true one.
+                    map.entry(url).or_insert(user);
+                }
+            }
             serde_json::to_string(&map).map_err(|e| e.to_string())
         }
         _ => {
             let input = input()?;
             let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = Lookup::new(env).map_err(|e| e.to_string())?;
+            let lookup = lookup(env)?;
             let source = AwsTokenSource::from_env(env);
-            let cred = lookup.get(url, &source).map_err(|e| e.to_string())?;
-            Ok(protocol::credential_json(url, &cred.username, &cred.secret))
+            match lookup.get(url, &source) {
+                Ok(cred) => Ok(protocol::credential_json(url, &cred.username, &cred.secret)),
+                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
+                    Some(fallback) => forward(&fallback, "get", &input),
+                    None => Err(protocol::NOT_FOUND.to_string()),
+                },
+                Err(note @ LookupError::PublicAnonymous { .. }) => {
+                    // Clients hide a "not found" answer: the note on stderr says why.
+                    let _ = writeln!(std::io::stderr(), "{program}: {note}");
+                    Err(protocol::NOT_FOUND.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            }
         }
     }
+}
+
+/// The fallback store's answer as this helper's own: its stdout, success or failure.
+fn forward(fallback: &Fallback, action: &str, input: &[u8]) -> Result<String, String> {
+    let reply = fallback.run(action, input).map_err(|e| e.to_string())?;
+    if reply.success {
+        Ok(reply.stdout)
+    } else {
+        Err(reply.stdout)
+    }
+}
+
+/// `docker login` to a host that is not ECR, with nowhere to keep its password: failing is the
+/// only way not to lose it silently.
+fn no_fallback_store(url: &str, env: &dyn Env) -> String {
+    let config = crate::config::path(env)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "~/.config/docker-credential-ecr/config.toml".into());
+    format!(
+        "{} is not an ECR registry and no fallback store is configured to keep its password: set fallback_store = \"pass\" (or another docker-credential-* helper) in {config}, or route only ECR hosts here with credHelpers",
+        crate::registry::redact_userinfo(url)
+    )
 }
 
 fn is_protocol(word: &str) -> bool {
@@ -334,8 +398,25 @@ fn program_name(args: &[OsString]) -> String {
         .to_string()
 }
 
+/// The reference library's usage line, which clients may expect when they misuse the protocol.
 fn usage(program: &str) -> String {
     format!("Usage: {program} <{}>", protocol_names().join("|"))
+}
+
+/// Every way to run the program: the protocol's line, then one line per other command.
+fn full_usage(program: &str) -> String {
+    let mut s = usage(program);
+    for c in COMMANDS.iter().filter(|c| !c.protocol) {
+        s += &format!("\n       {program} {}", synopsis(c));
+    }
+    s
+}
+
+fn synopsis(c: &Command) -> String {
+    match c.args {
+        "" => c.name.to_string(),
+        args => format!("{} {args}", c.name),
+    }
 }
 
 pub fn version_line() -> String {
@@ -345,12 +426,8 @@ pub fn version_line() -> String {
 fn help(program: &str) -> String {
     let mut s = format!(
         "{program} {VERSION}\nDocker credential helper for Amazon ECR and ECR Public.\n\n{}\n\nCommands:\n",
-        usage(program)
+        full_usage(program)
     );
-    let synopsis = |c: &Command| match c.args {
-        "" => c.name.to_string(),
-        args => format!("{} {args}", c.name),
-    };
     let width = COMMANDS
         .iter()
         .map(|c| synopsis(c).len())
@@ -437,20 +514,61 @@ mod tests {
                 format!("docker-credential-ecr ({REPOSITORY}) {VERSION}\n")
             );
         }
-        let (code, out) = run_with(&["--help"], "");
-        assert_eq!(code, 0);
-        assert!(out.contains("AWS_ECR_CACHE_DIR"));
+        for a in ["--help", "-h", "help"] {
+            let (code, out) = run_with(&[a], "");
+            assert_eq!(code, 0);
+            assert!(out.contains("AWS_ECR_CACHE_DIR"));
+            let usage: Vec<&str> = out
+                .lines()
+                .skip_while(|l| !l.starts_with("Usage: "))
+                .take_while(|l| !l.is_empty())
+                .collect();
+            assert_eq!(
+                usage,
+                [
+                    "Usage: docker-credential-ecr <get|store|erase|list|version>",
+                    "       docker-credential-ecr configure [OPTIONS] [HOST...]",
+                    "       docker-credential-ecr doctor [HOST...]",
+                    "       docker-credential-ecr kubelet",
+                ]
+            );
+        }
+        let (_, out) = run_with(&["fetch"], "");
+        for name in [
+            "get",
+            "store",
+            "erase",
+            "list",
+            "version",
+            "configure",
+            "doctor",
+            "kubelet",
+        ] {
+            assert!(out.contains(name), "{name} missing: {out}");
+        }
     }
 
     #[test]
-    fn store_and_erase_are_silent() {
+    fn store_is_silent_for_ecr_and_refused_without_a_fallback_store() {
         assert_eq!(
             run_with(
                 &["store"],
-                r#"{"ServerURL":"h","Username":"AWS","Secret":"x"}"#
+                r#"{"ServerURL":"123456789012.dkr.ecr.us-east-1.amazonaws.com","Username":"AWS","Secret":"x"}"#
             ),
             (0, String::new())
         );
+        let (code, out) = run_with(
+            &["store"],
+            r#"{"ServerURL":"https://me:hunter2@ghcr.io","Username":"me","Secret":"hunter2"}"#,
+        );
+        assert_eq!(code, 1);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            out.starts_with("https://***@ghcr.io is not an ECR registry"),
+            "{out}"
+        );
+        assert!(out.contains("fallback_store = \"pass\""), "{out}");
+        assert!(!out.contains("hunter2"), "{out}");
         assert_eq!(run_with(&["erase"], "docker.io"), (0, String::new()));
     }
 

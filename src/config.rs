@@ -7,6 +7,8 @@
 //! ignoring it would hand out the wrong identity's token.
 //!
 //! ```toml
+//! fallback_store = "pass"                        # hosts that are not ECR: docker-credential-pass
+//!
 //! [[registry]]
 //! match = "*.dkr.ecr.eu-west-1.amazonaws.com"   # exact host[:port], glob, 12-digit account, or "public"
 //! profile = "prod"
@@ -101,11 +103,14 @@ struct Entry {
 pub struct Config {
     path: Option<PathBuf>,
     entries: Vec<Entry>,
+    /// The credential helper (`docker-credential-<name>`) that keeps what is not ECR.
+    fallback_store: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    fallback_store: Option<toml::Spanned<String>>,
     #[serde(default)]
     registry: Vec<toml::Spanned<RawEntry>>,
 }
@@ -173,10 +178,29 @@ impl Config {
                     .map_err(|m| invalid(offset, m))
             })
             .collect::<Result<_, _>>()?;
+        let fallback_store = match raw.fallback_store {
+            Some(name) if !is_helper_name(name.get_ref()) => {
+                return Err(invalid(
+                    name.span().start,
+                    format!(
+                        "field `fallback_store`: {:?} is not a credential helper name; give the part after docker-credential- (\"pass\" runs docker-credential-pass)",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            other => other.map(toml::Spanned::into_inner),
+        };
         Ok(Config {
             path: Some(path.to_path_buf()),
             entries,
+            fallback_store,
         })
+    }
+
+    /// The helper that keeps credentials for hosts that are not ECR: `pass` for
+    /// `docker-credential-pass`.
+    pub fn fallback_store(&self) -> Option<&str> {
+        self.fallback_store.as_deref()
     }
 
     /// Resolves a normalised `host[:port]` to its ECR registry and settings; `None` when the
@@ -353,6 +377,16 @@ fn label_matches(pattern: &str, label: &str) -> bool {
     p[pi..].iter().all(|&b| b == b'*')
 }
 
+/// What clients accept after `docker-credential-`: a file name, never a path or an option.
+fn is_helper_name(name: &str) -> bool {
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 pub(crate) fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
@@ -495,6 +529,20 @@ external_id = "x"
         assert!(err("[[registry]]\nmatch = \"a b\"\n").contains("field `match`"));
         assert!(err("registry = 3").contains("line 1"));
         assert!(err("[[registry]\n").contains("line 1"));
+    }
+
+    #[test]
+    fn fallback_store_names_a_helper() {
+        let c = parse("fallback_store = \"pass\"\n").unwrap();
+        assert_eq!(c.fallback_store(), Some("pass"));
+        assert_eq!(parse("").unwrap().fallback_store(), None);
+        for bad in ["", "../pass", "-x", "a b", "docker-credential-pass/x"] {
+            let e = err(&format!("\n\nfallback_store = {bad:?}\n"));
+            assert!(
+                e.starts_with("invalid config file /etc/ecr.toml, line 3: field `fallback_store`"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -109,9 +109,10 @@ fn respond(env: &dyn Env, stdin: &mut dyn Read) -> Result<String, KubeletError> 
     })?;
     let request = parse_request(&input)?;
     let host = registry_host(&request.image);
+    // An image written with `user:password@` must not put the password in the kubelet's log.
     let not_ecr = || KubeletError::NotEcr {
-        image: request.image.clone(),
-        host: host.to_string(),
+        image: crate::registry::redact_userinfo(&request.image),
+        host: crate::registry::redact_userinfo(host),
     };
     let lookup = Lookup::new(env).map_err(|e| KubeletError::Lookup(e.to_string()))?;
     let (target, _) = lookup.target(host).map_err(|_| not_ecr())?;

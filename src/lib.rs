@@ -12,6 +12,7 @@
 //! - [`identity`]: the cache key, from local facts only;
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
 //! - [`lookup`]: cache first, then one token fetch per herd;
+//! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - [`secret`]: a password type that cannot be printed by accident;
 //! - [`configure`]: the `configure` command, which edits the clients' config files;
@@ -27,6 +28,7 @@ pub mod dirs;
 pub mod doctor;
 pub mod endpoint;
 pub mod env;
+pub mod fallback;
 pub mod generate;
 pub mod identity;
 pub mod kubelet;

@@ -34,8 +34,17 @@ pub enum LookupError {
     #[error(transparent)]
     Token(#[from] TokenError),
     /// A failure another process met moments ago while this one waited for it.
-    #[error("{0}")]
-    Shared(String),
+    #[error("{message}")]
+    Shared {
+        message: String,
+        identity_refused: bool,
+    },
+    /// ECR Public without a usable AWS identity. Public images need none, so clients should go
+    /// on anonymously: the protocol's "not found", with this text as a note on stderr.
+    #[error(
+        "{host}: no token, so the client pulls anonymously (enough for public images): {reason}"
+    )]
+    PublicAnonymous { host: String, reason: String },
     #[error("cannot list cached credentials: {0}")]
     Cache(#[from] cache::CacheError),
     #[error(transparent)]
@@ -85,12 +94,22 @@ impl<'a> Lookup<'a> {
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
         let (target, key) = self.target(server_url)?;
+        self.get_target(&target, key, source)
+            .map_err(|e| anonymous_for_public(&target, e))
+    }
+
+    fn get_target(
+        &self,
+        target: &Target,
+        key: CacheKey,
+        source: &dyn TokenSource,
+    ) -> Result<Credential, LookupError> {
         let key = match source.identity() {
             Some(line) => key.extended(&line),
             None => key,
         };
         let Some(cache) = &self.cache else {
-            return fetch(&target, source);
+            return fetch(target, source);
         };
         let now = cache::now_ms();
         let cached = cache.read(&key.id);
@@ -102,7 +121,7 @@ impl<'a> Lookup<'a> {
             Ok(lock) => lock,
             Err(e) => {
                 crate::debug!("fetching uncached: {e}");
-                return fetch(&target, source).or_else(|err| still_valid(cached.as_ref(), err));
+                return fetch(target, source).or_else(|err| still_valid(cached.as_ref(), err));
             }
         };
         // Whoever held the lock before us may have done the work.
@@ -120,11 +139,14 @@ impl<'a> Lookup<'a> {
             && failure.at <= now
         {
             crate::debug!("sharing a refresh failure from another process");
-            let err = LookupError::Shared(failure.message.clone());
+            let err = LookupError::Shared {
+                message: failure.message.clone(),
+                identity_refused: failure.identity_refused,
+            };
             return usable(previous_token.as_ref(), now).ok_or(err);
         }
         crate::debug!("fetching a token for {}", target.host);
-        let result = source.fetch(&target);
+        let result = source.fetch(target);
         let entry = Entry {
             schema: cache::SCHEMA.to_string(),
             identity: key.description.clone(),
@@ -144,6 +166,7 @@ impl<'a> Lookup<'a> {
             failure: result.as_ref().err().map(|e| Failure {
                 at: cache::now_ms(),
                 message: e.to_string(),
+                identity_refused: e.identity_refused(),
             }),
         };
         if let Err(e) = cache.write(&lock, &key.id, &entry) {
@@ -160,13 +183,19 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    /// Forgets the cached token of a host for the current identity (`docker logout`).
+    /// Forgets the cached token of a host for the current identity (`docker logout`). With no
+    /// entry that a get could serve (no cache, an unusable one, nothing cached) there is nothing
+    /// to forget, and that is a success: `docker logout` must not fail over a cache.
     pub fn erase(&self, server_url: &str) -> Result<(), LookupError> {
         let (_, key) = self.target(server_url)?;
-        if let Some(cache) = &self.cache {
-            let lock = cache.lock(&key.id, self.lock_wait)?;
-            cache.remove(&lock, &key.id)?;
+        let Some(cache) = &self.cache else {
+            return Ok(());
+        };
+        if cache.read(&key.id).is_none() {
+            return Ok(());
         }
+        let lock = cache.lock(&key.id, self.lock_wait)?;
+        cache.remove(&lock, &key.id)?;
         Ok(())
     }
 
@@ -188,6 +217,26 @@ impl<'a> Lookup<'a> {
             }
         }
         Ok(out)
+    }
+}
+
+/// For ECR Public, a missing or refused AWS identity is no reason to fail a pull: public images
+/// need no credentials. Private registries keep their error.
+fn anonymous_for_public(target: &Target, err: LookupError) -> LookupError {
+    let refused = match &err {
+        LookupError::Token(e) => e.identity_refused(),
+        LookupError::Shared {
+            identity_refused, ..
+        } => *identity_refused,
+        _ => false,
+    };
+    if refused && target.registry == crate::registry::Registry::Public {
+        LookupError::PublicAnonymous {
+            host: target.host.clone(),
+            reason: err.to_string(),
+        }
+    } else {
+        err
     }
 }
 

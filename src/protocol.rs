@@ -32,6 +32,12 @@ pub enum InputError {
     Nul,
     #[error("cannot read stdin: {0}")]
     Io(String),
+    /// `store` got something other than `{"ServerURL":…,"Username":…,"Secret":…}`. The input
+    /// is never quoted: it may hold a password.
+    #[error(
+        "input on stdin is not a credential; expected JSON {{\"ServerURL\",\"Username\",\"Secret\"}}"
+    )]
+    NotCredentials,
 }
 
 /// Reads all of stdin (bounded), as the protocol's requests are whole-stream.
@@ -57,6 +63,22 @@ pub fn server_url(input: &[u8]) -> Result<&str, InputError> {
     match text.trim() {
         "" => Err(InputError::Empty),
         url => Ok(url),
+    }
+}
+
+/// The server URL of a `store`: the `ServerURL` of the credential on stdin. Nothing else in it
+/// is looked at here.
+pub fn store_server_url(input: &[u8]) -> Result<String, InputError> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        #[serde(rename = "ServerURL")]
+        server_url: Option<String>,
+    }
+    let stored: Stored = serde_json::from_slice(input).map_err(|_| InputError::NotCredentials)?;
+    match stored.server_url.as_deref().map(str::trim) {
+        None | Some("") => Err(InputError::Empty),
+        Some(url) if url.contains('\0') => Err(InputError::Nul),
+        Some(url) => Ok(url.to_string()),
     }
 }
 
@@ -108,6 +130,21 @@ mod tests {
             json,
             r#"{"ServerURL":"h:443","Username":"AWS","Secret":"p\"w"}"#
         );
+    }
+
+    #[test]
+    fn store_reads_the_server_url_and_never_quotes_the_input() {
+        assert_eq!(
+            store_server_url(br#"{"ServerURL":" ghcr.io ","Username":"u","Secret":"s"}"#),
+            Ok("ghcr.io".into())
+        );
+        assert_eq!(
+            store_server_url(br#"{"Username":"u","Secret":"s"}"#),
+            Err(InputError::Empty)
+        );
+        let err = store_server_url(b"hunter2").unwrap_err();
+        assert_eq!(err, InputError::NotCredentials);
+        assert!(!err.to_string().contains("hunter2"));
     }
 
     #[test]

@@ -141,6 +141,35 @@ pub(crate) fn is_region(s: &str) -> bool {
         && last.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A reference (server URL, image, host) as it may be shown in a message: user info before
+/// the host (`user:password@`) becomes `***@`. Nothing else changes, so the user still
+/// recognises what they asked for. An image digest (`name@sha256:…`) is not user info.
+pub fn redact_userinfo(reference: &str) -> String {
+    let scheme_end = reference.find("://").map_or(0, |i| i + 3);
+    let rest = &reference[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return reference.to_string();
+    };
+    // `nginx@sha256:<hex>` has no `/`, so its digest sits where user info would.
+    if authority_end == rest.len() && is_digest(&rest[at + 1..]) {
+        return reference.to_string();
+    }
+    format!("{}***@{}", &reference[..scheme_end], &rest[at + 1..])
+}
+
+/// `algorithm:hex`, as in an OCI digest (`sha256:…`, `sha512:…`).
+fn is_digest(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(algorithm, hex)| {
+        !algorithm.is_empty()
+            && algorithm
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
+            && hex.len() >= 32
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 /// Splits `host[:port]`, handling bracketed IPv6 literals. `None` when the port is not a number.
 fn split_port(authority: &str) -> Option<(&str, Option<&str>)> {
     let (host, port) = if let Some(end) = authority
@@ -184,6 +213,30 @@ mod tests {
             fips,
             dual_stack,
         }))
+    }
+
+    #[test]
+    fn user_info_is_redacted_and_digests_are_not() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let cases = [
+            ("u:p@h.example/app:1", "***@h.example/app:1".to_string()),
+            (
+                "https://u:p@h.example/v2/",
+                "https://***@h.example/v2/".into(),
+            ),
+            ("u:p@h.example", "***@h.example".into()),
+            ("a@b:c@h.example/x", "***@h.example/x".into()),
+            ("h.example/app@sha256:0", "h.example/app@sha256:0".into()),
+            (&format!("nginx@{digest}"), format!("nginx@{digest}")),
+            (
+                &format!("u:p@h/app@{digest}"),
+                format!("***@h/app@{digest}"),
+            ),
+            ("plain.example/app", "plain.example/app".into()),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_userinfo(input), want, "{input}");
+        }
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum TokenError {
         profile: Option<String>,
         detail: String,
     },
+    /// The profile's IAM Identity Center (SSO) session has expired, or its cached token is
+    /// missing or unreadable: only a new login fixes it, so the message names the command.
+    #[error("the AWS SSO session{} has expired or was never started: run `aws sso login{}`", profile_hint(.profile), login_profile(.profile))]
+    SsoLogin { profile: Option<String> },
     #[error("{code}: {message}")]
     Service { code: String, message: String },
     #[error("timed out reaching {endpoint} after {}s (set {TIMEOUT_VAR} to wait longer)", .after.as_secs())]
@@ -54,6 +58,47 @@ pub enum TokenError {
     BadToken { endpoint: String, detail: String },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
+}
+
+/// Service error codes that mean "these credentials may not do this", or "these are not
+/// credentials": the identity is the problem, not the registry or the network.
+const REFUSED_IDENTITY_CODES: &[&str] = &[
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "ExpiredToken",
+];
+
+impl TokenError {
+    /// No AWS credentials were found, or the service refused the ones found. ECR Public serves
+    /// public images anonymously, so for it this is no reason to fail a pull.
+    pub fn identity_refused(&self) -> bool {
+        match self {
+            TokenError::NoCredentials { .. } | TokenError::SsoLogin { .. } => true,
+            TokenError::Service { code, .. } => REFUSED_IDENTITY_CODES.contains(&code.as_str()),
+            _ => false,
+        }
+    }
+}
+
+/// ` --profile NAME` for a command line the user can paste (quoted when the shell needs it).
+fn login_profile(profile: &Option<String>) -> String {
+    let Some(name) = profile else {
+        return String::new();
+    };
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@+=,/".contains(&b));
+    if plain {
+        format!(" --profile {name}")
+    } else {
+        format!(" --profile '{}'", name.replace('\'', "'\\''"))
+    }
 }
 
 fn profile_hint(profile: &Option<String>) -> String {
@@ -142,6 +187,7 @@ impl TokenSource for AwsTokenSource {
                 TokenError::NoCredentials { detail, .. } => {
                     TokenError::NoCredentials { profile, detail }
                 }
+                TokenError::SsoLogin { .. } => TokenError::SsoLogin { profile },
                 other => other,
             })
     }
@@ -322,9 +368,13 @@ fn classify(
     while let Some(e) = source {
         if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
         {
+            let detail = one_line(&error_chain(c).join(": "));
+            if needs_sso_login(&detail) {
+                return TokenError::SsoLogin { profile: None };
+            }
             return TokenError::NoCredentials {
                 profile: None,
-                detail: one_line(&error_chain(c).join(": ")),
+                detail,
             };
         }
         source = e.source();
@@ -373,6 +423,17 @@ fn classify(
     }
 }
 
+/// Whether a credential failure is the SSO provider's "log in again". aws-config's SSO errors
+/// are private types, so their texts are what can be matched: the token provider's
+/// "the SSO token has expired and cannot be refreshed" and "failed to load the cached SSO
+/// token", and the legacy provider's errors about the cached token file itself.
+fn needs_sso_login(detail: &str) -> bool {
+    detail.contains("the SSO token has expired")
+        || detail.contains("failed to load the cached SSO token")
+        || detail.contains("cached SSO token file")
+        || detail.contains("/.aws/sso/cache/")
+}
+
 fn error_chain(err: &dyn StdError) -> Vec<String> {
     let mut out = Vec::new();
     let mut source: Option<&dyn StdError> = Some(err);
@@ -414,6 +475,23 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "no AWS credentials found for profile \"dev\": the profile has no credentials"
+        );
+        let e = TokenError::SsoLogin {
+            profile: Some("dev".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the AWS SSO session for profile \"dev\" has expired or was never started: run `aws sso login --profile dev`"
+        );
+        let e = TokenError::SsoLogin { profile: None };
+        assert!(e.to_string().ends_with("run `aws sso login`"), "{e}");
+        let e = TokenError::SsoLogin {
+            profile: Some("it's mine".into()),
+        };
+        assert!(
+            e.to_string()
+                .ends_with("run `aws sso login --profile 'it'\\''s mine'`"),
+            "{e}"
         );
         let e = TokenError::Timeout {
             endpoint: "ecr.us-east-1".into(),

@@ -240,6 +240,26 @@ fn bad_requests_are_one_line_errors_with_exit_status_1() {
 }
 
 #[test]
+fn an_image_with_user_info_never_puts_the_password_in_the_error() {
+    let sb = Sandbox::new();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    for image in [
+        format!("deploy:hunter2@{host}/team/app:1"),
+        format!("deploy:hunter2@{host}"),
+        format!(
+            "https://deploy:hunter2@{host}/team/app@sha256:{}",
+            "0".repeat(64)
+        ),
+    ] {
+        let err = failure(&kubelet(&sb, &request(V1, &image)));
+        assert!(!err.contains("hunter2"), "password echoed: {err}");
+        assert!(err.contains("***@"), "{err}");
+        assert!(err.contains("is not an Amazon ECR registry"), "{err}");
+    }
+    assert_eq!(sb.calls(), (0, 0));
+}
+
+#[test]
 fn api_failures_are_reported_on_stderr() {
     let sb = Sandbox::new();
     sb.fault("access-denied", None, None);

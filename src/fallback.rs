@@ -1,0 +1,184 @@
+//! The fallback store: with `"credsStore": "ecr"` docker sends every registry here, so hosts
+//! that are not ECR are forwarded to another credential helper named in the config file
+//! (`fallback_store = "pass"` runs `docker-credential-pass`). Its request is the one this
+//! process read, and its answer and exit status are handed back as they are: to docker, the two
+//! helpers are one store.
+//!
+//! The helper runs under the same bound as a token fetch (`DOCKER_CREDENTIAL_ECR_TIMEOUT`), in a
+//! process group of its own that is killed when the bound passes. What it reads and prints is
+//! never logged: it carries passwords.
+
+use crate::env::Env;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Set in the fallback helper's environment: a helper that forwards again (the config names
+/// this helper itself, or a link to it) is a loop, refused instead of spawning without end.
+pub const FORWARDED_VAR: &str = "DOCKER_CREDENTIAL_ECR_FORWARDED";
+
+/// A helper's answer is a credential or a listing; anything far larger is not an answer.
+const MAX_OUTPUT: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FallbackError {
+    #[error("cannot run the fallback store {program} (fallback_store in {}): {source}", config.display())]
+    Start {
+        program: String,
+        config: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the fallback store {program} did not answer within {}s (set {} to wait longer)", .after.as_secs_f64(), crate::token::TIMEOUT_VAR)]
+    Timeout { program: String, after: Duration },
+    #[error("the fallback store {program} answered more than {MAX_OUTPUT} bytes")]
+    TooLarge { program: String },
+    #[error("cannot talk to the fallback store {program}: {detail}")]
+    Io { program: String, detail: String },
+    #[error(
+        "the fallback store {program} answered `list` with something other than a JSON map of server URL to user name"
+    )]
+    BadList { program: String },
+    #[error("fallback_store in {} leads back to this helper (a loop): name another helper, such as \"pass\"", config.display())]
+    Loop { config: PathBuf },
+}
+
+/// What the fallback helper printed on stdout, and whether it exited with status 0.
+#[derive(Debug)]
+pub struct Reply {
+    pub stdout: String,
+    pub success: bool,
+}
+
+/// The fallback helper the config file names.
+pub struct Fallback {
+    /// `docker-credential-<name>`, looked up on PATH as clients do.
+    pub program: String,
+    /// The config file that names it, for messages.
+    pub config: PathBuf,
+    timeout: Duration,
+    forwarded: bool,
+}
+
+impl Fallback {
+    /// The fallback store the config file names, if any.
+    pub fn from_config(config: &crate::config::Config, env: &dyn Env) -> Option<Fallback> {
+        let name = config.fallback_store()?;
+        Some(Fallback {
+            program: format!("{}{name}", crate::cli::HELPER_PREFIX),
+            config: config.path().map(PathBuf::from).unwrap_or_default(),
+            timeout: crate::token::timeout(env),
+            forwarded: env.var(FORWARDED_VAR).is_some(),
+        })
+    }
+
+    /// Runs `<program> <action>` with `input` on its stdin; stderr is the user's.
+    pub fn run(&self, action: &str, input: &[u8]) -> Result<Reply, FallbackError> {
+        if self.forwarded {
+            return Err(FallbackError::Loop {
+                config: self.config.clone(),
+            });
+        }
+        let deadline = Instant::now() + self.timeout;
+        crate::debug!("forwarding `{action}` to {}", self.program);
+        let mut child = Command::new(&self.program)
+            .arg(action)
+            .env(FORWARDED_VAR, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            // Its own group, so that a timeout kills whatever it started, too.
+            .process_group(0)
+            .spawn()
+            .map_err(|source| FallbackError::Start {
+                program: self.program.clone(),
+                config: self.config.clone(),
+                source,
+            })?;
+        let io = |e: std::io::Error| FallbackError::Io {
+            program: self.program.clone(),
+            detail: e.to_string(),
+        };
+        // Written from a thread: a helper that does not read its stdin must not block us.
+        if let Some(mut stdin) = child.stdin.take() {
+            let input = input.to_vec();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+        }
+        let Some(stdout) = child.stdout.take() else {
+            kill_group(&mut child);
+            return Err(io(std::io::Error::other("no stdout pipe")));
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let result = stdout
+                .take(MAX_OUTPUT + 1)
+                .read_to_end(&mut buf)
+                .map(|_| buf);
+            let _ = tx.send(result);
+        });
+        let timed_out = |child: &mut Child| {
+            kill_group(child);
+            FallbackError::Timeout {
+                program: self.program.clone(),
+                after: self.timeout,
+            }
+        };
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(io)? {
+                break status;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(timed_out(&mut child));
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(5)));
+        };
+        // Something it started may still hold the pipe open: wait no longer than the bound.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let stdout = match rx.recv_timeout(left) {
+            Ok(result) => result.map_err(io)?,
+            Err(_) => return Err(timed_out(&mut child)),
+        };
+        if stdout.len() as u64 > MAX_OUTPUT {
+            return Err(FallbackError::TooLarge {
+                program: self.program.clone(),
+            });
+        }
+        crate::debug!("{} `{action}` exited with {status}", self.program);
+        let text = String::from_utf8_lossy(&stdout);
+        Ok(Reply {
+            stdout: text.trim_end_matches(['\n', '\r']).to_string(),
+            success: status.success(),
+        })
+    }
+
+    /// The fallback store's `list`: `{server URL: user name}`.
+    pub fn list(&self) -> Result<Result<BTreeMap<String, String>, String>, FallbackError> {
+        let reply = self.run("list", b"")?;
+        if !reply.success {
+            return Ok(Err(reply.stdout));
+        }
+        serde_json::from_str(&reply.stdout)
+            .map(Ok)
+            .map_err(|_| FallbackError::BadList {
+                program: self.program.clone(),
+            })
+    }
+}
+
+/// Kills the helper's whole process group and reaps the helper.
+fn kill_group(child: &mut Child) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals that process group; the group is the
+        // child's own (process_group(0)), so nothing else is hit.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
