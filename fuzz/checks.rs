@@ -232,10 +232,20 @@ pub fn stdin(data: &[u8]) {
         }
         other => panic!("erase exited {other}"),
     }
-    // `store` drops what it is given; only input it cannot read at all is an error.
-    match protocol::read_input(&mut &data[..]) {
-        Ok(_) => assert_eq!(run_cli("store", &env, data), (0, String::new())),
+    // `store` drops an ECR host's credential; with no fallback store configured any other host
+    // is one line naming the setting; input that is not a credential is an input error.
+    match protocol::read_input(&mut &data[..]).and_then(|i| protocol::store_server_url(&i)) {
         Err(e) => assert_eq!(run_cli("store", &env, data), (1, format!("{e}\n"))),
+        Ok(url) => {
+            let (code, out) = run_cli("store", &env, data);
+            if lookup.target(&url).is_ok() {
+                assert_eq!((code, out.as_str()), (0, ""));
+            } else {
+                assert_eq!(code, 1);
+                assert_eq!(out.matches('\n').count(), 1, "{out:?}");
+                assert!(out.contains("fallback_store"), "{out:?}");
+            }
+        }
     }
 }
 
@@ -326,7 +336,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
                 }
             }
             Err(LookupError::Token(_)) => assert!(fail),
-            Err(LookupError::Shared(_)) => {
+            Err(LookupError::Shared { .. }) => {
                 // Only a failure recorded while this lookup ran is shared, never one from a
                 // clock that has since been set back.
                 let at = failure_at.expect("a shared failure needs a recorded one");

@@ -360,7 +360,7 @@ fn no_fallback_store(url: &str, env: &dyn Env) -> String {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "~/.config/docker-credential-ecr/config.toml".into());
     format!(
-        "{} is not an ECR registry and no fallback store is configured to keep its password: set fallback_store = \"pass\" (or another docker-credential-* helper) in {config}, or route only ECR hosts here with credHelpers",
+        "{:?} is not an ECR registry and no fallback store is configured to keep its password: set fallback_store = \"pass\" (or another docker-credential-* helper) in {config}, or route only ECR hosts here with credHelpers",
         crate::registry::redact_userinfo(url)
     )
 }
@@ -564,7 +564,7 @@ mod tests {
         assert_eq!(code, 1);
         assert_eq!(out.lines().count(), 1, "{out}");
         assert!(
-            out.starts_with("https://***@ghcr.io is not an ECR registry"),
+            out.starts_with("\"https://***@ghcr.io\" is not an ECR registry"),
             "{out}"
         );
         assert!(out.contains("fallback_store = \"pass\""), "{out}");
