@@ -238,7 +238,7 @@ pub fn stdin(data: &[u8]) {
         Err(e) => assert_eq!(run_cli("store", &env, data), (1, format!("{e}\n"))),
         Ok(url) => {
             let (code, out) = run_cli("store", &env, data);
-            if lookup.target(&url).is_ok() {
+            if lookup.registry(&url).is_some() {
                 assert_eq!((code, out.as_str()), (0, ""));
             } else {
                 assert_eq!(code, 1);

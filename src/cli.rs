@@ -284,15 +284,14 @@ fn protocol_action(
             let input = input()?;
             let url = protocol::store_server_url(&input).map_err(|e| e.to_string())?;
             let lookup = lookup(env)?;
-            match lookup.target(&url) {
+            if lookup.registry(&url).is_some() {
                 // ECR tokens are minted, not stored: accept and drop what `docker login`
                 // sends, so that a login against an ECR host succeeds.
-                Ok(_) => Ok(String::new()),
-                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
-                    Some(fallback) => forward(&fallback, "store", &input),
-                    None => Err(no_fallback_store(&url, env)),
-                },
-                Err(e) => Err(e.to_string()),
+                return Ok(String::new());
+            }
+            match Fallback::from_config(&lookup.config, env) {
+                Some(fallback) => forward(&fallback, "store", &input),
+                None => Err(no_fallback_store(&url, env)),
             }
         }
         "erase" => {

@@ -83,9 +83,15 @@ impl<'a> Lookup<'a> {
 
     /// The ECR registry behind a client's server URL, or `NotEcr`.
     pub fn target(&self, server_url: &str) -> Result<(Target, CacheKey), LookupError> {
-        let host = crate::registry::normalize_host(server_url).ok_or(LookupError::NotEcr)?;
-        let target = self.config.resolve(&host).ok_or(LookupError::NotEcr)?;
+        let target = self.registry(server_url).ok_or(LookupError::NotEcr)?;
         Ok(identity::resolve(target, self.env)?)
+    }
+
+    /// The ECR registry (or alias of one) a server URL names, without resolving the identity
+    /// that would fetch its token: whether a host is this helper's or the fallback store's.
+    pub fn registry(&self, server_url: &str) -> Option<Target> {
+        let host = crate::registry::normalize_host(server_url)?;
+        self.config.resolve(&host)
     }
 
     pub fn get(
