@@ -357,10 +357,12 @@ fn forward(fallback: &Fallback, action: &str, input: &[u8]) -> Result<String, St
 fn no_fallback_store(url: &str, env: &dyn Env) -> String {
     let config = crate::config::path(env)
         .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "~/.config/docker-credential-ecr/config.toml".into());
+        .unwrap_or_else(|| format!("the config file ${}", crate::config::ENV_VAR));
+    // Only a host is shown: whatever else a client put in the URL may be a password.
+    let shown = crate::registry::normalize_host(url)
+        .map_or_else(|| "this server URL".to_string(), |h| format!("{h:?}"));
     format!(
-        "{:?} is not an ECR registry and no fallback store is configured to keep its password: set fallback_store = \"pass\" (or another docker-credential-* helper) in {config}, or route only ECR hosts here with credHelpers",
-        crate::registry::redact_userinfo(url)
+        "{shown} is not an ECR registry and no fallback store is configured to keep its password: set fallback_store = \"pass\" (or another docker-credential-* helper) in {config}, or route only ECR hosts here with credHelpers"
     )
 }
 
@@ -563,7 +565,7 @@ mod tests {
         assert_eq!(code, 1);
         assert_eq!(out.lines().count(), 1, "{out}");
         assert!(
-            out.starts_with("\"https://***@ghcr.io\" is not an ECR registry"),
+            out.starts_with("this server URL is not an ECR registry"),
             "{out}"
         );
         assert!(out.contains("fallback_store = \"pass\""), "{out}");

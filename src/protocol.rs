@@ -69,16 +69,20 @@ pub fn server_url(input: &[u8]) -> Result<&str, InputError> {
 /// The server URL of a `store`: the `ServerURL` of the credential on stdin. Nothing else in it
 /// is looked at here.
 pub fn store_server_url(input: &[u8]) -> Result<String, InputError> {
-    #[derive(serde::Deserialize)]
-    struct Stored {
-        #[serde(rename = "ServerURL")]
-        server_url: Option<String>,
-    }
-    let stored: Stored = serde_json::from_slice(input).map_err(|_| InputError::NotCredentials)?;
-    match stored.server_url.as_deref().map(str::trim) {
-        None | Some("") => Err(InputError::Empty),
-        Some(url) if url.contains('\0') => Err(InputError::Nul),
-        Some(url) => Ok(url.to_string()),
+    // An object only: a struct would also accept `["…"]`, taking a bare password for the URL.
+    let value: serde_json::Value =
+        serde_json::from_slice(input).map_err(|_| InputError::NotCredentials)?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err(InputError::NotCredentials);
+    };
+    match fields.get("ServerURL") {
+        None | Some(serde_json::Value::Null) => Err(InputError::Empty),
+        Some(serde_json::Value::String(url)) => match url.trim() {
+            "" => Err(InputError::Empty),
+            url if url.contains('\0') => Err(InputError::Nul),
+            url => Ok(url.to_string()),
+        },
+        Some(_) => Err(InputError::NotCredentials),
     }
 }
 
@@ -144,6 +148,14 @@ mod tests {
         );
         let err = store_server_url(b"hunter2").unwrap_err();
         assert_eq!(err, InputError::NotCredentials);
+        assert_eq!(
+            store_server_url(br#"["hunter2"]"#),
+            Err(InputError::NotCredentials)
+        );
+        assert_eq!(
+            store_server_url(br#"{"ServerURL":7}"#),
+            Err(InputError::NotCredentials)
+        );
         assert!(!err.to_string().contains("hunter2"));
     }
 
