@@ -11,6 +11,7 @@
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
 //! - [`identity`]: the cache key, from local facts only;
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
+//! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - [`secret`]: a password type that cannot be printed by accident;
@@ -27,6 +28,7 @@ pub mod dirs;
 pub mod doctor;
 pub mod endpoint;
 pub mod env;
+pub mod fsutil;
 pub mod generate;
 pub mod identity;
 pub mod kubelet;

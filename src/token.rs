@@ -7,6 +7,7 @@
 
 use crate::config::Target;
 use crate::registry::Registry;
+use crate::cache::{self, Validity};
 use crate::secret::Secret;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -25,8 +26,8 @@ pub struct Token {
     pub proxy_endpoint: String,
     pub username: String,
     pub password: Secret,
-    /// Unix milliseconds.
-    pub expires_at: u64,
+    /// When it arrived on the local clock, and how long it lasts on the server's.
+    pub validity: Validity,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -151,6 +152,7 @@ impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
         let config = self.sdk_config(target).await;
         let endpoint = endpoint_name(target);
+        let reply_time = ReplyTime::default();
         let classify = |e: &(dyn StdError + 'static),
                         code: Option<&str>,
                         message: Option<&str>,
@@ -168,6 +170,7 @@ impl AwsTokenSource {
                         .use_dual_stack(false),
                     None => builder.use_fips(p.fips).use_dual_stack(p.dual_stack),
                 }
+                .interceptor(reply_time.clone())
                 .build();
                 let out = aws_sdk_ecr::Client::from_conf(conf)
                     .get_authorization_token()
@@ -196,6 +199,7 @@ impl AwsTokenSource {
                         .use_dual_stack(false),
                     None => builder,
                 }
+                .interceptor(reply_time.clone())
                 .build();
                 let out = aws_sdk_ecrpublic::Client::from_conf(conf)
                     .get_authorization_token()
@@ -218,18 +222,18 @@ impl AwsTokenSource {
         let token_b64 = token_b64.ok_or_else(|| bad(&endpoint, "the token is missing"))?;
         let (username, password) = decode_token(&token_b64).map_err(|d| bad(&endpoint, d))?;
         let expires_at = match expires_at {
-            Some(Ok(ms)) if ms > 0 => ms as u64,
+            Some(Ok(ms)) if ms > 0 => ms,
             Some(_) => return Err(bad(&endpoint, "its expiry time is out of range")),
             None => return Err(bad(&endpoint, "it has no expiry time")),
         };
-        if expires_at <= crate::cache::now_ms() {
-            return Err(bad(&endpoint, "it has already expired"));
-        }
+        let validity = reply_time
+            .validity(expires_at)
+            .ok_or_else(|| bad(&endpoint, "it has already expired"))?;
         Ok(Token {
             proxy_endpoint: proxy_endpoint.unwrap_or_else(|| format!("https://{}", target.host)),
             username,
             password,
-            expires_at,
+            validity,
         })
     }
 
@@ -277,6 +281,59 @@ impl AwsTokenSource {
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
             .build()
+    }
+}
+
+/// When the reply arrived, on both clocks: the local one, and the server's (its HTTP `Date`
+/// header). A token's lifetime is `expiresAt` less the server's time, both on the server's clock,
+/// so an error in either clock does not move it; it is then counted on the local clock from the
+/// arrival. Retries overwrite it: the last reply is the one whose token is used.
+#[derive(Debug, Clone, Default)]
+struct ReplyTime(std::sync::Arc<std::sync::Mutex<Option<(u64, Option<i64>)>>>);
+
+impl ReplyTime {
+    /// The token's validity, or `None` when it had expired when it was issued. Without a
+    /// `Date` header the server's time is taken to be the local time of the reply; a lifetime
+    /// longer than ECR issues is cut to ECR's, so that a wrong server clock cannot stretch it.
+    fn validity(&self, expires_at_ms: i64) -> Option<Validity> {
+        let seen = self.0.lock().ok().and_then(|g| *g);
+        let (local, server) = seen.unwrap_or((cache::now_ms(), None));
+        let server = server.unwrap_or(local as i64);
+        let lifetime = expires_at_ms.checked_sub(server).filter(|l| *l > 0)?;
+        Some(Validity {
+            fetched_at: local,
+            lifetime_ms: (lifetime as u64).min(cache::MAX_TOKEN_LIFETIME_MS),
+        })
+    }
+}
+
+impl aws_sdk_ecr::config::Intercept for ReplyTime {
+    fn name(&self) -> &'static str {
+        "ReplyTime"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_sdk_ecr::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &aws_sdk_ecr::config::RuntimeComponents,
+        _: &mut aws_sdk_ecr::config::ConfigBag,
+    ) -> Result<(), Box<dyn StdError + Send + Sync>> {
+        let server = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| {
+                aws_smithy_types::DateTime::from_str(
+                    d.trim(),
+                    aws_smithy_types::date_time::Format::HttpDate,
+                )
+                .ok()
+            })
+            .and_then(|t| t.to_millis().ok());
+        if let Ok(mut seen) = self.0.lock() {
+            *seen = Some((cache::now_ms(), server));
+        }
+        Ok(())
     }
 }
 
