@@ -329,7 +329,10 @@ impl aws_sdk_ecr::config::Intercept for ReplyTime {
                 )
                 .ok()
             })
-            .and_then(|t| t.to_millis().ok());
+            .and_then(|t| t.to_millis().ok())
+            // Whole seconds: the reply left at some moment within that second. Taking its end
+            // errs towards a shorter lifetime, never a longer one.
+            .map(|ms| ms + 999);
         if let Ok(mut seen) = self.0.lock() {
             *seen = Some((cache::now_ms(), server));
         }
