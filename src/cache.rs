@@ -612,7 +612,10 @@ mod tests {
     #[test]
     fn refresh_margin_is_a_quarter_of_the_lifetime_capped_at_30_minutes() {
         let hour = 3_600_000;
-        assert_eq!(token(0, 12 * hour).validity.refresh_margin_ms(), 30 * 60 * 1000);
+        assert_eq!(
+            token(0, 12 * hour).validity.refresh_margin_ms(),
+            30 * 60 * 1000
+        );
         assert_eq!(token(0, 8_000).validity.refresh_margin_ms(), 2_000);
         let t = token(0, 12 * hour);
         assert!(t.is_fresh(11 * hour));
@@ -626,7 +629,10 @@ mod tests {
         let hour = 3_600_000;
         let t = token(10 * hour, 22 * hour);
         assert_eq!(t.validity.expires_at(), 22 * hour);
-        assert_eq!(t.validity.fresh_for(11 * hour), Duration::from_secs(10 * 3600 + 1800));
+        assert_eq!(
+            t.validity.fresh_for(11 * hour),
+            Duration::from_secs(10 * 3600 + 1800)
+        );
         assert_eq!(t.validity.fresh_for(22 * hour - 1), Duration::ZERO);
         // Fetched "in the future": the clock was set back since, so its age is unknown.
         assert!(!t.is_valid(10 * hour - 1));
@@ -652,7 +658,9 @@ mod tests {
         fs::write(cache.entry_path("k"), v1.to_string()).unwrap();
         fs::set_permissions(cache.entry_path("k"), fs::Permissions::from_mode(0o600)).unwrap();
         assert!(cache.read("k").is_none());
-        cache.write(&lock, "k", &entry(Some(token(now, now + 1)))).unwrap();
+        cache
+            .write(&lock, "k", &entry(Some(token(now, now + 1))))
+            .unwrap();
         assert!(cache.read("k").is_some());
     }
 

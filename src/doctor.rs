@@ -330,7 +330,10 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
     }
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
-        state: entry_state(crate::lookup::read_own(cache, &key, &target), cache::now_ms()),
+        state: entry_state(
+            crate::lookup::read_own(cache, &key, &target),
+            cache::now_ms(),
+        ),
     }
 }
 

@@ -56,9 +56,7 @@ pub fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), R
         .custom_flags(flags)
         .open(path)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) if links == Links::Refuse => {
-                ReadError::NotRegular("a symbolic link")
-            }
+            Some(libc::ELOOP) if links == Links::Refuse => ReadError::NotRegular("a symbolic link"),
             // What opening a socket gives.
             Some(libc::ENXIO) => ReadError::NotRegular("a socket or other special file"),
             _ => ReadError::Io(e),
@@ -183,7 +181,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, [b'x'; 10]).unwrap();
-        assert_eq!(read_regular(&path, 10, Links::Refuse).unwrap().bytes.len(), 10);
+        assert_eq!(
+            read_regular(&path, 10, Links::Refuse).unwrap().bytes.len(),
+            10
+        );
         let err = read_regular(&path, 9, Links::Refuse).err().unwrap();
         assert!(matches!(err, ReadError::TooLarge(9)));
         assert!(

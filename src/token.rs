@@ -5,9 +5,9 @@
 //! Every wait is bounded: a machine with no credentials and no metadata service fails within
 //! the timeout, and each failure becomes one line that says what to fix.
 
+use crate::cache::{self, Validity};
 use crate::config::Target;
 use crate::registry::Registry;
-use crate::cache::{self, Validity};
 use crate::secret::Secret;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -289,7 +289,10 @@ impl AwsTokenSource {
 /// so an error in either clock does not move it; it is then counted on the local clock from the
 /// arrival. Retries overwrite it: the last reply is the one whose token is used.
 #[derive(Debug, Clone, Default)]
-struct ReplyTime(std::sync::Arc<std::sync::Mutex<Option<(u64, Option<i64>)>>>);
+struct ReplyTime(std::sync::Arc<std::sync::Mutex<Option<Arrival>>>);
+
+/// The local time a reply arrived (Unix ms) and the server's time in its `Date` header, if any.
+type Arrival = (u64, Option<i64>);
 
 impl ReplyTime {
     /// The token's validity, or `None` when it had expired when it was issued. Without a

@@ -562,10 +562,14 @@ fn an_entry_is_a_hit_only_for_its_own_identity_host_and_a_plausible_lifetime() {
     sb.get_ok(&host());
     let (path, original) = the_entry(&sb);
     let day = 24 * 3_600_000u64;
-    let edits: [(&str, &dyn Fn(&mut serde_json::Value)); 3] = [
+    type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 3] = [
         ("identity", &|e| {
-            e["identity"] = format!("{}\nAWS_PROFILE=someone-else", e["identity"].as_str().unwrap())
-                .into()
+            e["identity"] = format!(
+                "{}\nAWS_PROFILE=someone-else",
+                e["identity"].as_str().unwrap()
+            )
+            .into()
         }),
         ("host", &|e| {
             e["host"] = private_host("210987654321", "us-east-1").into()
@@ -582,7 +586,11 @@ fn an_entry_is_a_hit_only_for_its_own_identity_host_and_a_plausible_lifetime() {
         edit(&mut entry);
         std::fs::write(&path, entry.to_string()).unwrap();
         sb.get_ok(&host());
-        assert_eq!(sb.calls(), (n as u32 + 2, 0), "an entry with another {what} was a hit");
+        assert_eq!(
+            sb.calls(),
+            (n as u32 + 2, 0),
+            "an entry with another {what} was a hit"
+        );
     }
 }
 

@@ -524,8 +524,15 @@ fn a_fifo_at_the_prune_stamp_does_not_hang_a_refresh() {
     mkfifo_aged(&stamp, Duration::from_secs(3600));
     std::fs::remove_file(entry_path(&sb, &host(EAST))).unwrap();
     let start = Instant::now();
-    let out = run_with_timeout(sb.cmd(["get"]), host(EAST).as_bytes(), Duration::from_secs(10));
-    assert!(start.elapsed() < Duration::from_secs(10), "the get hung on the FIFO");
+    let out = run_with_timeout(
+        sb.cmd(["get"]),
+        host(EAST).as_bytes(),
+        Duration::from_secs(10),
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the get hung on the FIFO"
+    );
     assert_token(&out.expect("the get hung on the FIFO"));
     assert!(std::fs::symlink_metadata(&stamp).unwrap().is_file());
     assert_token(&sb.get(&host(EAST)));
@@ -584,5 +591,9 @@ fn root_with_another_users_home_creates_nothing_there() {
         )),
         "{text}"
     );
-    assert_eq!(owners_under(&home), [(dot_cache, USER)], "doctor created it");
+    assert_eq!(
+        owners_under(&home),
+        [(dot_cache, USER)],
+        "doctor created it"
+    );
 }

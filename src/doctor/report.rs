@@ -324,10 +324,9 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
                 Mark::Warn,
                 "no cache directory (HOME unset): every request calls the API".to_string(),
             ),
-            CacheCheck::Unusable(why) => (
-                Mark::Warn,
-                format!("{why}: every request calls the API"),
-            ),
+            CacheCheck::Unusable(why) => {
+                (Mark::Warn, format!("{why}: every request calls the API"))
+            }
             CacheCheck::Entry { path, state } => {
                 let (mark, what) = match state {
                     EntryState::None => (Mark::Info, "no entry yet".to_string()),

@@ -106,9 +106,17 @@ pub fn mkfifo_aged(path: &Path, age: Duration) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: `c` is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
     let then = now_secs() as i64 - age.as_secs() as i64;
-    let times = [libc::timespec { tv_sec: then, tv_nsec: 0 }; 2];
+    let times = [libc::timespec {
+        tv_sec: then,
+        tv_nsec: 0,
+    }; 2];
     // SAFETY: as above; `times` holds two timespecs, as utimensat requires.
     let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
     assert_eq!(rc, 0, "utimensat {}", path.display());
