@@ -62,10 +62,18 @@ pub fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), R
             _ => ReadError::Io(e),
         })?;
     let meta = file.metadata()?;
-    if !meta.is_file() {
+    if !meta.is_file() && !is_null_device(&meta) {
         return Err(ReadError::NotRegular(kind(&meta.file_type())));
     }
     Ok((file, meta))
+}
+
+/// `/dev/null` (or a link to it) is the usual way to say "an empty file"
+/// (`DOCKER_CREDENTIAL_ECR_CONFIG=/dev/null`, a dotfile linked there to disable it), and reading
+/// it ends at once: it is read as one.
+fn is_null_device(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
 }
 
 /// Reads the regular file at `path`, at most `limit` bytes of it (one more is an error).
@@ -174,6 +182,12 @@ mod tests {
         std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
         let err = read_regular(&link, 10, Links::Refuse).err().unwrap();
         assert_eq!(err.to_string(), "it is a symbolic link, not a regular file");
+    }
+
+    #[test]
+    fn dev_null_reads_as_an_empty_file() {
+        let c = read_regular(Path::new("/dev/null"), 10, Links::Follow).unwrap();
+        assert!(c.bytes.is_empty());
     }
 
     #[test]
