@@ -291,6 +291,10 @@ impl AwsTokenSource {
 #[derive(Debug, Clone, Default)]
 struct ReplyTime(std::sync::Arc<std::sync::Mutex<Option<Arrival>>>);
 
+/// How far a reply's `Date` may be from our clock and still count as agreeing with it: its
+/// one-second resolution and a slow trip.
+const DATE_AGREEMENT_MS: u64 = 2_000;
+
 /// The local time a reply arrived (Unix ms) and the server's time in its `Date` header, if any.
 type Arrival = (u64, Option<i64>);
 
@@ -301,7 +305,14 @@ impl ReplyTime {
     fn validity(&self, expires_at_ms: i64) -> Option<Validity> {
         let seen = self.0.lock().ok().and_then(|g| *g);
         let (local, server) = seen.unwrap_or((cache::now_ms(), None));
-        let server = server.unwrap_or(local as i64);
+        // `Date` has whole seconds. A server clock that agrees with ours to within that (and
+        // the trip) tells nothing finer than our own millisecond clock does: use ours. Any
+        // other is a skew to correct, taking the end of the second it names, which errs
+        // towards a shorter lifetime, never a longer one.
+        let server = match server {
+            Some(date) if (local as i64).abs_diff(date) > DATE_AGREEMENT_MS => date + 999,
+            _ => local as i64,
+        };
         let lifetime = expires_at_ms.checked_sub(server).filter(|l| *l > 0)?;
         Some(Validity {
             fetched_at: local,
@@ -332,10 +343,7 @@ impl aws_sdk_ecr::config::Intercept for ReplyTime {
                 )
                 .ok()
             })
-            .and_then(|t| t.to_millis().ok())
-            // Whole seconds: the reply left at some moment within that second. Taking its end
-            // errs towards a shorter lifetime, never a longer one.
-            .map(|ms| ms + 999);
+            .and_then(|t| t.to_millis().ok());
         if let Ok(mut seen) = self.0.lock() {
             *seen = Some((cache::now_ms(), server));
         }
@@ -456,6 +464,37 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seen(local: u64, date: Option<i64>) -> ReplyTime {
+        ReplyTime(std::sync::Arc::new(std::sync::Mutex::new(Some((
+            local, date,
+        )))))
+    }
+
+    #[test]
+    fn lifetimes_are_measured_on_the_servers_clock() {
+        let hour = 3_600_000i64;
+        let local = 1_800_000_000_000u64;
+        let l = local as i64;
+        // Clocks that agree (to Date's second): our millisecond clock is used.
+        let v = seen(local, Some(l - 400)).validity(l + 12 * hour).unwrap();
+        assert_eq!((v.fetched_at, v.lifetime_ms), (local, 12 * hour as u64));
+        // Server 13 h behind: its expiresAt is in our past, yet 12 h are left.
+        let v = seen(local, Some(l - 13 * hour)).validity(l - hour).unwrap();
+        assert_eq!(v.lifetime_ms, 12 * hour as u64 - 999);
+        // Server 2 h ahead: not 14 h.
+        let v = seen(local, Some(l + 2 * hour))
+            .validity(l + 14 * hour)
+            .unwrap();
+        assert_eq!(v.lifetime_ms, 12 * hour as u64 - 999);
+        // No Date: the local time of the reply.
+        let v = seen(local, None).validity(l + hour).unwrap();
+        assert_eq!(v.lifetime_ms, hour as u64);
+        // Expired when issued; longer than ECR issues is cut to ECR's.
+        assert!(seen(local, Some(l + 2 * hour)).validity(l + hour).is_none());
+        let v = seen(local, None).validity(l + 24 * hour).unwrap();
+        assert_eq!(v.lifetime_ms, cache::MAX_TOKEN_LIFETIME_MS);
+    }
 
     #[test]
     fn decodes_aws_tokens_only() {

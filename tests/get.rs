@@ -324,7 +324,7 @@ fn corrupt_cache_files_are_rebuilt() {
         sb.get_ok(&host());
         let text = std::fs::read_to_string(&entries[0]).unwrap();
         assert!(
-            text.contains("docker-credential-ecr/cache/v1"),
+            text.contains(docker_credential_ecr::cache::SCHEMA),
             "not rebuilt: {text}"
         );
     }

@@ -80,7 +80,7 @@ fn a_damaged_entry_costs_only_its_own_key_a_fetch() {
         }),
         ("another schema version", |p, _| {
             let text = std::fs::read_to_string(p).unwrap();
-            let other = text.replace(SCHEMA, "docker-credential-ecr/cache/v2");
+            let other = text.replace(SCHEMA, "docker-credential-ecr/cache/v999");
             assert_ne!(text, other);
             std::fs::write(p, other).unwrap();
         }),
