@@ -153,7 +153,10 @@ impl TokenSource for FakeSource {
             proxy_endpoint: format!("https://{}", target.host),
             username: protocol::USERNAME.into(),
             password: Secret::new(FAKE_PASSWORD.into()),
-            expires_at: cache::now_ms() + 3_600_000,
+            validity: cache::Validity {
+                fetched_at: cache::now_ms(),
+                lifetime_ms: 3_600_000,
+            },
         })
     }
 }
@@ -278,8 +281,9 @@ pub fn cache_file(data: &[u8], dir: &Path) {
         let back: Entry = serde_json::from_slice(&json).expect("and reads back");
         assert_eq!(serde_json::to_vec(&back).unwrap(), json);
         if let Some(t) = &e.token {
-            let lifetime = t.expires_at.saturating_sub(t.fetched_at);
-            assert!(t.refresh_margin_ms() <= lifetime);
+            let v = t.validity;
+            assert!(v.refresh_margin_ms() <= v.lifetime_ms);
+            assert!(v.refresh_at() <= v.expires_at());
             // No overflow anywhere near the ends of the clock.
             let _ = (t.is_fresh(u64::MAX), t.is_valid(u64::MAX), t.is_fresh(0));
         }
@@ -302,7 +306,10 @@ pub fn cache_file(data: &[u8], dir: &Path) {
         ours.as_ref().map(|e| serde_json::to_vec(e).unwrap()),
         "Cache::read disagrees with the schema"
     );
-    let cached = ours.and_then(|e| e.token);
+    // Only an entry recorded for this identity and host can be answered.
+    let cached = ours
+        .filter(|e| e.belongs_to(&key.description, &target.host))
+        .and_then(|e| e.token);
 
     for fail in [true, false] {
         std::fs::write(cache.entry_path(&key.id), data).expect("write entry");
@@ -318,7 +325,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
             Ok(cred) if cred.from_cache => {
                 let t = cached.as_ref().expect("a cache hit needs a cached token");
                 assert_eq!(cred.secret.expose(), t.password.expose());
-                assert!(t.expires_at > before, "answered an expired token");
+                assert!(t.is_valid(before), "answered an expired token");
                 if !fail {
                     assert!(t.is_fresh(before), "a stale token was served as a hit");
                 }
@@ -330,7 +337,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
                         .as_ref()
                         .expect("a failed fetch answers only a cached token");
                     assert_eq!(cred.secret.expose(), t.password.expose());
-                    assert!(t.expires_at > before, "answered an expired token");
+                    assert!(t.is_valid(before), "answered an expired token");
                 } else {
                     assert_eq!(cred.secret.expose(), FAKE_PASSWORD);
                 }

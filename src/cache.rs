@@ -13,16 +13,31 @@
 //!
 //! Nothing here is fatal: a corrupt, foreign, unreadable or untrusted entry is a miss, and a
 //! directory we cannot write means tokens are served uncached.
+//!
+//! A token's life is counted on the local clock from the moment it arrived, for as long as the
+//! server said it lasts on the server's clock ([`Validity`]): neither clock's error against the
+//! other moves an expiry. An entry whose numbers no fetch could have produced (a lifetime longer
+//! than ECR issues, a fetch in the future because the clock was set back) is a miss.
 
+use crate::fsutil::{self, Links};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const SCHEMA: &str = "docker-credential-ecr/cache/v1";
+/// v2: a token's validity is its local fetch time and the server's lifetime (v1 kept the server's
+/// absolute expiry). Entries of another schema are misses.
+pub const SCHEMA: &str = "docker-credential-ecr/cache/v2";
+
+/// ECR's authorization tokens last 12 hours; nothing longer is a token ECR issued.
+pub const MAX_TOKEN_LIFETIME_MS: u64 = 12 * 3600 * 1000;
+
+/// What a server's rounding may add to [`MAX_TOKEN_LIFETIME_MS`] in an entry that is still
+/// believed.
+const LIFETIME_SLACK_MS: u64 = 5 * 60 * 1000;
 
 /// Real tokens are ~2-3 KiB; anything much bigger is not ours.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024;
@@ -41,11 +56,8 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(60);
 pub enum CacheError {
     #[error("cache directory {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
-    #[error(
-        "cache directory {} is not safe to use (owned by another user, group/world-writable, or not a directory)",
-        path.display()
-    )]
-    Untrusted { path: PathBuf },
+    #[error(transparent)]
+    Unusable(#[from] Unusable),
     #[error("timed out after {}s waiting for another docker-credential-ecr to refresh {}", waited.as_secs(), path.display())]
     LockTimeout { path: PathBuf, waited: Duration },
 }
@@ -76,10 +88,18 @@ pub struct CachedToken {
     pub proxy_endpoint: String,
     pub username: String,
     pub password: Secret,
-    /// Unix milliseconds.
+    #[serde(flatten)]
+    pub validity: Validity,
+}
+
+/// How long a token may be used, on the local clock: from when it arrived, for as long as the
+/// server said it lasts (its `expiresAt` less its own time of the reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validity {
+    /// Local clock, Unix milliseconds, when the token arrived.
     pub fetched_at: u64,
-    /// Unix milliseconds.
-    pub expires_at: u64,
+    /// Milliseconds, as measured on the server's clock.
+    pub lifetime_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,22 +113,65 @@ pub struct Failure {
     pub identity_refused: bool,
 }
 
-impl CachedToken {
+impl Validity {
+    /// Local clock, Unix milliseconds.
+    pub fn expires_at(&self) -> u64 {
+        self.fetched_at.saturating_add(self.lifetime_ms)
+    }
+
+    /// Local clock, Unix milliseconds: when the token is due for refresh.
+    pub fn refresh_at(&self) -> u64 {
+        self.expires_at().saturating_sub(self.refresh_margin_ms())
+    }
+
     /// Usable now, and not yet due for refresh.
     pub fn is_fresh(&self, now_ms: u64) -> bool {
-        now_ms.saturating_add(self.refresh_margin_ms()) < self.expires_at
+        self.plausible(now_ms) && now_ms < self.refresh_at()
     }
 
     /// Not expired: still acceptable when a refresh fails.
     pub fn is_valid(&self, now_ms: u64) -> bool {
-        now_ms < self.expires_at
+        self.plausible(now_ms) && now_ms < self.expires_at()
+    }
+
+    /// How much longer the token stays fresh: zero once it is due for refresh. Whoever keeps
+    /// a token of ours (the kubelet) keeps it this long and no longer.
+    pub fn fresh_for(&self, now_ms: u64) -> Duration {
+        if self.is_fresh(now_ms) {
+            Duration::from_millis(self.refresh_at() - now_ms)
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// A quarter of the token's lifetime, at most 30 minutes: 30 minutes for ECR's 12-hour
     /// tokens, and proportionally less for short-lived ones so they are still used at all.
     pub fn refresh_margin_ms(&self) -> u64 {
-        let lifetime = self.expires_at.saturating_sub(self.fetched_at);
-        (lifetime / 4).min(MAX_REFRESH_MARGIN_MS)
+        (self.lifetime_ms / 4).min(MAX_REFRESH_MARGIN_MS)
+    }
+
+    /// Numbers a fetch could have produced: fetched no later than now (a clock set back since
+    /// makes the age unknowable), and no longer-lived than ECR's tokens.
+    fn plausible(&self, now_ms: u64) -> bool {
+        self.fetched_at <= now_ms && self.lifetime_ms <= MAX_TOKEN_LIFETIME_MS + LIFETIME_SLACK_MS
+    }
+}
+
+impl CachedToken {
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        self.validity.is_fresh(now_ms)
+    }
+
+    pub fn is_valid(&self, now_ms: u64) -> bool {
+        self.validity.is_valid(now_ms)
+    }
+}
+
+impl Entry {
+    /// Whether the entry was written for this identity and host: the file name is a hash of
+    /// the identity, but a file is only a claim.
+    pub fn belongs_to(&self, identity: &str, host: &str) -> bool {
+        self.identity == identity && self.host == host
     }
 }
 
@@ -227,30 +290,79 @@ impl Cache {
         Ok(out)
     }
 
-    fn ensure_dir(&self) -> Result<(), CacheError> {
-        if let Some(parent) = self.dir.parent() {
-            fs::create_dir_all(parent).map_err(io_err(parent))?;
+    /// Whether the directory can be used, without creating or changing anything (`doctor`).
+    pub fn probe(&self) -> Result<DirState, Unusable> {
+        let uid = euid();
+        match fs::symlink_metadata(&self.dir) {
+            Ok(meta) => {
+                check_own_dir(&self.dir, &meta, uid)?;
+                check_writable(&self.dir, &self.dir, meta.uid())?;
+                Ok(DirState::Ready)
+            }
+            Err(_) => {
+                let (parent, owner) = self.creatable_in(uid)?;
+                check_writable(&self.dir, &parent, owner)?;
+                Ok(DirState::Absent)
+            }
         }
-        match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+    }
+
+    /// Creates the directory if needed, mode 0700, and checks that it is ours.
+    fn ensure_dir(&self) -> Result<(), CacheError> {
+        let uid = euid();
+        if let Err(e) = fs::symlink_metadata(&self.dir) {
+            if e.kind() != io::ErrorKind::NotFound {
                 return Err(io_err(&self.dir)(e));
             }
-            _ => {}
+            self.creatable_in(uid)?;
+            if let Some(parent) = self.dir.parent() {
+                fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(io_err(&self.dir)(e));
+                }
+                _ => {}
+            }
         }
         let meta = fs::symlink_metadata(&self.dir).map_err(io_err(&self.dir))?;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let uid = unsafe { libc::geteuid() };
-        if !meta.is_dir() || meta.uid() != uid {
-            return Err(CacheError::Untrusted {
-                path: self.dir.clone(),
-            });
-        }
+        check_own_dir(&self.dir, &meta, uid)?;
         // Whatever the umask made of it, or whoever loosened it: 0700.
         if meta.mode() & 0o777 != 0o700 {
             fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
                 .map_err(io_err(&self.dir))?;
         }
         Ok(())
+    }
+
+    /// The nearest existing ancestor of the (missing) directory and its owner, if we may create
+    /// the directory inside it. Not inside another user's directory: root run with a user's
+    /// HOME (`sudo -E docker pull`) would leave root-owned directories there that the user can
+    /// then never write, and their cache would be gone for good. Root's own directories (`/`,
+    /// `/tmp`, `/var/cache`) are shared ground: creating there fails or succeeds on its own.
+    fn creatable_in(&self, uid: u32) -> Result<(PathBuf, u32), Unusable> {
+        let mut ancestor = self.dir.parent();
+        while let Some(dir) = ancestor {
+            if let Ok(meta) = fs::metadata(dir) {
+                let owner = meta.uid();
+                if !meta.is_dir() {
+                    return Err(Unusable::NotADirectory {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                if owner != uid && owner != 0 {
+                    return Err(Unusable::ForeignParent {
+                        path: self.dir.clone(),
+                        parent: dir.to_path_buf(),
+                        owner,
+                        uid,
+                    });
+                }
+                return Ok((dir.to_path_buf(), owner));
+            }
+            ancestor = dir.parent();
+        }
+        Ok((PathBuf::from("/"), 0))
     }
 
     fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), CacheError> {
@@ -294,13 +406,9 @@ impl Cache {
         if !due {
             return Ok(());
         }
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&stamp)?;
+        // Without blocking: this runs under a key lock, and a FIFO planted here would otherwise
+        // hold every other process's refresh of that key.
+        fsutil::touch(&stamp)?;
         self.prune(now_ms())
     }
 
@@ -345,8 +453,8 @@ impl Cache {
                 if !keep && meta.is_file() {
                     // Take the key's lock so no refresher of this key is mid-write.
                     let lock_path = self.dir.join(format!("{id}.lock"));
-                    let lock = File::open(&lock_path).ok();
-                    if lock.as_ref().is_none_or(|l| l.try_lock().is_ok()) {
+                    let lock = fsutil::open_regular(&lock_path, Links::Refuse).ok();
+                    if lock.as_ref().is_none_or(|(l, _)| l.try_lock().is_ok()) {
                         let _ = fs::remove_file(&path);
                     }
                 }
@@ -356,7 +464,8 @@ impl Cache {
                 // it costs an extra API call).
                 if !self.entry_path(id).exists()
                     && age >= Duration::from_secs(24 * 3600)
-                    && File::open(&path).is_ok_and(|l| l.try_lock().is_ok())
+                    && fsutil::open_regular(&path, Links::Refuse)
+                        .is_ok_and(|(l, _)| l.try_lock().is_ok())
                 {
                     let _ = fs::remove_file(&path);
                 }
@@ -366,6 +475,95 @@ impl Cache {
     }
 }
 
+/// What [`Cache::probe`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirState {
+    /// The directory exists and is ours to use.
+    Ready,
+    /// Not there yet; the first token fetched will create it.
+    Absent,
+}
+
+/// Why the cache directory cannot be used. Tokens are then served uncached, every request
+/// calling the API; `doctor` says which of these it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    #[error("cache directory {} is not a directory", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error(
+        "cache directory {} belongs to uid {owner}, not to uid {uid} running this (left by a `sudo` run?); remove it or chown it to {uid}",
+        path.display()
+    )]
+    Foreign { path: PathBuf, owner: u32, uid: u32 },
+    #[error(
+        "not creating cache directory {}: {} belongs to uid {owner}, not to uid {uid} running this (another user's home, e.g. under `sudo -E`)",
+        path.display(), parent.display()
+    )]
+    ForeignParent {
+        path: PathBuf,
+        parent: PathBuf,
+        owner: u32,
+        uid: u32,
+    },
+    #[error("cache directory {} cannot be written: {} (owned by uid {owner}): {detail}", path.display(), blocker.display())]
+    NotWritable {
+        path: PathBuf,
+        blocker: PathBuf,
+        owner: u32,
+        detail: String,
+    },
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// An existing cache directory is used only if it is a real directory of the user running us.
+/// A loose mode is tightened on the next write (see `ensure_dir`), unless it is not ours.
+fn check_own_dir(path: &Path, meta: &fs::Metadata, uid: u32) -> Result<(), Unusable> {
+    if !meta.is_dir() {
+        return Err(Unusable::NotADirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.uid() != uid {
+        return Err(Unusable::Foreign {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    Ok(())
+}
+
+/// Whether this process may create files in `blocker` (the directory, or the ancestor it would
+/// be created in): a read-only file system, a mode without write permission.
+fn check_writable(path: &Path, blocker: &Path, owner: u32) -> Result<(), Unusable> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(blocker.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `c` is a valid NUL-terminated path; faccessat only reads it.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    Err(Unusable::NotWritable {
+        path: path.to_path_buf(),
+        blocker: blocker.to_path_buf(),
+        owner,
+        detail: io::Error::last_os_error().to_string(),
+    })
+}
+
 /// Key ids are hex digests (`identity::CacheKey::id`): what `prune` may consider its own.
 fn is_key_id(s: &str) -> bool {
     (32..=64).contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -373,24 +571,18 @@ fn is_key_id(s: &str) -> bool {
 
 /// `Ok(None)` for an entry that is absent or not ours to trust; `Err` for an I/O failure.
 fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let contents = match fsutil::read_regular(path, MAX_ENTRY_BYTES, Links::Refuse) {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(fsutil::ReadError::Io(e)) => return Err(e),
+        // A link, a FIFO, a device, a runaway file: not an entry of ours.
+        Err(_) => return Ok(None),
     };
-    let meta = file.metadata()?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    if !meta.is_file() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+    let meta = &contents.meta;
+    if meta.uid() != euid() || meta.mode() & 0o022 != 0 {
         return Ok(None);
     }
-    let mut bytes = Vec::with_capacity(meta.len().min(MAX_ENTRY_BYTES) as usize);
-    file.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes)?;
-    Ok(serde_json::from_slice::<Entry>(&bytes)
+    Ok(serde_json::from_slice::<Entry>(&contents.bytes)
         .ok()
         .filter(|e| e.schema == SCHEMA))
 }
@@ -404,8 +596,10 @@ mod tests {
             proxy_endpoint: "https://h".into(),
             username: "AWS".into(),
             password: Secret::new("pw".into()),
-            fetched_at,
-            expires_at,
+            validity: Validity {
+                fetched_at,
+                lifetime_ms: expires_at - fetched_at,
+            },
         }
     }
 
@@ -422,13 +616,56 @@ mod tests {
     #[test]
     fn refresh_margin_is_a_quarter_of_the_lifetime_capped_at_30_minutes() {
         let hour = 3_600_000;
-        assert_eq!(token(0, 12 * hour).refresh_margin_ms(), 30 * 60 * 1000);
-        assert_eq!(token(0, 8_000).refresh_margin_ms(), 2_000);
+        assert_eq!(
+            token(0, 12 * hour).validity.refresh_margin_ms(),
+            30 * 60 * 1000
+        );
+        assert_eq!(token(0, 8_000).validity.refresh_margin_ms(), 2_000);
         let t = token(0, 12 * hour);
         assert!(t.is_fresh(11 * hour));
         assert!(!t.is_fresh(12 * hour - 29 * 60 * 1000));
         assert!(t.is_valid(12 * hour - 1));
         assert!(!t.is_valid(12 * hour));
+    }
+
+    #[test]
+    fn validity_is_counted_from_the_fetch_and_implausible_numbers_are_neither_fresh_nor_valid() {
+        let hour = 3_600_000;
+        let t = token(10 * hour, 22 * hour);
+        assert_eq!(t.validity.expires_at(), 22 * hour);
+        assert_eq!(
+            t.validity.fresh_for(11 * hour),
+            Duration::from_secs(10 * 3600 + 1800)
+        );
+        assert_eq!(t.validity.fresh_for(22 * hour - 1), Duration::ZERO);
+        // Fetched "in the future": the clock was set back since, so its age is unknown.
+        assert!(!t.is_valid(10 * hour - 1));
+        assert!(!t.is_fresh(10 * hour - 1));
+        assert_eq!(t.validity.fresh_for(10 * hour - 1), Duration::ZERO);
+        // Longer than ECR issues: not a token of a fetch of ours.
+        let long = token(0, 12 * hour + LIFETIME_SLACK_MS + 1);
+        assert!(!long.is_valid(1) && !long.is_fresh(1));
+        assert!(token(0, 12 * hour + LIFETIME_SLACK_MS).is_fresh(1));
+    }
+
+    #[test]
+    fn v1_entries_are_misses() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path().join("c"));
+        let lock = cache.lock("k", Duration::from_secs(1)).unwrap();
+        let now = now_ms();
+        let v1 = serde_json::json!({
+            "schema": "docker-credential-ecr/cache/v1", "identity": "host=h", "host": "h",
+            "token": {"proxy_endpoint": "https://h", "username": "AWS", "password": "pw",
+                      "fetched_at": now, "expires_at": now + 3_600_000}
+        });
+        fs::write(cache.entry_path("k"), v1.to_string()).unwrap();
+        fs::set_permissions(cache.entry_path("k"), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(cache.read("k").is_none());
+        cache
+            .write(&lock, "k", &entry(Some(token(now, now + 1))))
+            .unwrap();
+        assert!(cache.read("k").is_some());
     }
 
     #[test]

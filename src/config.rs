@@ -32,7 +32,7 @@ pub enum ConfigError {
     #[error("cannot read config file {}: {source}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::fsutil::ReadError,
     },
     #[error("invalid config file {}, line {line}: {message}", path.display())]
     Invalid {
@@ -146,11 +146,15 @@ impl Config {
         let Some(path) = path(env) else {
             return Ok(Config::default());
         };
-        match std::fs::read_to_string(&path) {
+        // Read on every request: a FIFO or /dev/zero named here must not hang or fill memory.
+        let text = crate::fsutil::read_text(
+            &path,
+            crate::fsutil::MAX_CONFIG_BYTES,
+            crate::fsutil::Links::Follow,
+        );
+        match text {
             Ok(text) => Config::parse(&text, &path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && env.var(ENV_VAR).is_none() => {
-                Ok(Config::default())
-            }
+            Err(e) if e.is_not_found() && env.var(ENV_VAR).is_none() => Ok(Config::default()),
             Err(source) => Err(ConfigError::Read { path, source }),
         }
     }

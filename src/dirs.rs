@@ -127,13 +127,6 @@ pub fn runtime_dir(env: &dyn Env) -> Option<PathBuf> {
         .filter(|d| d.is_absolute() && d.is_dir())
 }
 
-/// Whether `path` is present but something other than a regular file (a FIFO, a device, a
-/// directory): opening such a file can block forever or read without end, in this process and
-/// in the SDK alike, so it is refused before anything opens it. `stat` does not block.
-pub fn is_special_file(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

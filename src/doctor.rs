@@ -14,7 +14,7 @@ pub mod clients;
 pub mod credentials;
 pub mod report;
 
-use crate::cache::{self, Cache};
+use crate::cache;
 use crate::config::{self, Config, Target};
 use crate::env::Env;
 use crate::lookup::Lookup;
@@ -322,22 +322,28 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
             CacheCheck::Unavailable
         };
     };
-    let Ok((_, key)) = lookup.target(host) else {
+    let Ok((target, key)) = lookup.target(host) else {
         return CacheCheck::Unavailable;
     };
+    if let Err(why) = cache.probe() {
+        return CacheCheck::Unusable(why.to_string());
+    }
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
-        state: entry_state(cache, &key.id, cache::now_ms()),
+        state: entry_state(
+            crate::lookup::read_own(cache, &key, &target),
+            cache::now_ms(),
+        ),
     }
 }
 
-fn entry_state(cache: &Cache, id: &str, now: u64) -> EntryState {
-    let Some(entry) = cache.read(id) else {
+fn entry_state(entry: Option<cache::Entry>, now: u64) -> EntryState {
+    let Some(entry) = entry else {
         return EntryState::None;
     };
     match (entry.token, entry.failure) {
         (Some(t), _) if t.is_valid(now) => EntryState::Token {
-            expires_ms: t.expires_at,
+            expires_ms: t.validity.expires_at(),
             fresh: t.is_fresh(now),
         },
         (_, Some(f)) => EntryState::Failure {
@@ -345,7 +351,7 @@ fn entry_state(cache: &Cache, id: &str, now: u64) -> EntryState {
             message: f.message,
         },
         (Some(t), None) => EntryState::Expired {
-            expires_ms: t.expires_at,
+            expires_ms: t.validity.expires_at(),
         },
         (None, None) => EntryState::None,
     }
@@ -369,11 +375,11 @@ fn fetch(lookup: &Lookup, host: &str, source: &AwsTokenSource, resolved: &Resolv
     match result {
         Ok(c) if c.from_cache => FetchCheck::Hit {
             took_ms,
-            expires_ms: c.expires_at,
+            expires_ms: c.validity.expires_at(),
         },
         Ok(c) => FetchCheck::Fetched {
             took_ms,
-            expires_ms: c.expires_at,
+            expires_ms: c.validity.expires_at(),
         },
         Err(e) => FetchCheck::Failed {
             took_ms,

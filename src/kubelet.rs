@@ -15,6 +15,7 @@
 
 pub mod service_account;
 
+use crate::cache::Validity;
 use crate::env::Env;
 use crate::lookup::{Credential, Lookup, LookupError};
 use crate::protocol::{InputError, MAX_INPUT};
@@ -38,11 +39,6 @@ const RESPONSE_KIND: &str = "CredentialProviderResponse";
 
 /// Shortest `cacheDuration` worth sending; below it the kubelet is told not to cache at all.
 const MIN_CACHE_DURATION: Duration = Duration::from_secs(1);
-
-/// Never hand the kubelet a token to keep right up to its expiry: a pull that starts just
-/// before then could fail halfway. Matches the disk cache's refresh margin, so the kubelet asks
-/// again about when the cache would refresh anyway.
-const MAX_MARGIN: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeletError {
@@ -214,13 +210,12 @@ pub fn registry_host(image: &str) -> &str {
     }
 }
 
-/// How long the kubelet may keep a token that expires at `expires_at_ms`: its remaining life
-/// less a margin (a quarter of what remains, at most 30 minutes). Zero when too little is left,
-/// which tells the kubelet not to cache it.
-pub fn cache_duration(expires_at_ms: u64, now_ms: u64) -> Duration {
-    let remaining = Duration::from_millis(expires_at_ms.saturating_sub(now_ms));
-    let keep = remaining.saturating_sub((remaining / 4).min(MAX_MARGIN));
-    let keep = Duration::from_secs(keep.as_secs());
+/// How long the kubelet may keep a token: until the disk cache would refresh it (the same
+/// margin before expiry, counted the same way on the local clock), so that a pull never starts
+/// with a token about to expire and the kubelet asks again when a fresh token is to be had.
+/// Zero when too little is left, which tells the kubelet not to cache it.
+pub fn cache_duration(validity: &Validity, now_ms: u64) -> Duration {
+    let keep = Duration::from_secs(validity.fresh_for(now_ms).as_secs());
     if keep < MIN_CACHE_DURATION {
         Duration::ZERO
     } else {
@@ -266,7 +261,7 @@ pub fn response_json(
         api_version,
         kind: RESPONSE_KIND,
         cache_key_type: "Registry",
-        cache_duration: go_duration(cache_duration(credential.expires_at, now_ms)),
+        cache_duration: go_duration(cache_duration(&credential.validity, now_ms)),
         auth: BTreeMap::from([(
             host,
             AuthConfig {
@@ -300,11 +295,14 @@ mod tests {
         )
     }
 
-    fn credential(expires_at: u64) -> Credential {
+    fn credential(fetched_at: u64, lifetime_ms: u64) -> Credential {
         Credential {
             username: "AWS".into(),
             secret: Secret::new("pa\"ss".into()),
-            expires_at,
+            validity: Validity {
+                fetched_at,
+                lifetime_ms,
+            },
             from_cache: false,
         }
     }
@@ -424,26 +422,49 @@ mod tests {
     }
 
     #[test]
-    fn cache_duration_leaves_a_margin_and_never_outlives_the_token() {
+    fn cache_duration_is_the_disk_caches_freshness_and_never_outlives_the_token() {
         let hour = 3_600_000;
-        let now = 1_000_000;
+        let now = 1_000_000_000;
+        let v = |fetched_at: u64, lifetime_ms: u64| Validity {
+            fetched_at,
+            lifetime_ms,
+        };
         assert_eq!(
-            cache_duration(now + 12 * hour, now),
+            cache_duration(&v(now, 12 * hour), now),
             Duration::from_secs(11 * 3600 + 30 * 60)
         );
-        // A token with one hour left: a quarter of that is kept back.
+        // Eleven hours into a 12-hour token: half an hour until the cache refreshes it; none
+        // once it is due.
         assert_eq!(
-            cache_duration(now + hour, now),
+            cache_duration(&v(now - 11 * hour, 12 * hour), now),
+            Duration::from_secs(30 * 60)
+        );
+        assert_eq!(
+            cache_duration(&v(now - 23 * hour / 2, 12 * hour), now),
+            Duration::ZERO
+        );
+        assert_eq!(
+            cache_duration(&v(now - 10 * hour, 12 * hour), now),
+            Duration::from_secs(90 * 60)
+        );
+        // A one-hour token: a quarter of it is kept back.
+        assert_eq!(
+            cache_duration(&v(now, hour), now),
             Duration::from_secs(45 * 60)
         );
         // Sub-second results round down to "do not cache".
-        assert_eq!(cache_duration(now + 1_200, now), Duration::ZERO);
-        assert_eq!(cache_duration(now + 2_000, now), Duration::from_secs(1));
-        assert_eq!(cache_duration(now, now), Duration::ZERO);
-        assert_eq!(cache_duration(now - 5, now), Duration::ZERO);
-        for left in [1_500, 60_000, hour, 12 * hour] {
-            assert!(cache_duration(now + left, now) < Duration::from_millis(left));
+        assert_eq!(cache_duration(&v(now, 1_200), now), Duration::ZERO);
+        assert_eq!(cache_duration(&v(now, 2_800), now), Duration::from_secs(2));
+        // Fetched "in the future" (the clock was set back): not to be kept at all.
+        assert_eq!(cache_duration(&v(now + 5, hour), now), Duration::ZERO);
+        for lifetime in [1_500, 60_000, hour, 12 * hour] {
+            assert!(cache_duration(&v(now, lifetime), now) < Duration::from_millis(lifetime));
         }
+        // The rule is the cache's own: the kubelet keeps a token exactly while a get would hit.
+        let t = v(now, 12 * hour);
+        let keep = cache_duration(&t, now).as_millis() as u64;
+        assert!(t.is_fresh(now + keep - 1));
+        assert!(!t.is_fresh(now + keep + 1000));
     }
 
     #[test]
@@ -452,7 +473,7 @@ mod tests {
         let json = response_json(
             "credentialprovider.kubelet.k8s.io/v1",
             &format!("{HOST}:443"),
-            &credential(now + 12 * 3_600_000),
+            &credential(now, 12 * 3_600_000),
             now,
         );
         assert_eq!(
@@ -464,7 +485,7 @@ mod tests {
         let v1beta1 = response_json(
             "credentialprovider.kubelet.k8s.io/v1beta1",
             HOST,
-            &credential(now),
+            &credential(now - 3_600_000, 3_600_000),
             now,
         );
         let v: Value = serde_json::from_str(&v1beta1).unwrap();

@@ -11,6 +11,7 @@
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
 //! - [`identity`]: the cache key, from local facts only;
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
+//! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
@@ -29,6 +30,7 @@ pub mod doctor;
 pub mod endpoint;
 pub mod env;
 pub mod fallback;
+pub mod fsutil;
 pub mod generate;
 pub mod identity;
 pub mod kubelet;

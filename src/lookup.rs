@@ -11,7 +11,7 @@
 //! 5. A cache that cannot be used (unwritable, untrusted, locked too long) means an uncached
 //!    fetch, never a failure.
 
-use crate::cache::{self, Cache, CachedToken, Entry, Failure};
+use crate::cache::{self, Cache, CachedToken, Entry, Failure, Validity};
 use crate::config::{Config, ConfigError, Target};
 use crate::env::Env;
 use crate::identity::{self, CacheKey};
@@ -55,7 +55,7 @@ pub enum LookupError {
 pub struct Credential {
     pub username: String,
     pub secret: Secret,
-    pub expires_at: u64,
+    pub validity: Validity,
     pub from_cache: bool,
 }
 
@@ -118,7 +118,7 @@ impl<'a> Lookup<'a> {
             return fetch(target, source);
         };
         let now = cache::now_ms();
-        let cached = cache.read(&key.id);
+        let cached = read_own(cache, &key, target);
         if let Some(hit) = fresh_token(cached.as_ref(), now) {
             crate::debug!("cache hit for {}", target.host);
             return Ok(hit);
@@ -131,7 +131,7 @@ impl<'a> Lookup<'a> {
             }
         };
         // Whoever held the lock before us may have done the work.
-        let current = cache.read(&key.id);
+        let current = read_own(cache, &key, target);
         let now = cache::now_ms();
         if let Some(hit) = fresh_token(current.as_ref(), now) {
             crate::debug!("refreshed by another process for {}", target.host);
@@ -162,8 +162,7 @@ impl<'a> Lookup<'a> {
                     proxy_endpoint: t.proxy_endpoint.clone(),
                     username: t.username.clone(),
                     password: t.password.clone(),
-                    fetched_at: cache::now_ms(),
-                    expires_at: t.expires_at,
+                    validity: t.validity,
                 }),
                 Err(_) => previous_token
                     .clone()
@@ -182,7 +181,7 @@ impl<'a> Lookup<'a> {
             Ok(t) => Ok(Credential {
                 username: t.username,
                 secret: t.password,
-                expires_at: t.expires_at,
+                validity: t.validity,
                 from_cache: false,
             }),
             Err(err) => usable(previous_token.as_ref(), cache::now_ms()).ok_or(err.into()),
@@ -213,13 +212,15 @@ impl<'a> Lookup<'a> {
         let now = cache::now_ms();
         let mut out = BTreeMap::new();
         for (id, entry) in cache.entries()? {
-            let Some(token) = entry.token.filter(|t| t.is_valid(now)) else {
+            let Some(token) = entry.token.as_ref().filter(|t| t.is_valid(now)) else {
                 continue;
             };
             // Only entries that this identity would itself use.
-            let ours = self.target(&entry.host).is_ok_and(|(_, key)| key.id == id);
+            let ours = self.target(&entry.host).is_ok_and(|(target, key)| {
+                key.id == id && entry.belongs_to(&key.description, &target.host)
+            });
             if ours {
-                out.insert(token.proxy_endpoint, token.username);
+                out.insert(token.proxy_endpoint.clone(), token.username.clone());
             }
         }
         Ok(out)
@@ -246,12 +247,21 @@ fn anonymous_for_public(target: &Target, err: LookupError) -> LookupError {
     }
 }
 
+/// The key's entry, if it was written for this identity and host. The file name alone is a
+/// hash, and anyone who can write the directory (or a hash collision) could put another
+/// identity's token under it.
+pub fn read_own(cache: &Cache, key: &CacheKey, target: &Target) -> Option<Entry> {
+    cache
+        .read(&key.id)
+        .filter(|e| e.belongs_to(&key.description, &target.host))
+}
+
 fn fetch(target: &Target, source: &dyn TokenSource) -> Result<Credential, LookupError> {
     let t = source.fetch(target)?;
     Ok(Credential {
         username: t.username,
         secret: t.password,
-        expires_at: t.expires_at,
+        validity: t.validity,
         from_cache: false,
     })
 }
@@ -275,7 +285,7 @@ fn to_credential(t: &CachedToken) -> Credential {
     Credential {
         username: t.username.clone(),
         secret: t.password.clone(),
-        expires_at: t.expires_at,
+        validity: t.validity,
         from_cache: true,
     }
 }
@@ -318,7 +328,10 @@ mod tests {
                 proxy_endpoint: format!("https://{HOST}"),
                 username: "AWS".into(),
                 password: Secret::new(format!("pw{}", self.calls.get())),
-                expires_at: cache::now_ms() + self.ttl_ms,
+                validity: Validity {
+                    fetched_at: cache::now_ms(),
+                    lifetime_ms: self.ttl_ms,
+                },
             })
         }
     }

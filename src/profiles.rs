@@ -10,7 +10,6 @@ use aws_runtime::env_config::EnvConfigValue;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_runtime::env_config::section::EnvConfigSections;
 use std::borrow::Cow;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Shared config files are a few KiB; a megabyte is generous and bounds a `/dev/zero`.
@@ -219,29 +218,16 @@ enum BoundedReadError {
     Io(std::io::Error),
 }
 
+/// Through the one reader every file goes through ([`crate::fsutil`]).
 fn read_bounded(path: &Path, limit: u64) -> Result<Option<String>, BoundedReadError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(BoundedReadError::Io(e)),
-    };
-    let meta = file.metadata().map_err(BoundedReadError::Io)?;
-    if !meta.is_file() {
-        return Err(BoundedReadError::NotAFile);
+    use crate::fsutil::{self, Links, ReadError};
+    match fsutil::read_regular(path, limit, Links::Follow) {
+        Ok(c) => Ok(Some(String::from_utf8_lossy(&c.bytes).into_owned())),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(ReadError::NotRegular(_)) => Err(BoundedReadError::NotAFile),
+        Err(ReadError::TooLarge(_)) => Err(BoundedReadError::TooLarge),
+        Err(ReadError::Io(e)) => Err(BoundedReadError::Io(e)),
     }
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(BoundedReadError::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(BoundedReadError::TooLarge);
-    }
-    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// A small file's contents (a token file, a machine id), or `None` when it is missing, not a

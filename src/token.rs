@@ -5,6 +5,7 @@
 //! Every wait is bounded: a machine with no credentials and no metadata service fails within
 //! the timeout, and each failure becomes one line that says what to fix.
 
+use crate::cache::{self, Validity};
 use crate::config::Target;
 use crate::registry::Registry;
 use crate::secret::Secret;
@@ -25,8 +26,8 @@ pub struct Token {
     pub proxy_endpoint: String,
     pub username: String,
     pub password: Secret,
-    /// Unix milliseconds.
-    pub expires_at: u64,
+    /// When it arrived on the local clock, and how long it lasts on the server's.
+    pub validity: Validity,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -197,6 +198,7 @@ impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
         let config = self.sdk_config(target).await;
         let endpoint = endpoint_name(target);
+        let reply_time = ReplyTime::default();
         let classify = |e: &(dyn StdError + 'static),
                         code: Option<&str>,
                         message: Option<&str>,
@@ -214,6 +216,7 @@ impl AwsTokenSource {
                         .use_dual_stack(false),
                     None => builder.use_fips(p.fips).use_dual_stack(p.dual_stack),
                 }
+                .interceptor(reply_time.clone())
                 .build();
                 let out = aws_sdk_ecr::Client::from_conf(conf)
                     .get_authorization_token()
@@ -242,6 +245,7 @@ impl AwsTokenSource {
                         .use_dual_stack(false),
                     None => builder,
                 }
+                .interceptor(reply_time.clone())
                 .build();
                 let out = aws_sdk_ecrpublic::Client::from_conf(conf)
                     .get_authorization_token()
@@ -264,18 +268,18 @@ impl AwsTokenSource {
         let token_b64 = token_b64.ok_or_else(|| bad(&endpoint, "the token is missing"))?;
         let (username, password) = decode_token(&token_b64).map_err(|d| bad(&endpoint, d))?;
         let expires_at = match expires_at {
-            Some(Ok(ms)) if ms > 0 => ms as u64,
+            Some(Ok(ms)) if ms > 0 => ms,
             Some(_) => return Err(bad(&endpoint, "its expiry time is out of range")),
             None => return Err(bad(&endpoint, "it has no expiry time")),
         };
-        if expires_at <= crate::cache::now_ms() {
-            return Err(bad(&endpoint, "it has already expired"));
-        }
+        let validity = reply_time
+            .validity(expires_at)
+            .ok_or_else(|| bad(&endpoint, "it has already expired"))?;
         Ok(Token {
             proxy_endpoint: proxy_endpoint.unwrap_or_else(|| format!("https://{}", target.host)),
             username,
             password,
-            expires_at,
+            validity,
         })
     }
 
@@ -323,6 +327,73 @@ impl AwsTokenSource {
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
             .build()
+    }
+}
+
+/// When the reply arrived, on both clocks: the local one, and the server's (its HTTP `Date`
+/// header). A token's lifetime is `expiresAt` less the server's time, both on the server's clock,
+/// so an error in either clock does not move it; it is then counted on the local clock from the
+/// arrival. Retries overwrite it: the last reply is the one whose token is used.
+#[derive(Debug, Clone, Default)]
+struct ReplyTime(std::sync::Arc<std::sync::Mutex<Option<Arrival>>>);
+
+/// How far a reply's `Date` may be from our clock and still count as agreeing with it: its
+/// one-second resolution and a slow trip.
+const DATE_AGREEMENT_MS: u64 = 2_000;
+
+/// The local time a reply arrived (Unix ms) and the server's time in its `Date` header, if any.
+type Arrival = (u64, Option<i64>);
+
+impl ReplyTime {
+    /// The token's validity, or `None` when it had expired when it was issued. Without a
+    /// `Date` header the server's time is taken to be the local time of the reply; a lifetime
+    /// longer than ECR issues is cut to ECR's, so that a wrong server clock cannot stretch it.
+    fn validity(&self, expires_at_ms: i64) -> Option<Validity> {
+        let seen = self.0.lock().ok().and_then(|g| *g);
+        let (local, server) = seen.unwrap_or((cache::now_ms(), None));
+        // `Date` has whole seconds. A server clock that agrees with ours to within that (and
+        // the trip) tells nothing finer than our own millisecond clock does: use ours. Any
+        // other is a skew to correct, taking the end of the second it names, which errs
+        // towards a shorter lifetime, never a longer one.
+        let server = match server {
+            Some(date) if (local as i64).abs_diff(date) > DATE_AGREEMENT_MS => date + 999,
+            _ => local as i64,
+        };
+        let lifetime = expires_at_ms.checked_sub(server).filter(|l| *l > 0)?;
+        Some(Validity {
+            fetched_at: local,
+            lifetime_ms: (lifetime as u64).min(cache::MAX_TOKEN_LIFETIME_MS),
+        })
+    }
+}
+
+impl aws_sdk_ecr::config::Intercept for ReplyTime {
+    fn name(&self) -> &'static str {
+        "ReplyTime"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_sdk_ecr::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &aws_sdk_ecr::config::RuntimeComponents,
+        _: &mut aws_sdk_ecr::config::ConfigBag,
+    ) -> Result<(), Box<dyn StdError + Send + Sync>> {
+        let server = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| {
+                aws_smithy_types::DateTime::from_str(
+                    d.trim(),
+                    aws_smithy_types::date_time::Format::HttpDate,
+                )
+                .ok()
+            })
+            .and_then(|t| t.to_millis().ok());
+        if let Ok(mut seen) = self.0.lock() {
+            *seen = Some((cache::now_ms(), server));
+        }
+        Ok(())
     }
 }
 
@@ -454,6 +525,37 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seen(local: u64, date: Option<i64>) -> ReplyTime {
+        ReplyTime(std::sync::Arc::new(std::sync::Mutex::new(Some((
+            local, date,
+        )))))
+    }
+
+    #[test]
+    fn lifetimes_are_measured_on_the_servers_clock() {
+        let hour = 3_600_000i64;
+        let local = 1_800_000_000_000u64;
+        let l = local as i64;
+        // Clocks that agree (to Date's second): our millisecond clock is used.
+        let v = seen(local, Some(l - 400)).validity(l + 12 * hour).unwrap();
+        assert_eq!((v.fetched_at, v.lifetime_ms), (local, 12 * hour as u64));
+        // Server 13 h behind: its expiresAt is in our past, yet 12 h are left.
+        let v = seen(local, Some(l - 13 * hour)).validity(l - hour).unwrap();
+        assert_eq!(v.lifetime_ms, 12 * hour as u64 - 999);
+        // Server 2 h ahead: not 14 h.
+        let v = seen(local, Some(l + 2 * hour))
+            .validity(l + 14 * hour)
+            .unwrap();
+        assert_eq!(v.lifetime_ms, 12 * hour as u64 - 999);
+        // No Date: the local time of the reply.
+        let v = seen(local, None).validity(l + hour).unwrap();
+        assert_eq!(v.lifetime_ms, hour as u64);
+        // Expired when issued; longer than ECR issues is cut to ECR's.
+        assert!(seen(local, Some(l + 2 * hour)).validity(l + hour).is_none());
+        let v = seen(local, None).validity(l + 24 * hour).unwrap();
+        assert_eq!(v.lifetime_ms, cache::MAX_TOKEN_LIFETIME_MS);
+    }
 
     #[test]
     fn decodes_aws_tokens_only() {

@@ -385,3 +385,47 @@ fn glob_matching_agrees_with_a_reference() {
         }
     }
 }
+
+/// The helper's config file (`DOCKER_CREDENTIAL_ECR_CONFIG`) that is not a regular file of a
+/// sane size: a clear one-line error at once, never a hang (FIFO) or an unbounded read
+/// (`/dev/zero`). Rows of docs/bad-input.md's "Odd files" table.
+#[test]
+fn a_config_file_that_is_a_fifo_a_device_or_huge_is_a_one_line_error() {
+    let mut sb = Sandbox::new();
+    let fifo = sb.root().join("config-fifo.toml");
+    mkfifo_aged(&fifo, std::time::Duration::ZERO);
+    let huge = sb.root().join("huge.toml");
+    std::fs::write(&huge, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    let dir = sb.root().join("config-dir");
+    std::fs::create_dir(&dir).unwrap();
+    for (path, says) in [
+        (
+            fifo.as_path(),
+            "it is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            std::path::Path::new("/dev/zero"),
+            "it is a character device, not a regular file",
+        ),
+        (huge.as_path(), "it is larger than 1024 KiB"),
+        (dir.as_path(), "it is a directory, not a regular file"),
+    ] {
+        sb.env(ENV_CONFIG, path);
+        let start = std::time::Instant::now();
+        let out = sb.get(&h());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{}",
+            describe(&out)
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(one_line(&out.stdout), "{}", describe(&out));
+        assert_eq!(
+            text.trim_end(),
+            format!("cannot read config file {}: {says}", path.display()),
+            "{}",
+            describe(&out)
+        );
+    }
+}

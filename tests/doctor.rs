@@ -289,3 +289,44 @@ fn doctor_help_and_bad_options() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("unknown option \"--verbose\""));
 }
+
+/// A cache directory that cannot be used is explained (what is wrong with it, and that every
+/// request then calls the API) instead of "no entry yet"; the token is still had.
+#[test]
+fn an_unusable_cache_directory_is_explained() {
+    let host = private_host(MOTO_ACCOUNT, "us-east-1");
+    let cache_line = |text: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with("! cache"))
+            .unwrap_or_else(|| panic!("no warning on the cache line:\n{text}"))
+            .to_string()
+    };
+    // Not a directory.
+    let sb = sandbox();
+    std::fs::write(sb.helper_cache_dir(), b"").unwrap();
+    let (code, text) = doctor(&sb, &[&host]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        cache_line(&text).contains(&format!(
+            "cache directory {} is not a directory: every request calls the API",
+            sb.helper_cache_dir().display()
+        )),
+        "{text}"
+    );
+    if !running_as_root("an_unusable_cache_directory_is_explained") {
+        return;
+    }
+    // Another user's: what an old `sudo` run leaves behind.
+    let sb = sandbox();
+    std::fs::create_dir(sb.helper_cache_dir()).unwrap();
+    std::os::unix::fs::chown(sb.helper_cache_dir(), Some(4242), Some(4242)).unwrap();
+    let (code, text) = doctor(&sb, &[&host]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        cache_line(&text).contains(&format!(
+            "cache directory {} belongs to uid 4242, not to uid 0",
+            sb.helper_cache_dir().display()
+        )),
+        "{text}"
+    );
+}

@@ -324,7 +324,7 @@ fn corrupt_cache_files_are_rebuilt() {
         sb.get_ok(&host());
         let text = std::fs::read_to_string(&entries[0]).unwrap();
         assert!(
-            text.contains("docker-credential-ecr/cache/v1"),
+            text.contains(docker_credential_ecr::cache::SCHEMA),
             "not rebuilt: {text}"
         );
     }
@@ -489,4 +489,136 @@ fn a_hanging_api_times_out_at_the_configured_bound() {
         describe(&out)
     );
     assert!(stdout(&out).contains("after 2s"), "{}", describe(&out));
+}
+
+/// The cached entry's JSON (the sandbox has exactly one).
+fn the_entry(sb: &Sandbox) -> (std::path::PathBuf, serde_json::Value) {
+    let files = cache_files(sb, ".json");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let v = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    (files[0].clone(), v)
+}
+
+/// A server clock 2 hours ahead of ours (or ours 2 hours slow): the token still lasts only
+/// its lifetime from when it arrived, so it is refreshed on time, not kept 2 hours past it.
+#[test]
+fn a_server_clock_two_hours_ahead_does_not_stretch_a_token() {
+    let sb = Sandbox::new();
+    sb.set_skew(2 * 3600);
+    sb.set_ttl(4);
+    sb.get_ok(&host());
+    sb.get_ok(&host());
+    assert_eq!(sb.calls(), (1, 0), "a fresh token is a hit");
+    let (_, entry) = the_entry(&sb);
+    // The Date header has whole seconds: the lifetime is known to within one.
+    let lifetime = entry["token"]["lifetime_ms"].as_u64().unwrap();
+    assert!((3_000..=4_000).contains(&lifetime), "{entry}");
+    std::thread::sleep(Duration::from_millis(3200));
+    sb.get_ok(&host());
+    assert_eq!(
+        sb.calls(),
+        (2, 0),
+        "a token inside its refresh margin must be refreshed, whatever the server's clock says"
+    );
+}
+
+/// A server clock 13 hours behind ours (or ours 13 hours fast): the token's `expiresAt` is in
+/// our past, yet it is valid for 12 hours from when it arrived: answered, cached and a hit.
+#[test]
+fn a_server_clock_thirteen_hours_behind_does_not_expire_a_valid_token() {
+    let sb = Sandbox::new();
+    sb.set_skew(-13 * 3600);
+    let answer = sb.get_ok(&host());
+    assert_eq!(answer["Secret"], private_password(ACCOUNT).as_str());
+    sb.get_ok(&host());
+    assert_eq!(sb.calls(), (1, 0), "the cached token is a hit");
+    let (_, entry) = the_entry(&sb);
+    let lifetime = entry["token"]["lifetime_ms"].as_u64().unwrap();
+    assert!(
+        (DEFAULT_TOKEN_TTL_SECS * 1000 - 5_000..=DEFAULT_TOKEN_TTL_SECS * 1000).contains(&lifetime),
+        "{entry}"
+    );
+}
+
+/// The local clock set back after a fetch (a VM restored from a snapshot, a clock corrected at
+/// boot): the entry was fetched "in the future", its age is unknown, and it is a miss.
+#[test]
+fn an_entry_fetched_in_the_future_is_a_miss() {
+    let sb = Sandbox::new();
+    sb.get_ok(&host());
+    let (path, mut entry) = the_entry(&sb);
+    let fetched = entry["token"]["fetched_at"].as_u64().unwrap();
+    entry["token"]["fetched_at"] = (fetched + 3_600_000).into();
+    std::fs::write(&path, entry.to_string()).unwrap();
+    sb.get_ok(&host());
+    assert_eq!(sb.calls(), (2, 0));
+}
+
+/// A hit trusts no file name: an entry under this key's name that records another identity or
+/// another host, or a lifetime no ECR token has, is a miss (and is replaced).
+#[test]
+fn an_entry_is_a_hit_only_for_its_own_identity_host_and_a_plausible_lifetime() {
+    let sb = Sandbox::new();
+    sb.get_ok(&host());
+    let (path, original) = the_entry(&sb);
+    let day = 24 * 3_600_000u64;
+    type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 3] = [
+        ("identity", &|e| {
+            e["identity"] = format!(
+                "{}\nAWS_PROFILE=someone-else",
+                e["identity"].as_str().unwrap()
+            )
+            .into()
+        }),
+        ("host", &|e| {
+            e["host"] = private_host("210987654321", "us-east-1").into()
+        }),
+        ("lifetime", &|e| {
+            let fetched = e["token"]["fetched_at"].as_u64().unwrap();
+            e["token"]["lifetime_ms"] = day.into();
+            // What the previous schema kept: the same claim, for a build that reads that.
+            e["token"]["expires_at"] = (fetched + day).into();
+        }),
+    ];
+    for (n, (what, edit)) in edits.iter().enumerate() {
+        let mut entry = original.clone();
+        edit(&mut entry);
+        std::fs::write(&path, entry.to_string()).unwrap();
+        sb.get_ok(&host());
+        assert_eq!(
+            sb.calls(),
+            (n as u32 + 2, 0),
+            "an entry with another {what} was a hit"
+        );
+    }
+}
+
+/// An entry of the previous schema (which kept the server's absolute expiry) is a miss, never
+/// an error, and is replaced.
+#[test]
+fn an_entry_of_the_previous_schema_is_a_miss() {
+    let sb = Sandbox::new();
+    sb.get_ok(&host());
+    let (path, entry) = the_entry(&sb);
+    let now = now_secs() as u64 * 1000;
+    let v1 = serde_json::json!({
+        "schema": "docker-credential-ecr/cache/v1",
+        "identity": entry["identity"],
+        "host": entry["host"],
+        "token": {
+            "proxy_endpoint": entry["token"]["proxy_endpoint"],
+            "username": "AWS",
+            "password": private_password(ACCOUNT),
+            "fetched_at": now,
+            "expires_at": now + 3_600_000,
+        },
+    });
+    std::fs::write(&path, v1.to_string()).unwrap();
+    sb.get_ok(&host());
+    assert_eq!(sb.calls(), (2, 0));
+    let (_, replaced) = the_entry(&sb);
+    assert_eq!(replaced["schema"], docker_credential_ecr::cache::SCHEMA);
+    sb.get_ok(&host());
+    assert_eq!(sb.calls(), (2, 0));
 }

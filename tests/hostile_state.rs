@@ -80,7 +80,7 @@ fn a_damaged_entry_costs_only_its_own_key_a_fetch() {
         }),
         ("another schema version", |p, _| {
             let text = std::fs::read_to_string(p).unwrap();
-            let other = text.replace(SCHEMA, "docker-credential-ecr/cache/v2");
+            let other = text.replace(SCHEMA, "docker-credential-ecr/cache/v999");
             assert_ne!(text, other);
             std::fs::write(p, other).unwrap();
         }),
@@ -510,4 +510,90 @@ fn a_failure_recorded_in_the_future_is_not_shared() {
     std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
     assert_token(&sb.get(&host(EAST)));
     assert_eq!(calls_in(&sb, EAST), 2);
+}
+
+/// A FIFO at `prune.stamp`, old enough that a write sweeps: touching it must not block (it
+/// would hold the key's lock, and every other process's refresh of that key, for ever). It is
+/// replaced by a regular stamp and the sweep runs.
+#[test]
+fn a_fifo_at_the_prune_stamp_does_not_hang_a_refresh() {
+    let sb = Sandbox::new();
+    assert_token(&sb.get(&host(EAST)));
+    let stamp = sb.helper_cache_dir().join("prune.stamp");
+    std::fs::remove_file(&stamp).unwrap();
+    mkfifo_aged(&stamp, Duration::from_secs(3600));
+    std::fs::remove_file(entry_path(&sb, &host(EAST))).unwrap();
+    let start = Instant::now();
+    let out = run_with_timeout(
+        sb.cmd(["get"]),
+        host(EAST).as_bytes(),
+        Duration::from_secs(10),
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the get hung on the FIFO"
+    );
+    assert_token(&out.expect("the get hung on the FIFO"));
+    assert!(std::fs::symlink_metadata(&stamp).unwrap().is_file());
+    assert_token(&sb.get(&host(EAST)));
+    assert_eq!(calls_in(&sb, EAST), 2, "the new entry is a hit");
+}
+
+/// Every name the helper creates or reads in the sandbox's HOME, with its owner.
+fn owners_under(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let meta = std::fs::symlink_metadata(e.path()).unwrap();
+        out.push((e.path(), meta.uid()));
+        if meta.is_dir() {
+            out.extend(owners_under(&e.path()));
+        }
+    }
+    out
+}
+
+/// `sudo -E docker pull`: root runs the helper with the user's HOME. It must not create
+/// root-owned directories there (the user could never write their cache again): the token is
+/// served uncached, nothing appears in the home, and `doctor` says why.
+#[test]
+fn root_with_another_users_home_creates_nothing_there() {
+    if !running_as_root("root_with_another_users_home_creates_nothing_there") {
+        return;
+    }
+    const USER: u32 = 65534;
+    let mut sb = Sandbox::new();
+    // The platform's default cache directory: $HOME/.cache/docker-credential-ecr.
+    sb.env_remove(ENV_CACHE_DIR).env_remove("XDG_CACHE_HOME");
+    let home = sb.home();
+    std::os::unix::fs::chown(&home, Some(USER), Some(USER)).unwrap();
+    for _ in 0..2 {
+        assert_token(&sb.get(&host(EAST)));
+    }
+    assert_eq!(calls_in(&sb, EAST), 2, "served uncached");
+    assert_eq!(owners_under(&home), [], "created in the user's home");
+    // The user's own ~/.cache already there: still not root's to fill.
+    let dot_cache = home.join(".cache");
+    std::fs::create_dir(&dot_cache).unwrap();
+    std::os::unix::fs::chown(&dot_cache, Some(USER), Some(USER)).unwrap();
+    assert_token(&sb.get(&host(EAST)));
+    assert_eq!(owners_under(&home), [(dot_cache.clone(), USER)]);
+    let out = sb.run(["doctor", &host(EAST)], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cache_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("! cache"))
+        .unwrap_or_else(|| panic!("no warning on the cache line:\n{text}"));
+    assert!(
+        cache_line.contains(&format!(
+            "not creating cache directory {}: {} belongs to uid {USER}",
+            dot_cache.join(CACHE_SUBDIR).display(),
+            dot_cache.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        owners_under(&home),
+        [(dot_cache, USER)],
+        "doctor created it"
+    );
 }

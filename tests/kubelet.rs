@@ -397,3 +397,21 @@ fn shipped_kubelet_configs_agree() {
     assert!(sa.contains("      cacheType: ServiceAccount\n"));
     assert!(sa.contains(&format!("        - {ROLE_ANNOTATION}\n")));
 }
+
+/// A server clock 13 hours behind: the token's `expiresAt` is in our past, but it lasts 12 hours
+/// from its arrival, and the kubelet is told to keep it until the cache would refresh it.
+#[test]
+fn cache_duration_is_counted_from_the_fetch_whatever_the_servers_clock() {
+    for skew in [-13 * 3600, 2 * 3600] {
+        let sb = Sandbox::new();
+        sb.set_skew(skew);
+        let image = format!("{}/app:1", private_host(MOTO_ACCOUNT, "us-west-2"));
+        let r = response(&kubelet(&sb, &request(V1, &image)));
+        let keep = go_duration(r["cacheDuration"].as_str().unwrap());
+        assert!(
+            keep <= Duration::from_secs(11 * 3600 + 30 * 60)
+                && keep >= Duration::from_secs(11 * 3600 + 29 * 60),
+            "skew {skew}: {keep:?}"
+        );
+    }
+}

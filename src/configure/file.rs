@@ -17,7 +17,10 @@ const NEW_DIR_MODE: u32 = 0o700;
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        path: PathBuf,
+        source: crate::fsutil::ReadError,
+    },
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
     #[error("{} is a symbolic link to a missing file; fix or remove the link", path.display())]
@@ -51,14 +54,14 @@ pub fn read(path: &Path) -> Result<Current, FileError> {
     } else {
         path.to_path_buf()
     };
-    match fs::read(&real_path) {
-        Ok(bytes) => {
-            let meta = fs::metadata(&real_path).map_err(read_err)?;
-            let text = String::from_utf8(bytes).map_err(|_| {
-                read_err(io::Error::new(
+    match read_config(&real_path) {
+        Ok(contents) => {
+            let meta = contents.meta;
+            let text = String::from_utf8(contents.bytes).map_err(|_| {
+                read_err(crate::fsutil::ReadError::Io(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "the file is not UTF-8 text",
-                ))
+                )))
             })?;
             Ok(Current {
                 real_path,
@@ -67,7 +70,7 @@ pub fn read(path: &Path) -> Result<Current, FileError> {
                 owner: Some((meta.uid(), meta.gid())),
             })
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Current {
+        Err(e) if e.is_not_found() => Ok(Current {
             real_path,
             text: None,
             mode: NEW_FILE_MODE,
@@ -163,12 +166,22 @@ fn write_atomically(
     result
 }
 
+/// A client's config file, read the one way every file is (no FIFO, device or runaway file).
+fn read_config(path: &Path) -> Result<crate::fsutil::Contents, crate::fsutil::ReadError> {
+    crate::fsutil::read_regular(
+        path,
+        crate::fsutil::MAX_CONFIG_BYTES,
+        crate::fsutil::Links::Follow,
+    )
+}
+
 /// Whether the file still holds the text it was read with (or is still missing).
 fn unchanged_since_read(current: &Current) -> io::Result<bool> {
-    let now = match fs::read(&current.real_path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
+    let now = match read_config(&current.real_path) {
+        Ok(c) => Some(c.bytes),
+        Err(e) if e.is_not_found() => None,
+        Err(crate::fsutil::ReadError::Io(e)) => return Err(e),
+        Err(e) => return Err(io::Error::other(e.to_string())),
     };
     Ok(now.as_deref() == current.text.as_deref().map(str::as_bytes))
 }

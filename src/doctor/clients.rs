@@ -82,10 +82,15 @@ impl ClientFiles {
 }
 
 fn read(path: PathBuf) -> ClientFile {
-    let state = match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState::Missing,
+    let read = crate::fsutil::read_regular(
+        &path,
+        crate::fsutil::MAX_CONFIG_BYTES,
+        crate::fsutil::Links::Follow,
+    );
+    let state = match read {
+        Err(e) if e.is_not_found() => FileState::Missing,
         Err(e) => FileState::Invalid(format!("cannot read it: {e}")),
-        Ok(bytes) => parse(&bytes),
+        Ok(contents) => parse(&contents.bytes),
     };
     ClientFile { path, state }
 }

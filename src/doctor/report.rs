@@ -87,6 +87,8 @@ pub enum CacheCheck {
     Disabled,
     /// No cache directory can be found (no HOME).
     Unavailable,
+    /// The cache directory cannot be used: why, in one line.
+    Unusable(String),
     Entry {
         path: PathBuf,
         state: EntryState,
@@ -322,6 +324,9 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
                 Mark::Warn,
                 "no cache directory (HOME unset): every request calls the API".to_string(),
             ),
+            CacheCheck::Unusable(why) => {
+                (Mark::Warn, format!("{why}: every request calls the API"))
+            }
             CacheCheck::Entry { path, state } => {
                 let (mark, what) = match state {
                     EntryState::None => (Mark::Info, "no entry yet".to_string()),

@@ -86,6 +86,42 @@ pub fn unique_akid() -> String {
     akid
 }
 
+/// Whether this test runs as root. Otherwise prints a loud `SKIPPED:` line and returns false,
+/// or panics when `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1` (CI must not skip it).
+pub fn running_as_root(test: &str) -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let msg = format!("{test} needs root (it chowns files to other users)");
+    if std::env::var_os("DOCKER_CREDENTIAL_ECR_E2E_REQUIRED").is_some_and(|v| v == "1") {
+        panic!("{msg}");
+    }
+    let _ = writeln!(std::io::stderr(), "\n***** SKIPPED: {msg} *****\n");
+    false
+}
+
+/// Makes a FIFO at `path`, its modification time `age` in the past.
+pub fn mkfifo_aged(path: &Path, age: Duration) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+    let then = now_secs() as i64 - age.as_secs() as i64;
+    let times = [libc::timespec {
+        tv_sec: then,
+        tv_nsec: 0,
+    }; 2];
+    // SAFETY: as above; `times` holds two timespecs, as utimensat requires.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
+    assert_eq!(rc, 0, "utimensat {}", path.display());
+}
+
 pub fn now_secs() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -186,6 +222,16 @@ impl EmulatorAddr {
             "POST",
             "/_emulator/ttl",
             Some(json!({"akid": akid, "ttl": secs})),
+        );
+    }
+
+    /// The server's clock for calls signed with `akid` is `secs` ahead of the real one
+    /// (negative: behind): its `Date` header and the tokens' `expiresAt` both move.
+    pub fn set_skew(&self, akid: &str, secs: i64) {
+        self.control(
+            "POST",
+            "/_emulator/skew",
+            Some(json!({"akid": akid, "skew": secs})),
         );
     }
 
@@ -530,6 +576,10 @@ impl Sandbox {
 
     pub fn set_ttl(&self, secs: u64) {
         self.emulator.set_ttl(&self.akid, secs)
+    }
+
+    pub fn set_skew(&self, secs: i64) {
+        self.emulator.set_skew(&self.akid, secs)
     }
 }
 

@@ -3,7 +3,8 @@
 
 moto's own server app answers the ECR private API; a thin WSGI middleware in
 front of it
-  * gives GetAuthorizationToken a real expiry (moto hard-wires 2015-01-01),
+  * gives GetAuthorizationToken a real expiry (moto hard-wires 2015-01-01) and a
+    Date header, both on a server clock that can be skewed per AKID,
   * answers ECR Public's GetAuthorizationToken itself (moto has no backend),
   * counts GetAuthorizationToken calls per access key id, so tests that each
     sign with their own AKID can share one emulator,
@@ -35,6 +36,7 @@ import sys
 import threading
 import time
 import uuid
+from email.utils import formatdate
 from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -86,6 +88,7 @@ class State:
         self.faults = {}     # akid -> {"fault": name, "times": n|None, "delay_ms": n}
         self.ttls = {}       # akid -> seconds
         self.accounts = {}   # akid -> account id moto should answer for
+        self.skews = {}      # akid -> seconds the server's clock is ahead (negative: behind)
 
     def record_call(self, akid, kind, region):
         """Count one call and return the fault to apply to it (or None)."""
@@ -105,6 +108,11 @@ class State:
     def ttl(self, akid):
         with self.lock:
             return self.ttls.get(akid, self.default_ttl)
+
+    def server_time(self, akid):
+        """The server's clock for this AKID: its Date header and expiresAt are both on it."""
+        with self.lock:
+            return time.time() + self.skews.get(akid, 0.0)
 
 
 def json_response(start_response, status, doc, extra_headers=(), content_type=JSON_11):
@@ -148,7 +156,7 @@ def entries(doc, public):
     return data if isinstance(data, list) else []
 
 
-def damage_body(doc, fault, public):
+def damage_body(doc, fault, public, server_now):
     """Apply a 200-with-bad-content fault; returns the bytes to send."""
     for entry in entries(doc, public):
         if fault == "bad-base64":
@@ -158,7 +166,7 @@ def damage_body(doc, fault, public):
             entry["authorizationToken"] = base64.b64encode(
                 ("user:" + user_pw.split(":", 1)[1]).encode()).decode()
         elif fault == "expired":
-            entry["expiresAt"] = round(time.time() - 3600, 3)
+            entry["expiresAt"] = round(server_now - 3600, 3)
         elif fault == "no-expiry":
             entry.pop("expiresAt", None)
     if fault == "empty-data":
@@ -218,7 +226,8 @@ class Emulator:
         if name in ERROR_FAULTS:
             return aws_error(start_response, *ERROR_FAULTS[name])
 
-        expires_at = round(time.time() + self.state.ttl(akid), 3)
+        server_now = self.state.server_time(akid)
+        expires_at = round(server_now + self.state.ttl(akid), 3)
         if public:
             status, headers = "200 OK", [("Content-Type", JSON_11)]
             token = base64.b64encode(f"AWS:{PUBLIC_PASSWORD}".encode()).decode()
@@ -232,9 +241,11 @@ class Emulator:
             for entry in doc["authorizationData"]:
                 entry["expiresAt"] = expires_at
 
-        out = damage_body(doc, name, public) if name in BODY_FAULTS else json.dumps(doc).encode()
-        headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "x-amzn-requestid")]
-        headers += [("Content-Length", str(len(out))), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        out = damage_body(doc, name, public, server_now) if name in BODY_FAULTS else json.dumps(doc).encode()
+        headers = [(k, v) for k, v in headers
+                   if k.lower() not in ("content-length", "x-amzn-requestid", "date")]
+        headers += [("Content-Length", str(len(out))), ("x-amzn-RequestId", str(uuid.uuid4())),
+                    ("Date", formatdate(server_now, usegmt=True))]
         start_response(status, headers)
         return [out]
 
@@ -247,6 +258,8 @@ class Emulator:
         POST /_emulator/faults {"akid", "fault", "times"?, "delay_ms"?}   fault null/"none" clears
         POST /_emulator/ttl {"akid", "ttl"}          per-AKID token lifetime in seconds
         POST /_emulator/account {"akid", "account"}  per-AKID account id (moto's x-moto-account-id)
+        POST /_emulator/skew {"akid", "skew"}        per-AKID server clock error in seconds (Date
+                                                     header and expiresAt; negative = behind)
         """
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
         def ok(doc):
@@ -291,6 +304,10 @@ class Emulator:
             with state.lock:
                 state.ttls[akid] = float(req["ttl"])
             return ok({"ok": True})
+        if path == "/_emulator/skew":
+            with state.lock:
+                state.skews[akid] = float(req["skew"])
+            return ok({"ok": True})
         if path == "/_emulator/account":
             with state.lock:
                 state.accounts[akid] = str(req["account"])
@@ -298,14 +315,25 @@ class Emulator:
         return bad(f"no such control endpoint: {method} {path}", "404 Not Found")
 
 
-class QuietHandler(WSGIRequestHandler):
+class OneDateHandler(WSGIRequestHandler):
+    """http.server stamps every response with the machine's Date before the app's headers; a
+    reply that brings its own (the emulated server clock) must carry only that one."""
+
+    def send_header(self, keyword, value):
+        if keyword.lower() == "date" and getattr(self, "_headers_buffer", None):
+            self._headers_buffer = [h for h in self._headers_buffer
+                                    if not h.lower().startswith(b"date:")]
+        super().send_header(keyword, value)
+
+
+class QuietHandler(OneDateHandler):
     """werkzeug logs every request to stderr; tests make thousands, so stay quiet by default."""
 
     def log_request(self, *args, **kwargs):
         pass
 
 
-class VerboseHandler(WSGIRequestHandler):
+class VerboseHandler(OneDateHandler):
     pass
 
 

@@ -1,0 +1,222 @@
+//! The one way this program opens a file to read it. Paths come from the environment and from
+//! directories others may have written (`DOCKER_CREDENTIAL_ECR_CONFIG=/dev/zero`, a FIFO planted
+//! in the cache), so every open is non-blocking, every file is checked to be a regular file before
+//! a byte is read, and every read stops at a size limit. A FIFO, a device or a runaway file is an
+//! error the caller reports (config) or ignores (cache), never a hang or an unbounded allocation.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::SystemTime;
+
+/// Config files are a few KiB; a megabyte is generous and still cheap to hold.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Whether a symbolic link at the path itself is followed. Files the user names or keeps in
+/// their dotfiles are followed; files in the cache directory, which only this program writes,
+/// are not (a planted link must not lead a read elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    Follow,
+    Refuse,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("it is {0}, not a regular file")]
+    NotRegular(&'static str),
+    #[error("it is larger than {} KiB", .0 / 1024)]
+    TooLarge(u64),
+}
+
+impl ReadError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::Io(e) if e.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// A whole file, read once, with the metadata of the very file that was read.
+pub struct Contents {
+    pub bytes: Vec<u8>,
+    pub meta: fs::Metadata,
+}
+
+/// Opens `path` for reading without blocking (a FIFO with no writer, a tty) and checks that it is
+/// a regular file.
+pub fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), ReadError> {
+    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
+    if links == Links::Refuse {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) if links == Links::Refuse => ReadError::NotRegular("a symbolic link"),
+            // What opening a socket gives.
+            Some(libc::ENXIO) => ReadError::NotRegular("a socket or other special file"),
+            _ => ReadError::Io(e),
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() && !is_null_device(&meta) {
+        return Err(ReadError::NotRegular(kind(&meta.file_type())));
+    }
+    Ok((file, meta))
+}
+
+/// `/dev/null` (or a link to it) is the usual way to say "an empty file"
+/// (`DOCKER_CREDENTIAL_ECR_CONFIG=/dev/null`, a dotfile linked there to disable it), and reading
+/// it ends at once: it is read as one.
+fn is_null_device(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
+}
+
+/// Reads the regular file at `path`, at most `limit` bytes of it (one more is an error).
+pub fn read_regular(path: &Path, limit: u64, links: Links) -> Result<Contents, ReadError> {
+    let (file, meta) = open_regular(path, links)?;
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    // The size can change between fstat and read (a file being appended to, /proc): the
+    // limit holds whatever the metadata said.
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    Ok(Contents { bytes, meta })
+}
+
+/// Like [`read_regular`], for text.
+pub fn read_text(path: &Path, limit: u64, links: Links) -> Result<String, ReadError> {
+    let contents = read_regular(path, limit, links)?;
+    String::from_utf8(contents.bytes).map_err(|_| {
+        ReadError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
+        ))
+    })
+}
+
+/// Sets the modification time of a regular file of ours to now, creating it (mode 0600) if
+/// needed, without blocking and without following a link. Anything else in its place (a FIFO, a
+/// link, a directory) is removed first: `path` must name a file only this program writes.
+pub fn touch(path: &Path) -> io::Result<()> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+    };
+    let file = match open() {
+        Ok(f) if f.metadata()?.is_file() => f,
+        // A FIFO with no reader (ENXIO), a link (ELOOP), a directory (EISDIR), or a FIFO
+        // that opened because someone reads it.
+        Ok(_) | Err(_) => {
+            match fs::symlink_metadata(path) {
+                Ok(m) if m.is_dir() => fs::remove_dir(path)?,
+                Ok(_) => fs::remove_file(path)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            open()?
+        }
+    };
+    file.set_modified(SystemTime::now())
+}
+
+fn kind(t: &fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn special_files_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let start = Instant::now();
+        for (path, what) in [
+            (fifo.as_path(), "FIFO"),
+            (Path::new("/dev/zero"), "character device"),
+            (dir.path(), "directory"),
+        ] {
+            let err = read_regular(path, MAX_CONFIG_BYTES, Links::Follow)
+                .err()
+                .unwrap();
+            assert!(err.to_string().contains(what), "{err}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(1));
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        let err = read_regular(&link, 10, Links::Refuse).err().unwrap();
+        assert_eq!(err.to_string(), "it is a symbolic link, not a regular file");
+    }
+
+    #[test]
+    fn dev_null_reads_as_an_empty_file() {
+        let c = read_regular(Path::new("/dev/null"), 10, Links::Follow).unwrap();
+        assert!(c.bytes.is_empty());
+    }
+
+    #[test]
+    fn reads_stop_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, [b'x'; 10]).unwrap();
+        assert_eq!(
+            read_regular(&path, 10, Links::Refuse).unwrap().bytes.len(),
+            10
+        );
+        let err = read_regular(&path, 9, Links::Refuse).err().unwrap();
+        assert!(matches!(err, ReadError::TooLarge(9)));
+        assert!(
+            read_regular(&dir.path().join("missing"), 9, Links::Refuse)
+                .err()
+                .unwrap()
+                .is_not_found()
+        );
+    }
+
+    #[test]
+    fn touch_replaces_a_fifo_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stamp");
+        mkfifo(&path);
+        touch(&path).unwrap();
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+        touch(&path).unwrap();
+        touch(&dir.path().join("new")).unwrap();
+    }
+}
