@@ -3,7 +3,7 @@
 //! environment ([`crate::env`]), so the cache key, the SDK, `doctor` and `configure` agree.
 
 use crate::env::Env;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const APP: &str = "docker-credential-ecr";
 
