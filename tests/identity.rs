@@ -1,0 +1,397 @@
+//! Identities never mix: a cache entry is served only to the principal it was fetched for. Each
+//! case shares one cache (and home) between two principals that the environment's variable
+//! names alone cannot tell apart: container-credentials tokens, the keys and role behind one
+//! profile, instance roles on two machines. Each principal signs with its own access key id, so
+//! the emulator tells whose call it was, and answers with its own account's password.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+const OTHER_ACCOUNT: &str = "210987654321";
+const THIRD_ACCOUNT: &str = "333333333333";
+
+fn host() -> String {
+    private_host(MOTO_ACCOUNT, "us-east-1")
+}
+
+/// The first line of an HTTP request and its headers (names lower-cased).
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP answer: status, extra headers, body.
+type Reply = (u16, Vec<(String, String)>, String);
+
+/// A plain-HTTP server on 127.0.0.1 that answers every request with `handler` and closes the
+/// connection; it lives as long as the test process. Returns its port.
+fn serve(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = listener.local_addr().unwrap().port();
+    let handler = Arc::new(handler);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handler = handler.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                // The SDK's providers send no body: the head is the whole request.
+                while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&raw).into_owned();
+                let mut lines = head.split("\r\n");
+                let mut first = lines.next().unwrap_or("").split_whitespace();
+                let request = Request {
+                    method: first.next().unwrap_or("").to_string(),
+                    path: first.next().unwrap_or("").to_string(),
+                    headers: lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect(),
+                };
+                let (status, headers, body) = handler(&request);
+                let mut reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in headers {
+                    reply.push_str(&format!("{k}: {v}\r\n"));
+                }
+                reply.push_str("\r\n");
+                reply.push_str(&body);
+                let _ = stream.write_all(reply.as_bytes());
+            });
+        }
+    });
+    port
+}
+
+/// Temporary credentials as the container and instance-metadata endpoints serve them.
+fn credentials_json(akid: &str) -> String {
+    serde_json::json!({
+        "Code": "Success",
+        "Type": "AWS-HMAC",
+        "AccessKeyId": akid,
+        "SecretAccessKey": TEST_SECRET_KEY,
+        "Token": format!("session-token-of-{akid}"),
+        "Expiration": "2099-01-01T00:00:00Z",
+        "LastUpdated": "2024-01-01T00:00:00Z",
+    })
+    .to_string()
+}
+
+fn json_reply(body: String) -> Reply {
+    (
+        200,
+        vec![("Content-Type".into(), "application/json".into())],
+        body,
+    )
+}
+
+/// A sandbox with no credentials of its own: the test says where they come from.
+fn sandbox_without_keys() -> Sandbox {
+    let mut sb = Sandbox::new();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    sb
+}
+
+/// Two principals: the first gets tokens for moto's default account, the second for another.
+fn two_principals(sb: &Sandbox) -> (String, String) {
+    let (a, b) = (unique_akid(), unique_akid());
+    sb.emulator.set_account(&b, OTHER_ACCOUNT);
+    (a, b)
+}
+
+/// An ECS/EKS Pod Identity credentials endpoint: the `Authorization` header (the container's
+/// token) decides which principal's keys it hands out, as the real agents do.
+fn container_endpoint(principals: &[(&str, &str)]) -> String {
+    let principals: Vec<(String, String)> = principals
+        .iter()
+        .map(|(t, a)| (t.to_string(), a.to_string()))
+        .collect();
+    let port = serve(move |req| {
+        let token = req.header("authorization").unwrap_or("");
+        match principals.iter().find(|(t, _)| t == token) {
+            Some((_, akid)) if req.path == "/creds" => json_reply(credentials_json(akid)),
+            _ => (
+                401,
+                vec![],
+                r#"{"Code":"AccessDenied","Message":"bad token"}"#.into(),
+            ),
+        }
+    });
+    format!("http://127.0.0.1:{port}/creds")
+}
+
+fn assert_served(sb: &Sandbox, akid: &str, account: &str, what: &str) {
+    let answer = sb.get_ok(&host());
+    assert_eq!(
+        answer["Secret"],
+        private_password(account).as_str(),
+        "{what}: another principal's token was served"
+    );
+    assert_eq!(sb.emulator.calls(akid), (1, 0), "{what}");
+}
+
+#[test]
+fn pods_with_the_same_credentials_uri_and_different_tokens_get_their_own_token() {
+    let mut sb = sandbox_without_keys();
+    let (a, b) = two_principals(&sb);
+    let uri = container_endpoint(&[("pod-a-token", &a), ("pod-b-token", &b)]);
+    sb.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri);
+
+    sb.env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-a-token");
+    assert_served(&sb, &a, MOTO_ACCOUNT, "pod a");
+    sb.env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-b-token");
+    assert_served(&sb, &b, OTHER_ACCOUNT, "pod b, same URI and cache");
+    // Each keeps its own entry.
+    sb.env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-a-token");
+    assert_served(&sb, &a, MOTO_ACCOUNT, "pod a again");
+}
+
+#[test]
+fn pods_with_the_same_token_file_path_and_different_contents_get_their_own_token() {
+    let mut sb = sandbox_without_keys();
+    let (a, b) = two_principals(&sb);
+    let uri = container_endpoint(&[("pod-a-token", &a), ("pod-b-token", &b)]);
+    // EKS Pod Identity mounts every pod's token at this one path.
+    let file = sb.root().join("eks-pod-identity-token");
+    sb.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &file);
+
+    std::fs::write(&file, "pod-a-token").unwrap();
+    assert_served(&sb, &a, MOTO_ACCOUNT, "pod a");
+    std::fs::write(&file, "pod-b-token").unwrap();
+    assert_served(&sb, &b, OTHER_ACCOUNT, "pod b, same file path and cache");
+    std::fs::write(&file, "pod-a-token").unwrap();
+    assert_served(&sb, &a, MOTO_ACCOUNT, "pod a again");
+    for entry in std::fs::read_dir(sb.helper_cache_dir()).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains("pod-a-token") && !text.contains("pod-b-token"));
+    }
+}
+
+fn write_aws_file(sb: &Sandbox, name: &str, contents: &str) {
+    let aws = sb.home().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(aws.join(name), contents).unwrap();
+}
+
+fn static_keys(profile: &str, akid: &str, secret: &str, session: &str) -> String {
+    format!(
+        "[{profile}]\naws_access_key_id = {akid}\naws_secret_access_key = {secret}\naws_session_token = {session}\n"
+    )
+}
+
+#[test]
+fn new_keys_behind_the_same_profile_are_a_miss_and_rotated_secrets_a_hit() {
+    let mut sb = sandbox_without_keys();
+    let (a, b) = two_principals(&sb);
+    sb.env("AWS_PROFILE", "work");
+    write_aws_file(
+        &sb,
+        "credentials",
+        &static_keys("work", &a, "secret-1", "s1"),
+    );
+    assert_served(&sb, &a, MOTO_ACCOUNT, "first keys");
+
+    // The same key id with a new secret and session token is the same principal: a hit.
+    write_aws_file(
+        &sb,
+        "credentials",
+        &static_keys("work", &a, "secret-2", "s2"),
+    );
+    assert_served(&sb, &a, MOTO_ACCOUNT, "rotated secret");
+
+    // Another principal's keys under the same profile name.
+    write_aws_file(
+        &sb,
+        "credentials",
+        &static_keys("work", &b, "secret-1", "s1"),
+    );
+    assert_served(&sb, &b, OTHER_ACCOUNT, "new keys behind the profile");
+
+    // The same holds for keys in the config file.
+    let sb = sandbox_without_keys();
+    let (a, b) = two_principals(&sb);
+    let profile = |akid: &str| static_keys("default", akid, "secret", "session");
+    write_aws_file(&sb, "config", &profile(&a));
+    assert_served(&sb, &a, MOTO_ACCOUNT, "config keys");
+    write_aws_file(&sb, "config", &profile(&b));
+    assert_served(&sb, &b, OTHER_ACCOUNT, "new config keys");
+}
+
+#[test]
+fn a_changed_role_behind_the_same_profile_is_a_miss() {
+    let mut sb = sandbox_without_keys();
+    let base = unique_akid();
+    let endpoint = sb.emulator.endpoint().to_string();
+    // moto's STS answers AssumeRole with keys of the role's account.
+    sb.env("AWS_ENDPOINT_URL_STS", &endpoint)
+        .env("AWS_PROFILE", "deploy");
+    write_aws_file(
+        &sb,
+        "credentials",
+        &static_keys("base", &base, "secret", "session"),
+    );
+    let role_profile = |account: &str, extra: &str| {
+        format!(
+            "[profile deploy]\nrole_arn = arn:aws:iam::{account}:role/puller\nsource_profile = base\n{extra}"
+        )
+    };
+    let served = |sb: &Sandbox| sb.get_ok(&host())["Secret"].as_str().unwrap().to_string();
+
+    write_aws_file(&sb, "config", &role_profile(OTHER_ACCOUNT, ""));
+    assert_eq!(served(&sb), private_password(OTHER_ACCOUNT));
+    write_aws_file(&sb, "config", &role_profile(THIRD_ACCOUNT, ""));
+    assert_eq!(
+        served(&sb),
+        private_password(THIRD_ACCOUNT),
+        "the old role's token was served after role_arn changed"
+    );
+    // A setting that does not select the principal keeps the entry.
+    write_aws_file(
+        &sb,
+        "config",
+        &role_profile(THIRD_ACCOUNT, "output = json\n"),
+    );
+    let entries = std::fs::read_dir(sb.helper_cache_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(served(&sb), private_password(THIRD_ACCOUNT));
+    let after = std::fs::read_dir(sb.helper_cache_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(entries, after, "an unrelated setting made a new entry");
+    assert_eq!(entries, 2);
+}
+
+/// Whether the helper can be run as if on another machine (a private mount namespace with
+/// another `/etc/machine-id`). When not, says so loudly, or fails under
+/// `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
+fn can_fake_machines(test: &str) -> bool {
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "true"])
+        .output();
+    let why = match probe {
+        Ok(out) if out.status.success() => return true,
+        Ok(out) => format!(
+            "`unshare --mount` fails (needs root): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("cannot run unshare: {e}"),
+    };
+    cannot_run(test, &why);
+    false
+}
+
+#[test]
+fn instance_roles_on_two_machines_sharing_a_home_never_mix() {
+    let test = "instance_roles_on_two_machines_sharing_a_home_never_mix";
+    if !can_fake_machines(test) {
+        return;
+    }
+    let mut sb = sandbox_without_keys();
+    let (a, b) = two_principals(&sb);
+    // IMDSv2 as the SDK speaks it; the role's keys are whichever machine is answering.
+    let serving = Arc::new(Mutex::new(a.clone()));
+    let current = serving.clone();
+    let port = serve(move |req| {
+        const SESSION: &str = "imds-session-token";
+        match (req.method.as_str(), req.path.as_str()) {
+            ("PUT", "/latest/api/token") => {
+                let ttl = req
+                    .header("x-aws-ec2-metadata-token-ttl-seconds")
+                    .unwrap_or("21600")
+                    .to_string();
+                (
+                    200,
+                    vec![("x-aws-ec2-metadata-token-ttl-seconds".into(), ttl)],
+                    SESSION.into(),
+                )
+            }
+            _ if req.header("x-aws-ec2-metadata-token") != Some(SESSION) => {
+                (401, vec![], String::new())
+            }
+            ("GET", "/latest/meta-data/iam/security-credentials/") => {
+                (200, vec![], "node-role".into())
+            }
+            ("GET", "/latest/meta-data/iam/security-credentials/node-role") => {
+                json_reply(credentials_json(&current.lock().unwrap()))
+            }
+            _ => (404, vec![], String::new()),
+        }
+    });
+    sb.env_remove("AWS_EC2_METADATA_DISABLED").env(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        format!("http://127.0.0.1:{port}"),
+    );
+
+    let on_machine = |machine_id: &str| {
+        let id_file = sb.root().join(format!("machine-id-{machine_id}"));
+        std::fs::write(&id_file, format!("{machine_id}\n")).unwrap();
+        let helper = sb.cmd(["get"]);
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["--mount", "sh", "-c"])
+            .arg("mount --bind \"$1\" /etc/machine-id && exec \"$2\" get")
+            .arg("sh")
+            .arg(&id_file)
+            .arg(BIN)
+            .env_clear();
+        for (k, v) in helper.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        run_cmd(cmd, &host())
+    };
+    let secret = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", describe(out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["Secret"].as_str().unwrap().to_string()
+    };
+
+    assert_eq!(
+        secret(&on_machine("0123456789abcdef0123456789abcdef")),
+        private_password(MOTO_ACCOUNT)
+    );
+    assert_eq!(sb.emulator.calls(&a), (1, 0));
+    *serving.lock().unwrap() = b.clone();
+    assert_eq!(
+        secret(&on_machine("fedcba9876543210fedcba9876543210")),
+        private_password(OTHER_ACCOUNT),
+        "the second machine was served the first machine's token"
+    );
+    assert_eq!(sb.emulator.calls(&b), (1, 0));
+    // And the first machine still hits its own entry.
+    assert_eq!(
+        secret(&on_machine("0123456789abcdef0123456789abcdef")),
+        private_password(MOTO_ACCOUNT)
+    );
+    assert_eq!(sb.emulator.calls(&a), (1, 0));
+}
