@@ -57,6 +57,15 @@ pub enum TokenError {
     },
     #[error("{endpoint} returned an unusable authorization token: {detail}")]
     BadToken { endpoint: String, detail: String },
+    /// The SDK's endpoint rules refused the settings (FIPS or dual-stack together with a custom
+    /// endpoint, for ECR or for the STS/SSO call behind the credentials): nothing was
+    /// unreachable and no credentials are missing; a setting must change.
+    #[error("invalid AWS configuration{}: {detail}; {fix}", if *.credentials { " for the credentials provider" } else { "" })]
+    InvalidConfiguration {
+        detail: String,
+        fix: String,
+        credentials: bool,
+    },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
 }
@@ -435,6 +444,9 @@ fn classify(
 ) -> TokenError {
     let chain = error_chain(err);
     let has = |needle: &str| chain.iter().any(|s| s.contains(needle));
+    if let Some(refused) = endpoint_refusal(err) {
+        return refused;
+    }
     let mut source: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
@@ -505,6 +517,52 @@ fn needs_sso_login(detail: &str) -> bool {
         || detail.contains("/.aws/sso/cache/")
 }
 
+/// An endpoint-rule refusal anywhere in the chain (also behind a credentials error: the STS
+/// call that assumes a role has endpoint rules of its own), as the setting to change.
+fn endpoint_refusal(err: &(dyn StdError + 'static)) -> Option<TokenError> {
+    let mut credentials = false;
+    let mut source = Some(err);
+    while let Some(e) = source {
+        credentials |= e
+            .downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some();
+        if let Some(refusal) = e.downcast_ref::<aws_smithy_http::endpoint::ResolveEndpointError>() {
+            let text = one_line(&refusal.to_string());
+            let detail = text
+                .strip_prefix("Invalid Configuration: ")
+                .unwrap_or(&text)
+                .to_string();
+            return Some(TokenError::InvalidConfiguration {
+                fix: endpoint_fix(&detail).to_string(),
+                detail,
+                credentials,
+            });
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// What to change for an endpoint-rule refusal, from the rule's message.
+fn endpoint_fix(detail: &str) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    let fips = d.contains("fips");
+    let dual_stack = d.contains("dualstack") || d.contains("dual-stack");
+    if d.contains("custom endpoint") && fips {
+        "unset AWS_USE_FIPS_ENDPOINT (use_fips_endpoint in the AWS config file) or the custom \
+         endpoint (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, endpoint_url)"
+    } else if d.contains("custom endpoint") && dual_stack {
+        "unset AWS_USE_DUALSTACK_ENDPOINT (use_dualstack_endpoint in the AWS config file) or the \
+         custom endpoint (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, endpoint_url)"
+    } else if fips || dual_stack {
+        "unset AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT, or use a region whose \
+         partition offers those endpoints"
+    } else {
+        "check the region, AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT and the endpoint URLs \
+         (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, endpoint_url)"
+    }
+}
+
 fn error_chain(err: &dyn StdError) -> Vec<String> {
     let mut out = Vec::new();
     let mut source: Option<&dyn StdError> = Some(err);
@@ -566,6 +624,70 @@ mod tests {
         assert!(decode_token(&enc("user:pw")).is_err());
         assert!(decode_token(&enc("AWS:")).is_err());
         assert!(decode_token(&enc("nocolon")).is_err());
+    }
+
+    /// The SDK's own resolvers (ECR's, and STS's behind an assumed role) refuse FIPS or
+    /// dual-stack with a custom endpoint; both refusals are told apart from network failures.
+    /// Fails if the SDK moves to an aws-smithy-http whose error type differs from ours.
+    #[test]
+    fn endpoint_rule_refusals_are_invalid_configuration() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ecr = {
+            use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            let params = Params::builder()
+                .region("us-east-1")
+                .use_fips(true)
+                .endpoint("http://127.0.0.1:1")
+                .build()
+                .unwrap();
+            runtime
+                .block_on(DefaultResolver::new().resolve_endpoint(&params))
+                .unwrap_err()
+        };
+        let sts = {
+            use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            let params = Params::builder()
+                .region("us-east-1")
+                .use_dual_stack(true)
+                .endpoint("http://127.0.0.1:1")
+                .build()
+                .unwrap();
+            runtime
+                .block_on(DefaultResolver::new().resolve_endpoint(&params))
+                .unwrap_err()
+        };
+        let classify = |e: &(dyn StdError + 'static)| {
+            classify(e, None, None, None, "ecr.us-east-1", Duration::from_secs(1))
+        };
+        let e = classify(&*ecr);
+        assert!(
+            matches!(
+                e,
+                TokenError::InvalidConfiguration {
+                    credentials: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid AWS configuration: FIPS and custom endpoint are not supported; unset \
+             AWS_USE_FIPS_ENDPOINT (use_fips_endpoint in the AWS config file) or the custom \
+             endpoint (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, endpoint_url)"
+        );
+        let behind_credentials =
+            aws_credential_types::provider::error::CredentialsError::provider_error(sts);
+        let e = classify(&behind_credentials);
+        assert!(
+            e.to_string().starts_with(
+                "invalid AWS configuration for the credentials provider: Dualstack and custom \
+                 endpoint are not supported; unset AWS_USE_DUALSTACK_ENDPOINT"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ fn host() -> String {
     private_host(MOTO_ACCOUNT, "us-east-1")
 }
 
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The first line of an HTTP request and its headers (names lower-cased).
 struct Request {
     method: String,
@@ -394,4 +398,55 @@ fn instance_roles_on_two_machines_sharing_a_home_never_mix() {
         private_password(MOTO_ACCOUNT)
     );
     assert_eq!(sb.emulator.calls(&a), (1, 0));
+}
+
+/// A configuration the SDK's endpoint rules refuse (FIPS or dual-stack together with a custom
+/// endpoint, here for the STS call that assumes the registry's role) is reported as invalid
+/// configuration naming the setting to change: nothing was unreachable and credentials exist.
+#[test]
+fn an_endpoint_configuration_conflict_is_reported_as_invalid_configuration() {
+    for (flag, setting) in [
+        ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_FIPS_ENDPOINT"),
+        ("AWS_USE_DUALSTACK_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"),
+    ] {
+        let mut sb = Sandbox::new();
+        let endpoint = sb.emulator.endpoint().to_string();
+        sb.config(
+            "config.toml",
+            &format!(
+                "[[registry]]\nmatch = \"{}\"\nrole_arn = \"arn:aws:iam::{OTHER_ACCOUNT}:role/puller\"\n",
+                host()
+            ),
+        );
+        sb.env("AWS_ENDPOINT_URL_STS", &endpoint).env(flag, "true");
+        let out = sb.get(&host());
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        let err = stdout(&out);
+        assert!(
+            err.starts_with("invalid AWS configuration"),
+            "{flag}: {}",
+            describe(&out)
+        );
+        assert!(err.contains(setting), "{flag}: the fix is not named: {err}");
+        for wrong in ["cannot reach", "no AWS credentials"] {
+            assert!(!err.contains(wrong), "{flag}: {err}");
+        }
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert_eq!(sb.calls(), (0, 0));
+    }
+    // Untouched: the same setup without the conflict works.
+    let mut sb = Sandbox::new();
+    let endpoint = sb.emulator.endpoint().to_string();
+    sb.config(
+        "config.toml",
+        &format!(
+            "[[registry]]\nmatch = \"{}\"\nrole_arn = \"arn:aws:iam::{OTHER_ACCOUNT}:role/puller\"\n",
+            host()
+        ),
+    );
+    sb.env("AWS_ENDPOINT_URL_STS", &endpoint);
+    assert_eq!(
+        sb.get_ok(&host())["Secret"],
+        private_password(OTHER_ACCOUNT).as_str()
+    );
 }
