@@ -145,7 +145,8 @@ pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKe
 }
 
 /// Whether the chain could reach instance metadata: nothing earlier in it is certain to
-/// answer. Static keys in the environment, a container endpoint or web identity answer first.
+/// answer. Static keys in the environment, a container endpoint or web identity answer first;
+/// with `AWS_EC2_METADATA_DISABLED` the chain never asks.
 fn may_use_instance_metadata(env: &dyn Env) -> bool {
     let static_keys =
         env.var(ACCESS_KEY_VAR).is_some() && env.var("AWS_SECRET_ACCESS_KEY").is_some();
@@ -153,7 +154,7 @@ fn may_use_instance_metadata(env: &dyn Env) -> bool {
         || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some();
     let web_identity =
         env.var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env.var("AWS_ROLE_ARN").is_some();
-    !(static_keys || container || web_identity)
+    !(static_keys || container || web_identity || env.flag("AWS_EC2_METADATA_DISABLED"))
 }
 
 fn sha256_hex(s: &str) -> String {
