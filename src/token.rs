@@ -32,7 +32,7 @@ pub struct Token {
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum TokenError {
-    #[error("no AWS credentials found{}: {detail}", profile_hint(.profile))]
+    #[error("no AWS credentials found{}: {detail}; {}", profile_hint(.profile), credentials_fix(.profile))]
     NoCredentials {
         profile: Option<String>,
         detail: String,
@@ -108,6 +108,19 @@ fn login_profile(profile: &Option<String>) -> String {
         format!(" --profile {name}")
     } else {
         format!(" --profile '{}'", name.replace('\'', "'\\''"))
+    }
+}
+
+/// What a user with no usable credentials does next.
+fn credentials_fix(profile: &Option<String>) -> String {
+    let explain = "`docker-credential-ecr doctor HOST` shows what the credential chain found";
+    match profile {
+        Some(p) => format!(
+            "give profile {p:?} credentials in ~/.aws/config (`aws configure --profile {p}`); {explain}"
+        ),
+        None => format!(
+            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure`; {explain}"
+        ),
     }
 }
 
@@ -698,7 +711,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "no AWS credentials found for profile \"dev\": the profile has no credentials"
+            "no AWS credentials found for profile \"dev\": the profile has no credentials; give profile \"dev\" credentials in ~/.aws/config (`aws configure --profile dev`); `docker-credential-ecr doctor HOST` shows what the credential chain found"
         );
         let e = TokenError::SsoLogin {
             profile: Some("dev".into()),
