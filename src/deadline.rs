@@ -95,26 +95,47 @@ pub enum Form {
     Stderr { prefix: String },
 }
 
-/// Runs `future` on a fresh single-threaded runtime for at most `budget`; `None` if the budget
-/// ran out first (or the runtime would not start: `Err`). Afterwards nothing it started is
-/// left: the runtime is shut down without waiting for its blocking threads (a `getaddrinfo`
-/// stalled on a dead resolver, a blocking read of a FIFO), and child processes it started
-/// (`credential_process` via `sh -c`, and theirs) are killed.
-pub fn run_bounded<F: std::future::Future>(
-    budget: Duration,
-    future: F,
-) -> std::io::Result<Option<F::Output>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let result = if budget.is_zero() {
-        None
-    } else {
-        runtime.block_on(async { tokio::time::timeout(budget, future).await.ok() })
+/// Runs the future `make` builds on a fresh single-threaded runtime, on a thread of its own,
+/// for at most `budget`: `None` if the budget ran out first. The SDK's own timers cannot stop
+/// everything: it reads the profile files with blocking calls on the runtime's thread (a FIFO
+/// there blocks the runtime and every timer on it), and `getaddrinfo` on a blocking thread
+/// cannot be cancelled. So the caller waits on a clock no future can block, and what is left
+/// is abandoned: the runtime is shut down without waiting for its blocking threads, a stuck
+/// thread dies with the process, and child processes it started (`credential_process` via
+/// `sh -c`, and theirs) are killed.
+pub fn run_bounded<T, Fut, Make>(budget: Duration, make: Make) -> std::io::Result<Option<T>>
+where
+    Make: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    if budget.is_zero() {
+        return Ok(None);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("aws".into())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| {
+                    let out = runtime.block_on(make());
+                    runtime.shutdown_background();
+                    out
+                });
+            // The caller may have stopped waiting: nobody to tell.
+            let _ = tx.send(result);
+        })?;
+    let result = match rx.recv_timeout(budget) {
+        Ok(result) => result.map(Some),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(std::io::Error::other("the AWS client stopped unexpectedly"))
+        }
     };
-    runtime.shutdown_background();
     kill_descendants();
-    Ok(result)
+    result
 }
 
 static ENABLED: AtomicBool = AtomicBool::new(false);

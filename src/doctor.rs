@@ -168,15 +168,14 @@ fn diagnose_host(
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
     detected.problems.extend(profile_problem);
     let resolved = resolve_credentials(&source, &target);
-    let endpoint = crate::deadline::run_bounded(source.deadline.work_left(), endpoint(&target))
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| {
-            (
-                "(unknown)".to_string(),
-                "the AWS client did not start".to_string(),
-            )
-        });
+    // No I/O: only the SDK's endpoint rules, which are async in form.
+    let endpoint = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt.block_on(endpoint(&target)),
+        Err(_) => (
+            "(unknown)".to_string(),
+            "the AWS client did not start".to_string(),
+        ),
+    };
     let (cache, fetch) = match lookup {
         Some(l) => {
             // The lookup is the `get` a client would make: a bound of its own.
@@ -277,8 +276,9 @@ fn describe_settings(target: &Target) -> Vec<String> {
 /// masked key id and the expiry.
 fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
     let start = Instant::now();
-    let resolve = async {
-        let conf = source.sdk_config(target).await;
+    let (source_copy, target) = (source.clone(), target.clone());
+    let resolve = move || async move {
+        let conf = source_copy.sdk_config(&target).await;
         let provider = conf
             .credentials_provider()
             .ok_or_else(|| "no credentials provider is configured".to_string())?;

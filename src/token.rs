@@ -141,6 +141,7 @@ pub trait TokenSource {
 }
 
 /// GetAuthorizationToken through the AWS SDK.
+#[derive(Clone)]
 pub struct AwsTokenSource {
     /// The request's deadline: a fetch ends, one way or another, before it.
     pub deadline: Deadline,
@@ -182,7 +183,10 @@ impl TokenSource for AwsTokenSource {
         // The SDK's own timeouts bound each phase; this one bounds the whole, loading the
         // profile files and credential resolution included, whatever a provider does. Both
         // end before the deadline, so that this precise error is answered, not the watchdog's.
-        crate::deadline::run_bounded(self.deadline.work_left(), self.fetch_async(target))
+        // The fetch runs on a thread of its own, so it needs its own copies.
+        let (source, owned) = (self.clone(), target.clone());
+        let fetch = move || async move { source.fetch_async(&owned).await };
+        crate::deadline::run_bounded(self.deadline.work_left(), fetch)
             .map_err(|e| TokenError::Runtime(e.to_string()))?
             .unwrap_or_else(|| {
                 Err(TokenError::Timeout {
