@@ -461,6 +461,8 @@ mod hard_bound {
         Get,
         /// The kubelet plugin: the line on stderr only.
         Kubelet,
+        /// `doctor HOST`: the line on stderr, after `docker-credential-ecr doctor: `.
+        Doctor,
     }
 
     /// Runs the request at `timeout_secs` and checks the bound, the form and that every pid
@@ -477,6 +479,7 @@ mod hard_bound {
                     host()
                 ),
             ),
+            Mode::Doctor => sb.run(["doctor", host().as_str()], ""),
         };
         let took = started.elapsed();
         let bound = Duration::from_secs(timeout_secs) + SLACK;
@@ -499,11 +502,15 @@ mod hard_bound {
                 );
                 text
             }
-            Mode::Kubelet => {
+            Mode::Kubelet | Mode::Doctor => {
                 assert!(out.stdout.is_empty(), "{}", describe(&out));
                 assert_eq!(stderr.lines().count(), 1, "{}", describe(&out));
+                let prefix = match mode {
+                    Mode::Doctor => "docker-credential-ecr doctor: ",
+                    _ => "docker-credential-ecr: ",
+                };
                 stderr
-                    .strip_prefix("docker-credential-ecr: ")
+                    .strip_prefix(prefix)
                     .unwrap_or_else(|| panic!("{}", describe(&out)))
                     .to_string()
             }
@@ -561,6 +568,14 @@ mod hard_bound {
         let path = fifo(&sb, "config.toml");
         sb.env(ENV_CONFIG, &path);
         bounded(&mut sb, Mode::Kubelet, 1, None);
+    }
+
+    #[test]
+    fn a_fifo_as_the_helpers_config_file_in_doctor() {
+        let mut sb = Sandbox::new();
+        let path = fifo(&sb, "config.toml");
+        sb.env(ENV_CONFIG, &path);
+        bounded(&mut sb, Mode::Doctor, 1, None);
     }
 
     /// The SDK runs `credential_process` via `sh -c`; this one starts a grandchild as well.
