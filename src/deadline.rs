@@ -9,8 +9,9 @@
 //! - The normal path: every wait (the SDK's timeouts, the outer timer around a fetch, the wait
 //!   for another process's refresh) ends by [`Deadline::work_left`], which stops
 //!   [`ANSWER_MARGIN`] short of the deadline, leaving that much to tidy up and answer with the
-//!   precise error. The async runtime is shut down without waiting for its blocking threads (a
-//!   stalled `getaddrinfo` cannot be cancelled), and child processes (a `credential_process`
+//!   precise error. The SDK runs on a thread of its own while the caller waits on a clock
+//!   ([`run_bounded`]): what cannot be cancelled (a stalled `getaddrinfo`, a blocking read of a
+//!   profile file) is abandoned, not waited for, and child processes (a `credential_process`
 //!   and whatever it started) are killed.
 //! - The watchdog, the last resort for what no timer can interrupt (an `open` or `read` of a
 //!   FIFO or a hung file system, on the main thread): at the deadline it kills the child
@@ -101,8 +102,10 @@ pub enum Form {
 /// there blocks the runtime and every timer on it), and `getaddrinfo` on a blocking thread
 /// cannot be cancelled. So the caller waits on a clock no future can block, and what is left
 /// is abandoned: the runtime is shut down without waiting for its blocking threads, a stuck
-/// thread dies with the process, and child processes it started (`credential_process` via
-/// `sh -c`, and theirs) are killed.
+/// thread dies with the process, and on a timeout the child processes it started
+/// (`credential_process` via `sh -c`, and theirs) are killed. After a success nothing is
+/// killed: what a finished `credential_process` left running (an agent that detached itself,
+/// such as gpg-agent) was left on purpose.
 pub fn run_bounded<T, Fut, Make>(budget: Duration, make: Make) -> std::io::Result<Option<T>>
 where
     Make: FnOnce() -> Fut + Send + 'static,
@@ -127,15 +130,16 @@ where
             // The caller may have stopped waiting: nobody to tell.
             let _ = tx.send(result);
         })?;
-    let result = match rx.recv_timeout(budget) {
+    match rx.recv_timeout(budget) {
         Ok(result) => result.map(Some),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            kill_descendants();
+            Ok(None)
+        }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
             Err(std::io::Error::other("the AWS client stopped unexpectedly"))
         }
-    };
-    kill_descendants();
-    result
+    }
 }
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -218,10 +222,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// the first [`arm`]).
 pub fn enable() {
     ENABLED.store(true, Ordering::SeqCst);
-    // Descendants that outlive their parent (a daemon a `credential_process` leaves behind)
-    // become our children instead of init's, so that `kill_descendants` still finds them.
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer and touches no memory of ours.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
 
 fn enabled() -> bool {
@@ -332,7 +332,9 @@ fn write_all(fd: libc::c_int, mut bytes: &[u8]) {
 }
 
 /// Kills every process descended from this one (a `credential_process` runs via `sh -c`,
-/// which may start others), leaving this process alone. Only in the real process ([`enable`]):
+/// which may start others), leaving this process alone. A process that detached itself from
+/// its parent on purpose (a daemon: its parent exited and init adopted it) is no longer below
+/// us and is left alone; agents such as gpg-agent are meant to outlive their first user. Only in the real process ([`enable`]):
 /// a test harness's other children are not ours to kill.
 pub fn kill_descendants() {
     if !enabled() || !has_children() {
@@ -360,8 +362,8 @@ pub fn kill_descendants() {
 }
 
 /// Whether this process has any child, alive or not yet reaped: one system call, so that the
-/// common case (no `credential_process`) costs no scan of `/proc`. As a subreaper, every
-/// descendant is below some child of ours.
+/// common case (no `credential_process`) costs no scan of `/proc`. Every descendant is below a
+/// living child of ours: when a child ends, its own children are handed to init.
 fn has_children() -> bool {
     // SAFETY: waitid writes into the zeroed siginfo we own; WNOWAIT leaves any child unreaped.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
