@@ -3,7 +3,7 @@
 //! The command set and the environment variables are declared once, in [`COMMANDS`] and
 //! [`ENV_VARS`]; `--help` is rendered from them, and so are the man page and completions.
 
-use crate::deadline::{self, Deadline};
+use crate::deadline;
 use crate::env::{Env, ProcessEnv};
 use crate::fallback::Fallback;
 use crate::lookup::{Lookup, LookupError};
@@ -285,12 +285,10 @@ fn protocol_action(
     let mut input = || protocol::read_input(stdin).map_err(|e| e.to_string());
     // The bound runs from when the request has been read (see `deadline`).
     let start = || {
-        let deadline = Deadline::from_env(env);
         let form = deadline::Form::Protocol {
             program: program.to_string(),
         };
-        deadline::arm(deadline, form);
-        deadline
+        deadline::start(env, form)
     };
     let lookup = |env, deadline| Lookup::new(env, deadline).map_err(|e| e.to_string());
     match action {

@@ -253,6 +253,14 @@ pub fn arm(deadline: Deadline, form: Form) {
     }
 }
 
+/// A request's bound, from now: the deadline for its work, and the watchdog armed to answer in
+/// `form` at it.
+pub fn start(env: &dyn crate::env::Env, form: Form) -> Deadline {
+    let deadline = Deadline::from_env(env);
+    arm(deadline, form);
+    deadline
+}
+
 /// Says what the request is doing, for the watchdog's message (`loading the config file`).
 pub fn doing(what: impl Into<Cow<'static, str>>) {
     if enabled() {

@@ -116,12 +116,10 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
 /// Each step that may wait (loading the files, resolving a host's credentials, its token
 /// lookup) gets the bound a `get` gets, and the watchdog keeps it.
 fn bound(env: &dyn Env, program: &str) -> Deadline {
-    let deadline = Deadline::from_env(env);
     let form = deadline::Form::Stderr {
         prefix: format!("{program} {COMMAND}"),
     };
-    deadline::arm(deadline, form);
-    deadline
+    deadline::start(env, form)
 }
 
 fn diagnose_host(

@@ -84,11 +84,10 @@ pub fn main(env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
     let result = read_request(stdin).and_then(|input| {
         // The bound runs from when the request has been read (see `deadline`); past it the
         // watchdog answers the timeout in this mode's error form.
-        let deadline = Deadline::from_env(env);
         let form = deadline::Form::Stderr {
             prefix: crate::cli::NAME.to_string(),
         };
-        deadline::arm(deadline, form);
+        let deadline = deadline::start(env, form);
         let result = respond(env, &input, deadline);
         deadline::claim_answer();
         result
