@@ -303,7 +303,7 @@ fn protocol_action(
                 // sends, so that a login against an ECR host succeeds.
                 return Ok(String::new());
             }
-            match Fallback::from_config(&lookup.config, env) {
+            match Fallback::from_config(&lookup.config, env, lookup.deadline) {
                 Some(fallback) => forward(&fallback, "store", &input),
                 None => Err(no_fallback_store(&url, env)),
             }
@@ -315,18 +315,20 @@ fn protocol_action(
             let lookup = lookup(env, deadline)?;
             match lookup.erase(url) {
                 Ok(()) => Ok(String::new()),
-                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
-                    Some(fallback) => forward(&fallback, "erase", &input),
-                    // Nothing of that host is kept here: forgetting it is done.
-                    None => Ok(String::new()),
-                },
+                Err(LookupError::NotEcr) => {
+                    match Fallback::from_config(&lookup.config, env, lookup.deadline) {
+                        Some(fallback) => forward(&fallback, "erase", &input),
+                        // Nothing of that host is kept here: forgetting it is done.
+                        None => Ok(String::new()),
+                    }
+                }
                 Err(e) => Err(e.to_string()),
             }
         }
         "list" => {
             let lookup = lookup(env, start())?;
             let mut map = lookup.list().map_err(|e| e.to_string())?;
-            if let Some(fallback) = Fallback::from_config(&lookup.config, env) {
+            if let Some(fallback) = Fallback::from_config(&lookup.config, env, lookup.deadline) {
                 let theirs = fallback.list().map_err(|e| e.to_string())??;
                 for (url, user) in theirs {
                     // An ECR host is answered by this helper, so its own entry is the true one.
@@ -343,10 +345,12 @@ fn protocol_action(
             let source = AwsTokenSource::from_env(env, deadline);
             match lookup.get(url, &source) {
                 Ok(cred) => Ok(protocol::credential_json(url, &cred.username, &cred.secret)),
-                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
-                    Some(fallback) => forward(&fallback, "get", &input),
-                    None => Err(protocol::NOT_FOUND.to_string()),
-                },
+                Err(LookupError::NotEcr) => {
+                    match Fallback::from_config(&lookup.config, env, lookup.deadline) {
+                        Some(fallback) => forward(&fallback, "get", &input),
+                        None => Err(protocol::NOT_FOUND.to_string()),
+                    }
+                }
                 Err(note @ LookupError::PublicAnonymous { .. }) => {
                     // Clients hide a "not found" answer: the note on stderr says why.
                     let _ = writeln!(std::io::stderr(), "{program}: {note}");

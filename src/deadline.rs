@@ -261,6 +261,20 @@ pub fn start(env: &dyn crate::env::Env, form: Form) -> Deadline {
     deadline
 }
 
+/// Debug builds only: with this variable set, the main thread blocks for good where the config
+/// file is loaded, as it would on a dead network file system, which no test can make (FIFOs
+/// and devices are refused before they are opened). The tests prove with it that the watchdog
+/// answers. Release builds have no such variable.
+pub const STALL_FOR_TESTS_VAR: &str = "DOCKER_CREDENTIAL_ECR_TEST_STALL";
+
+pub fn stall_for_tests(env: &dyn crate::env::Env) {
+    if cfg!(debug_assertions) && env.var(STALL_FOR_TESTS_VAR).is_some() {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// Says what the request is doing, for the watchdog's message (`loading the config file`).
 pub fn doing(what: impl Into<Cow<'static, str>>) {
     if enabled() {

@@ -71,6 +71,7 @@ pub struct Lookup<'a> {
 impl<'a> Lookup<'a> {
     pub fn new(env: &'a dyn Env, deadline: Deadline) -> Result<Lookup<'a>, ConfigError> {
         deadline::doing("loading the config file");
+        deadline::stall_for_tests(env);
         Ok(Lookup {
             env,
             config: Config::load(env)?,
