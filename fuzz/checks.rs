@@ -9,6 +9,7 @@
 use docker_credential_ecr::cache::{self, Cache, Entry};
 use docker_credential_ecr::cli;
 use docker_credential_ecr::config::{Config, Target};
+use docker_credential_ecr::deadline::Deadline;
 use docker_credential_ecr::env::MapEnv;
 use docker_credential_ecr::identity;
 use docker_credential_ecr::lookup::{Lookup, LookupError};
@@ -194,7 +195,7 @@ pub fn stdin(data: &[u8]) {
     let env = offline_env();
     let parsed = protocol::read_input(&mut &data[..])
         .and_then(|input| protocol::server_url(&input).map(str::to_owned));
-    let lookup = Lookup::new(&env).expect("an empty config loads");
+    let lookup = Lookup::new(&env, Deadline::from_env(&env)).expect("an empty config loads");
 
     // `get`: through cli::run when it cannot reach the SDK, else through a fake source.
     match parsed.as_deref().map(|url| (url, lookup.target(url))) {
@@ -319,7 +320,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
             config: config.clone(),
             cache: Some(cache.clone()),
             started_ms: before,
-            lock_wait: std::time::Duration::from_secs(5),
+            deadline: Deadline::after(std::time::Duration::from_secs(5)),
         };
         match lookup.get(CACHE_HOST, &FakeSource { fail }) {
             Ok(cred) if cred.from_cache => {

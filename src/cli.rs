@@ -3,6 +3,7 @@
 //! The command set and the environment variables are declared once, in [`COMMANDS`] and
 //! [`ENV_VARS`]; `--help` is rendered from them, and so are the man page and completions.
 
+use crate::deadline;
 use crate::env::{Env, ProcessEnv};
 use crate::fallback::Fallback;
 use crate::lookup::{Lookup, LookupError};
@@ -165,7 +166,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     },
     EnvVar {
         name: crate::token::TIMEOUT_VAR,
-        summary: "Seconds to wait for a token, credential resolution included (default 10)",
+        summary: "Seconds a request may take, from reading it to the answer, whatever it waits for (default 10)",
     },
     EnvVar {
         name: crate::log::ENV_VAR,
@@ -194,6 +195,9 @@ pub fn main(args: &[OsString]) -> u8 {
     // First, while this is the only thread: the SDK reads the process environment itself.
     crate::env::normalise_process_env();
     install_panic_hook();
+    // This is the real process: at a request's deadline it may be ended and its children
+    // killed. (The watchdog thread itself starts only once a request has been read.)
+    crate::deadline::enable();
     let stdin = &mut std::io::stdin().lock();
     let stdout = &mut std::io::stdout().lock();
     run(args, &ProcessEnv, stdin, stdout)
@@ -238,6 +242,8 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         ["-v" | "--version" | "version"] => Ok(version_line()),
         [action] if is_protocol(action) => {
             let result = protocol_action(&program, action, env, stdin);
+            // From here on only one answer: ours, or the watchdog's if it came first.
+            crate::deadline::claim_answer();
             if let Err(text) = &result
                 && text != protocol::NOT_FOUND
             {
@@ -277,41 +283,52 @@ fn protocol_action(
     // Only get, store and erase have a request on stdin; `list` and `version` must not wait
     // for an EOF that a terminal never sends.
     let mut input = || protocol::read_input(stdin).map_err(|e| e.to_string());
-    let lookup = |env| Lookup::new(env).map_err(|e| e.to_string());
+    // The bound runs from when the request has been read (see `deadline`).
+    let start = || {
+        let form = deadline::Form::Protocol {
+            program: program.to_string(),
+        };
+        deadline::start(env, form)
+    };
+    let lookup = |env, deadline| Lookup::new(env, deadline).map_err(|e| e.to_string());
     match action {
         "version" => Ok(version_line()),
         "store" => {
             let input = input()?;
+            let deadline = start();
             let url = protocol::store_server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = lookup(env)?;
+            let lookup = lookup(env, deadline)?;
             if lookup.registry(&url).is_some() {
                 // ECR tokens are minted, not stored: accept and drop what `docker login`
                 // sends, so that a login against an ECR host succeeds.
                 return Ok(String::new());
             }
-            match Fallback::from_config(&lookup.config, env) {
+            match Fallback::from_config(&lookup.config, env, lookup.deadline) {
                 Some(fallback) => forward(&fallback, "store", &input),
                 None => Err(no_fallback_store(&url, env)),
             }
         }
         "erase" => {
             let input = input()?;
+            let deadline = start();
             let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = lookup(env)?;
+            let lookup = lookup(env, deadline)?;
             match lookup.erase(url) {
                 Ok(()) => Ok(String::new()),
-                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
-                    Some(fallback) => forward(&fallback, "erase", &input),
-                    // Nothing of that host is kept here: forgetting it is done.
-                    None => Ok(String::new()),
-                },
+                Err(LookupError::NotEcr) => {
+                    match Fallback::from_config(&lookup.config, env, lookup.deadline) {
+                        Some(fallback) => forward(&fallback, "erase", &input),
+                        // Nothing of that host is kept here: forgetting it is done.
+                        None => Ok(String::new()),
+                    }
+                }
                 Err(e) => Err(e.to_string()),
             }
         }
         "list" => {
-            let lookup = lookup(env)?;
+            let lookup = lookup(env, start())?;
             let mut map = lookup.list().map_err(|e| e.to_string())?;
-            if let Some(fallback) = Fallback::from_config(&lookup.config, env) {
+            if let Some(fallback) = Fallback::from_config(&lookup.config, env, lookup.deadline) {
                 let theirs = fallback.list().map_err(|e| e.to_string())??;
                 for (url, user) in theirs {
                     // An ECR host is answered by this helper, so its own entry is the true one.
@@ -322,15 +339,18 @@ fn protocol_action(
         }
         _ => {
             let input = input()?;
+            let deadline = start();
             let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = lookup(env)?;
-            let source = AwsTokenSource::from_env(env);
+            let lookup = lookup(env, deadline)?;
+            let source = AwsTokenSource::from_env(env, deadline);
             match lookup.get(url, &source) {
                 Ok(cred) => Ok(protocol::credential_json(url, &cred.username, &cred.secret)),
-                Err(LookupError::NotEcr) => match Fallback::from_config(&lookup.config, env) {
-                    Some(fallback) => forward(&fallback, "get", &input),
-                    None => Err(protocol::NOT_FOUND.to_string()),
-                },
+                Err(LookupError::NotEcr) => {
+                    match Fallback::from_config(&lookup.config, env, lookup.deadline) {
+                        Some(fallback) => forward(&fallback, "get", &input),
+                        None => Err(protocol::NOT_FOUND.to_string()),
+                    }
+                }
                 Err(note @ LookupError::PublicAnonymous { .. }) => {
                     // Clients hide a "not found" answer: the note on stderr says why.
                     let _ = writeln!(std::io::stderr(), "{program}: {note}");

@@ -16,6 +16,7 @@ pub mod report;
 
 use crate::cache;
 use crate::config::{self, Config, Target};
+use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::lookup::Lookup;
 use crate::registry::{self, Registry};
@@ -53,6 +54,8 @@ pub fn main_with_args(program: &str, args: &[&str], env: &dyn Env, out: &mut dyn
 /// Runs `doctor` and prints the report on `out`; returns the exit code.
 pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -> u8 {
     let diagnosis = diagnose(hosts, env, program);
+    // Past a step's deadline the watchdog has said so on stderr and ends the process.
+    crate::deadline::claim_answer();
     let style = Style {
         color: std::io::stdout().is_terminal() && env.var("NO_COLOR").is_none(),
     };
@@ -70,8 +73,9 @@ pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -
 /// Everything `doctor` finds out, for the given hosts or, with none, for the routed ones.
 pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
     let helper_name = crate::cli::helper_suffix(program);
+    let deadline = bound(env, program);
     let clients = ClientFiles::load(env);
-    let lookup = Lookup::new(env);
+    let lookup = Lookup::new(env, deadline);
     let config = match &lookup {
         Ok(l) => match l.config.path() {
             Some(path) => ConfigCheck::Loaded(path.to_path_buf()),
@@ -99,7 +103,9 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
         config,
         hosts: inputs
             .iter()
-            .map(|input| diagnose_host(input, env, lookup.as_ref(), &clients, &helper_name))
+            .map(|input| {
+                diagnose_host(input, env, program, lookup.as_ref(), &clients, &helper_name)
+            })
             .collect(),
         nothing_routed,
         searched,
@@ -107,9 +113,19 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
     }
 }
 
+/// Each step that may wait (loading the files, resolving a host's credentials, its token
+/// lookup) gets the bound a `get` gets, and the watchdog keeps it.
+fn bound(env: &dyn Env, program: &str) -> Deadline {
+    let form = deadline::Form::Stderr {
+        prefix: format!("{program} {COMMAND}"),
+    };
+    deadline::start(env, form)
+}
+
 fn diagnose_host(
     input: &str,
     env: &dyn Env,
+    program: &str,
     lookup: Option<&Lookup>,
     clients: &ClientFiles,
     helper: &str,
@@ -138,39 +154,40 @@ fn diagnose_host(
             routes,
         };
     };
+    // Each host's checks get the bound a `get` gets, from here (the profile files are read next).
+    let deadline = bound(env, program);
     // The same resolution as `get`: the endpoint and the cache key come from one place.
     let (target, profile_problem) = match crate::identity::resolve(target.clone(), env) {
         Ok((resolved, _)) => (resolved, None),
         Err(e) => (target, Some(e.to_string())),
     };
-    let source = AwsTokenSource::from_env(env);
+    let source = AwsTokenSource::from_env(env, deadline);
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
     detected.problems.extend(profile_problem);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    let (resolved, endpoint) = match &runtime {
-        Ok(rt) => (
-            resolve_credentials(rt, &source, &target),
-            rt.block_on(endpoint(&target)),
-        ),
-        Err(e) => (
-            Resolved::Failed {
-                message: format!("cannot start the AWS client: {e}"),
-                took_ms: 0,
-            },
-            (
-                "(unknown)".to_string(),
-                "the AWS client did not start".to_string(),
-            ),
+    let resolved = resolve_credentials(&source, &target);
+    // No I/O: only the SDK's endpoint rules, which are async in form.
+    let endpoint = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt.block_on(endpoint(&target)),
+        Err(_) => (
+            "(unknown)".to_string(),
+            "the AWS client did not start".to_string(),
         ),
     };
     let (cache, fetch) = match lookup {
-        Some(l) => (
-            cache_check(l, &host, env),
-            fetch(l, &host, &source, &resolved),
-        ),
+        Some(l) => {
+            // The lookup is the `get` a client would make: a bound of its own.
+            let deadline = bound(env, program);
+            let source = AwsTokenSource::from_env(env, deadline);
+            let l = Lookup {
+                deadline,
+                ..l.clone()
+            };
+            (
+                cache_check(&l, &host, env),
+                fetch(&l, &host, &source, &resolved),
+            )
+        }
         None => (
             CacheCheck::Unavailable,
             FetchCheck::Skipped("the config file is invalid".into()),
@@ -255,26 +272,25 @@ fn describe_settings(target: &Target) -> Vec<String> {
 
 /// Resolves credentials the way a token fetch would, reporting only the provider's name, the
 /// masked key id and the expiry.
-fn resolve_credentials(
-    runtime: &tokio::runtime::Runtime,
-    source: &AwsTokenSource,
-    target: &Target,
-) -> Resolved {
+fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
     let start = Instant::now();
-    let result = runtime.block_on(async {
-        let conf = source.sdk_config(target).await;
+    let (source_copy, target) = (source.clone(), target.clone());
+    let resolve = move || async move {
+        let conf = source_copy.sdk_config(&target).await;
         let provider = conf
             .credentials_provider()
             .ok_or_else(|| "no credentials provider is configured".to_string())?;
-        match tokio::time::timeout(source.timeout, provider.provide_credentials()).await {
-            Err(_) => Err(format!(
-                "timed out after {}s (set {} to wait longer)",
-                source.timeout.as_secs(),
-                crate::token::TIMEOUT_VAR
-            )),
-            Ok(result) => result.map_err(|e| error_chain(&e)),
-        }
-    });
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| error_chain(&e))
+    };
+    crate::deadline::doing("resolving AWS credentials");
+    let result = match crate::deadline::run_bounded(source.deadline.work_left(), resolve) {
+        Ok(Some(result)) => result,
+        Ok(None) => Err(crate::deadline::message(None, source.deadline.limit())),
+        Err(e) => Err(format!("cannot start the AWS client: {e}")),
+    };
     let took_ms = start.elapsed().as_millis() as u64;
     match result {
         Ok(creds) => Resolved::Ok {

@@ -8,6 +8,7 @@
 //! process group of its own that is killed when the bound passes. What it reads and prints is
 //! never logged: it carries passwords.
 
+use crate::deadline::Deadline;
 use crate::env::Env;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -59,18 +60,23 @@ pub struct Fallback {
     pub program: String,
     /// The config file that names it, for messages.
     pub config: PathBuf,
-    timeout: Duration,
+    /// The request's: the fallback's answer, or its timeout error, comes before it.
+    deadline: Deadline,
     forwarded: bool,
 }
 
 impl Fallback {
     /// The fallback store the config file names, if any.
-    pub fn from_config(config: &crate::config::Config, env: &dyn Env) -> Option<Fallback> {
+    pub fn from_config(
+        config: &crate::config::Config,
+        env: &dyn Env,
+        deadline: Deadline,
+    ) -> Option<Fallback> {
         let name = config.fallback_store()?;
         Some(Fallback {
             program: format!("{}{name}", crate::cli::HELPER_PREFIX),
             config: config.path().map(PathBuf::from).unwrap_or_default(),
-            timeout: crate::token::timeout(env),
+            deadline,
             forwarded: env.var(FORWARDED_VAR).is_some(),
         })
     }
@@ -82,7 +88,8 @@ impl Fallback {
                 config: self.config.clone(),
             });
         }
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + self.deadline.work_left();
+        crate::deadline::doing(format!("waiting for {}", self.program));
         crate::debug!("forwarding `{action}` to {}", self.program);
         let mut child = Command::new(&self.program)
             .arg(action)
@@ -126,7 +133,7 @@ impl Fallback {
             kill_group(child);
             FallbackError::Timeout {
                 program: self.program.clone(),
-                after: self.timeout,
+                after: self.deadline.limit(),
             }
         };
         let status = loop {

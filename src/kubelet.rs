@@ -16,6 +16,7 @@
 pub mod service_account;
 
 use crate::cache::Validity;
+use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::lookup::{Credential, Lookup, LookupError};
 use crate::protocol::{InputError, MAX_INPUT};
@@ -80,7 +81,18 @@ pub struct Request {
 
 /// Runs the plugin: request on `stdin`, response on `out`, errors on stderr. Returns the exit code.
 pub fn main(env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
-    let result = respond(env, stdin).and_then(|json| {
+    let result = read_request(stdin).and_then(|input| {
+        // The bound runs from when the request has been read (see `deadline`); past it the
+        // watchdog answers the timeout in this mode's error form.
+        let form = deadline::Form::Stderr {
+            prefix: crate::cli::NAME.to_string(),
+        };
+        let deadline = deadline::start(env, form);
+        let result = respond(env, &input, deadline);
+        deadline::claim_answer();
+        result
+    });
+    let result = result.and_then(|json| {
         writeln!(out, "{json}")
             .and_then(|_| out.flush())
             .map_err(|e| KubeletError::Write(e.to_string()))
@@ -95,24 +107,27 @@ pub fn main(env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
     }
 }
 
-fn respond(env: &dyn Env, stdin: &mut dyn Read) -> Result<String, KubeletError> {
-    let input = crate::protocol::read_input(stdin).map_err(|e| {
+fn read_request(stdin: &mut dyn Read) -> Result<Vec<u8>, KubeletError> {
+    crate::protocol::read_input(stdin).map_err(|e| {
         KubeletError::Read(match e {
             InputError::Io(why) => why,
             InputError::TooLarge => format!("it is larger than {MAX_INPUT} bytes"),
             other => other.to_string(),
         })
-    })?;
-    let request = parse_request(&input)?;
+    })
+}
+
+fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, KubeletError> {
+    let request = parse_request(input)?;
     let host = registry_host(&request.image);
     // An image written with `user:password@` must not put the password in the kubelet's log.
     let not_ecr = || KubeletError::NotEcr {
         image: crate::registry::redact_userinfo(&request.image),
         host: crate::registry::redact_userinfo(host),
     };
-    let lookup = Lookup::new(env).map_err(|e| KubeletError::Lookup(e.to_string()))?;
+    let lookup = Lookup::new(env, deadline).map_err(|e| KubeletError::Lookup(e.to_string()))?;
     let (target, _) = lookup.target(host).map_err(|_| not_ecr())?;
-    let node = AwsTokenSource::from_env(env);
+    let node = AwsTokenSource::from_env(env, deadline);
     let result = match request.service_account_token {
         None => lookup.get(host, &node),
         Some(token) => {

@@ -14,6 +14,7 @@
 //! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
+//! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - [`secret`]: a password type that cannot be printed by accident;
 //! - [`configure`]: the `configure` command, which edits the clients' config files;
@@ -25,6 +26,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod configure;
+pub mod deadline;
 pub mod dirs;
 pub mod doctor;
 pub mod endpoint;

@@ -13,16 +13,12 @@
 
 use crate::cache::{self, Cache, CachedToken, Entry, Failure, Validity};
 use crate::config::{Config, ConfigError, Target};
+use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::identity::{self, CacheKey};
 use crate::secret::Secret;
 use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-/// How long a process waits for another's refresh beyond that refresh's own bound, before
-/// fetching on its own (the holder may be stopped, or stuck outside the SDK's timeouts).
-const LOCK_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -60,24 +56,28 @@ pub struct Credential {
 }
 
 /// Everything a lookup needs, gathered once per process.
+#[derive(Clone)]
 pub struct Lookup<'a> {
     pub env: &'a dyn Env,
     pub config: Config,
     pub cache: Option<Cache>,
     /// When this process started looking: failures recorded since then are shared.
     pub started_ms: u64,
-    /// How long to wait for another process's refresh of the same key.
-    pub lock_wait: Duration,
+    /// The request's deadline. Waiting for another process's refresh ends by it too: that
+    /// refresh is bounded by its own process's deadline, and ours may come first.
+    pub deadline: Deadline,
 }
 
 impl<'a> Lookup<'a> {
-    pub fn new(env: &'a dyn Env) -> Result<Lookup<'a>, ConfigError> {
+    pub fn new(env: &'a dyn Env, deadline: Deadline) -> Result<Lookup<'a>, ConfigError> {
+        deadline::doing("loading the config file");
+        deadline::stall_for_tests(env);
         Ok(Lookup {
             env,
             config: Config::load(env)?,
             cache: crate::dirs::cache_dir(env).map(Cache::new),
             started_ms: cache::now_ms(),
-            lock_wait: crate::token::timeout(env) + LOCK_GRACE,
+            deadline,
         })
     }
 
@@ -99,6 +99,7 @@ impl<'a> Lookup<'a> {
         server_url: &str,
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
+        deadline::doing("reading the AWS configuration");
         let (target, key) = self.target(server_url)?;
         self.get_target(&target, key, source)
             .map_err(|e| anonymous_for_public(&target, e))
@@ -117,13 +118,15 @@ impl<'a> Lookup<'a> {
         let Some(cache) = &self.cache else {
             return fetch(target, source);
         };
+        deadline::doing("reading the token cache");
         let now = cache::now_ms();
         let cached = read_own(cache, &key, target);
         if let Some(hit) = fresh_token(cached.as_ref(), now) {
             crate::debug!("cache hit for {}", target.host);
             return Ok(hit);
         }
-        let lock = match cache.lock(&key.id, self.lock_wait) {
+        deadline::doing("waiting for another process's refresh");
+        let lock = match cache.lock(&key.id, self.deadline.work_left()) {
             Ok(lock) => lock,
             Err(e) => {
                 crate::debug!("fetching uncached: {e}");
@@ -199,7 +202,7 @@ impl<'a> Lookup<'a> {
         if cache.read(&key.id).is_none() {
             return Ok(());
         }
-        let lock = cache.lock(&key.id, self.lock_wait)?;
+        let lock = cache.lock(&key.id, self.deadline.work_left())?;
         cache.remove(&lock, &key.id)?;
         Ok(())
     }
@@ -296,6 +299,7 @@ mod tests {
     use crate::env::MapEnv;
     use crate::token::Token;
     use std::cell::Cell;
+    use std::time::Duration;
 
     const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -343,7 +347,7 @@ mod tests {
             config: Config::default(),
             cache: Some(Cache::new(dir.to_path_buf())),
             started_ms: cache::now_ms(),
-            lock_wait: Duration::from_secs(5),
+            deadline: Deadline::after(Duration::from_secs(5)),
         }
     }
 

@@ -7,6 +7,7 @@
 
 use crate::cache::{self, Validity};
 use crate::config::Target;
+use crate::deadline::Deadline;
 use crate::registry::Registry;
 use crate::secret::Secret;
 use aws_config::retry::RetryConfig;
@@ -43,7 +44,7 @@ pub enum TokenError {
     SsoLogin { profile: Option<String> },
     #[error("{code}: {message}")]
     Service { code: String, message: String },
-    #[error("timed out reaching {endpoint} after {}s (set {TIMEOUT_VAR} to wait longer)", .after.as_secs())]
+    #[error("{}", crate::deadline::message(Some(&format!("reaching {endpoint}")), *.after))]
     Timeout { endpoint: String, after: Duration },
     #[error("cannot reach {endpoint}: {detail}")]
     Network { endpoint: String, detail: String },
@@ -131,8 +132,8 @@ fn profile_hint(profile: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// The bound on one token fetch, credential resolution included: `DOCKER_CREDENTIAL_ECR_TIMEOUT`
-/// seconds, else 10.
+/// The bound on a whole request, a token fetch and its credential resolution included
+/// (see [`crate::deadline`]): `DOCKER_CREDENTIAL_ECR_TIMEOUT` seconds, else 10.
 pub fn timeout(env: &dyn crate::env::Env) -> Duration {
     env.var(TIMEOUT_VAR)
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -153,8 +154,10 @@ pub trait TokenSource {
 }
 
 /// GetAuthorizationToken through the AWS SDK.
+#[derive(Clone)]
 pub struct AwsTokenSource {
-    pub timeout: Duration,
+    /// The request's deadline: a fetch ends, one way or another, before it.
+    pub deadline: Deadline,
     /// The profile the environment selects, for error messages.
     pub env_profile: Option<String>,
     /// Replaces the SDK's default credential chain (a config `role_arn` still applies on top).
@@ -162,9 +165,9 @@ pub struct AwsTokenSource {
 }
 
 impl AwsTokenSource {
-    pub fn from_env(env: &dyn crate::env::Env) -> AwsTokenSource {
+    pub fn from_env(env: &dyn crate::env::Env, deadline: Deadline) -> AwsTokenSource {
         AwsTokenSource {
-            timeout: timeout(env),
+            deadline,
             env_profile: env
                 .var("AWS_PROFILE")
                 .or_else(|| env.var("AWS_DEFAULT_PROFILE")),
@@ -183,28 +186,26 @@ impl AwsTokenSource {
 
 impl TokenSource for AwsTokenSource {
     fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| TokenError::Runtime(e.to_string()))?;
         let endpoint = endpoint_name(target);
+        crate::deadline::doing(format!("reaching {endpoint}"));
         let profile = target
             .settings
             .profile
             .clone()
             .or_else(|| self.env_profile.clone());
-        // The SDK's own timeouts bound each phase; this one bounds the whole, credential
-        // resolution included, whatever a provider does.
-        let outer = self.timeout + Duration::from_secs(2);
-        runtime
-            .block_on(async {
-                match tokio::time::timeout(outer, self.fetch_async(target)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(TokenError::Timeout {
-                        endpoint: endpoint.clone(),
-                        after: self.timeout,
-                    }),
-                }
+        // The SDK's own timeouts bound each phase; this one bounds the whole, loading the
+        // profile files and credential resolution included, whatever a provider does. Both
+        // end before the deadline, so that this precise error is answered, not the watchdog's.
+        // The fetch runs on a thread of its own, so it needs its own copies.
+        let (source, owned) = (self.clone(), target.clone());
+        let fetch = move || async move { source.fetch_async(&owned).await };
+        crate::deadline::run_bounded(self.deadline.work_left(), fetch)
+            .map_err(|e| TokenError::Runtime(e.to_string()))?
+            .unwrap_or_else(|| {
+                Err(TokenError::Timeout {
+                    endpoint,
+                    after: self.deadline.limit(),
+                })
             })
             .map_err(|e| match e {
                 TokenError::NoCredentials { detail, .. } => {
@@ -225,7 +226,7 @@ impl AwsTokenSource {
                         code: Option<&str>,
                         message: Option<&str>,
                         status: Option<u16>| {
-            classify(e, code, message, status, &endpoint, self.timeout)
+            classify(e, code, message, status, &endpoint, self.deadline.limit())
         };
         let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
             Registry::Private(p) => {
@@ -308,14 +309,11 @@ impl AwsTokenSource {
     /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
     pub async fn sdk_config(&self, target: &Target) -> SdkConfig {
         let region = Region::new(target.api_region().to_string());
+        let budget = self.deadline.work_left();
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3).min(self.timeout))
-            .operation_attempt_timeout(
-                self.timeout
-                    .min(Duration::from_secs(5))
-                    .max(self.timeout / 2),
-            )
-            .operation_timeout(self.timeout)
+            .connect_timeout(Duration::from_secs(3).min(budget))
+            .operation_attempt_timeout(budget.min(Duration::from_secs(5)).max(budget / 2))
+            .operation_timeout(budget)
             .build();
         let settings = &target.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())

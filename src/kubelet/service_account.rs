@@ -145,7 +145,7 @@ impl ServiceAccount {
             session_name,
             token: self.token,
             region: region.to_string(),
-            timeout: node.timeout,
+            deadline: node.deadline,
         };
         ServiceAccountTokenSource {
             inner: node.with_credentials(SharedCredentialsProvider::new(provider)),
@@ -177,7 +177,7 @@ struct WebIdentity {
     session_name: String,
     token: Secret,
     region: String,
-    timeout: Duration,
+    deadline: crate::deadline::Deadline,
 }
 
 impl ProvideCredentials for WebIdentity {
@@ -191,9 +191,10 @@ impl ProvideCredentials for WebIdentity {
 
 impl WebIdentity {
     async fn assume(&self) -> provider::Result {
+        let budget = self.deadline.work_left();
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3).min(self.timeout))
-            .operation_timeout(self.timeout)
+            .connect_timeout(Duration::from_secs(3).min(budget))
+            .operation_timeout(budget)
             .build();
         // AssumeRoleWithWebIdentity is unsigned: the token is the credential. The loader still
         // honours AWS_ENDPOINT_URL_STS and the shared config's endpoint settings.
