@@ -170,7 +170,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     },
     EnvVar {
         name: crate::log::ENV_VAR,
-        summary: "Diagnostics on stderr: error, warn, info, debug or trace (default: off)",
+        summary: "Diagnostics on stderr, the AWS SDK's included: error, warn, info, debug, trace, or directives such as debug,aws_config=trace (default: off)",
     },
     EnvVar {
         name: "AWS_ENDPOINT_URL_STS",
@@ -194,6 +194,7 @@ pub const ENV_VARS: &[EnvVar] = &[
 pub fn main(args: &[OsString]) -> u8 {
     // First, while this is the only thread: the SDK reads the process environment itself.
     crate::env::normalise_process_env();
+    crate::log::init(&ProcessEnv);
     install_panic_hook();
     // This is the real process: at a request's deadline it may be ended and its children
     // killed. (The watchdog thread itself starts only once a request has been read.)

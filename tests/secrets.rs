@@ -19,6 +19,8 @@ const STORE_SECRET: &str = "StoreSecretMarker-9f8e7d6c";
 const URL_PASSWORD: &str = "UrlPasswordMarker-1a2b3c";
 const FILE_SECRET_KEY: &str = "FileSecretKeyMarker/0123456789abcdefABCDEF";
 const PROCESS_SECRET_KEY: &str = "ProcessSecretKeyMarker/0123456789abcdef";
+const CONTAINER_AUTH_TOKEN: &str = "ContainerAuthTokenMarker-5e4d3c2b";
+const CONTAINER_SECRET_KEY: &str = "ContainerSecretKeyMarker/0123456789abcdef";
 
 fn host() -> String {
     private_host(MOTO_ACCOUNT, "us-east-1")
@@ -44,6 +46,8 @@ fn secrets() -> Vec<(&'static str, String)> {
         ("URL password", URL_PASSWORD.to_string()),
         ("file secret key", FILE_SECRET_KEY.to_string()),
         ("process secret key", PROCESS_SECRET_KEY.to_string()),
+        ("container auth token", CONTAINER_AUTH_TOKEN.to_string()),
+        ("container secret key", CONTAINER_SECRET_KEY.to_string()),
     ]
 }
 
@@ -128,6 +132,36 @@ impl Audit {
     }
 }
 
+/// A container credentials endpoint on 127.0.0.1 that hands out `akid` with the marker secret
+/// key and session token; each request it receives is sent on the channel.
+fn container_credentials(akid: &str) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://{}/creds", listener.local_addr().unwrap());
+    let body = serde_json::json!({
+        "AccessKeyId": akid,
+        "SecretAccessKey": CONTAINER_SECRET_KEY,
+        "Token": SESSION_TOKEN,
+        "Expiration": "2099-01-01T00:00:00Z",
+    })
+    .to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut request = String::new();
+            while reader.read_line(&mut request).is_ok_and(|n| n > 2) {}
+            let _ = tx.send(request);
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (uri, rx)
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -164,6 +198,23 @@ fn no_flow_leaks_a_secret() {
         "logging is not on: {}",
         describe(&miss)
     );
+    // The scan covers the AWS SDK's own events at their most verbose (request signing, the
+    // credential chain, the HTTP client), not only ours.
+    let miss_log = String::from_utf8_lossy(&miss.stderr);
+    for (level, target) in [
+        (" TRACE ", " aws_sigv4::"),
+        (" DEBUG ", " aws_config::meta::credentials::chain"),
+        (" DEBUG ", " aws_smithy_runtime::client::orchestrator"),
+        (" TRACE ", " hyper"),
+    ] {
+        assert!(
+            miss_log
+                .lines()
+                .any(|l| l.contains(level) && l.contains(target)),
+            "no{level}{target} events: {}",
+            describe(&miss)
+        );
+    }
     audit.run("hit", &sb, &["get"], &format!("https://{}/v2/", host()));
     audit.run("public miss", &sb, &["get"], "public.ecr.aws");
     audit.run("public hit", &sb, &["get"], "public.ecr.aws");
@@ -263,6 +314,24 @@ fn no_flow_leaks_a_secret() {
     assert!(out.status.success(), "{}", describe(&out));
     sb.fault("access-denied", None, None);
     audit.run("profile, denied", &sb, &["get"], "public.ecr.aws");
+    audit.tree(&sb);
+
+    // Container credentials (ECS, EKS Pod Identity): the SDK sends an authorization token and
+    // gets a secret key and a session token back.
+    let mut sb = Sandbox::new();
+    let (uri, seen) = container_credentials(&sb.akid);
+    sb.env(ENV_LOG, "trace")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", CONTAINER_AUTH_TOKEN);
+    let out = audit.run("container", &sb, &["get"], &host()).clone();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        seen.recv_timeout(std::time::Duration::from_secs(5))
+            .is_ok_and(|request| request.contains(CONTAINER_AUTH_TOKEN)),
+        "the SDK did not ask the container endpoint with the token"
+    );
     audit.tree(&sb);
 
     // A credential_process that prints its secret in output the SDK cannot use.
