@@ -9,13 +9,18 @@ fn main() {
         return;
     }
     // rustc already links a PIE with full RELRO (`-z relro -z now`) and a non-executable stack;
-    // they are asked for again so that no toolchain default or object file (AWS-LC's assembly,
-    // if it is ever linked) can take them away. Packed relative relocations (DT_RELR, binutils
+    // they are asked for again so that no toolchain default or object file (ring's assembly,
+    // for one) can take them away. Packed relative relocations (DT_RELR, binutils
     // 2.38+, glibc 2.36+) shrink the ~16 000 relative relocations a PIE needs at every start
     // from 380 KiB of records to a few KiB: the price of ASLR for the executable falls to a
-    // fraction of what it was. A linker too old for it ignores the option with a warning, and
-    // ld adds it only against a glibc that can load it (GLIBC_ABI_DT_RELR).
-    for arg in ["-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack", "-Wl,-z,pack-relative-relocs"] {
+    // fraction of what it was. The binary then requires the version GLIBC_ABI_DT_RELR, so a glibc
+    // older than 2.36 refuses to start it with a clear message instead of misloading it.
+    for arg in [
+        "-pie",
+        "-Wl,-z,relro,-z,now",
+        "-Wl,-z,noexecstack",
+        "-Wl,-z,pack-relative-relocs",
+    ] {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
     // The unwinder linked in statically, so libgcc_s is not loaded: its constructor probes the

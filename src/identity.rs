@@ -19,7 +19,6 @@ use crate::config::Target;
 use crate::env::Env;
 use crate::profiles::{ProfileError, Profiles};
 use crate::registry::Registry;
-use sha2::{Digest, Sha256};
 
 /// Variables that select or shape the credentials the SDK's default chain would use.
 const IDENTITY_VARS: &[&str] = &[
@@ -157,8 +156,10 @@ fn may_use_instance_metadata(env: &dyn Env) -> bool {
     !(static_keys || container || web_identity || env.flag("AWS_EC2_METADATA_DISABLED"))
 }
 
+/// A portable SHA-256 with no CPU-feature probe: a hit hashes a few hundred bytes, and in a VM
+/// each CPUID a hardware backend's detection runs traps to the hypervisor (~15 us).
 fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    hex::encode(hmac_sha256::Hash::hash(s.as_bytes()))
 }
 
 #[cfg(test)]
@@ -166,7 +167,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_ids_are_sha256_whichever_backend_is_built() {
+    fn key_ids_are_sha256() {
         assert_eq!(
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -16,6 +16,7 @@
 //! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
 //! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
+//! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
 //! - [`secret`]: a password type that cannot be printed by accident;
 //! - [`configure`]: the `configure` command, which edits the clients' config files;
 //! - [`generate`]: the man page and shell completions, rendered from [`cli`]'s definitions;
@@ -34,6 +35,7 @@ pub mod env;
 pub mod fallback;
 pub mod fsutil;
 pub mod generate;
+mod https;
 pub mod identity;
 pub mod kubelet;
 pub mod log;

@@ -317,6 +317,7 @@ impl AwsTokenSource {
             .build();
         let settings = &target.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(crate::https::client())
             .region(region.clone())
             .timeout_config(timeouts)
             .retry_config(RetryConfig::standard().with_max_attempts(3));

@@ -23,7 +23,6 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -199,6 +198,7 @@ impl WebIdentity {
         // AssumeRoleWithWebIdentity is unsigned: the token is the credential. The loader still
         // honours AWS_ENDPOINT_URL_STS and the shared config's endpoint settings.
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(crate::https::client())
             .region(Region::new(self.region.clone()))
             .no_credentials()
             .timeout_config(timeouts)
@@ -265,7 +265,7 @@ fn claims(token: &str) -> Option<Claims> {
 }
 
 fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))[..32].to_string()
+    hex::encode(hmac_sha256::Hash::hash(s.as_bytes()))[..32].to_string()
 }
 
 #[cfg(test)]
