@@ -62,7 +62,11 @@ pub enum ProfileError {
 
 /// The parsed files and the profile selected for one registry.
 pub struct Profiles {
-    sections: EnvConfigSections,
+    /// `None` when both files are absent or empty: the common CI case, where a cache hit
+    /// then skips the parser altogether.
+    sections: Option<EnvConfigSections>,
+    /// The selected profile's name when there are no sections to say it.
+    selected: String,
     sdk_env: aws_types::os_shim_internal::Env,
 }
 
@@ -88,41 +92,58 @@ impl Profiles {
         env: &dyn Env,
         profile: Option<&str>,
     ) -> Result<Profiles, ProfileError> {
-        let files = EnvConfigFiles::builder()
-            .with_contents(EnvConfigFileKind::Config, config)
-            .with_contents(EnvConfigFileKind::Credentials, credentials)
-            .build();
         let values: Vec<(&str, String)> = SDK_VARS
             .iter()
             .filter_map(|name| env.var(name).map(|v| (*name, v)))
             .collect();
         let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let sdk_env = aws_types::os_shim_internal::Env::from_slice(&pairs);
+        let selected = profile
+            .map(str::to_string)
+            .or_else(|| env.var("AWS_PROFILE"))
+            .unwrap_or_else(|| "default".to_string());
+        if config.trim().is_empty() && credentials.trim().is_empty() {
+            return Ok(Profiles {
+                sections: None,
+                selected,
+                sdk_env,
+            });
+        }
+        let files = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Config, config)
+            .with_contents(EnvConfigFileKind::Credentials, credentials)
+            .build();
         let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
-        let selected = profile.map(|p| Cow::Owned(p.to_string()));
+        let chosen = profile.map(|p| Cow::Owned(p.to_string()));
         // With the contents given, the loader reads nothing: its future completes at once.
-        let sections = poll_once(aws_config::profile::load(&fs, &sdk_env, &files, selected))
+        let sections = poll_once(aws_config::profile::load(&fs, &sdk_env, &files, chosen))
             .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
             .map_err(|e| ProfileError::Parse(one_line(&e.to_string())))?;
-        Ok(Profiles { sections, sdk_env })
+        Ok(Profiles {
+            selected: sections.selected_profile().to_string(),
+            sections: Some(sections),
+            sdk_env,
+        })
     }
 
     pub fn selected(&self) -> &str {
-        self.sections.selected_profile()
+        &self.selected
     }
 
     /// A profile setting of the selected profile.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.sections.get(key)
+        self.sections.as_ref()?.get(key)
     }
 
     /// A setting of the named profile (both files merged, the credentials file winning).
     pub fn profile_setting(&self, profile: &str, key: &str) -> Option<&str> {
-        self.sections.get_profile(profile)?.get(key)
+        self.sections.as_ref()?.get_profile(profile)?.get(key)
     }
 
     pub fn has_profile(&self, profile: &str) -> bool {
-        self.sections.get_profile(profile).is_some()
+        self.sections
+            .as_ref()
+            .is_some_and(|s| s.get_profile(profile).is_some())
     }
 
     /// The settings that select a principal, along the selected profile's `source_profile`
@@ -132,7 +153,10 @@ impl Profiles {
         let mut lines = Vec::new();
         let mut name = self.selected().to_string();
         let mut seen = Vec::new();
-        while let Some(profile) = self.sections.get_profile(&name) {
+        let Some(sections) = &self.sections else {
+            return lines;
+        };
+        while let Some(profile) = sections.get_profile(&name) {
             if seen.contains(&name) || seen.len() >= 16 {
                 lines.push(format!("{name}.source_profile=<cycle>"));
                 break;
@@ -145,7 +169,7 @@ impl Profiles {
             }
             if let Some(session) = profile
                 .get("sso_session")
-                .and_then(|s| self.sections.sso_session(s))
+                .and_then(|s| sections.sso_session(s))
             {
                 for key in ["sso_start_url", "sso_region"] {
                     if let Some(v) = session.get(key) {
@@ -169,7 +193,7 @@ impl Profiles {
         let ignore = EnvConfigValue::new()
             .env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .profile("ignore_configured_endpoint_urls")
-            .load(&self.sdk_env, Some(&self.sections))
+            .load(&self.sdk_env, self.sections.as_ref())
             .is_some_and(|(v, _)| v.trim().eq_ignore_ascii_case("true"));
         if ignore {
             return None;
@@ -178,7 +202,7 @@ impl Profiles {
             .env("AWS_ENDPOINT_URL")
             .profile("endpoint_url")
             .service_id(service_id)
-            .load(&self.sdk_env, Some(&self.sections))
+            .load(&self.sdk_env, self.sections.as_ref())
             .filter(|(v, _)| !v.is_empty())?;
         let url = url.into_owned();
         // The SDK's own description of the source prints the value where the key belongs;
