@@ -44,45 +44,52 @@ pub fn configured(target: &Target, profiles: &Profiles) -> Option<Endpoint> {
 }
 
 /// The URL a fetch for `target` calls: the explicit endpoint, else what the SDK's endpoint
-/// rules give for the registry's region, FIPS and dual-stack.
-pub async fn url(target: &Target) -> Result<String, String> {
+/// rules give for the registry's region, FIPS and dual-stack. Worked out without a runtime (the
+/// rules are a pure function, and their future is ready at once), because the cache key of
+/// every `get`, hits included, names the endpoint its token came from.
+pub fn url(target: &Target) -> Result<String, String> {
     if let Some(e) = &target.endpoint {
         return Ok(e.url.clone());
     }
     let region = target.api_region().to_string();
-    let (fips, dual_stack) = match &target.registry {
-        Registry::Private(p) => (p.fips, p.dual_stack),
-        Registry::Public => (false, false),
-    };
     match &target.registry {
-        Registry::Private(_) => {
+        Registry::Private(p) => {
             use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
             let params = Params::builder()
                 .region(region)
-                .use_fips(fips)
-                .use_dual_stack(dual_stack)
+                .use_fips(p.fips)
+                .use_dual_stack(p.dual_stack)
                 .build()
                 .map_err(|e| e.to_string())?;
-            DefaultResolver::new()
-                .resolve_endpoint(&params)
-                .await
-                .map(|e| e.url().to_string())
-                .map_err(|e| e.to_string())
+            ready(DefaultResolver::new().resolve_endpoint(&params))
         }
         Registry::Public => {
             use aws_sdk_ecrpublic::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
             let params = Params::builder()
                 .region(region)
-                .use_fips(fips)
-                .use_dual_stack(dual_stack)
+                .use_fips(false)
+                .use_dual_stack(false)
                 .build()
                 .map_err(|e| e.to_string())?;
-            DefaultResolver::new()
-                .resolve_endpoint(&params)
-                .await
-                .map(|e| e.url().to_string())
-                .map_err(|e| e.to_string())
+            ready(DefaultResolver::new().resolve_endpoint(&params))
         }
+    }
+}
+
+/// The value of a resolver future that needs no I/O: the SDK's default resolvers answer with
+/// a future that is already complete.
+fn ready<E: std::fmt::Display>(
+    future: impl std::future::Future<Output = Result<aws_smithy_types::endpoint::Endpoint, E>>,
+) -> Result<String, String> {
+    use std::task::{Context, Poll, Waker};
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(Ok(endpoint)) => Ok(endpoint.url().to_string()),
+        Poll::Ready(Err(e)) => Err(e.to_string()),
+        Poll::Pending => Err("the endpoint resolver did not answer at once".into()),
     }
 }
 
