@@ -24,6 +24,11 @@ use crate::secret::Secret;
 use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
 
+/// How long a hit may wait for the key's lock to record a host new to its entry: enough to
+/// queue behind the other hits of a herd (each holds it for a read and a write), too little to
+/// matter to a pull. Once per host and entry.
+const RECORD_WAIT: Duration = Duration::from_millis(250);
+
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
     /// Not an ECR registry: the protocol's "not found", so clients go on anonymously.
@@ -282,10 +287,10 @@ fn write_entry(cache: &Cache, lock: &cache::KeyLock, key: &CacheKey, entry: &Ent
     }
 }
 
-/// Adds a host a hit answered to its entry, for `list`. Only if the key's lock is free right
-/// now: a hit never waits, and a host missed here is recorded by its next get.
+/// Adds a host a hit answered to its entry, for `list`. A hit waits little for the lock (a
+/// refresher may hold it for a whole fetch); a host missed here is recorded by its next get.
 fn remember_host(cache: &Cache, key: &CacheKey, host: &str) {
-    let Ok(lock) = cache.lock(&key.id, Duration::ZERO) else {
+    let Ok(lock) = cache.lock(&key.id, RECORD_WAIT) else {
         return;
     };
     // Read again under the lock: a refresher may have replaced the entry since.
