@@ -23,6 +23,7 @@ use crate::identity::{self, CacheKey};
 use crate::secret::Secret;
 use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// How long a hit may wait for the key's lock to record a host new to its entry: enough to
 /// queue behind the other hits of a herd (each holds it for a read and a write), too little to
@@ -133,7 +134,12 @@ impl<'a> Lookup<'a> {
         if let Some(hit) = fresh_token(cached.as_ref(), now) {
             crate::debug!("cache hit for {}", target.host);
             if cached.as_ref().is_some_and(|e| !e.has_host(&target.host)) {
-                remember_host(cache, &key, &target.host);
+                remember_host(
+                    cache,
+                    &key,
+                    &target.host,
+                    RECORD_WAIT.min(self.deadline.work_left()),
+                );
             }
             return Ok(hit);
         }
@@ -289,8 +295,8 @@ fn write_entry(cache: &Cache, lock: &cache::KeyLock, key: &CacheKey, entry: &Ent
 
 /// Adds a host a hit answered to its entry, for `list`. A hit waits little for the lock (a
 /// refresher may hold it for a whole fetch); a host missed here is recorded by its next get.
-fn remember_host(cache: &Cache, key: &CacheKey, host: &str) {
-    let Ok(lock) = cache.lock(&key.id, RECORD_WAIT) else {
+fn remember_host(cache: &Cache, key: &CacheKey, host: &str, wait: Duration) {
+    let Ok(lock) = cache.lock(&key.id, wait) else {
         return;
     };
     // Read again under the lock: a refresher may have replaced the entry since.

@@ -91,8 +91,9 @@ fn ecr_public_uses_the_ecr_public_api() {
         let answer = sb.get_ok(form);
         assert_eq!(answer["Secret"], PUBLIC_PASSWORD);
     }
-    // Two host names, two cache entries; neither touched the private API.
-    assert_eq!(sb.calls(), (0, 2));
+    // Two host names of one ECR Public: one token per identity, and no private API call.
+    assert_eq!(sb.calls(), (0, 1));
+    assert_eq!(cache_files(&sb, ".json").len(), 1);
 }
 
 #[test]
