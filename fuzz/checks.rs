@@ -307,9 +307,9 @@ pub fn cache_file(data: &[u8], dir: &Path) {
         ours.as_ref().map(|e| serde_json::to_vec(e).unwrap()),
         "Cache::read disagrees with the schema"
     );
-    // Only an entry recorded for this identity and host can be answered.
+    // Only an entry recorded for this identity and scope can be answered.
     let cached = ours
-        .filter(|e| e.belongs_to(&key.description, &target.host))
+        .filter(|e| e.belongs_to(&key.description))
         .and_then(|e| e.token);
 
     for fail in [true, false] {

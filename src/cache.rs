@@ -28,9 +28,14 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// v2: a token's validity is its local fetch time and the server's lifetime (v1 kept the server's
-/// absolute expiry). Entries of another schema are misses.
-pub const SCHEMA: &str = "docker-credential-ecr/cache/v2";
+/// v3: one entry per identity and token scope (a region's API endpoint, not a registry host),
+/// recording the hosts it has answered; v2 had one entry per host, v1 kept the server's absolute
+/// expiry. Entries of another schema are misses.
+pub const SCHEMA: &str = "docker-credential-ecr/cache/v3";
+
+/// How many hosts an entry remembers for `list`: far more registries than one identity pulls
+/// from in a region, and still a small file.
+pub const MAX_HOSTS: usize = 64;
 
 /// ECR's authorization tokens last 12 hours; nothing longer is a token ECR issued.
 pub const MAX_TOKEN_LIFETIME_MS: u64 = 12 * 3600 * 1000;
@@ -72,10 +77,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub schema: String,
-    /// The non-secret description of the identity this entry belongs to.
+    /// The non-secret description of the identity and scope this entry belongs to (the cache
+    /// key's description).
     pub identity: String,
-    /// The registry host the entry was fetched for (for `list`).
-    pub host: String,
+    /// The registry hosts the entry has answered, oldest first, at most [`MAX_HOSTS`] (for
+    /// `list` and `doctor`; a hit never depends on it).
+    #[serde(default)]
+    pub hosts: Vec<String>,
     #[serde(default)]
     pub token: Option<CachedToken>,
     /// The last refresh failure, shared with the processes that queued behind it.
@@ -168,10 +176,24 @@ impl CachedToken {
 }
 
 impl Entry {
-    /// Whether the entry was written for this identity and host: the file name is a hash of
-    /// the identity, but a file is only a claim.
-    pub fn belongs_to(&self, identity: &str, host: &str) -> bool {
-        self.identity == identity && self.host == host
+    /// Whether the entry was written for this identity and scope: the file name is a hash of
+    /// them, but a file is only a claim.
+    pub fn belongs_to(&self, identity: &str) -> bool {
+        self.identity == identity
+    }
+
+    pub fn has_host(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h == host)
+    }
+
+    /// Records that the entry answered `host`; the oldest host goes when there are too many.
+    pub fn add_host(&mut self, host: &str) {
+        if self.has_host(host) {
+            return;
+        }
+        self.hosts.push(host.to_string());
+        let excess = self.hosts.len().saturating_sub(MAX_HOSTS);
+        self.hosts.drain(..excess);
     }
 }
 
@@ -286,7 +308,7 @@ impl Cache {
                 out.push((id.to_string(), entry));
             }
         }
-        out.sort_by(|a, b| a.1.host.cmp(&b.1.host));
+        out.sort_by(|a, b| a.1.hosts.cmp(&b.1.hosts));
         Ok(out)
     }
 
@@ -606,8 +628,8 @@ mod tests {
     fn entry(t: Option<CachedToken>) -> Entry {
         Entry {
             schema: SCHEMA.into(),
-            identity: "host=h".into(),
-            host: "h".into(),
+            identity: "scope=region region=r".into(),
+            hosts: vec!["h".into()],
             token: t,
             failure: None,
         }
@@ -646,6 +668,36 @@ mod tests {
         let long = token(0, 12 * hour + LIFETIME_SLACK_MS + 1);
         assert!(!long.is_valid(1) && !long.is_fresh(1));
         assert!(token(0, 12 * hour + LIFETIME_SLACK_MS).is_fresh(1));
+    }
+
+    #[test]
+    fn an_entry_remembers_each_host_once_and_at_most_max_hosts() {
+        let mut e = entry(None);
+        e.add_host("h");
+        e.add_host("g");
+        assert_eq!(e.hosts, ["h", "g"]);
+        for i in 0..MAX_HOSTS {
+            e.add_host(&format!("x{i}"));
+        }
+        assert_eq!(e.hosts.len(), MAX_HOSTS);
+        assert!(!e.has_host("h") && !e.has_host("g") && e.has_host("x0"));
+        assert_eq!(e.hosts.last().map(String::as_str), Some("x63"));
+    }
+
+    #[test]
+    fn v2_entries_are_misses() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path().join("c"));
+        let now = now_ms();
+        let v2 = serde_json::json!({
+            "schema": "docker-credential-ecr/cache/v2", "identity": "host=h", "host": "h",
+            "token": {"proxy_endpoint": "https://h", "username": "AWS", "password": "pw",
+                      "fetched_at": now, "lifetime_ms": 3_600_000}
+        });
+        fs::create_dir_all(cache.dir()).unwrap();
+        fs::write(cache.entry_path("k"), v2.to_string()).unwrap();
+        fs::set_permissions(cache.entry_path("k"), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(cache.read("k").is_none());
     }
 
     #[test]

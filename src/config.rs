@@ -18,6 +18,10 @@
 //! account = "123456789012"
 //! region = "us-east-1"
 //! role_arn = "arn:aws:iam::123456789012:role/puller"
+//!
+//! [[registry]]
+//! match = "210987654321"                         # this account's registries get a token of their own
+//! share_token = false
 //! ```
 
 use crate::env::Env;
@@ -49,6 +53,9 @@ pub struct Settings {
     pub role: Option<Role>,
     pub region: Option<String>,
     pub endpoint: Option<String>,
+    /// `share_token = false`: the registry's token is fetched and cached for it alone, not
+    /// shared with the other registries of its region (see [`crate::identity::scope`]).
+    pub own_token: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +135,7 @@ struct RawEntry {
     endpoint: Option<String>,
     account: Option<String>,
     public: Option<bool>,
+    share_token: Option<bool>,
 }
 
 /// The config file's path: `$DOCKER_CREDENTIAL_ECR_CONFIG`, else `config.toml` in the user's
@@ -322,6 +330,7 @@ impl Entry {
                 }),
                 region: raw.region,
                 endpoint: raw.endpoint,
+                own_token: raw.share_token == Some(false),
             },
             line,
         })
@@ -504,7 +513,7 @@ external_id = "x"
     fn errors_name_file_line_and_field() {
         assert_eq!(
             err("\n\n[[registry]]\nmatch = \"public\"\nprofil = \"x\"\n"),
-            "invalid config file /etc/ecr.toml, line 5: unknown field `profil`, expected one of `match`, `profile`, `role_arn`, `external_id`, `role_session_name`, `region`, `endpoint`, `account`, `public`"
+            "invalid config file /etc/ecr.toml, line 5: unknown field `profil`, expected one of `match`, `profile`, `role_arn`, `external_id`, `role_session_name`, `region`, `endpoint`, `account`, `public`, `share_token`"
         );
         assert!(err("[[registry]]\nmatch = \"x.example\"\n").starts_with("invalid config file /etc/ecr.toml, line 1: field `match`: x.example is not an ECR registry"));
         assert!(

@@ -324,7 +324,7 @@ async fn endpoint(target: &Target) -> (String, String) {
     if let Some(e) = &target.endpoint {
         return (e.url.clone(), e.source.clone());
     }
-    match crate::endpoint::url(target).await {
+    match crate::endpoint::url(target) {
         Ok(url) => (url, "the SDK's default for the region".into()),
         Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
     }
@@ -344,12 +344,12 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
     if let Err(why) = cache.probe() {
         return CacheCheck::Unusable(why.to_string());
     }
+    let entry = crate::lookup::read_own(cache, &key);
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
-        state: entry_state(
-            crate::lookup::read_own(cache, &key, &target),
-            cache::now_ms(),
-        ),
+        hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
+        state: entry_state(entry, cache::now_ms()),
+        scope: crate::identity::describe_scope(&target),
     }
 }
 

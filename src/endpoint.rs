@@ -43,17 +43,40 @@ pub fn configured(target: &Target, profiles: &Profiles) -> Option<Endpoint> {
         .map(|(url, source)| Endpoint { url, source })
 }
 
+/// What the SDK's endpoint rules are given for `target` when no endpoint is explicit: FIPS and
+/// dual-stack (ECR Public has neither). The region is [`Target::api_region`].
+fn rule_flags(target: &Target) -> (bool, bool) {
+    match &target.registry {
+        Registry::Private(p) => (p.fips, p.dual_stack),
+        Registry::Public => (false, false),
+    }
+}
+
+/// Names the endpoint a fetch for `target` calls, for the cache key, without resolving it: the
+/// explicit URL, else the rules' inputs besides the region (which the key holds already). The
+/// rules are a pure function of these inputs, so two targets with the same name call the same
+/// endpoint; resolving would cost a hit ~0.1 ms to load the SDK's partition table.
+pub fn key(target: &Target) -> String {
+    if let Some(e) = &target.endpoint {
+        return e.url.clone();
+    }
+    let (fips, dual_stack) = rule_flags(target);
+    let service = match target.registry {
+        Registry::Private(_) => "ecr",
+        Registry::Public => "ecr-public",
+    };
+    format!("{service}-default fips={fips} dual_stack={dual_stack}")
+}
+
 /// The URL a fetch for `target` calls: the explicit endpoint, else what the SDK's endpoint
-/// rules give for the registry's region, FIPS and dual-stack.
-pub async fn url(target: &Target) -> Result<String, String> {
+/// rules give for the registry's region, FIPS and dual-stack. Worked out without a runtime: the
+/// rules are a pure function, and their future is ready at once.
+pub fn url(target: &Target) -> Result<String, String> {
     if let Some(e) = &target.endpoint {
         return Ok(e.url.clone());
     }
     let region = target.api_region().to_string();
-    let (fips, dual_stack) = match &target.registry {
-        Registry::Private(p) => (p.fips, p.dual_stack),
-        Registry::Public => (false, false),
-    };
+    let (fips, dual_stack) = rule_flags(target);
     match &target.registry {
         Registry::Private(_) => {
             use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
@@ -63,11 +86,7 @@ pub async fn url(target: &Target) -> Result<String, String> {
                 .use_dual_stack(dual_stack)
                 .build()
                 .map_err(|e| e.to_string())?;
-            DefaultResolver::new()
-                .resolve_endpoint(&params)
-                .await
-                .map(|e| e.url().to_string())
-                .map_err(|e| e.to_string())
+            ready(DefaultResolver::new().resolve_endpoint(&params))
         }
         Registry::Public => {
             use aws_sdk_ecrpublic::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
@@ -77,12 +96,25 @@ pub async fn url(target: &Target) -> Result<String, String> {
                 .use_dual_stack(dual_stack)
                 .build()
                 .map_err(|e| e.to_string())?;
-            DefaultResolver::new()
-                .resolve_endpoint(&params)
-                .await
-                .map(|e| e.url().to_string())
-                .map_err(|e| e.to_string())
+            ready(DefaultResolver::new().resolve_endpoint(&params))
         }
+    }
+}
+
+/// The value of a resolver future that needs no I/O: the SDK's default resolvers answer with
+/// a future that is already complete.
+fn ready<E: std::fmt::Display>(
+    future: impl std::future::Future<Output = Result<aws_smithy_types::endpoint::Endpoint, E>>,
+) -> Result<String, String> {
+    use std::task::{Context, Poll, Waker};
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(Ok(endpoint)) => Ok(endpoint.url().to_string()),
+        Poll::Ready(Err(e)) => Err(e.to_string()),
+        Poll::Pending => Err("the endpoint resolver did not answer at once".into()),
     }
 }
 

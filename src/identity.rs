@@ -10,7 +10,8 @@
 //!   tasks share the URI and the file path, not the token);
 //! - where the chain may end at instance metadata, the machine (two instances with different
 //!   roles may share a home over NFS);
-//! - the API endpoint the fetch will call.
+//! - the scope of the token ([`scope`]): the API region and endpoint the fetch will call, not
+//!   the registry's host or account, so one token serves every registry of a region.
 //!
 //! Temporary credentials that rotate behind one profile or role keep the key and still hit.
 //! The description shows names and non-secret values; everything else appears only hashed.
@@ -86,26 +87,58 @@ pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), 
     Ok((target, key))
 }
 
-pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
-    let mut lines = vec![format!("host={}", target.host)];
-    match &target.registry {
-        Registry::Private(p) => lines.push(format!(
-            "registry=private account={} region={} fips={} dual_stack={}",
-            p.account, p.region, p.fips, p.dual_stack
-        )),
-        Registry::Public => lines.push("registry=public".into()),
+/// What one token answers for: the first line of the cache key, so that every registry with
+/// the same scope (and the same identity, the rest of the key) shares one entry, one fetch and
+/// one herd lock.
+///
+/// An ECR authorization token is scoped to the IAM principal and the region, not to the
+/// registry's account: the API reference marks `registryIds` deprecated ("specifying a registry
+/// ID doesn't change the permissions scope of the authorization token"). So a private registry's
+/// scope is the API region (which decides the partition) and the API endpoint the fetch calls
+/// ([`crate::endpoint::key`]): FIPS, dual-stack and explicit endpoints are other endpoints and
+/// get entries of their own, aliases share with the region they stand for. ECR Public has one token per identity.
+/// `share_token = false` in the registry's config entry narrows the scope to that one host.
+pub fn scope(target: &Target) -> String {
+    let region = target.api_region();
+    let api = crate::endpoint::key(target);
+    let mut line = match &target.registry {
+        Registry::Private(_) => format!("scope=region region={region} api={api}"),
+        Registry::Public => format!("scope=public region={region} api={api}"),
+    };
+    if target.settings.own_token {
+        line = match &target.registry {
+            Registry::Private(p) => format!(
+                "{line} own_token host={} account={}",
+                target.host, p.account
+            ),
+            Registry::Public => format!("{line} own_token host={}", target.host),
+        };
     }
+    line
+}
+
+/// The scope in words, for `doctor`.
+pub fn describe_scope(target: &Target) -> String {
+    let region = target.api_region();
+    match (&target.registry, target.settings.own_token) {
+        (_, true) => format!("{} only (share_token = false)", target.host),
+        (Registry::Private(_), false) => format!(
+            "shared by every private registry in {region} that this identity pulls from, via {}",
+            crate::endpoint::display_name(target)
+        ),
+        (Registry::Public, false) => "shared by every ECR Public host for this identity".into(),
+    }
+}
+
+pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
+    let mut lines = vec![scope(target)];
     let s = &target.settings;
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
     lines.extend(setting("profile", &s.profile));
-    lines.extend(setting("region", &s.region));
     if let Some(role) = &s.role {
         lines.push(format!("config.role_arn={}", role.arn));
         lines.extend(setting("external_id", &role.external_id));
         lines.extend(setting("role_session_name", &role.session_name));
-    }
-    if let Some(endpoint) = &target.endpoint {
-        lines.push(format!("endpoint={}", endpoint.url));
     }
     for name in IDENTITY_VARS {
         if let Some(v) = env.var(name) {
@@ -289,5 +322,109 @@ mod tests {
             )
             .unwrap();
         assert_eq!(key_of(&a), key_of(&b));
+    }
+
+    fn key_of_host(config: &Config, host: &str, env: &[(&str, &str)]) -> CacheKey {
+        let target = config.resolve(host).unwrap();
+        resolve(target, &MapEnv::new(env)).unwrap().1
+    }
+
+    #[test]
+    fn one_key_per_identity_and_region_endpoint_whatever_the_account() {
+        let c = Config::parse(
+            "[[registry]]\nmatch = \"registry.example.com\"\naccount = \"333333333333\"\nregion = \"us-east-1\"\n",
+            std::path::Path::new("/c.toml"),
+        )
+        .unwrap();
+        let k = |host: &str| key_of_host(&c, host, &[("AWS_PROFILE", "dev")]);
+        let east = k("111111111111.dkr.ecr.us-east-1.amazonaws.com");
+        assert_eq!(east, k("222222222222.dkr.ecr.us-east-1.amazonaws.com:443"));
+        assert_eq!(
+            east,
+            k("registry.example.com"),
+            "an alias shares its region's token"
+        );
+        let west = k("111111111111.dkr.ecr.us-west-2.amazonaws.com");
+        assert_ne!(east.id, west.id);
+        // Other API endpoints: FIPS and dual-stack are separate entries.
+        let fips = k("111111111111.dkr.ecr-fips.us-east-1.amazonaws.com");
+        let dual = k("111111111111.dkr-ecr.us-east-1.on.aws");
+        for other in [&west, &fips, &dual] {
+            assert_ne!(&east, other);
+        }
+        assert_ne!(fips, dual);
+        assert_eq!(fips, k("222222222222.dkr.ecr-fips.us-east-1.amazonaws.com"));
+        // The key names the endpoint without resolving it; it must still part exactly what
+        // the SDK's rules resolve apart: same key, same region and URL, and the reverse.
+        let hosts = [
+            "111111111111.dkr.ecr.us-east-1.amazonaws.com",
+            "222222222222.dkr.ecr.us-east-1.amazonaws.com",
+            "111111111111.dkr.ecr-fips.us-east-1.amazonaws.com",
+            "111111111111.dkr-ecr.us-east-1.on.aws",
+            "111111111111.dkr-ecr-fips.us-east-1.on.aws",
+            "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn",
+            "111111111111.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn",
+            "111111111111.dkr.ecr.us-gov-west-1.amazonaws.com",
+            "111111111111.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+            "registry.example.com",
+            "public.ecr.aws",
+            "ecr-public.aws.com",
+        ];
+        let resolved = |h: &str| {
+            let t = c.resolve(h).unwrap();
+            (
+                t.api_region().to_string(),
+                crate::endpoint::url(&t).unwrap(),
+            )
+        };
+        for a in hosts {
+            for b in hosts {
+                assert_eq!(k(a) == k(b), resolved(a) == resolved(b), "{a} / {b}");
+            }
+        }
+        // Never another identity's.
+        assert_ne!(
+            east,
+            key_of_host(
+                &c,
+                "222222222222.dkr.ecr.us-east-1.amazonaws.com",
+                &[("AWS_PROFILE", "prod")]
+            )
+        );
+        // ECR Public: one entry per identity, whichever of its names.
+        assert_eq!(
+            key_of_host(&c, "public.ecr.aws", &[]),
+            key_of_host(&c, "ecr-public.aws.com", &[])
+        );
+        assert_ne!(
+            key_of_host(&c, "public.ecr.aws", &[]).id,
+            key_of_host(&c, "111111111111.dkr.ecr.us-east-1.amazonaws.com", &[]).id
+        );
+    }
+
+    #[test]
+    fn an_explicit_endpoint_is_the_scope_and_share_token_false_isolates_a_registry() {
+        let c = Config::parse(
+            "[[registry]]\nmatch = \"444444444444\"\nshare_token = false\n\n[[registry]]\nmatch = \"*.dkr.ecr-fips.eu-west-1.amazonaws.com\"\nendpoint = \"https://vpce.example\"\n\n[[registry]]\nmatch = \"*.dkr.ecr.eu-west-1.amazonaws.com\"\nendpoint = \"https://vpce.example\"\n",
+            std::path::Path::new("/c.toml"),
+        )
+        .unwrap();
+        let k = |host: &str| key_of_host(&c, host, &[]);
+        let mine = k("444444444444.dkr.ecr.us-east-1.amazonaws.com");
+        assert!(
+            mine.description
+                .contains("host=444444444444.dkr.ecr.us-east-1.amazonaws.com account=444444444444")
+        );
+        assert_ne!(mine, k("555555555555.dkr.ecr.us-east-1.amazonaws.com"));
+        assert_ne!(mine, k("444444444444.dkr.ecr.us-west-2.amazonaws.com"));
+        // Both forms call the one endpoint named, so they are one scope.
+        assert_eq!(
+            k("111111111111.dkr.ecr-fips.eu-west-1.amazonaws.com"),
+            k("222222222222.dkr.ecr.eu-west-1.amazonaws.com")
+        );
+        assert_ne!(
+            k("222222222222.dkr.ecr.eu-west-1.amazonaws.com"),
+            k("222222222222.dkr.ecr.eu-west-2.amazonaws.com")
+        );
     }
 }

@@ -9,6 +9,14 @@
 //! Tokens come from the same place as for docker: the same host parsing, config file and locked
 //! disk cache ([`Lookup`]), so a node's kubelet and its `docker`/`crictl` users share one token.
 //!
+//! That token answers every private registry of its region for its identity (see
+//! [`crate::identity::scope`]), yet the response names only the image's registry, with
+//! `cacheKeyType: Registry`: the kubelet matches `auth` keys against the image's registry and
+//! keys its own cache by that registry, so a region-wide glob would still be cached under one
+//! registry, and `Global` would hand one token to images of other regions and, with
+//! service-account tokens, of other identities. An image from another registry of the region
+//! is a cache hit here (no API call), then cached by the kubelet for that registry.
+//!
 //! A failure is one line on stderr and exit status 1: the kubelet logs a failed plugin's stderr
 //! and pulls without credentials. Nothing here ever prints the registry password or the
 //! service-account token.

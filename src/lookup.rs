@@ -10,6 +10,10 @@
 //!    An expired token is never answered.
 //! 5. A cache that cannot be used (unwritable, untrusted, locked too long) means an uncached
 //!    fetch, never a failure.
+//!
+//! A key is an identity and a token scope ([`identity::scope`]): every private registry of one
+//! region's API endpoint shares it, so a herd over many accounts of a region makes one call.
+//! Each entry records the hosts it answered, for `list`.
 
 use crate::cache::{self, Cache, CachedToken, Entry, Failure, Validity};
 use crate::config::{Config, ConfigError, Target};
@@ -19,6 +23,12 @@ use crate::identity::{self, CacheKey};
 use crate::secret::Secret;
 use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long a hit may wait for the key's lock to record a host new to its entry: enough to
+/// queue behind the other hits of a herd (each holds it for a read and a write), too little to
+/// matter to a pull. Once per host and entry.
+const RECORD_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -120,9 +130,17 @@ impl<'a> Lookup<'a> {
         };
         deadline::doing("reading the token cache");
         let now = cache::now_ms();
-        let cached = read_own(cache, &key, target);
+        let cached = read_own(cache, &key);
         if let Some(hit) = fresh_token(cached.as_ref(), now) {
             crate::debug!("cache hit for {}", target.host);
+            if cached.as_ref().is_some_and(|e| !e.has_host(&target.host)) {
+                remember_host(
+                    cache,
+                    &key,
+                    &target.host,
+                    RECORD_WAIT.min(self.deadline.work_left()),
+                );
+            }
             return Ok(hit);
         }
         deadline::doing("waiting for another process's refresh");
@@ -134,10 +152,14 @@ impl<'a> Lookup<'a> {
             }
         };
         // Whoever held the lock before us may have done the work.
-        let current = read_own(cache, &key, target);
+        let current = read_own(cache, &key);
         let now = cache::now_ms();
         if let Some(hit) = fresh_token(current.as_ref(), now) {
             crate::debug!("refreshed by another process for {}", target.host);
+            if let Some(mut entry) = current.filter(|e| !e.has_host(&target.host)) {
+                entry.add_host(&target.host);
+                write_entry(cache, &lock, &key, &entry);
+            }
             return Ok(hit);
         }
         let previous_token = current.as_ref().and_then(|e| e.token.clone());
@@ -156,10 +178,13 @@ impl<'a> Lookup<'a> {
         }
         crate::debug!("fetching a token for {}", target.host);
         let result = source.fetch(target);
-        let entry = Entry {
+        let mut entry = Entry {
             schema: cache::SCHEMA.to_string(),
             identity: key.description.clone(),
-            host: target.host.clone(),
+            hosts: current
+                .as_ref()
+                .map(|e| e.hosts.clone())
+                .unwrap_or_default(),
             token: match &result {
                 Ok(t) => Some(CachedToken {
                     proxy_endpoint: t.proxy_endpoint.clone(),
@@ -177,9 +202,8 @@ impl<'a> Lookup<'a> {
                 identity_refused: e.identity_refused(),
             }),
         };
-        if let Err(e) = cache.write(&lock, &key.id, &entry) {
-            crate::debug!("token not cached: {e}");
-        }
+        entry.add_host(&target.host);
+        write_entry(cache, &lock, &key, &entry);
         match result {
             Ok(t) => Ok(Credential {
                 username: t.username,
@@ -191,9 +215,10 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    /// Forgets the cached token of a host for the current identity (`docker logout`). With no
-    /// entry that a get could serve (no cache, an unusable one, nothing cached) there is nothing
-    /// to forget, and that is a success: `docker logout` must not fail over a cache.
+    /// Forgets the cached token of a host for the current identity (`docker logout`): the shared
+    /// entry it uses, so the registries sharing it fetch a new token too. With no entry that a
+    /// get could serve (no cache, an unusable one, nothing cached) there is nothing to forget,
+    /// and that is a success: `docker logout` must not fail over a cache.
     pub fn erase(&self, server_url: &str) -> Result<(), LookupError> {
         let (_, key) = self.target(server_url)?;
         let Some(cache) = &self.cache else {
@@ -207,7 +232,9 @@ impl<'a> Lookup<'a> {
         Ok(())
     }
 
-    /// Registries with a valid cached token for the current identity: `{server URL: user}`.
+    /// Registries with a valid cached token for the current identity: `{https://<host>: user}`
+    /// for every host an entry has answered and would answer again (the host still resolves,
+    /// under today's config and environment, to that entry's key).
     pub fn list(&self) -> Result<BTreeMap<String, String>, LookupError> {
         let Some(cache) = &self.cache else {
             return Ok(BTreeMap::new());
@@ -218,12 +245,13 @@ impl<'a> Lookup<'a> {
             let Some(token) = entry.token.as_ref().filter(|t| t.is_valid(now)) else {
                 continue;
             };
-            // Only entries that this identity would itself use.
-            let ours = self.target(&entry.host).is_ok_and(|(target, key)| {
-                key.id == id && entry.belongs_to(&key.description, &target.host)
-            });
-            if ours {
-                out.insert(token.proxy_endpoint.clone(), token.username.clone());
+            for host in &entry.hosts {
+                let ours = self
+                    .target(host)
+                    .is_ok_and(|(_, key)| key.id == id && entry.belongs_to(&key.description));
+                if ours {
+                    out.insert(format!("https://{host}"), token.username.clone());
+                }
             }
         }
         Ok(out)
@@ -250,13 +278,32 @@ fn anonymous_for_public(target: &Target, err: LookupError) -> LookupError {
     }
 }
 
-/// The key's entry, if it was written for this identity and host. The file name alone is a
+/// The key's entry, if it was written for this identity and scope. The file name alone is a
 /// hash, and anyone who can write the directory (or a hash collision) could put another
 /// identity's token under it.
-pub fn read_own(cache: &Cache, key: &CacheKey, target: &Target) -> Option<Entry> {
+pub fn read_own(cache: &Cache, key: &CacheKey) -> Option<Entry> {
     cache
         .read(&key.id)
-        .filter(|e| e.belongs_to(&key.description, &target.host))
+        .filter(|e| e.belongs_to(&key.description))
+}
+
+fn write_entry(cache: &Cache, lock: &cache::KeyLock, key: &CacheKey, entry: &Entry) {
+    if let Err(e) = cache.write(lock, &key.id, entry) {
+        crate::debug!("token not cached: {e}");
+    }
+}
+
+/// Adds a host a hit answered to its entry, for `list`. A hit waits little for the lock (a
+/// refresher may hold it for a whole fetch); a host missed here is recorded by its next get.
+fn remember_host(cache: &Cache, key: &CacheKey, host: &str, wait: Duration) {
+    let Ok(lock) = cache.lock(&key.id, wait) else {
+        return;
+    };
+    // Read again under the lock: a refresher may have replaced the entry since.
+    if let Some(mut entry) = read_own(cache, key).filter(|e| !e.has_host(host)) {
+        entry.add_host(host);
+        write_entry(cache, &lock, key, &entry);
+    }
 }
 
 fn fetch(target: &Target, source: &dyn TokenSource) -> Result<Credential, LookupError> {
@@ -416,5 +463,33 @@ mod tests {
         l.erase(HOST).unwrap();
         assert!(l.list().unwrap().is_empty());
         assert!(!l.get(HOST, &fake).unwrap().from_cache);
+    }
+
+    #[test]
+    fn registries_of_one_region_share_a_token_and_list_names_the_hosts_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = lookup(&MapEnv::default(), dir.path());
+        let fake = Fake::new(3_600_000);
+        let hosts = [
+            "111111111111.dkr.ecr.us-east-1.amazonaws.com",
+            "222222222222.dkr.ecr.us-east-1.amazonaws.com",
+            "https://333333333333.dkr.ecr.us-east-1.amazonaws.com:443/v2/",
+        ];
+        for h in hosts {
+            assert_eq!(l.get(h, &fake).unwrap().secret.expose(), "pw1");
+        }
+        assert_eq!(fake.calls.get(), 1);
+        let want: Vec<String> = ["111111111111", "222222222222", "333333333333"]
+            .iter()
+            .map(|a| format!("https://{a}.dkr.ecr.us-east-1.amazonaws.com"))
+            .collect();
+        assert_eq!(l.list().unwrap().into_keys().collect::<Vec<_>>(), want);
+        // Not the reply's proxyEndpoint (the caller's own registry), which was never asked for.
+        assert!(!l.list().unwrap().contains_key(&format!("https://{HOST}")));
+        // Another region is another token.
+        l.get("111111111111.dkr.ecr.eu-west-1.amazonaws.com", &fake)
+            .unwrap();
+        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(l.list().unwrap().len(), 4);
     }
 }

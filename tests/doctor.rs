@@ -330,3 +330,39 @@ fn an_unusable_cache_directory_is_explained() {
         "{text}"
     );
 }
+
+/// A registry never fetched for uses the region's shared entry: doctor says which one, what it
+/// has answered, and the lookup is a hit.
+#[test]
+fn doctor_names_the_shared_entry_a_host_would_use() {
+    let mut sb = sandbox();
+    let fetched = private_host("111111111111", "us-west-1");
+    let asked = private_host("222222222222", "us-west-1");
+    sb.get_ok(&fetched);
+    let (code, text) = doctor(&sb, &[&asked]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        has_line(&text, "✓", "cache", "token valid, expires in 11h"),
+        "{text}"
+    );
+    let scope = format!(
+        "shared by every private registry in us-west-1 that this identity pulls from, via {}; it has answered {fetched}\n",
+        sb.emulator.endpoint()
+    );
+    assert!(text.contains(&scope), "{text}");
+    assert!(has_line(&text, "✓", "token", "cache hit in"), "{text}");
+    assert_eq!(sb.calls(), (1, 0));
+
+    sb.config(
+        "config.toml",
+        "[[registry]]\nmatch = \"222222222222\"\nshare_token = false\n",
+    );
+    let (code, text) = doctor(&sb, &[&asked]);
+    assert_eq!(code, 0, "{text}");
+    assert!(has_line(&text, "·", "cache", "no entry yet"), "{text}");
+    assert!(
+        text.contains(&format!("{asked} only (share_token = false)")),
+        "{text}"
+    );
+    assert_eq!(sb.calls(), (2, 0), "its own entry, its own token");
+}

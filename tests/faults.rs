@@ -198,7 +198,7 @@ fn check_failure(c: &Case, sb: &Sandbox, out: &Output, took: Duration) -> Result
         return Err(format!("{calls} calls, want {}: {what}", c.calls));
     }
     if let Some(e) = entries(sb).iter().find(|e| e.token.is_some()) {
-        return Err(format!("a token was cached for {}: {what}", e.host));
+        return Err(format!("a token was cached for {:?}: {what}", e.hosts));
     }
     Ok(())
 }

@@ -91,8 +91,9 @@ fn ecr_public_uses_the_ecr_public_api() {
         let answer = sb.get_ok(form);
         assert_eq!(answer["Secret"], PUBLIC_PASSWORD);
     }
-    // Two host names, two cache entries; neither touched the private API.
-    assert_eq!(sb.calls(), (0, 2));
+    // Two host names of one ECR Public: one token per identity, and no private API call.
+    assert_eq!(sb.calls(), (0, 1));
+    assert_eq!(cache_files(&sb, ".json").len(), 1);
 }
 
 #[test]
@@ -231,7 +232,7 @@ fn herd(sb: &Sandbox, hosts: &[String], n: usize) -> Vec<std::process::Output> {
 }
 
 #[test]
-fn concurrent_cold_gets_make_one_api_call_per_registry() {
+fn concurrent_cold_gets_make_one_api_call_per_region() {
     let sb = Sandbox::new();
     let outs = herd(&sb, &[host()], 32);
     for out in &outs {
@@ -252,7 +253,7 @@ fn concurrent_cold_gets_make_one_api_call_per_registry() {
         .collect();
     let outs = herd(&sb, &hosts, 8);
     assert!(outs.iter().all(|o| o.status.success()));
-    assert_eq!(sb.calls(), (4, 0), "one call per registry");
+    assert_eq!(sb.calls(), (4, 0), "one call per region");
 }
 
 #[test]
@@ -555,9 +556,9 @@ fn an_entry_fetched_in_the_future_is_a_miss() {
 }
 
 /// A hit trusts no file name: an entry under this key's name that records another identity or
-/// another host, or a lifetime no ECR token has, is a miss (and is replaced).
+/// another scope (region, endpoint), or a lifetime no ECR token has, is a miss (and is replaced).
 #[test]
-fn an_entry_is_a_hit_only_for_its_own_identity_host_and_a_plausible_lifetime() {
+fn an_entry_is_a_hit_only_for_its_own_identity_scope_and_a_plausible_lifetime() {
     let sb = Sandbox::new();
     sb.get_ok(&host());
     let (path, original) = the_entry(&sb);
@@ -571,8 +572,12 @@ fn an_entry_is_a_hit_only_for_its_own_identity_host_and_a_plausible_lifetime() {
             )
             .into()
         }),
-        ("host", &|e| {
-            e["host"] = private_host("210987654321", "us-east-1").into()
+        ("scope", &|e| {
+            e["identity"] = e["identity"]
+                .as_str()
+                .unwrap()
+                .replace("us-east-1", "us-west-2")
+                .into()
         }),
         ("lifetime", &|e| {
             let fetched = e["token"]["fetched_at"].as_u64().unwrap();
@@ -594,31 +599,156 @@ fn an_entry_is_a_hit_only_for_its_own_identity_host_and_a_plausible_lifetime() {
     }
 }
 
-/// An entry of the previous schema (which kept the server's absolute expiry) is a miss, never
-/// an error, and is replaced.
+/// An entry of the previous schema (v2: one entry per registry host) is a miss, never an error,
+/// and is replaced.
 #[test]
 fn an_entry_of_the_previous_schema_is_a_miss() {
     let sb = Sandbox::new();
     sb.get_ok(&host());
     let (path, entry) = the_entry(&sb);
     let now = now_secs() as u64 * 1000;
-    let v1 = serde_json::json!({
-        "schema": "docker-credential-ecr/cache/v1",
+    let v2 = serde_json::json!({
+        "schema": "docker-credential-ecr/cache/v2",
         "identity": entry["identity"],
-        "host": entry["host"],
+        "host": host(),
         "token": {
             "proxy_endpoint": entry["token"]["proxy_endpoint"],
             "username": "AWS",
             "password": private_password(ACCOUNT),
             "fetched_at": now,
-            "expires_at": now + 3_600_000,
+            "lifetime_ms": 3_600_000,
         },
     });
-    std::fs::write(&path, v1.to_string()).unwrap();
+    std::fs::write(&path, v2.to_string()).unwrap();
     sb.get_ok(&host());
     assert_eq!(sb.calls(), (2, 0));
     let (_, replaced) = the_entry(&sb);
     assert_eq!(replaced["schema"], docker_credential_ecr::cache::SCHEMA);
+    assert_eq!(replaced["hosts"], serde_json::json!([host()]));
     sb.get_ok(&host());
     assert_eq!(sb.calls(), (2, 0));
+}
+
+/// The account a sandbox's calls are answered for in the cross-account tests: none of the
+/// registries asked for, as for a user pulling from other accounts' registries.
+const CALLER: &str = "999988887777";
+
+fn accounts(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("{i:012}")).collect()
+}
+
+/// A sandbox whose token belongs to `CALLER`'s account.
+fn cross_account_sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.emulator.set_account(&sb.akid, CALLER);
+    sb
+}
+
+/// Every answer of a herd is a success, for the host asked for, with the caller's token (what
+/// ECR issues whichever registry it is used for).
+fn assert_answers(outs: &[std::process::Output], hosts: &[String], per_host: usize) {
+    assert_eq!(outs.len(), hosts.len() * per_host);
+    for (i, out) in outs.iter().enumerate() {
+        assert!(out.status.success(), "{}", describe(out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["ServerURL"], hosts[i / per_host].as_str());
+        assert_eq!(v["Username"], "AWS");
+        assert_eq!(v["Secret"], private_password(CALLER).as_str());
+    }
+}
+
+#[test]
+fn a_herd_over_8_accounts_of_one_region_makes_one_api_call() {
+    let sb = cross_account_sandbox();
+    let hosts: Vec<String> = accounts(8)
+        .iter()
+        .map(|a| private_host(a, "eu-central-1"))
+        .collect();
+    let outs = herd(&sb, &hosts, 8);
+    assert_answers(&outs, &hosts, 8);
+    assert_eq!(
+        sb.calls(),
+        (1, 0),
+        "64 cold gets over 8 accounts of one region share one GetAuthorizationToken"
+    );
+    assert_eq!(cache_files(&sb, ".json").len(), 1);
+    // Every host the herd asked for is recorded in the one entry, so `list` names them all.
+    let out = sb.run(["list"], "unused");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: serde_json::Map<String, serde_json::Value> = hosts
+        .iter()
+        .map(|h| (format!("https://{h}"), "AWS".into()))
+        .collect();
+    assert_eq!(listed, serde_json::Value::Object(want));
+}
+
+#[test]
+fn a_herd_over_8_accounts_in_2_regions_makes_two_api_calls() {
+    let sb = cross_account_sandbox();
+    let hosts: Vec<String> = ["us-east-1", "ap-southeast-2"]
+        .iter()
+        .flat_map(|r| accounts(8).into_iter().map(move |a| private_host(&a, r)))
+        .collect();
+    let outs = herd(&sb, &hosts, 4);
+    assert_answers(&outs, &hosts, 4);
+    let calls = sb.emulator.calls_detail(&sb.akid);
+    assert_eq!((calls.ecr, calls.ecr_public), (2, 0), "one call per region");
+    let mut regions = calls.regions.clone();
+    regions.sort();
+    assert_eq!(regions, ["ap-southeast-2", "us-east-1"]);
+}
+
+/// `list` names the hosts that were asked for, not the reply's proxyEndpoint (the caller's own
+/// registry, which nobody asked for here).
+#[test]
+fn list_names_every_registry_asked_for_across_accounts_and_regions() {
+    let sb = cross_account_sandbox();
+    let mut want = serde_json::Map::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        for account in accounts(4) {
+            let h = private_host(&account, region);
+            // Any spelling: list gives the normalised host.
+            sb.get_ok(&format!("https://{h}/v2/"));
+            want.insert(format!("https://{h}"), "AWS".into());
+        }
+    }
+    assert_eq!(sb.calls(), (2, 0));
+    let out = sb.run(["list"], "unused");
+    assert!(out.status.success(), "{}", describe(&out));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got, serde_json::Value::Object(want));
+    // A host never asked for is not claimed, though its token is at hand.
+    assert!(!stdout(&out).contains(CALLER), "{}", stdout(&out));
+}
+
+/// `share_token = false` keeps an organisation's per-account isolation: those registries get
+/// an entry and a call each; the others still share theirs.
+#[test]
+fn share_token_false_gives_each_registry_its_own_entry() {
+    let mut sb = cross_account_sandbox();
+    sb.config(
+        "config.toml",
+        "[[registry]]\nmatch = \"*.dkr.ecr.us-east-1.amazonaws.com\"\nshare_token = false\n",
+    );
+    let isolated: Vec<String> = accounts(4)
+        .iter()
+        .map(|a| private_host(a, "us-east-1"))
+        .collect();
+    let shared: Vec<String> = accounts(4)
+        .iter()
+        .map(|a| private_host(a, "us-west-2"))
+        .collect();
+    for h in isolated.iter().chain(&shared) {
+        assert_eq!(sb.get_ok(h)["Secret"], private_password(CALLER).as_str());
+    }
+    assert_eq!(
+        sb.calls(),
+        (5, 0),
+        "4 isolated registries and 1 shared region"
+    );
+    assert_eq!(cache_files(&sb, ".json").len(), 5);
+    for h in isolated.iter().chain(&shared) {
+        sb.get_ok(h);
+    }
+    assert_eq!(sb.calls(), (5, 0), "all hits");
 }

@@ -50,7 +50,7 @@ fn entry_path(sb: &Sandbox, host: &str) -> PathBuf {
                 && std::fs::read(p)
                     .ok()
                     .and_then(|b| serde_json::from_slice::<Entry>(&b).ok())
-                    .is_some_and(|e| e.host == host)
+                    .is_some_and(|e| e.has_host(host))
         })
         .unwrap_or_else(|| panic!("no entry for {host}"))
 }

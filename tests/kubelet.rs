@@ -156,6 +156,42 @@ fn answers_requests_for_images_with_tag_digest_and_port() {
     assert_eq!(sb.calls(), (1, 0));
 }
 
+/// The kubelet reuses the region's shared entry that `get` made for another account, and still
+/// answers for exactly the image's registry.
+#[test]
+fn the_kubelet_reuses_the_regions_shared_token_for_another_account() {
+    let sb = Sandbox::new();
+    let docker_host = private_host("111111111111", "eu-west-1");
+    let image_host = private_host("222222222222", "eu-west-1");
+    sb.get_ok(&docker_host);
+    assert_eq!(sb.calls(), (1, 0));
+    let r = response(&kubelet(
+        &sb,
+        &request(V1, &format!("{image_host}/team/app:1")),
+    ));
+    assert_eq!(sb.calls(), (1, 0), "the shared entry was a hit");
+    assert_eq!(r["cacheKeyType"], "Registry");
+    assert_eq!(
+        r["auth"],
+        json!({ image_host.as_str(): {"username": "AWS", "password": private_password(MOTO_ACCOUNT)} })
+    );
+    // And the other way round: what the kubelet fetched serves `get` for a third account.
+    let other = Sandbox::new();
+    let third = private_host("333333333333", "us-east-2");
+    response(&kubelet(
+        &other,
+        &request(
+            V1,
+            &format!("{image_host}/app:1").replace("eu-west-1", "us-east-2"),
+        ),
+    ));
+    assert_eq!(
+        other.get_ok(&third)["Secret"],
+        private_password(MOTO_ACCOUNT)
+    );
+    assert_eq!(other.calls(), (1, 0));
+}
+
 #[test]
 fn ecr_public_images_get_the_public_token() {
     let sb = Sandbox::new();

@@ -390,7 +390,8 @@ fn torture(plan: Plan) -> Figures {
             .and_then(|b| serde_json::from_slice::<Entry>(&b).ok());
         let good = parsed.is_some_and(|e| {
             e.schema == SCHEMA
-                && hosts.contains(&e.host.as_str())
+                && e.hosts.iter().all(|h| hosts.contains(&h.as_str()))
+                && !e.hosts.is_empty()
                 && e.failure.is_none()
                 && e.token.is_some_and(|t| t.username == "AWS")
         });

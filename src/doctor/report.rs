@@ -92,6 +92,10 @@ pub enum CacheCheck {
     Entry {
         path: PathBuf,
         state: EntryState,
+        /// Which registries the entry serves ([`crate::identity::describe_scope`]).
+        scope: String,
+        /// The hosts it has answered so far.
+        hosts: Vec<String>,
     },
 }
 
@@ -327,7 +331,7 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
             CacheCheck::Unusable(why) => {
                 (Mark::Warn, format!("{why}: every request calls the API"))
             }
-            CacheCheck::Entry { path, state } => {
+            CacheCheck::Entry { path, state, .. } => {
                 let (mark, what) = match state {
                     EntryState::None => (Mark::Info, "no entry yet".to_string()),
                     EntryState::Token {
@@ -360,6 +364,14 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
             }
         };
         line(mark, "cache", &cache);
+        if let CacheCheck::Entry { scope, hosts, .. } = &d.cache {
+            let answered = match hosts.len() {
+                0 => String::new(),
+                1 => format!("; it has answered {}", hosts[0]),
+                n => format!("; it has answered {n} registries: {}", hosts.join(", ")),
+            };
+            line(Mark::Info, "", &format!("{scope}{answered}"));
+        }
         for r in &h.routes {
             line(
                 if r.ours { Mark::Ok } else { Mark::Warn },
@@ -470,6 +482,8 @@ mod tests {
                             expires_ms: NOW + 11 * HOUR + 29 * 60_000,
                             fresh: true,
                         },
+                        scope: "shared by every private registry in eu-west-1 that this identity pulls from, via ecr.eu-west-1".into(),
+                        hosts: vec![HOST.into(), "210987654321.dkr.ecr.eu-west-1.amazonaws.com".into()],
                     },
                     fetch: FetchCheck::Hit {
                         took_ms: 1,
@@ -507,6 +521,7 @@ mod tests {
   ·               resolved by the SDK in 2 ms (EnvironmentVariable, key AKIA…MPLE)
   · api           https://api.ecr.eu-west-1.amazonaws.com (SDK default), region eu-west-1
   ✓ cache         /c/abc.json (token valid, expires in 11h29m)
+  ·               shared by every private registry in eu-west-1 that this identity pulls from, via ecr.eu-west-1; it has answered 2 registries: {HOST}, 210987654321.dkr.ecr.eu-west-1.amazonaws.com
   ✓ docker        /home/u/.docker/config.json: credHelpers[\"{HOST}\"] = \"ecr\"
   ✓ token         cache hit in 1 ms, expires in 11h29m
 
