@@ -53,6 +53,14 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         }
         _ => {}
     }
+    // The one word clients send is answered without building clap's parser, which would cost
+    // every hit ~99 000 more instructions (callgrind: `version` 330k, `--version` through clap
+    // 429k), about a seventh of a cache hit.
+    if let [word] = words
+        && let Some(verb) = Verb::from_word(word)
+    {
+        return protocol(&program, verb, env, stdin, out);
+    }
     let cli = match args::parse(args) {
         Ok(Parsed::Run(cli)) => cli,
         Ok(Parsed::Generate(kind)) => return generate::main(kind, out),
@@ -64,19 +72,7 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
     match cli.command {
         // Only `--` was given: no verb, as with no argument at all.
         None => reply(out, Err(Verb::usage(&program))),
-        Some(Command::Protocol(verb)) => {
-            let result = protocol_action(&program, verb, env, stdin);
-            // From here on only one answer: ours, or the watchdog's if it came first.
-            crate::deadline::claim_answer();
-            if let Err(text) = &result
-                && text != protocol::NOT_FOUND
-            {
-                // docker shows a helper's stderr and drops its stdout: without this line a
-                // docker user sees only the registry's "no basic auth credentials".
-                let _ = writeln!(std::io::stderr(), "{program}: {text}");
-            }
-            reply(out, result)
-        }
+        Some(Command::Protocol(verb)) => protocol(&program, verb, env, stdin, out),
         Some(Command::Configure(a)) => crate::configure::main(
             &program,
             &a.into_options(),
@@ -90,6 +86,27 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         }
         Some(Command::Kubelet) => crate::kubelet::main(env, stdin, out),
     }
+}
+
+/// Runs a protocol verb and prints its answer.
+fn protocol(
+    program: &str,
+    verb: Verb,
+    env: &dyn Env,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> u8 {
+    let result = protocol_action(program, verb, env, stdin);
+    // From here on only one answer: ours, or the watchdog's if it came first.
+    crate::deadline::claim_answer();
+    if let Err(text) = &result
+        && text != protocol::NOT_FOUND
+    {
+        // docker shows a helper's stderr and drops its stdout: without this line a docker
+        // user sees only the registry's "no basic auth credentials".
+        let _ = writeln!(std::io::stderr(), "{program}: {text}");
+    }
+    reply(out, result)
 }
 
 /// Prints a protocol answer: errors go to stdout too, as that is where clients look for them.
