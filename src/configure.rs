@@ -39,13 +39,10 @@ pub struct Options {
     pub all_regions: Vec<String>,
     pub hosts: Vec<String>,
     pub print_kubelet_config: bool,
-    pub help: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigureError {
-    #[error("{0} (see `{NAME} configure --help`)", NAME = crate::cli::NAME)]
-    Usage(String),
     #[error(
         "{0:?} is not a registry host name (expected e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com or public.ecr.aws)"
     )]
@@ -66,10 +63,10 @@ pub enum ConfigureError {
     File(#[from] FileError),
 }
 
-/// Runs `configure` with the words after it; returns the exit code.
+/// Runs `configure` with its parsed options; returns the exit code.
 pub fn main(
     program: &str,
-    args: &[&str],
+    opts: &Options,
     env: &dyn Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -77,73 +74,13 @@ pub fn main(
     let self_exe = std::env::current_exe()
         .ok()
         .and_then(|p| p.canonicalize().ok());
-    match parse_args(args).and_then(|opts| run(program, &opts, env, self_exe.as_deref(), out, err))
-    {
+    match run(program, opts, env, self_exe.as_deref(), out, err) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(err, "{program}: {e}");
             1
         }
     }
-}
-
-pub fn parse_args(args: &[&str]) -> Result<Options, ConfigureError> {
-    let mut o = Options::default();
-    let mut words = args.iter();
-    let mut only_hosts = false;
-    while let Some(&word) = words.next() {
-        if only_hosts || !word.starts_with('-') {
-            o.hosts.push(word.to_string());
-            continue;
-        }
-        let (flag, inline) = match word.split_once('=') {
-            Some((f, v)) => (f, Some(v)),
-            None => (word, None),
-        };
-        let takes_value = flag == "--all-regions";
-        if inline.is_some() && !takes_value {
-            return Err(ConfigureError::Usage(format!("{flag} takes no value")));
-        }
-        match flag {
-            "--" => only_hosts = true,
-            "-h" | "--help" => o.help = true,
-            "--dry-run" => o.dry_run = true,
-            "--remove" => o.remove = true,
-            "--force" => o.force = true,
-            "--docker" => o.clients.push(Client::Docker),
-            "--containers" => o.clients.push(Client::Containers),
-            "--all" => o.clients.extend([Client::Docker, Client::Containers]),
-            "--print-kubelet-config" => o.print_kubelet_config = true,
-            "--all-regions" => {
-                let account = inline.or_else(|| words.next().copied()).ok_or_else(|| {
-                    ConfigureError::Usage(
-                        "--all-regions needs an ACCOUNT (a 12-digit AWS account id)".into(),
-                    )
-                })?;
-                o.all_regions.push(account.to_string());
-            }
-            _ => {
-                return Err(ConfigureError::Usage(format!("unknown option {flag:?}")));
-            }
-        }
-    }
-    let named = std::mem::take(&mut o.clients);
-    o.clients = [Client::Docker, Client::Containers]
-        .into_iter()
-        .filter(|c| named.contains(c))
-        .collect();
-    if o.clients.is_empty() {
-        // podman, skopeo and buildah read docker's file too, so it serves every client.
-        o.clients.push(Client::Docker);
-    }
-    if o.print_kubelet_config
-        && (o.dry_run || o.remove || o.force || !o.hosts.is_empty() || !o.all_regions.is_empty())
-    {
-        return Err(ConfigureError::Usage(
-            "--print-kubelet-config takes no other option or host".into(),
-        ));
-    }
-    Ok(o)
 }
 
 fn run(
@@ -154,10 +91,6 @@ fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), ConfigureError> {
-    if o.help {
-        let _ = write!(out, "{}", help(program));
-        return Ok(());
-    }
     if o.print_kubelet_config {
         let _ = write!(out, "{}", kubelet_config::render());
         return Ok(());
@@ -167,13 +100,9 @@ fn run(
     } else {
         Action::Add
     };
+    // The command line requires a host or --all-regions for an addition.
     let hosts = hosts(o, env)?;
-    if action == Action::Add && hosts.is_empty() {
-        return Err(ConfigureError::Usage(
-            "name at least one registry host, or --all-regions ACCOUNT".into(),
-        ));
-    }
-    let suffix = crate::cli::helper_suffix(program);
+    let suffix = crate::program::helper_suffix(program);
 
     // Every file is read and edited before any is written: one bad file stops them all.
     let plans = o
@@ -301,7 +230,7 @@ fn hosts(o: &Options, env: &dyn Env) -> Result<Vec<String>, ConfigureError> {
 
 /// Clients exec `docker-credential-<suffix>` from PATH; say so if that will not be this binary.
 fn path_warning(suffix: &str, env: &dyn Env, self_exe: Option<&Path>) -> Option<String> {
-    let name = format!("{}{suffix}", crate::cli::HELPER_PREFIX);
+    let name = format!("{}{suffix}", crate::program::HELPER_PREFIX);
     match targets::find_on_path(&name, env) {
         None => Some(format!(
             "no {name} on PATH: clients run it for the configured registries and will fail until it is installed there (e.g. in /usr/local/bin)"
@@ -360,65 +289,9 @@ fn notes(changes: &[Change]) -> Vec<String> {
         .collect()
 }
 
-/// `configure --help`, rendered from the CLI definition.
-pub fn help(program: &str) -> String {
-    let mut s = String::new();
-    if let Some(c) = crate::cli::COMMANDS.iter().find(|c| c.name == COMMAND) {
-        s += &format!(
-            "Usage: {program} {} {}\n\n{}.\n\nOptions:\n",
-            c.name, c.args, c.summary
-        );
-    }
-    for opt in crate::cli::OPTIONS.iter().filter(|o| o.command == COMMAND) {
-        let name = match opt.value {
-            "" => opt.name.to_string(),
-            v => format!("{} {v}", opt.name),
-        };
-        s += &format!("  {name:<26} {}\n", opt.summary);
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(args: &[&str]) -> Options {
-        parse_args(args).unwrap()
-    }
-
-    #[test]
-    fn arguments() {
-        let o = parse(&[
-            "--dry-run",
-            "a.example",
-            "--all-regions=123456789012",
-            "--containers",
-            "b",
-        ]);
-        assert!(o.dry_run);
-        assert_eq!(o.hosts, ["a.example", "b"]);
-        assert_eq!(o.all_regions, ["123456789012"]);
-        assert_eq!(o.clients, [Client::Containers]);
-        assert_eq!(parse(&[]).clients, [Client::Docker]);
-        assert_eq!(
-            parse(&["--all", "--docker"]).clients,
-            [Client::Docker, Client::Containers]
-        );
-        assert_eq!(parse(&["--", "--dry-run"]).hosts, ["--dry-run"]);
-        assert_eq!(parse(&["--all-regions", "1"]).all_regions, ["1"]);
-        for bad in [
-            &["--bogus"][..],
-            &["--all-regions"],
-            &["--remove=1"],
-            &["--print-kubelet-config", "h"],
-        ] {
-            assert!(
-                matches!(parse_args(bad), Err(ConfigureError::Usage(_))),
-                "{bad:?}"
-            );
-        }
-    }
 
     #[test]
     fn hosts_are_normalised_checked_and_deduplicated() {

@@ -379,7 +379,7 @@ pub fn kill_descendants() {
     let _ = writeln!(
         std::io::stderr(),
         "{}: child processes would not die",
-        crate::cli::NAME
+        crate::program::NAME
     );
 }
 

@@ -32,25 +32,6 @@ use std::time::Instant;
 
 pub const COMMAND: &str = "doctor";
 
-/// `doctor [HOST...]` from the command line: `--help`, or the report.
-pub fn main_with_args(program: &str, args: &[&str], env: &dyn Env, out: &mut dyn Write) -> u8 {
-    if args.iter().any(|a| matches!(*a, "-h" | "--help")) {
-        let _ = writeln!(
-            out,
-            "Usage: {program} {COMMAND} [HOST...]\n\nExplains whether each registry HOST (default: every registry that docker's or podman's\nconfig routes to this helper) gets a token, and why not. Exit status 0 when all do."
-        );
-        return 0;
-    }
-    if let Some(option) = args.iter().find(|a| a.starts_with('-')) {
-        let _ = writeln!(
-            out,
-            "{COMMAND}: unknown option {option:?}; usage: {program} {COMMAND} [HOST...]"
-        );
-        return 1;
-    }
-    main(args, env, program, out)
-}
-
 /// Runs `doctor` and prints the report on `out`; returns the exit code.
 pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -> u8 {
     let diagnosis = diagnose(hosts, env, program);
@@ -72,7 +53,7 @@ pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -
 
 /// Everything `doctor` finds out, for the given hosts or, with none, for the routed ones.
 pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
-    let helper_name = crate::cli::helper_suffix(program);
+    let helper_name = crate::program::helper_suffix(program);
     let deadline = bound(env, program);
     let clients = ClientFiles::load(env);
     let lookup = Lookup::new(env, deadline);

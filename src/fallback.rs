@@ -74,7 +74,7 @@ impl Fallback {
     ) -> Option<Fallback> {
         let name = config.fallback_store()?;
         Some(Fallback {
-            program: format!("{}{name}", crate::cli::HELPER_PREFIX),
+            program: format!("{}{name}", crate::program::HELPER_PREFIX),
             config: config.path().map(PathBuf::from).unwrap_or_default(),
             deadline,
             forwarded: env.var(FORWARDED_VAR).is_some(),

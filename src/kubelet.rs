@@ -93,7 +93,7 @@ pub fn main(env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
         // The bound runs from when the request has been read (see `deadline`); past it the
         // watchdog answers the timeout in this mode's error form.
         let form = deadline::Form::Stderr {
-            prefix: crate::cli::NAME.to_string(),
+            prefix: crate::program::NAME.to_string(),
         };
         let deadline = deadline::start(env, form);
         let result = respond(env, &input, deadline);
@@ -109,7 +109,7 @@ pub fn main(env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
         Ok(()) => 0,
         Err(e) => {
             // Not eprintln!: a closed stderr must not turn an error into a panic.
-            let _ = writeln!(std::io::stderr(), "{}: {e}", crate::cli::NAME);
+            let _ = writeln!(std::io::stderr(), "{}: {e}", crate::program::NAME);
             1
         }
     }

@@ -1,7 +1,9 @@
 //! docker-credential-ecr: a docker credential helper for Amazon ECR and ECR Public.
 //!
 //! Modules, one idea each:
-//! - [`cli`]: the command line, its commands and exit codes;
+//! - [`cli`]: the command line (one clap definition: parsing, help, man page, completions),
+//!   its dispatch and exit codes; it depends on the commands, never the reverse;
+//! - [`program`]: the program's name, version and helper name, which the commands also show;
 //! - [`protocol`]: the docker-credential-helper stdin/stdout protocol;
 //! - [`registry`]: which hosts are ECR registries (pure);
 //! - [`config`]: per-registry profiles, roles, regions, endpoints and aliases;
@@ -19,7 +21,6 @@
 //! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
 //! - [`secret`]: a password type that cannot be printed by accident;
 //! - [`configure`]: the `configure` command, which edits the clients' config files;
-//! - [`generate`]: the man page and shell completions, rendered from [`cli`]'s definitions;
 //! - [`doctor`]: the `doctor` command, which explains why a registry does or does not get a token;
 //! - [`kubelet`]: the kubelet's image credential provider plugin (`kubelet`, `ecr-credential-provider`).
 
@@ -34,13 +35,13 @@ pub mod endpoint;
 pub mod env;
 pub mod fallback;
 pub mod fsutil;
-pub mod generate;
 mod https;
 pub mod identity;
 pub mod kubelet;
 pub mod log;
 pub mod lookup;
 pub mod profiles;
+pub mod program;
 pub mod protocol;
 pub mod registry;
 pub mod secret;

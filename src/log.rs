@@ -72,7 +72,7 @@ pub fn init(env: &dyn Env) {
         Ok(Some(targets)) => targets,
         Ok(None) => return,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "{}: {e}", crate::cli::NAME);
+            let _ = writeln!(std::io::stderr(), "{}: {e}", crate::program::NAME);
             return;
         }
     };

@@ -326,11 +326,19 @@ fn hosts_must_be_ecr_or_aliases_unless_forced() {
     let out = home.configure(&["not a host"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("is not a registry host name"));
+    // A usage error, as for every command: clap's message on stderr, exit status 2.
     let out = home.configure(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("name at least one registry host, or --all-regions ACCOUNT")
+        err.contains("required arguments were not provided") && err.contains("<HOST>..."),
+        "{err}"
     );
+    let out = home.configure(&["--bogus", "public.ecr.aws"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("unexpected argument '--bogus'"));
 }
 
 #[test]
@@ -393,7 +401,7 @@ fn configure_help_lists_its_options() {
         "--dry-run",
         "--remove",
         "--containers",
-        "--all-regions ACCOUNT",
+        "--all-regions <ACCOUNT>",
         "--print-kubelet-config",
     ] {
         assert!(stdout.contains(opt), "{opt}");

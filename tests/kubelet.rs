@@ -271,7 +271,9 @@ fn bad_requests_are_one_line_errors_with_exit_status_1() {
     let err = failure(&kubelet(&sb, &" ".repeat(70_000)));
     assert!(err.contains("larger than 65536 bytes"), "{err}");
     let extra = sb.run(["kubelet", "extra"], &request(V1, &format!("{host}/a")));
-    assert_eq!(extra.status.code(), Some(1));
+    // A usage error, as for every command: clap's message on stderr, exit status 2.
+    assert_eq!(extra.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&extra.stderr).contains("unexpected argument 'extra'"));
     assert_eq!(sb.calls(), (0, 0), "no request reached the API");
 }
 

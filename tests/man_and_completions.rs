@@ -1,12 +1,15 @@
-//! The man page and completions that `--generate` prints, checked by the tools that will read
-//! them: groff and man-db for the page, bash, zsh and fish for the completions. A shell that is
-//! not installed is skipped with a note (`apt-get install zsh fish` adds them).
+//! The man page and completions that `--generate` prints (clap_mangen, clap_complete), checked by
+//! the tools that will read them: groff and man-db for the page; bash (through a real COMPREPLY),
+//! zsh (compinit), fish (`complete -C`) and elvish (its completer called) for the completions. A tool that is missing
+//! skips its test loudly, and fails it under `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`
+//! (`scripts/install-test-deps` installs them all).
 
+mod common;
+
+use common::{BIN, cannot_run};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
 
 fn generate(kind: &str) -> String {
     let out = Command::new(BIN)
@@ -21,16 +24,23 @@ fn generate(kind: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn installed(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: {program} is not installed");
+/// Whether every tool is on PATH; otherwise the test cannot run (see the module's note).
+fn installed(test: &str, programs: &[&str]) -> bool {
+    for program in programs {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            cannot_run(
+                test,
+                &format!("{program} is not installed (scripts/install-test-deps installs it)"),
+            );
+            return false;
+        }
     }
-    found
+    true
 }
 
 fn run(program: &str, args: &[&str]) -> Output {
@@ -38,6 +48,7 @@ fn run(program: &str, args: &[&str]) -> Output {
         .args(args)
         .env("LC_ALL", "C.UTF-8")
         .env("MANWIDTH", "80")
+        .env("HOME", std::env::temp_dir())
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -46,8 +57,9 @@ fn run(program: &str, args: &[&str]) -> Output {
 fn stdout(out: &Output) -> String {
     assert!(
         out.status.success(),
-        "exit {:?}: {}",
+        "exit {:?}: {}{}",
         out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -61,7 +73,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[test]
 fn man_page_renders_without_warnings() {
-    if !installed("groff") {
+    if !installed("man page", &["groff", "man", "lexgrog"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -69,23 +81,46 @@ fn man_page_renders_without_warnings() {
     let out = run("groff", &["-man", "-Tutf8", "-ww", "-z", &page]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
-    if installed("man") {
-        let text = stdout(&run("man", &["--warnings", "-l", &page]));
-        for heading in ["NAME", "SYNOPSIS", "COMMANDS", "ENVIRONMENT", "EXIT STATUS"] {
-            assert!(text.contains(&format!("\n{heading}\n")), "{heading}");
-        }
-        assert!(text.contains("--print-kubelet-config"));
+    let out = run("man", &["--warnings", "-l", &page]);
+    let text = stdout(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "man warnings");
+    for heading in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "OPTIONS",
+        "COMMANDS",
+        "ENVIRONMENT",
+        "FILES",
+        "EXIT STATUS",
+        "EXAMPLES",
+        "SEE ALSO",
+    ] {
+        assert!(
+            text.contains(&format!("\n{heading}\n")),
+            "{heading}:\n{text}"
+        );
     }
-    if installed("lexgrog") {
-        // What whatis(1) and apropos(1) will index.
-        let name = stdout(&run("lexgrog", &[&page]));
-        assert!(name.contains("\"docker-credential-ecr - "), "{name}");
+    for word in [
+        "configure [OPTIONS] [HOST]...",
+        "doctor [HOST]...",
+        "--print-kubelet-config",
+        "--all-regions ACCOUNT",
+        "AWS_ECR_CACHE_DIR",
+    ] {
+        assert!(text.contains(word), "{word}:\n{text}");
     }
+    assert!(!text.contains("generate"), "{text}");
+    // What whatis(1) and apropos(1) will index.
+    let name = stdout(&run("lexgrog", &[&page]));
+    assert!(name.contains("\"docker-credential-ecr - "), "{name}");
 }
 
+/// bash: the script as bash-completion loads it (`complete -p` names the function), called the
+/// way readline calls it, and the COMPREPLY it leaves.
 #[test]
 fn bash_completion_completes_commands_and_options() {
-    if !installed("bash") {
+    if !installed("bash completion", &["bash"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -93,43 +128,76 @@ fn bash_completion_completes_commands_and_options() {
     stdout(&run("bash", &["-n", &script]));
     let complete = |words: &str| {
         let program = format!(
-            "source '{script}'; complete -p docker-credential-ecr; COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); _docker_credential_ecr; echo \"${{COMPREPLY[*]}}\""
+            r#"source '{script}'
+spec=$(complete -p docker-credential-ecr) || exit 1
+f=${{spec#*-F }}; f=${{f%% *}}
+COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_LINE="${{COMP_WORDS[*]}}"; COMP_POINT=${{#COMP_LINE}}; COMPREPLY=()
+"$f" docker-credential-ecr "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+echo "${{COMPREPLY[*]}}""#
         );
-        stdout(&run("bash", &["-c", &program]))
+        stdout(&run("bash", &["--norc", "-c", &program]))
     };
+    assert_eq!(complete("docker-credential-ecr con"), "configure\n");
     assert_eq!(
-        complete("docker-credential-ecr con"),
-        "complete -F _docker_credential_ecr docker-credential-ecr\nconfigure\n"
+        complete("docker-credential-ecr ''"),
+        "-v -h --version --help get store erase list version configure doctor kubelet help\n"
     );
-    assert!(complete("docker-credential-ecr configure --a").ends_with("\n--all --all-regions\n"));
-    assert!(complete("docker-credential-ecr configure --all-regions ''").ends_with("\n\n"));
-    assert!(complete("docker-credential-ecr configure pub").ends_with("\npublic.ecr.aws\n"));
-    assert!(
-        complete("docker-credential-ecr ''").contains("\nget store erase list version configure ")
+    assert_eq!(
+        complete("docker-credential-ecr configure --a"),
+        "--all --all-regions\n"
     );
+    assert_eq!(
+        complete("docker-credential-ecr configure --dry-run --pr"),
+        "--print-kubelet-config\n"
+    );
+    assert_eq!(complete("docker-credential-ecr doctor --"), "--help\n");
+    // The protocol verbs take nothing but --help.
+    assert_eq!(complete("docker-credential-ecr get --"), "--help\n");
 }
 
+/// zsh: compinit finds the file on fpath and registers it for the command, and the function it
+/// autoloads has a case for every command and knows their options.
 #[test]
-fn zsh_completion_is_valid_and_registered_by_compinit() {
-    if !installed("zsh") {
+fn zsh_completion_is_registered_by_compinit_and_lists_the_commands() {
+    if !installed("zsh completion", &["zsh"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let script = write(dir.path(), "_docker-credential-ecr", &generate("zsh"));
     stdout(&run("zsh", &["-n", &script]));
     let program = format!(
-        "fpath=('{}' $fpath); autoload -U compinit; compinit -u -D; print -r -- ${{_comps[docker-credential-ecr]}}",
+        r#"fpath=('{}' $fpath); autoload -U compinit; compinit -u -D
+print -r -- "registered: ${{_comps[docker-credential-ecr]}}"
+autoload +X _docker-credential-ecr && print -r -- "loaded"
+print -r -- "${{functions[_docker-credential-ecr]}}""#,
         dir.path().display()
     );
-    assert_eq!(
-        stdout(&run("zsh", &["-f", "-c", &program])),
-        "_docker-credential-ecr\n"
+    let out = stdout(&run("zsh", &["-f", "-c", &program]));
+    assert!(
+        out.starts_with("registered: _docker-credential-ecr\nloaded\n"),
+        "{out}"
     );
+    for name in [
+        "get",
+        "store",
+        "erase",
+        "list",
+        "version",
+        "configure",
+        "doctor",
+        "kubelet",
+    ] {
+        assert!(out.contains(&format!("({name})")), "{name}: {out}");
+    }
+    for option in ["--dry-run", "--all-regions", "--print-kubelet-config"] {
+        assert!(out.contains(option), "{option}: {out}");
+    }
 }
 
 #[test]
 fn fish_completion_completes_commands_and_options() {
-    if !installed("fish") {
+    if !installed("fish completion", &["fish"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -139,17 +207,71 @@ fn fish_completion_completes_commands_and_options() {
         let program = format!("source '{script}'; complete -C '{line}'");
         stdout(&run("fish", &["--no-config", "-c", &program]))
     };
-    let commands = complete("docker-credential-ecr ");
-    assert!(
-        commands.contains("configure\tRoute ECR registries"),
-        "{commands}"
-    );
-    assert!(commands.contains("get\t"), "{commands}");
-    let options = complete("docker-credential-ecr configure --dr");
     assert_eq!(
-        options,
+        complete("docker-credential-ecr con"),
+        "configure\tRoute ECR registries to this helper in docker's config.json or containers' auth.json\n"
+    );
+    let commands = complete("docker-credential-ecr ");
+    for name in ["get\t", "kubelet\t", "doctor\t"] {
+        assert!(commands.contains(name), "{commands}");
+    }
+    assert_eq!(
+        complete("docker-credential-ecr configure --dr"),
         "--dry-run\tPrint the change as a unified diff and write nothing\n"
     );
-    // Protocol commands take no options.
-    assert_eq!(complete("docker-credential-ecr get --"), "");
+    assert!(complete("docker-credential-ecr get --").starts_with("--help\t"));
+}
+
+/// elvish: its line editor (the `edit:` module) exists only in an interactive shell, so the
+/// script runs against a stand-in for the two names it uses, and the completer it registers is
+/// called the way the editor calls it.
+#[test]
+fn elvish_completion_offers_commands_and_options() {
+    if !installed("elvish completion", &["elvish"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = write(dir.path(), "docker-credential-ecr.elv", &generate("elvish"));
+    let complete = |words: &str| {
+        let program = format!(
+            "var edit: = (ns [&completion:= (ns [&arg-completer= [&]]) &complex-candidate~= {{|text &display=''| put $text }}])
+eval (slurp < '{script}') &ns=(ns [&edit:= $edit:])
+$edit:completion:arg-completer[docker-credential-ecr] {words}"
+        );
+        let file = write(dir.path(), "run.elv", &program);
+        stdout(&run("elvish", &["-norc", &file]))
+            .lines()
+            .map(|l| l.trim_start_matches("▶ ").to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = complete("docker-credential-ecr ''");
+    for name in [
+        "get",
+        "store",
+        "erase",
+        "list",
+        "version",
+        "configure",
+        "doctor",
+        "kubelet",
+    ] {
+        assert!(first.iter().any(|c| c == name), "{name}: {first:?}");
+    }
+    let options = complete("docker-credential-ecr configure ''");
+    for option in ["--dry-run", "--all-regions", "--print-kubelet-config"] {
+        assert!(options.iter().any(|c| c == option), "{option}: {options:?}");
+    }
+}
+
+/// PowerShell is not in Debian, so its script is checked for shape only: the completer is
+/// registered for the program and offers every command.
+#[test]
+fn powershell_completion_registers_a_completer() {
+    let script = generate("powershell");
+    assert!(
+        script.contains("Register-ArgumentCompleter -Native -CommandName 'docker-credential-ecr'")
+    );
+    for name in ["get", "configure", "doctor", "kubelet", "--dry-run"] {
+        assert!(script.contains(&format!("'{name}'")), "{name}");
+    }
 }

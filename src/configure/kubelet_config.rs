@@ -5,10 +5,10 @@
 use crate::registry;
 
 /// The kubelet runs `<bin dir>/<provider name>`, so the name is the installed binary's.
-pub const PROVIDER_NAME: &str = crate::cli::NAME;
+pub const PROVIDER_NAME: &str = crate::program::NAME;
 
 /// Arguments that put the binary in kubelet exec-plugin mode.
-pub const PROVIDER_ARGS: &[&str] = &["kubelet"];
+pub const PROVIDER_ARGS: &[&str] = &[crate::kubelet::COMMAND];
 
 /// Host forms after the account label that `registry::parse_registry` accepts.
 const PRIVATE_FORMS: &[&str] = &["dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"];

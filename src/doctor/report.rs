@@ -182,7 +182,11 @@ impl Style {
 
 /// The whole report, ending in a newline.
 pub fn render(d: &Diagnosis, style: Style) -> String {
-    let mut out = format!("{} {} doctor\n", crate::cli::NAME, crate::cli::VERSION);
+    let mut out = format!(
+        "{} {} doctor\n",
+        crate::program::NAME,
+        crate::program::VERSION
+    );
     let mut line = |mark: Mark, label: &str, text: &str| {
         out.push_str(&format!("  {} {label:<13} {text}\n", style.mark(mark)));
     };
@@ -439,7 +443,7 @@ pub fn relative(at_ms: u64, now_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::VERSION;
+    use crate::program::VERSION;
 
     const HOST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
     const NOW: u64 = 1_700_000_000_000;
