@@ -2,11 +2,8 @@
 //! (`tests/support/ecr_emulator.py`, moto behind a small middleware) and a sandbox that runs the
 //! helper binary with a clean environment, a private HOME and its own access key id.
 //!
-//! Tests share one emulator per test binary and tell their calls apart by access key id: every
-//! `Sandbox` signs with a fresh AKID, and the emulator counts calls and injects faults per AKID.
-//!
-//! Each test binary uses a subset of this module, hence the blanket `dead_code` allowance.
-#![allow(dead_code)]
+//! All tests share one emulator and tell their calls apart by access key id: every `Sandbox`
+//! signs with a fresh AKID, and the emulator counts calls and injects faults per AKID.
 
 use std::collections::hash_map::RandomState;
 use std::ffi::{OsStr, OsString};
@@ -283,12 +280,11 @@ impl EmulatorAddr {
 pub struct Emulator {
     addr: EmulatorAddr,
     child: Child,
-    log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Emulator {
-    /// The emulator shared by every test in this test binary, started on first use. It cannot
+    /// The emulator shared by every test, started on first use. It cannot
     /// be dropped (it lives in a static), so it is started with `--parent-pid` and exits by
     /// itself within 0.5 s of the test process.
     pub fn shared() -> &'static Emulator {
@@ -366,22 +362,12 @@ impl Emulator {
         Emulator {
             addr,
             child,
-            log,
             _dir: dir,
         }
     }
 
     pub fn addr(&self) -> &EmulatorAddr {
         &self.addr
-    }
-
-    /// The emulator's stderr so far, for failure messages.
-    pub fn log(&self) -> String {
-        read_log(&self.log)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 }
 

@@ -4,7 +4,6 @@
 //! the test panics.
 
 use super::{have, is_root, try_run_group};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -81,11 +80,6 @@ impl CutOff {
         let mut cmd = Command::new(CUTOFF_SH);
         cmd.arg(action).arg(&self.name);
         try_run_group(cmd, SCRIPT_TIMEOUT, &self.scratch.path().join(action))
-    }
-
-    /// Whether the namespace exists (for tests of the clean-up itself).
-    pub fn exists(name: &str) -> bool {
-        Path::new("/run/netns").join(name).exists()
     }
 }
 

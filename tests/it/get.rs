@@ -1,9 +1,7 @@
 //! The helper binary against the ECR API emulator: protocol answers, host forms, the cache and
 //! its herd discipline, expiry and fallback, and failures as users meet them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Child;

@@ -4,9 +4,7 @@
 //! profile, instance roles on two machines. Each principal signs with its own access key id, so
 //! the emulator tells whose call it was, and answers with its own account's password.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};

@@ -4,11 +4,9 @@
 //! and nothing else secret). The cache file's 0600-in-0700 regardless of umask is
 //! `tests/get.rs`'s `cache_is_private_whatever_the_umask`.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

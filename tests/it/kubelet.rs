@@ -2,11 +2,9 @@
 //! the kubelet sends them, the ECR emulator behind it, and moto's STS for the service-account
 //! (web identity) flavour.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -11,9 +11,6 @@
 //! so the helper the clients run talks to the sandbox's emulator with the sandbox's identity and
 //! cache. `netns::CutOff` is a cut-off laptop (a network namespace where every packet is
 //! swallowed) for the helper or a whole flow (`RIG_NETNS`).
-//!
-//! Include it with `mod common; mod e2e_support;` (it uses `crate::common`).
-#![allow(dead_code)]
 
 pub mod netns;
 

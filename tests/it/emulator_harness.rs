@@ -1,10 +1,8 @@
 //! Tests of the test harness itself: the ECR emulator and the sandboxed runner.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

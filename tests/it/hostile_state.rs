@@ -5,9 +5,7 @@
 //! (`tests/get.rs` already rebuilds a corrupt entry, writes 0600/0700 under umask 000, and
 //! survives `AWS_ECR_CACHE_DIR` naming a file or a path under /proc; not repeated here.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use docker_credential_ecr::cache::{Entry, SCHEMA};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -1,9 +1,7 @@
 //! `doctor`, end to end: the real binary against the ECR emulator, with docker and containers
 //! config files in a sandboxed HOME.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Output;
 
 fn docker_config(sb: &Sandbox, json: &str) {

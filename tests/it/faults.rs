@@ -9,9 +9,7 @@
 //! the emulator gone for a never-fetched host ("cannot reach"), AccessDenied falling back to a
 //! valid token and never to an expired one.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use docker_credential_ecr::cache::Entry;
 use std::io::Write;
 use std::process::{Child, Output};
