@@ -23,6 +23,7 @@ mod get;
 mod hostile_state;
 mod identity;
 mod kubelet;
+mod logging;
 mod man_and_completions;
 mod protocol;
 mod secrets;

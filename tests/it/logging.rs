@@ -1,10 +1,8 @@
 //! `DOCKER_CREDENTIAL_ECR_LOG`: silence by default, our events and the AWS SDK's at `debug`,
 //! per-target directives, a bad value that does not cost the answer, and a stderr that cannot
-//! be written. That no log line holds a secret at `trace` is `tests/secrets.rs`.
+//! be written. That no log line holds a secret at `trace` is `tests/it/secrets.rs`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::{Command, Output};
 
 fn host() -> String {
