@@ -311,7 +311,10 @@ fn an_unusable_cache_directory_is_explained() {
         )),
         "{text}"
     );
-    if !running_as_root("an_unusable_cache_directory_is_explained") {
+    if !is_root(
+        "an_unusable_cache_directory_is_explained",
+        "a cache directory owned by another user",
+    ) {
         return;
     }
     // Another user's: what an old `sudo` run leaves behind.

@@ -3,7 +3,7 @@
 //! `docker-credential-pass` over `pass` and a throw-away gpg key, and come back from it.
 
 use crate::common::*;
-use crate::e2e_support::have;
+
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -332,15 +332,8 @@ fn corrupt_cache_files_are_rebuilt() {
 #[test]
 fn cache_is_private_whatever_the_umask() {
     let sb = Sandbox::new();
-    let mut cmd = std::process::Command::new("sh");
+    let mut cmd = sb.command("sh");
     cmd.args(["-c", &format!("umask 000; exec '{BIN}' get")]);
-    let template = sb.cmd(["get"]);
-    cmd.env_clear();
-    for (k, v) in template.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
     let out = run_cmd(cmd, &host());
     assert!(out.status.success(), "{}", describe(&out));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -4,6 +4,8 @@
 
 mod common;
 mod e2e_support;
+mod process;
+mod require;
 
 // The fuzz targets' own checks (`fuzz_corpus` replays the committed corpus through them). Declared
 // here because a `#[path]` inside a module file would be resolved below that module's directory.

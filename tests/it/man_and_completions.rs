@@ -1,18 +1,15 @@
 //! The man page and completions that `--generate` prints, checked by the tools that will read
-//! them: groff and man-db for the page, bash, zsh and fish for the completions. A shell that is
-//! not installed is skipped with a note (`apt-get install zsh fish` adds them).
+//! them: groff and man-db for the page, bash, zsh and fish for the completions.
+//! `scripts/install-test-deps` installs them all; a missing one skips its check loudly (a
+//! failure under `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`).
 
+use crate::common::*;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
+use std::process::{Command, Output};
 
 fn generate(kind: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["--generate", kind])
-        .output()
-        .unwrap();
+    let out = Sandbox::new().run(["--generate", kind], "");
     assert!(
         out.status.success(),
         "{}",
@@ -21,26 +18,12 @@ fn generate(kind: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn installed(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: {program} is not installed");
-    }
-    found
-}
-
 fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .env("LC_ALL", "C.UTF-8")
-        .env("MANWIDTH", "80")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .env("MANWIDTH", "80");
+    run_cmd(cmd, "")
 }
 
 fn stdout(out: &Output) -> String {
@@ -61,7 +44,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[test]
 fn man_page_renders_without_warnings() {
-    if !installed("groff") {
+    if !have("man_page_renders_without_warnings", &["groff"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -69,14 +52,14 @@ fn man_page_renders_without_warnings() {
     let out = run("groff", &["-man", "-Tutf8", "-ww", "-z", &page]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
-    if installed("man") {
+    if have("man_page_renders_without_warnings: man -l", &["man"]) {
         let text = stdout(&run("man", &["--warnings", "-l", &page]));
         for heading in ["NAME", "SYNOPSIS", "COMMANDS", "ENVIRONMENT", "EXIT STATUS"] {
             assert!(text.contains(&format!("\n{heading}\n")), "{heading}");
         }
         assert!(text.contains("--print-kubelet-config"));
     }
-    if installed("lexgrog") {
+    if have("man_page_renders_without_warnings: lexgrog", &["lexgrog"]) {
         // What whatis(1) and apropos(1) will index.
         let name = stdout(&run("lexgrog", &[&page]));
         assert!(name.contains("\"docker-credential-ecr - "), "{name}");
@@ -85,7 +68,7 @@ fn man_page_renders_without_warnings() {
 
 #[test]
 fn bash_completion_completes_commands_and_options() {
-    if !installed("bash") {
+    if !have("bash_completion_completes_commands_and_options", &["bash"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -111,7 +94,10 @@ fn bash_completion_completes_commands_and_options() {
 
 #[test]
 fn zsh_completion_is_valid_and_registered_by_compinit() {
-    if !installed("zsh") {
+    if !have(
+        "zsh_completion_is_valid_and_registered_by_compinit",
+        &["zsh"],
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -129,7 +115,7 @@ fn zsh_completion_is_valid_and_registered_by_compinit() {
 
 #[test]
 fn fish_completion_completes_commands_and_options() {
-    if !installed("fish") {
+    if !have("fish_completion_completes_commands_and_options", &["fish"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
