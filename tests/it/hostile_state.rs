@@ -2,7 +2,7 @@
 //! (cached or not), the helper never panics, never follows a planted link into someone else's
 //! file, and never loses the valid entries of other keys or touches files that are not its own.
 //!
-//! (`tests/get.rs` already rebuilds a corrupt entry, writes 0600/0700 under umask 000, and
+//! (`get.rs` already rebuilds a corrupt entry, writes 0600/0700 under umask 000, and
 //! survives `AWS_ECR_CACHE_DIR` naming a file or a path under /proc; not repeated here.)
 
 use crate::common::*;

@@ -2,7 +2,7 @@
 //! password, base64 token, secret access key, session token, or secret sent on stdin appears
 //! in stderr, in any error text, or in any file but the cache entries (which hold the password
 //! and nothing else secret). The cache file's 0600-in-0700 regardless of umask is
-//! `tests/get.rs`'s `cache_is_private_whatever_the_umask`.
+//! `get.rs`'s `cache_is_private_whatever_the_umask`.
 
 use crate::common::*;
 use base64::Engine;
