@@ -1,5 +1,5 @@
 //! The properties the fuzz targets check, one function per target. Shared by the cargo-fuzz
-//! targets in `fuzz/fuzz_targets/` and by `tests/fuzz_corpus.rs`, which replays the committed
+//! targets in `fuzz/fuzz_targets/` and by `tests/it/fuzz_corpus.rs`, which replays the committed
 //! corpus through the same functions in a plain `cargo test` (no nightly, no cargo-fuzz).
 //!
 //! Nothing here reaches the network: `get` of an ECR host goes through a fake token source, and

@@ -20,7 +20,7 @@ pub const ENV_VAR: &str = "DOCKER_CREDENTIAL_ECR_LOG";
 /// Targets whose `trace` events hold secrets, and the most they may show.
 ///
 /// At `trace` the SDK's orchestrator prints every operation's output with `Debug`, and
-/// `GetAuthorizationToken`'s holds the registry token in clear (tests/secrets.rs caught it);
+/// `GetAuthorizationToken`'s holds the registry token in clear (tests/it/secrets.rs caught it);
 /// its `debug` events (attempts, retries, delays, errors) hold none. The match is by prefix,
 /// so `aws_smithy_runtime_api` is capped too. aws-sigv4 redacts what it prints and the
 /// credential providers print credentials through their redacting `Debug`, so neither is

@@ -2,11 +2,8 @@
 //! (`tests/support/ecr_emulator.py`, moto behind a small middleware) and a sandbox that runs the
 //! helper binary with a clean environment, a private HOME and its own access key id.
 //!
-//! Tests share one emulator per test binary and tell their calls apart by access key id: every
-//! `Sandbox` signs with a fresh AKID, and the emulator counts calls and injects faults per AKID.
-//!
-//! Each test binary uses a subset of this module, hence the blanket `dead_code` allowance.
-#![allow(dead_code)]
+//! All tests share one emulator and tell their calls apart by access key id: every `Sandbox`
+//! signs with a fresh AKID, and the emulator counts calls and injects faults per AKID.
 
 use std::collections::hash_map::RandomState;
 use std::ffi::{OsStr, OsString};
@@ -17,11 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+
+use crate::process::{self, Leftovers, Ran};
+pub use crate::require::*;
 
 /// The helper binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
@@ -84,21 +83,6 @@ pub fn unique_akid() -> String {
         x /= 36;
     }
     akid
-}
-
-/// Whether this test runs as root. Otherwise prints a loud `SKIPPED:` line and returns false,
-/// or panics when `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1` (CI must not skip it).
-pub fn running_as_root(test: &str) -> bool {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    let msg = format!("{test} needs root (it chowns files to other users)");
-    if std::env::var_os("DOCKER_CREDENTIAL_ECR_E2E_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("{msg}");
-    }
-    let _ = writeln!(std::io::stderr(), "\n***** SKIPPED: {msg} *****\n");
-    false
 }
 
 /// Makes a FIFO at `path`, its modification time `age` in the past.
@@ -283,12 +267,11 @@ impl EmulatorAddr {
 pub struct Emulator {
     addr: EmulatorAddr,
     child: Child,
-    log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Emulator {
-    /// The emulator shared by every test in this test binary, started on first use. It cannot
+    /// The emulator shared by every test, started on first use. It cannot
     /// be dropped (it lives in a static), so it is started with `--parent-pid` and exits by
     /// itself within 0.5 s of the test process.
     pub fn shared() -> &'static Emulator {
@@ -366,22 +349,12 @@ impl Emulator {
         Emulator {
             addr,
             child,
-            log,
             _dir: dir,
         }
     }
 
     pub fn addr(&self) -> &EmulatorAddr {
         &self.addr
-    }
-
-    /// The emulator's stderr so far, for failure messages.
-    pub fn log(&self) -> String {
-        read_log(&self.log)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 }
 
@@ -499,8 +472,16 @@ impl Sandbox {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args).env_clear();
+        let mut cmd = self.command(BIN);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Any program (a client, a script) with exactly the environment the helper gets in this
+    /// sandbox, so that a helper it runs talks to the same emulator with the same identity.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear();
         for key in ["PATH", "LLVM_PROFILE_FILE", "RUST_BACKTRACE"] {
             if let Some(value) = std::env::var_os(key) {
                 cmd.env(key, value);
@@ -606,75 +587,10 @@ pub fn run_cmd(cmd: Command, stdin: &str) -> Output {
         .unwrap_or_else(|e| panic!("{e}\ncommand: {what}"))
 }
 
-/// Run `cmd` with piped stdio, writing `stdin` and collecting output; on timeout kill it and
-/// return an error carrying whatever it printed.
-pub fn run_with_timeout(
-    mut cmd: Command,
-    stdin: &[u8],
-    timeout: Duration,
-) -> Result<Output, String> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot spawn {:?}: {e}", cmd.get_program()))?;
-    // Write and read on threads: a child that does not read stdin, or fills a pipe, must not
-    // block us.
-    let mut child_stdin = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    thread::spawn(move || {
-        let _ = child_stdin.write_all(&input);
-    });
-    let stdout = collect(child.stdout.take().unwrap());
-    let stderr = collect(child.stderr.take().unwrap());
-
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_micros(200);
-    let status = loop {
-        match child.try_wait().map_err(|e| format!("wait: {e}"))? {
-            Some(status) => break status,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                // A grandchild may still hold the pipes: do not wait long for them.
-                let grace = Duration::from_secs(1);
-                let out = stdout.recv_timeout(grace).unwrap_or_default();
-                let err = stderr.recv_timeout(grace).unwrap_or_default();
-                return Err(format!(
-                    "timed out after {timeout:?} and killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                    String::from_utf8_lossy(&out),
-                    String::from_utf8_lossy(&err)
-                ));
-            }
-            None => {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(10));
-            }
-        }
-    };
-    let grace = Duration::from_secs(5);
-    let stdout = stdout
-        .recv_timeout(grace)
-        .map_err(|_| "stdout still open after exit".to_string())?;
-    let stderr = stderr
-        .recv_timeout(grace)
-        .map_err(|_| "stderr still open after exit".to_string())?;
-    Ok(Output {
-        status,
-        stdout,
-        stderr,
-    })
-}
-
-fn collect(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
+/// Run `cmd` (see `process::run`), writing `stdin`; on timeout kill it and return an error
+/// carrying whatever it printed. What the helper leaves running is left for the test to see.
+pub fn run_with_timeout(cmd: Command, stdin: &[u8], timeout: Duration) -> Result<Output, String> {
+    process::run(cmd, Some(stdin), timeout, Leftovers::Keep).map(Ran::into_output)
 }
 
 /// A parsed HTTP response.
@@ -781,17 +697,4 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(chunk);
         data = data.get(eol + 4 + size..).ok_or("short chunk")?;
     }
-}
-
-/// `1` in CI: a test that cannot run here (a missing tool, not root) fails instead of skipping.
-pub const ENV_E2E_REQUIRED: &str = "DOCKER_CREDENTIAL_ECR_E2E_REQUIRED";
-
-/// Reports that `test` cannot run here and why: a loud `SKIPPED:` line on the real stderr
-/// (which the harness does not capture), or a panic under `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
-pub fn cannot_run(test: &str, why: &str) {
-    let msg = format!("{test}: {why}");
-    if std::env::var(ENV_E2E_REQUIRED).as_deref() == Ok("1") {
-        panic!("{msg}; {ENV_E2E_REQUIRED}=1 makes this a failure");
-    }
-    let _ = writeln!(std::io::stderr(), "\n***** SKIPPED: {msg} *****\n");
 }

@@ -3,8 +3,9 @@
 //! address or an endpoint hangs and the DNS server never answers. Removed on drop, also when
 //! the test panics.
 
-use super::{have, is_root, try_run_group};
-use std::path::Path;
+use super::run_script;
+use crate::process::Ran;
+use crate::require::{have, is_root};
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,7 +14,6 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct CutOff {
     name: String,
-    scratch: tempfile::TempDir,
 }
 
 impl CutOff {
@@ -31,10 +31,7 @@ impl CutOff {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let cut = CutOff {
-            name,
-            scratch: tempfile::tempdir().expect("scratch dir"),
-        };
+        let cut = CutOff { name };
         // Constructed first, so a half-made namespace is removed by drop.
         let ran = cut
             .script("up")
@@ -44,7 +41,7 @@ impl CutOff {
             "cutoff_netns.sh up {} failed ({}): {}",
             cut.name,
             ran.status,
-            ran.stderr
+            ran.stderr_text()
         );
         Some(cut)
     }
@@ -77,15 +74,10 @@ impl CutOff {
         wrapped
     }
 
-    fn script(&self, action: &str) -> Result<super::Ran, String> {
+    fn script(&self, action: &str) -> Result<Ran, String> {
         let mut cmd = Command::new(CUTOFF_SH);
         cmd.arg(action).arg(&self.name);
-        try_run_group(cmd, SCRIPT_TIMEOUT, &self.scratch.path().join(action))
-    }
-
-    /// Whether the namespace exists (for tests of the clean-up itself).
-    pub fn exists(name: &str) -> bool {
-        Path::new("/run/netns").join(name).exists()
+        run_script(cmd, SCRIPT_TIMEOUT)
     }
 }
 
@@ -94,7 +86,11 @@ impl Drop for CutOff {
         // Never panic in drop (it may run while a panic unwinds): report instead.
         match self.script("down") {
             Ok(ran) if ran.status.success() => {}
-            Ok(ran) => eprintln!("cutoff_netns.sh down {} failed: {}", self.name, ran.stderr),
+            Ok(ran) => eprintln!(
+                "cutoff_netns.sh down {} failed: {}",
+                self.name,
+                ran.stderr_text()
+            ),
             Err(e) => eprintln!("cutoff_netns.sh down {}: {e}", self.name),
         }
     }

@@ -4,9 +4,7 @@
 //! profile, instance roles on two machines. Each principal signs with its own access key id, so
 //! the emulator tells whose call it was, and answers with its own account's password.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -299,19 +297,13 @@ fn a_changed_role_behind_the_same_profile_is_a_miss() {
 /// another `/etc/machine-id`). When not, says so loudly, or fails under
 /// `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
 fn can_fake_machines(test: &str) -> bool {
-    let probe = std::process::Command::new("unshare")
-        .args(["--mount", "true"])
-        .output();
-    let why = match probe {
-        Ok(out) if out.status.success() => return true,
-        Ok(out) => format!(
-            "`unshare --mount` fails (needs root): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => format!("cannot run unshare: {e}"),
-    };
-    cannot_run(test, &why);
-    false
+    let mut probe = std::process::Command::new("unshare");
+    probe.args(["--mount", "true"]);
+    works(
+        test,
+        "a private mount namespace (`unshare --mount`, as root)",
+        probe,
+    )
 }
 
 #[test]
@@ -359,19 +351,12 @@ fn instance_roles_on_two_machines_sharing_a_home_never_mix() {
     let on_machine = |machine_id: &str| {
         let id_file = sb.root().join(format!("machine-id-{machine_id}"));
         std::fs::write(&id_file, format!("{machine_id}\n")).unwrap();
-        let helper = sb.cmd(["get"]);
-        let mut cmd = std::process::Command::new("unshare");
+        let mut cmd = sb.command("unshare");
         cmd.args(["--mount", "sh", "-c"])
             .arg("mount --bind \"$1\" /etc/machine-id && exec \"$2\" get")
             .arg("sh")
             .arg(&id_file)
-            .arg(BIN)
-            .env_clear();
-        for (k, v) in helper.get_envs() {
-            if let Some(v) = v {
-                cmd.env(k, v);
-            }
-        }
+            .arg(BIN);
         run_cmd(cmd, &host())
     };
     let secret = |out: &std::process::Output| {

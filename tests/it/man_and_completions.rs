@@ -4,9 +4,7 @@
 //! skips its test loudly, and fails it under `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`
 //! (`scripts/install-test-deps` installs them all).
 
-mod common;
-
-use common::{BIN, cannot_run};
+use crate::common::*;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -22,25 +20,6 @@ fn generate(kind: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// Whether every tool is on PATH; otherwise the test cannot run (see the module's note).
-fn installed(test: &str, programs: &[&str]) -> bool {
-    for program in programs {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {program}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            cannot_run(
-                test,
-                &format!("{program} is not installed (scripts/install-test-deps installs it)"),
-            );
-            return false;
-        }
-    }
-    true
 }
 
 fn run(program: &str, args: &[&str]) -> Output {
@@ -73,7 +52,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[test]
 fn man_page_renders_without_warnings() {
-    if !installed("man page", &["groff", "man", "lexgrog"]) {
+    if !have("man page", &["groff", "man", "lexgrog"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -120,7 +99,7 @@ fn man_page_renders_without_warnings() {
 /// way readline calls it, and the COMPREPLY it leaves.
 #[test]
 fn bash_completion_completes_commands_and_options() {
-    if !installed("bash completion", &["bash"]) {
+    if !have("bash completion", &["bash"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -160,7 +139,7 @@ echo "${{COMPREPLY[*]}}""#
 /// autoloads has a case for every command and knows their options.
 #[test]
 fn zsh_completion_is_registered_by_compinit_and_lists_the_commands() {
-    if !installed("zsh completion", &["zsh"]) {
+    if !have("zsh completion", &["zsh"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -197,7 +176,7 @@ print -r -- "${{functions[_docker-credential-ecr]}}""#,
 
 #[test]
 fn fish_completion_completes_commands_and_options() {
-    if !installed("fish completion", &["fish"]) {
+    if !have("fish completion", &["fish"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -227,7 +206,7 @@ fn fish_completion_completes_commands_and_options() {
 /// called the way the editor calls it.
 #[test]
 fn elvish_completion_offers_commands_and_options() {
-    if !installed("elvish completion", &["elvish"]) {
+    if !have("elvish completion", &["elvish"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

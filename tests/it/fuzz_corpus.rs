@@ -2,8 +2,7 @@
 //! needs neither cargo-fuzz nor nightly features to keep every committed input passing.
 //! (`fuzz/replay` runs just this; `fuzz/README.md` says how to fuzz for real.)
 
-#[path = "../fuzz/checks.rs"]
-mod checks;
+use crate::fuzz_checks as checks;
 
 use std::path::{Path, PathBuf};
 

@@ -2,9 +2,7 @@
 //! stdin. Each gets its documented answer and exit code, on exactly one line, never a panic, and
 //! a password in the input never comes back in any error text.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// What a row must answer.
 enum Want {

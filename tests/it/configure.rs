@@ -8,29 +8,40 @@
 //! no registry name), and the docker CLI gets a registry on 127.0.0.1 (an alias in the helper's
 //! config) and a daemon address on 127.0.0.1 where nothing listens.
 
+use crate::common::*;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
 const HOST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 const PUBLIC: &str = "public.ecr.aws";
 
-/// A private HOME with the client config locations pointed into it.
+/// A sandbox with the client config locations pointed into it.
 struct Home {
-    dir: tempfile::TempDir,
+    sb: Sandbox,
 }
 
 impl Home {
     fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        let mut sb = Sandbox::new();
+        let root = sb.root().to_owned();
+        sb.env("DOCKER_CONFIG", root.join("docker"))
+            .env("REGISTRY_AUTH_FILE", root.join("containers/auth.json"))
+            .env(ENV_CONFIG, root.join("helper.toml"))
+            .env("HELPER_LOG", root.join("helper.log"))
+            .env(
+                "PATH",
+                format!(
+                    "{}:/usr/local/bin:/usr/bin:/bin",
+                    root.join("bin").display()
+                ),
+            );
+        Home { sb }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.sb.root().join(rel)
     }
 
     fn docker_config(&self) -> PathBuf {
@@ -49,34 +60,20 @@ impl Home {
         self.path("bin")
     }
 
-    /// The program with only the variables these tests mean to set.
+    /// A client (or the helper) with the sandbox's environment.
     fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.env_clear()
-            .env("HOME", self.dir.path())
-            .env(
-                "PATH",
-                format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin_dir().display()),
-            )
-            .env("DOCKER_CONFIG", self.path("docker"))
-            .env("REGISTRY_AUTH_FILE", self.auth_file())
-            .env("DOCKER_CREDENTIAL_ECR_CONFIG", self.helper_config())
-            .env("HELPER_LOG", self.path("helper.log"))
-            .stdin(Stdio::null());
-        c
+        self.sb.command(program)
     }
 
     fn configure(&self, args: &[&str]) -> Output {
         if !self.helper_config().exists() {
             fs::write(self.helper_config(), "").unwrap();
         }
-        self.command(BIN)
-            .arg("configure")
-            .args(args)
+        let mut cmd = self.sb.cmd(["configure"]);
+        cmd.args(args)
             // Only the test's own bin: a helper installed on this machine must not count.
-            .env("PATH", self.bin_dir())
-            .output()
-            .unwrap()
+            .env("PATH", self.bin_dir());
+        run_cmd(cmd, "")
     }
 
     /// A `docker-credential-ecr` first on PATH that logs `<action> <stdin>` and answers
@@ -129,14 +126,6 @@ fn ok(out: &Output) -> String {
 fn helpers_of(path: &Path) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
     v["credHelpers"].clone()
-}
-
-fn command_exists(name: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 const EXISTING: &str = "{\n\t\"auths\": {\n\t\t\"quay.io\": {\n\t\t\t\"auth\": \"eDp5\"\n\t\t}\n\t},\n\t\"credsStore\": \"desktop\",\n\t\"psFormat\": \"table {{.ID}}\"\n}\n";
@@ -410,22 +399,23 @@ fn configure_help_lists_its_options() {
 
 #[test]
 fn skopeo_runs_the_helper_that_configure_set_for_the_host() {
-    if !command_exists("skopeo") {
-        eprintln!("skipped: skopeo is not installed (scripts/install-test-deps installs it)");
+    if !have(
+        "skopeo_runs_the_helper_that_configure_set_for_the_host",
+        &["skopeo"],
+    ) {
         return;
     }
     let skopeo = |home: &Home| {
-        home.command("skopeo")
-            .args([
-                "inspect",
-                "--tls-verify=false",
-                &format!("docker://{HOST}/team/app:1"),
-            ])
-            // Through a proxy that refuses: skopeo resolves no name and reaches nothing.
-            .env("HTTPS_PROXY", "http://127.0.0.1:1")
-            .env("HTTP_PROXY", "http://127.0.0.1:1")
-            .output()
-            .unwrap()
+        let mut cmd = home.command("skopeo");
+        cmd.args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{HOST}/team/app:1"),
+        ])
+        // Through a proxy that refuses: skopeo resolves no name and reaches nothing.
+        .env("HTTPS_PROXY", "http://127.0.0.1:1")
+        .env("HTTP_PROXY", "http://127.0.0.1:1");
+        run_cmd(cmd, "")
     };
     for target in ["--docker", "--containers"] {
         let home = Home::new();
@@ -450,10 +440,18 @@ fn skopeo_runs_the_helper_that_configure_set_for_the_host() {
 
 #[test]
 fn docker_cli_runs_the_helper_that_configure_set_for_the_host() {
-    if !command_exists("docker") {
-        eprintln!("skipped: the docker CLI is not installed");
+    if !have(
+        "docker_cli_runs_the_helper_that_configure_set_for_the_host",
+        &["docker"],
+    ) {
         return;
     }
+    let docker_pull = |home: &Home| {
+        let mut cmd = home.command("docker");
+        cmd.args(["pull", "127.0.0.1:5999/team/app:1"])
+            .env("DOCKER_HOST", "tcp://127.0.0.1:1");
+        run_cmd(cmd, "")
+    };
     let home = Home::new();
     home.install_logging_helper();
     // A registry on 127.0.0.1 (an alias in the helper's config): the docker CLI looks a registry
@@ -464,12 +462,7 @@ fn docker_cli_runs_the_helper_that_configure_set_for_the_host() {
     )
     .unwrap();
     ok(&home.configure(&["127.0.0.1:5999"]));
-    let out = home
-        .command("docker")
-        .args(["pull", "127.0.0.1:5999/team/app:1"])
-        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
-        .output()
-        .unwrap();
+    let out = docker_pull(&home);
     assert!(!out.status.success(), "there is no daemon");
     assert_eq!(
         home.helper_calls(),
@@ -481,10 +474,6 @@ fn docker_cli_runs_the_helper_that_configure_set_for_the_host() {
     // After --remove the docker CLI no longer runs the helper for that host.
     ok(&home.configure(&["--remove"]));
     fs::remove_file(home.path("helper.log")).unwrap();
-    home.command("docker")
-        .args(["pull", "127.0.0.1:5999/team/app:1"])
-        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
-        .output()
-        .unwrap();
+    docker_pull(&home);
     assert!(home.helper_calls().is_empty());
 }

@@ -1,10 +1,8 @@
 //! Tests of the test harness itself: the ECR emulator and the sandboxed runner.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -202,5 +200,59 @@ fn runner_feeds_stdin_and_kills_what_hangs() {
         sandbox
             .helper_cache_dir()
             .ends_with("cache/docker-credential-ecr")
+    );
+}
+
+/// Asks for a program nobody has; run only by the test below, in a child test process.
+#[test]
+#[ignore = "a probe: run by a_missing_tool_skips_loudly_and_fails_when_required"]
+fn missing_tool_probe() {
+    if !have("missing_tool_probe", &["no-such-tool-anywhere"]) {
+        return;
+    }
+    panic!("a missing program was found");
+}
+
+/// The one "can this test run here" check: a loud SKIPPED line and a pass on a developer's
+/// machine, a failure naming the tool under `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1` (CI).
+#[test]
+fn a_missing_tool_skips_loudly_and_fails_when_required() {
+    let probe = |required: Option<&str>| {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--ignored",
+            "--exact",
+            "emulator_harness::missing_tool_probe",
+            "--test-threads=1",
+        ])
+        .env_remove(ENV_E2E_REQUIRED);
+        if let Some(value) = required {
+            cmd.env(ENV_E2E_REQUIRED, value);
+        }
+        run_cmd(cmd, "")
+    };
+    for required in [None, Some("0")] {
+        let out = probe(required);
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("***** SKIPPED: missing_tool_probe: no-such-tool-anywhere not installed"),
+            "{}",
+            describe(&out)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+    }
+    let out = probe(Some("1"));
+    assert!(!out.status.success(), "{}", describe(&out));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("no-such-tool-anywhere not installed")
+            && text.contains("DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1 makes this a failure"),
+        "{}",
+        describe(&out)
     );
 }

@@ -2,9 +2,7 @@
 //! credentials, an expired SSO session, `erase` on a cache that cannot be used, and the usage
 //! text. The real binary against the ECR emulator.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Output;
 
 const NOT_FOUND: &str = "credentials not found in native keychain\n";

@@ -14,9 +14,7 @@
 //! `torture_full` (64 x 160 = 10 240 gets by default; `TORTURE_*` variables change it) and its
 //! figures are the ones quoted in the closing note.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use docker_credential_ecr::cache::{Entry, SCHEMA};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

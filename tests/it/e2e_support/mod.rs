@@ -11,19 +11,17 @@
 //! so the helper the clients run talks to the sandbox's emulator with the sandbox's identity and
 //! cache. `netns::CutOff` is a cut-off laptop (a network namespace where every packet is
 //! swallowed) for the helper or a whole flow (`RIG_NETNS`).
-//!
-//! Include it with `mod common; mod e2e_support;` (it uses `crate::common`).
-#![allow(dead_code)]
 
 pub mod netns;
 
 use crate::common::{BIN, MOTO_ACCOUNT, Sandbox};
+use crate::process::{self, Leftovers, Ran};
+use crate::require::{have, have_or, is_root};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 pub const RIG_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/rig.sh");
 /// The docker CLI the rig was proven with (28.x); `/usr/bin/docker` (20.10) behaves differently.
@@ -34,8 +32,6 @@ pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const PUBLIC_HOST: &str = "public.ecr.aws";
 /// Region the config-file alias maps the plain registry to.
 pub const ALIAS_REGION: &str = "us-east-1";
-/// When set to `1`, a missing client fails the test instead of skipping it (for CI).
-pub const ENV_REQUIRE_CLIENTS: &str = "DOCKER_CREDENTIAL_ECR_E2E_REQUIRED";
 /// The protocol's "no credentials" answer (the helper prints it with a newline).
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
 
@@ -85,62 +81,6 @@ pub fn docker_cli() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DOCKER))
 }
 
-fn on_path(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            let p = dir.join(program);
-            p.is_file()
-                && std::fs::metadata(&p)
-                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
-                    .unwrap_or(false)
-        })
-    })
-}
-
-/// Prints `***** SKIPPED: msg *****` on the real stderr: `io::stderr()` is not captured by the
-/// test harness (`eprintln!` is), so the line shows even for a passing test.
-fn skipped(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "\n***** SKIPPED: {msg} *****\n");
-}
-
-/// True when every program is installed. Otherwise prints a loud `SKIPPED:` line naming the
-/// test and what is missing and returns false, or panics when `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
-pub fn have(test: &str, programs: &[&str]) -> bool {
-    have_or(test, programs, "scripts/install-test-deps installs them")
-}
-
-fn have_or(test: &str, programs: &[&str], hint: &str) -> bool {
-    let missing: Vec<&str> = programs.iter().copied().filter(|p| !on_path(p)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("{test}: {} not installed ({hint})", missing.join(", "));
-    if std::env::var(ENV_REQUIRE_CLIENTS).as_deref() == Ok("1") {
-        panic!("{msg}; {ENV_REQUIRE_CLIENTS}=1 makes this a failure");
-    }
-    skipped(&msg);
-    false
-}
-
-/// True when running as root. Otherwise prints a loud `SKIPPED:` line (`what` says what needs
-/// root) and returns false, or panics when `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
-pub fn is_root(test: &str, what: &str) -> bool {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    let msg = format!("{test}: {what} needs root");
-    if std::env::var(ENV_REQUIRE_CLIENTS).as_deref() == Ok("1") {
-        panic!("{msg}; {ENV_REQUIRE_CLIENTS}=1 makes this a failure");
-    }
-    skipped(&msg);
-    false
-}
-
 /// Whether the client a flow runs is usable here: `podman-*` and `buildah-*` flows need their
 /// tool and root (the rig runs them with private storage, proven as root only), `docker-*`
 /// flows root, the real daemon (`DOCKERD`) and the docker CLI 28 (`docker_cli()`), everything
@@ -181,65 +121,10 @@ pub const RIG_PROGRAMS: &[&str] = &[
     "curl",
 ];
 
-/// Output of a script run under a timeout.
-pub struct Ran {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-/// Runs `cmd` in its own process group with stdout/stderr sent to files (so no grandchild can
-/// hold a pipe open); on timeout the whole group is killed and the test fails.
-pub fn run_group(cmd: Command, timeout: Duration, scratch: &Path) -> Ran {
-    try_run_group(cmd, timeout, scratch).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// `run_group` that reports a failure to spawn or a timeout as an error instead of panicking
-/// (for `Drop`, which may run while a panic unwinds).
-pub fn try_run_group(mut cmd: Command, timeout: Duration, scratch: &Path) -> Result<Ran, String> {
-    let what = format!("{cmd:?}");
-    let out_path = scratch.with_extension("stdout");
-    let err_path = scratch.with_extension("stderr");
-    let files =
-        std::fs::File::create(&out_path).and_then(|o| Ok((o, std::fs::File::create(&err_path)?)));
-    let (out, err) = files.map_err(|e| format!("cannot create output files for {what}: {e}"))?;
-    let start = Instant::now();
-    let mut child = cmd
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("cannot spawn {what}: {e}"))?;
-    let pgid = child.id() as libc::pid_t;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => return Err(format!("waiting for {what}: {e}")),
-        }
-        if start.elapsed() > timeout {
-            // SAFETY: kill(2) on the process group this function created.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            let _ = child.wait();
-            return Err(format!(
-                "timed out after {timeout:?} (process group killed): {what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                read(&out_path),
-                read(&err_path)
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    // The script is done; anything it left in its group (it should leave nothing) goes too.
-    // SAFETY: as above; ESRCH when the group is already empty is fine.
-    unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    Ok(Ran {
-        status,
-        stdout: read(&out_path),
-        stderr: read(&err_path),
-        elapsed: start.elapsed(),
-    })
+/// Runs a script in its own process group under `timeout`, and kills what it left in its group
+/// when it is done (it should leave nothing; its daemons start their own sessions).
+pub fn run_script(cmd: Command, timeout: Duration) -> Result<Ran, String> {
+    process::run(cmd, None, timeout, Leftovers::Kill)
 }
 
 fn read(path: &Path) -> String {
@@ -353,16 +238,16 @@ impl Rig {
             .env("RIG_HELPER_BIN", BIN)
             .env("RIG_DOCKER", docker_cli())
             .env("RIG_REAL_DOCKERD", if engine { "1" } else { "0" });
-        let ran = run_group(cmd, UP_TIMEOUT, &rig.path().join("up"));
+        let ran = run_script(cmd, UP_TIMEOUT).unwrap_or_else(|e| panic!("rig.sh up: {e}"));
         assert!(
             ran.status.success(),
             "rig.sh up failed ({}):\n{}\n{}",
             ran.status,
-            ran.stdout,
-            ran.stderr
+            ran.stdout_text(),
+            ran.stderr_text()
         );
         rig.vars = ran
-            .stdout
+            .stdout_text()
             .lines()
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -370,7 +255,7 @@ impl Rig {
         assert!(
             rig.vars.contains_key("RIG_PLAIN_PORT"),
             "rig.sh up printed no rig.env: {}",
-            ran.stdout
+            ran.stdout_text()
         );
         Some(rig)
     }
@@ -446,30 +331,19 @@ impl Rig {
         target: Target,
         extra: &[(&str, &str)],
     ) -> Run {
-        let mut cmd = Command::new(RIG_SH);
+        // The sandbox's environment, as it would run the helper (HOME, AWS_*, cache, config).
+        let mut cmd = sb.command(RIG_SH);
         cmd.arg("flow")
             .arg(self.rig_dir())
             .arg(flow)
-            .arg(target.arg())
-            .env_clear();
-        // The sandbox's environment, as it would run the helper (HOME, AWS_*, cache, config).
-        for (key, value) in sb.cmd(["get"]).get_envs() {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
+            .arg(target.arg());
         for (key, value) in extra {
             cmd.env(key, value);
         }
-        let scratch = self.path().join(format!(
-            "flow-{}-{flow}-{}",
-            std::process::id(),
-            unique_suffix()
-        ));
-        let ran = run_group(cmd, FLOW_TIMEOUT, &scratch);
-        let run_dir = ran
-            .stdout
+        let ran =
+            run_script(cmd, FLOW_TIMEOUT).unwrap_or_else(|e| panic!("rig.sh flow {flow}: {e}"));
+        let (stdout, stderr) = (ran.stdout_text(), ran.stderr_text());
+        let run_dir = stdout
             .lines()
             .rev()
             .find_map(|l| l.strip_prefix("RUN_DIR="))
@@ -477,13 +351,13 @@ impl Rig {
             .unwrap_or_else(|| {
                 panic!(
                     "rig.sh flow {flow} printed no RUN_DIR ({}):\n{}\n{}",
-                    ran.status, ran.stdout, ran.stderr
+                    ran.status, stdout, stderr
                 )
             });
         let rc: i32 = read(&run_dir.join("rc"))
             .trim()
             .parse()
-            .unwrap_or_else(|_| panic!("no rc for {flow}:\n{}", ran.stderr));
+            .unwrap_or_else(|_| panic!("no rc for {flow}:\n{stderr}"));
         let calls = json_lines(&run_dir.join("helper-calls.jsonl"))
             .into_iter()
             .map(|v| HelperCall {
@@ -500,7 +374,7 @@ impl Rig {
             out: read(&run_dir.join("client.out")),
             err: read(&run_dir.join("client.err")),
             calls,
-            log: ran.stderr,
+            log: stderr,
             elapsed: ran.elapsed,
             dir: run_dir,
         };
@@ -546,12 +420,6 @@ impl Rig {
     }
 }
 
-fn unique_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
 impl Drop for Rig {
     fn drop(&mut self) {
         let mut cmd = Command::new(RIG_SH);
@@ -559,11 +427,10 @@ impl Drop for Rig {
             .arg(self.rig_dir())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-        let scratch = self.path().join("down");
         // Never panic in drop (it may run while a panic unwinds): report instead.
-        match try_run_group(cmd, DOWN_TIMEOUT, &scratch) {
+        match run_script(cmd, DOWN_TIMEOUT) {
             Ok(ran) if ran.status.success() => {}
-            Ok(ran) => eprintln!("rig.sh down failed ({}): {}", ran.status, ran.stderr),
+            Ok(ran) => eprintln!("rig.sh down failed ({}): {}", ran.status, ran.stderr_text()),
             Err(e) => eprintln!("rig.sh down: {e}"),
         }
     }

@@ -1,9 +1,7 @@
 //! The helper binary against the ECR API emulator: protocol answers, host forms, the cache and
 //! its herd discipline, expiry and fallback, and failures as users meet them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Child;
@@ -335,15 +333,8 @@ fn corrupt_cache_files_are_rebuilt() {
 #[test]
 fn cache_is_private_whatever_the_umask() {
     let sb = Sandbox::new();
-    let mut cmd = std::process::Command::new("sh");
+    let mut cmd = sb.command("sh");
     cmd.args(["-c", &format!("umask 000; exec '{BIN}' get")]);
-    let template = sb.cmd(["get"]);
-    cmd.env_clear();
-    for (k, v) in template.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
     let out = run_cmd(cmd, &host());
     assert!(out.status.success(), "{}", describe(&out));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -2,11 +2,8 @@
 //! fallback store the config file names (`fallback_store`), here Debian's real
 //! `docker-credential-pass` over `pass` and a throw-away gpg key, and come back from it.
 
-mod common;
-mod e2e_support;
+use crate::common::*;
 
-use common::*;
-use e2e_support::have;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,9 @@
 //! `DOCKER_CREDENTIAL_ECR_LOG`: silence by default, our events and the AWS SDK's at `debug`,
 //! per-target directives, a bad value that does not cost the answer, and a stderr that cannot
-//! be written. That no log line holds a secret at `trace` is `tests/secrets.rs`.
+//! be written. That no log line holds a secret at `trace` is `tests/it/secrets.rs`.
 
-mod common;
-
-use common::*;
-use std::process::{Command, Output};
+use crate::common::*;
+use std::process::Output;
 
 fn host() -> String {
     private_host(MOTO_ACCOUNT, "us-east-1")
@@ -136,17 +134,10 @@ fn trace_into_a_closed_or_failing_stderr_still_answers() {
     for redirect in ["2>&-", "2>/dev/full"] {
         // Twice: a miss (the SDK's events) and a hit.
         for _ in 0..2 {
-            let helper = sb.cmd(["get"]);
-            let mut cmd = Command::new("sh");
+            let mut cmd = sb.command("sh");
             cmd.arg("-c")
                 .arg(format!("exec \"$0\" get {redirect}"))
-                .arg(helper.get_program());
-            cmd.env_clear();
-            for (key, value) in helper.get_envs() {
-                if let Some(value) = value {
-                    cmd.env(key, value);
-                }
-            }
+                .arg(BIN);
             let out = run_cmd(cmd, &host());
             answers(&out);
         }

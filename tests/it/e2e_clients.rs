@@ -15,11 +15,8 @@
 //! with a loud `SKIPPED:` line (`DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1` makes it a failure);
 //! `scripts/install-test-deps` installs them all.
 
-mod common;
-mod e2e_support;
-
-use common::*;
-use e2e_support::*;
+use crate::common::*;
+use crate::e2e_support::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,7 @@
 //! `doctor`, end to end: the real binary against the ECR emulator, with docker and containers
 //! config files in a sandboxed HOME.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Output;
 
 fn docker_config(sb: &Sandbox, json: &str) {
@@ -315,7 +313,10 @@ fn an_unusable_cache_directory_is_explained() {
         )),
         "{text}"
     );
-    if !running_as_root("an_unusable_cache_directory_is_explained") {
+    if !is_root(
+        "an_unusable_cache_directory_is_explained",
+        "a cache directory owned by another user",
+    ) {
         return;
     }
     // Another user's: what an old `sudo` run leaves behind.

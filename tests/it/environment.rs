@@ -2,9 +2,7 @@
 //! unusable HOME is no home, and an explicit endpoint wins over what a FIPS or dual-stack host
 //! implies. Each case once gave a wrong answer, a crash or a cache in the wrong place.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use std::path::Path;
 

@@ -2,13 +2,11 @@
 //! the kubelet sends them, the ECR emulator behind it, and moto's STS for the service-account
 //! (web identity) flavour.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use serde_json::{Value, json};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 const V1: &str = "credentialprovider.kubelet.k8s.io/v1";
@@ -226,14 +224,7 @@ fn installed_as_ecr_credential_provider_it_is_the_plugin() {
     let link = sb.root().join("ecr-credential-provider");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
     // Same environment as the sandbox's own runs, program replaced by the link.
-    let template = sb.cmd(Vec::<&str>::new());
-    let mut cmd = Command::new(&link);
-    cmd.env_clear();
-    for (k, v) in template.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    let cmd = sb.command(&link);
     let image = format!("{}/app:1", private_host(MOTO_ACCOUNT, "eu-central-1"));
     let r = response(&run_cmd(cmd, &request(V1, &image)));
     assert_eq!(r["kind"], "CredentialProviderResponse");

@@ -5,13 +5,11 @@
 //! (`src/deadline.rs`). These tests set the timeout low and assert TIMEOUT + [`SLACK`] (the
 //! process's start-up and a busy machine), and that no child process outlives the helper.
 //!
-//! Already covered in `tests/get.rs` and not repeated here: a plain hang (timeout message),
+//! Already covered in `get.rs` and not repeated here: a plain hang (timeout message),
 //! the emulator gone for a never-fetched host ("cannot reach"), AccessDenied falling back to a
 //! valid token and never to an expired one.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use docker_credential_ecr::cache::Entry;
 use std::io::Write;
 use std::process::{Child, Output};

@@ -2,13 +2,11 @@
 //! password, base64 token, secret access key, session token, or secret sent on stdin appears
 //! in stderr, in any error text, or in any file but the cache entries (which hold the password
 //! and nothing else secret). The cache file's 0600-in-0700 regardless of umask is
-//! `tests/get.rs`'s `cache_is_private_whatever_the_umask`.
+//! `get.rs`'s `cache_is_private_whatever_the_umask`.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -2,12 +2,10 @@
 //! (cached or not), the helper never panics, never follows a planted link into someone else's
 //! file, and never loses the valid entries of other keys or touches files that are not its own.
 //!
-//! (`tests/get.rs` already rebuilds a corrupt entry, writes 0600/0700 under umask 000, and
+//! (`get.rs` already rebuilds a corrupt entry, writes 0600/0700 under umask 000, and
 //! survives `AWS_ECR_CACHE_DIR` naming a file or a path under /proc; not repeated here.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use docker_credential_ecr::cache::{Entry, SCHEMA};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -280,27 +278,24 @@ fn lock_files_left_by_killed_processes_or_planted_do_not_block() {
 
 /// `unshare -m` + a read-only bind mount over the cache root, then exec the helper.
 fn read_only_cmd(sb: &Sandbox) -> Command {
-    let template = sb.cmd(["get"]);
-    let mut cmd = Command::new("unshare");
+    let mut cmd = sb.command("unshare");
     cmd.args(["-m", "--propagation", "private", "sh", "-c"])
         .arg(r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && touch "$1/probe" 2>/dev/null && exit 99; exec "$2" get"#)
         .arg("sh")
         .arg(sb.cache_root())
-        .arg(BIN)
-        .env_clear();
-    for (k, v) in template.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+        .arg(BIN);
     cmd
 }
 
-fn unshare_works() -> bool {
-    Command::new("unshare")
-        .args(["-m", "true"])
-        .status()
-        .is_ok_and(|s| s.success())
+/// A private mount namespace (`unshare -m`, root), or a loud skip.
+fn can_unshare_mounts(test: &str) -> bool {
+    let mut probe = Command::new("unshare");
+    probe.args(["-m", "true"]);
+    works(
+        test,
+        "a private mount namespace (`unshare -m`, as root)",
+        probe,
+    )
 }
 
 /// The cache on a read-only filesystem (a read-only bind mount in a private mount namespace;
@@ -308,8 +303,7 @@ fn unshare_works() -> bool {
 /// is fetched and answered uncached.
 #[test]
 fn a_read_only_cache_filesystem_still_answers() {
-    if !unshare_works() {
-        eprintln!("SKIPPED: unshare -m does not work here");
+    if !can_unshare_mounts("a_read_only_cache_filesystem_still_answers") {
         return;
     }
     let sb = Sandbox::new();
@@ -390,18 +384,11 @@ fn home_unset_still_answers() {
     let helper = bin.join("docker-credential-ecr");
     std::fs::copy(BIN, &helper).unwrap();
     let as_nobody = || {
-        let template = sb.cmd(["get"]);
-        let mut cmd = Command::new("setpriv");
+        let mut cmd = sb.command("setpriv");
         cmd.args(["--reuid=54321", "--regid=54321", "--clear-groups"])
             .arg(&helper)
             .arg("get")
-            .current_dir(cwd.path())
-            .env_clear();
-        for (k, v) in template.get_envs() {
-            if let Some(v) = v {
-                cmd.env(k, v);
-            }
-        }
+            .current_dir(cwd.path());
         cmd
     };
     for _ in 0..2 {
@@ -557,7 +544,10 @@ fn owners_under(dir: &Path) -> Vec<(PathBuf, u32)> {
 /// served uncached, nothing appears in the home, and `doctor` says why.
 #[test]
 fn root_with_another_users_home_creates_nothing_there() {
-    if !running_as_root("root_with_another_users_home_creates_nothing_there") {
+    if !is_root(
+        "root_with_another_users_home_creates_nothing_there",
+        "running the helper as root in another user's HOME",
+    ) {
         return;
     }
     const USER: u32 = 65534;
