@@ -404,11 +404,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         source = e.source();
     }
-    parts
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::text::one_line(&parts.join(": "))
 }
 
 #[cfg(test)]

@@ -101,20 +101,15 @@ pub fn url(target: &Target) -> Result<String, String> {
     }
 }
 
-/// The value of a resolver future that needs no I/O: the SDK's default resolvers answer with
-/// a future that is already complete.
+/// The URL from a resolver future: the SDK's default resolvers answer with a future that is
+/// already complete.
 fn ready<E: std::fmt::Display>(
     future: impl std::future::Future<Output = Result<aws_smithy_types::endpoint::Endpoint, E>>,
 ) -> Result<String, String> {
-    use std::task::{Context, Poll, Waker};
-    let mut future = std::pin::pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(Ok(endpoint)) => Ok(endpoint.url().to_string()),
-        Poll::Ready(Err(e)) => Err(e.to_string()),
-        Poll::Pending => Err("the endpoint resolver did not answer at once".into()),
+    match crate::text::poll_ready(future) {
+        Some(Ok(endpoint)) => Ok(endpoint.url().to_string()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("the endpoint resolver did not answer at once".into()),
     }
 }
 

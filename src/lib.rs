@@ -19,6 +19,7 @@
 //! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
+//! - [`text`]: one-line messages, and futures that need no runtime;
 //! - [`secret`]: a password type that cannot be printed by accident;
 //! - [`configure`]: the `configure` command, which edits the clients' config files;
 //! - [`doctor`]: the `doctor` command, which explains why a registry does or does not get a token;
@@ -45,6 +46,7 @@ pub mod program;
 pub mod protocol;
 pub mod registry;
 pub mod secret;
+pub mod text;
 pub mod token;
 
 /// The effective user id: whose files the cache trusts and whose runtime directory is searched.

@@ -116,9 +116,10 @@ impl Profiles {
         let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
         let chosen = profile.map(|p| Cow::Owned(p.to_string()));
         // With the contents given, the loader reads nothing: its future completes at once.
-        let sections = poll_once(aws_config::profile::load(&fs, &sdk_env, &files, chosen))
-            .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
-            .map_err(|e| ProfileError::Parse(one_line(&e.to_string())))?;
+        let sections =
+            crate::text::poll_ready(aws_config::profile::load(&fs, &sdk_env, &files, chosen))
+                .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
+                .map_err(|e| ProfileError::Parse(crate::text::one_line(&e.to_string())))?;
         Ok(Profiles {
             selected: sections.selected_profile().to_string(),
             sections: Some(sections),
@@ -258,21 +259,6 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Option<String>, BoundedReadEr
 /// regular file, unreadable or over 64 KiB.
 pub fn read_small_file(path: &Path) -> Option<String> {
     read_bounded(path, 64 * 1024).ok().flatten()
-}
-
-/// Polls a future that does no I/O of its own to completion without an async runtime: a cache
-/// hit must not start one.
-fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => Some(v),
-        std::task::Poll::Pending => None,
-    }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

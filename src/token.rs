@@ -10,6 +10,7 @@ use crate::config::Target;
 use crate::deadline::Deadline;
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::text::one_line;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -586,10 +587,6 @@ fn error_chain(err: &dyn StdError) -> Vec<String> {
         source = e.source();
     }
     out
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

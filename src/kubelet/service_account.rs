@@ -221,7 +221,7 @@ impl WebIdentity {
                 CredentialsError::provider_error(format!(
                     "AssumeRoleWithWebIdentity as {}: {}",
                     self.role_arn,
-                    why.split_whitespace().collect::<Vec<_>>().join(" ")
+                    crate::text::one_line(&why)
                 ))
             })?;
         let creds = out.credentials.ok_or_else(|| {
