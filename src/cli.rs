@@ -16,7 +16,7 @@ use crate::deadline;
 use crate::env::{Env, ProcessEnv};
 use crate::fallback::Fallback;
 use crate::lookup::{Lookup, LookupError};
-use crate::program::{NAME, REPOSITORY, version_line};
+use crate::program::version_line;
 use crate::protocol;
 use crate::token::AwsTokenSource;
 use args::{Command, Parsed, Verb};
@@ -27,9 +27,9 @@ use std::io::{Read, Write};
 /// Runs the program with the process's real stdin, stdout and environment.
 pub fn main(args: &[OsString]) -> u8 {
     // First, while this is the only thread: the SDK reads the process environment itself.
+    crate::deadline::take_handoff();
     crate::env::normalise_process_env();
     crate::log::init(&ProcessEnv);
-    install_panic_hook();
     // This is the real process: at a request's deadline it may be ended and its children
     // killed. (The watchdog thread itself starts only once a request has been read.)
     crate::deadline::enable();
@@ -40,7 +40,7 @@ pub fn main(args: &[OsString]) -> u8 {
 
 /// Runs one invocation; returns the exit code.
 pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
-    let program = program_name(args);
+    let program = crate::program::name_from_args(args);
     let words = args.get(1..).unwrap_or_default();
     match words {
         // Installed as a link named `ecr-credential-provider`, the binary is the kubelet plugin.
@@ -267,32 +267,11 @@ fn no_fallback_store(url: &str, env: &dyn Env) -> String {
     )
 }
 
-fn program_name(args: &[OsString]) -> String {
-    args.first()
-        .and_then(|a| std::path::Path::new(a).file_name())
-        .and_then(|n| n.to_str())
-        .unwrap_or(NAME)
-        .to_string()
-}
-
-/// A panic must never print its payload: it could hold anything, a token included.
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let _ = writeln!(
-            std::io::stderr(),
-            "{NAME}: internal error{place}; please report it at {REPOSITORY}/issues"
-        );
-    }));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::env::MapEnv;
+    use crate::program::REPOSITORY;
 
     fn run_with(args: &[&str], stdin: &str) -> (u8, String) {
         let args: Vec<OsString> = std::iter::once("docker-credential-ecr")

@@ -237,8 +237,11 @@ fn path_warning(suffix: &str, env: &dyn Env, self_exe: Option<&Path>) -> Option<
         )),
         Some(found) => {
             let found_real = found.canonicalize().unwrap_or_else(|_| found.clone());
+            // Run through the front, this process is the engine beside it.
+            let is_me =
+                |me: &Path| me == found_real || crate::dirs::engine_beside(&found_real) == me;
             match self_exe {
-                Some(me) if me != found_real => Some(format!(
+                Some(me) if !is_me(me) => Some(format!(
                     "clients will run {}, which is not this binary ({})",
                     found.display(),
                     me.display()

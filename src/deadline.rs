@@ -49,9 +49,20 @@ impl Deadline {
         }
     }
 
-    /// `DOCKER_CREDENTIAL_ECR_TIMEOUT` (or its default) from now.
+    /// `DOCKER_CREDENTIAL_ECR_TIMEOUT` (or its default) from now; in an engine the front
+    /// handed a request to, what was left of the front's bound ([`take_handoff`]).
     pub fn from_env(env: &dyn crate::env::Env) -> Deadline {
-        Deadline::after(crate::token::timeout(env))
+        let limit = crate::token::timeout(env);
+        let left = HANDED_OVER.get().map_or(limit, |left| limit.min(*left));
+        Deadline {
+            at: Instant::now() + left,
+            limit,
+        }
+    }
+
+    /// What to hand the engine in [`HANDOFF_VAR`]: the time left, in milliseconds.
+    pub fn handoff_value(&self) -> String {
+        self.remaining().as_millis().to_string()
     }
 
     /// The whole bound, as configured (what messages quote).
@@ -72,6 +83,27 @@ impl Deadline {
 
     fn margin(&self) -> Duration {
         ANSWER_MARGIN.min(self.limit / 5)
+    }
+}
+
+/// Set by the front binary for the engine it hands a request to ([`crate::front`]): the
+/// milliseconds left of the request's bound, so that the two processes keep one bound between
+/// them. It can only shorten the bound, never lengthen it.
+pub const HANDOFF_VAR: &str = "DOCKER_CREDENTIAL_ECR_HANDOFF_LEFT_MS";
+
+static HANDED_OVER: OnceLock<Duration> = OnceLock::new();
+
+/// Takes [`HANDOFF_VAR`] out of the environment, so that no process this one starts inherits
+/// it, and keeps its value for [`Deadline::from_env`]. Must run before any other thread exists
+/// (it changes the environment); `cli::main` calls it first thing.
+pub fn take_handoff() {
+    let Some(value) = std::env::var_os(HANDOFF_VAR) else {
+        return;
+    };
+    // SAFETY: called at start-up, before any thread is spawned (see above).
+    unsafe { std::env::remove_var(HANDOFF_VAR) };
+    if let Some(ms) = value.to_str().and_then(|v| v.trim().parse::<u64>().ok()) {
+        let _ = HANDED_OVER.set(Duration::from_millis(ms));
     }
 }
 

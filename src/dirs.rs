@@ -3,7 +3,7 @@
 //! environment ([`crate::env`]), so the cache key, the SDK, `doctor` and `configure` agree.
 
 use crate::env::Env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const APP: &str = "docker-credential-ecr";
 
@@ -46,6 +46,12 @@ pub fn cache_dir(env: &dyn Env) -> Option<PathBuf> {
         return Some(dir.join(APP));
     }
     xdg(env, "XDG_CACHE_HOME", ".cache").map(|d| d.join(APP))
+}
+
+/// The engine beside the front at `front` (its file in the same directory), which the front
+/// hands every request the cache cannot answer. Found from the front's own file, never PATH.
+pub fn engine_beside(front: &Path) -> PathBuf {
+    front.with_file_name(crate::program::ENGINE)
 }
 
 /// The shared config file as the SDK finds it: `$AWS_CONFIG_FILE` (with `~/` expanded, as the

@@ -1,6 +1,8 @@
 //! docker-credential-ecr: a docker credential helper for Amazon ECR and ECR Public.
 //!
 //! Modules, one idea each:
+//! - [`front`]: the small binary clients run: answers cached tokens, hands the rest to the engine;
+//! - [`startup`]: what both binaries do around their entry point, in place of std's runtime;
 //! - [`cli`]: the command line (one clap definition: parsing, help, man page, completions),
 //!   its dispatch and exit codes; it depends on the commands, never the reverse;
 //! - [`program`]: the program's name, version and helper name, which the commands also show;
@@ -35,6 +37,7 @@ pub mod doctor;
 pub mod endpoint;
 pub mod env;
 pub mod fallback;
+pub mod front;
 pub mod fsutil;
 mod https;
 pub mod identity;
@@ -46,6 +49,7 @@ pub mod program;
 pub mod protocol;
 pub mod registry;
 pub mod secret;
+pub mod startup;
 pub mod text;
 pub mod token;
 

@@ -57,6 +57,12 @@ pub enum LookupError {
     Profile(#[from] crate::profiles::ProfileError),
 }
 
+/// What the cache holds for a key: a token to answer with, or what a refresh starts from.
+enum Cached {
+    Hit(Credential),
+    Miss(Option<Entry>),
+}
+
 #[derive(Debug)]
 pub struct Credential {
     pub username: String,
@@ -115,6 +121,43 @@ impl<'a> Lookup<'a> {
             .map_err(|e| anonymous_for_public(&target, e))
     }
 
+    /// A get answered from the cache alone, or `None` when answering would take a fetch (or
+    /// the cache is off). It starts no SDK and resolves no credentials: the front binary
+    /// answers hits with it and hands everything else to the engine ([`crate::front`]).
+    pub fn hit(&self, server_url: &str) -> Result<Option<Credential>, LookupError> {
+        deadline::doing("reading the AWS configuration");
+        let (target, key) = self.target(server_url)?;
+        let Some(cache) = &self.cache else {
+            return Ok(None);
+        };
+        Ok(match self.cached(cache, &target, &key) {
+            Cached::Hit(hit) => Some(hit),
+            Cached::Miss(_) => None,
+        })
+    }
+
+    /// The key's fresh token, recording the host for `list` if it is new to the entry; or the
+    /// entry as read (if any), for the refresh to start from.
+    fn cached(&self, cache: &Cache, target: &Target, key: &CacheKey) -> Cached {
+        deadline::doing("reading the token cache");
+        let cached = read_own(cache, key);
+        match fresh_token(cached.as_ref(), cache::now_ms()) {
+            Some(hit) => {
+                crate::debug!("cache hit for {}", target.host);
+                if cached.as_ref().is_some_and(|e| !e.has_host(&target.host)) {
+                    remember_host(
+                        cache,
+                        key,
+                        &target.host,
+                        RECORD_WAIT.min(self.deadline.work_left()),
+                    );
+                }
+                Cached::Hit(hit)
+            }
+            None => Cached::Miss(cached),
+        }
+    }
+
     fn get_target(
         &self,
         target: &Target,
@@ -128,21 +171,10 @@ impl<'a> Lookup<'a> {
         let Some(cache) = &self.cache else {
             return fetch(target, source);
         };
-        deadline::doing("reading the token cache");
-        let now = cache::now_ms();
-        let cached = read_own(cache, &key);
-        if let Some(hit) = fresh_token(cached.as_ref(), now) {
-            crate::debug!("cache hit for {}", target.host);
-            if cached.as_ref().is_some_and(|e| !e.has_host(&target.host)) {
-                remember_host(
-                    cache,
-                    &key,
-                    &target.host,
-                    RECORD_WAIT.min(self.deadline.work_left()),
-                );
-            }
-            return Ok(hit);
-        }
+        let cached = match self.cached(cache, target, &key) {
+            Cached::Hit(hit) => return Ok(hit),
+            Cached::Miss(entry) => entry,
+        };
         deadline::doing("waiting for another process's refresh");
         let lock = match cache.lock(&key.id, self.deadline.work_left()) {
             Ok(lock) => lock,

@@ -20,6 +20,20 @@ pub fn helper_suffix(program: &str) -> String {
     }
 }
 
+/// The engine, the complete program, installed beside the binary clients run (the front),
+/// which hands it every request the cache cannot answer ([`crate::front`]).
+pub const ENGINE: &str = concat!(env!("CARGO_PKG_NAME"), "-engine");
+
+/// The name this program was run by (`argv[0]`'s file name), which selects the kubelet mode
+/// and the helper name `configure` writes.
+pub fn name_from_args(args: &[std::ffi::OsString]) -> String {
+    args.first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or(NAME)
+        .to_string()
+}
+
 /// What `version` prints: the reference helpers' shape, name, project URL and version.
 pub fn version_line() -> String {
     format!("{NAME} ({REPOSITORY}) {VERSION}")

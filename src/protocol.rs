@@ -42,11 +42,21 @@ pub enum InputError {
 
 /// Reads all of stdin (bounded), as the protocol's requests are whole-stream.
 pub fn read_input(reader: &mut dyn Read) -> Result<Vec<u8>, InputError> {
+    let buf = read_request(reader).map_err(|e| InputError::Io(e.to_string()))?;
+    check_input(&buf)?;
+    Ok(buf)
+}
+
+/// Reads stdin up to one byte past [`MAX_INPUT`], so that a longer request is seen to be one:
+/// the bytes as read, for the front to hand to the engine as they came.
+pub fn read_request(reader: &mut dyn Read) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    reader
-        .take(MAX_INPUT + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| InputError::Io(e.to_string()))?;
+    reader.take(MAX_INPUT + 1).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The request, if it is within [`MAX_INPUT`].
+pub fn check_input(buf: &[u8]) -> Result<&[u8], InputError> {
     if buf.len() as u64 > MAX_INPUT {
         return Err(InputError::TooLarge);
     }

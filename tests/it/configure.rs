@@ -65,10 +65,14 @@ impl Home {
         self.sb.command(program)
     }
 
-    fn configure(&self, args: &[&str]) -> Output {
+    fn write_helper_config(&self) {
         if !self.helper_config().exists() {
             fs::write(self.helper_config(), "").unwrap();
         }
+    }
+
+    fn configure(&self, args: &[&str]) -> Output {
+        self.write_helper_config();
         let mut cmd = self.sb.cmd(["configure"]);
         cmd.args(args)
             // Only the test's own bin: a helper installed on this machine must not count.
@@ -370,6 +374,23 @@ fn warns_when_clients_cannot_find_the_helper() {
         "{stderr}"
     );
     assert!(stderr.contains("which is not this binary"), "{stderr}");
+}
+
+/// Run through the front, `configure` runs in the engine: clients that find the front on PATH
+/// run this program, and no warning must say otherwise.
+#[test]
+fn the_front_on_path_is_this_binary() {
+    let home = Home::new();
+    let mut cmd = home.sb.cmd(["configure", HOST]);
+    cmd.env("PATH", std::path::Path::new(BIN).parent().unwrap());
+    home.write_helper_config();
+    let out = run_cmd(cmd, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

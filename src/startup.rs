@@ -1,0 +1,57 @@
+//! What both binaries do around their entry point, in place of std's runtime set-up.
+//!
+//! They have a C `main` rather than Rust's: std's set-up (`lang_start`) installs a
+//! stack-overflow handler for the main thread, and finding the main thread's stack means
+//! reading and parsing `/proc/self/maps`, about 100 000 instructions and a dozen system calls,
+//! a seventh of a whole cache hit (see BENCHMARKS.md). Everything else std's set-up does for
+//! us is done here, in the same order. A stack overflow still stops the process (SIGSEGV on the
+//! guard page); it just is not announced.
+
+use crate::program::{NAME, REPOSITORY};
+use std::ffi::{OsString, c_int};
+use std::io::Write;
+
+/// Runs `entry` with the process's arguments as std's runtime would; returns `main`'s result.
+pub fn run(entry: fn(&[OsString]) -> u8) -> c_int {
+    open_missing_standard_fds();
+    // As std does: a client that hangs up makes writes fail (exit 1) instead of killing us.
+    // std::process resets it to the default in the processes we start.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    install_panic_hook();
+    // glibc hands std the arguments before `main` runs, so args_os works as usual.
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let code = entry(&args);
+    // As std's runtime does on the way out: anything still buffered for stdout is written.
+    let _ = std::io::stdout().flush();
+    c_int::from(code)
+}
+
+/// As std does: a closed stdin, stdout or stderr is opened on /dev/null, so that no file this
+/// process opens (a lock, a cache entry being written) can become fd 1 and receive the answer.
+fn open_missing_standard_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on any integer is harmless; it only reports whether the fd is open.
+        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+        // SAFETY: a valid NUL-terminated path; open returns the lowest free fd, which is `fd`
+        // because the lower ones are open by now.
+        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
+            std::process::abort();
+        }
+    }
+}
+
+/// A panic must never print its payload: it could hold anything, a token included.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "{NAME}: internal error{place}; please report it at {REPOSITORY}/issues"
+        );
+    }));
+}
