@@ -3,16 +3,19 @@
 #
 # Usage: install.sh [--prefix DIR] [--sha256 HEX] ARCHIVE
 #   ARCHIVE   a local path or an https:// URL of docker-credential-ecr-<version>-<target>.tar.gz,
-#             holding the binary docker-credential-ecr at its top level
+#             holding the binaries docker-credential-ecr and docker-credential-ecr-engine at
+#             its top level
 #   --sha256  the expected checksum; without it, ARCHIVE.sha256 (as `sha256sum` writes it)
 #             is read or downloaded from beside the archive
-#   --prefix  where to install (default /usr/local as root, else ~/.local); the binary goes to
-#             PREFIX/bin, the man page and completions under PREFIX/share
+#   --prefix  where to install (default /usr/local as root, else ~/.local); both binaries go to
+#             PREFIX/bin (the front runs the engine from its own directory), the man page and
+#             completions under PREFIX/share
 #
 # Nothing is installed unless the checksum matches.
 set -eu
 
 name=docker-credential-ecr
+engine=$name-engine
 prefix=""
 expected=""
 archive=""
@@ -20,7 +23,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
     --sha256) expected=${2:?--sha256 needs a checksum}; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "install.sh: unknown option $1" >&2; exit 2 ;;
     *) archive=$1; shift ;;
   esac
@@ -60,13 +63,20 @@ if [ "$actual" != "$expected" ]; then
   exit 1
 fi
 
-tar -xzf "$work/archive.tar.gz" -C "$work" "$name"
+tar -xzf "$work/archive.tar.gz" -C "$work" "$name" "$engine" 2>"$work/tar.err" || {
+  echo "install.sh: $archive does not hold $name and $engine: $(cat "$work/tar.err")" >&2
+  exit 1
+}
 bin="$work/$name"
-"$bin" version >/dev/null || { echo "install.sh: the archive's binary does not run here" >&2; exit 1; }
+# The front hands `version` to the engine beside it, so this runs both.
+"$bin" version >/dev/null || { echo "install.sh: the archive's binaries do not run here" >&2; exit 1; }
 
 install -d "$prefix/bin" "$prefix/share/man/man1" "$prefix/share/bash-completion/completions" \
   "$prefix/share/zsh/site-functions" "$prefix/share/fish/vendor_completions.d"
+# The engine first: a client that runs the new front in between finds the new engine.
+install -m 0755 "$work/$engine" "$prefix/bin/$engine"
 install -m 0755 "$bin" "$prefix/bin/$name"
+echo ".so man1/$name.1" > "$prefix/share/man/man1/$engine.1"
 "$bin" --generate man > "$prefix/share/man/man1/$name.1"
 "$bin" --generate bash > "$prefix/share/bash-completion/completions/$name"
 "$bin" --generate zsh > "$prefix/share/zsh/site-functions/_$name"

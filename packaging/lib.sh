@@ -3,6 +3,12 @@
 # (names, the version, the artefacts' file names) and the checks' helpers. Bash only.
 
 name=docker-credential-ecr
+# The engine, installed beside the front ($name) in every artefact: the front runs it from its
+# own directory (src/front.rs) for everything the token cache cannot answer.
+engine=$name-engine
+# The binaries every artefact ships, as Cargo.toml's [[bin]] targets name them (packaging/test
+# checks that these are all of them).
+binaries=("$name" "$engine")
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 

@@ -11,12 +11,16 @@ class DockerCredentialEcr < Formula
   depends_on "rust" => :build
 
   def install
+    # Installs both of the crate's binaries into bin: docker-credential-ecr (the front clients
+    # run) and docker-credential-ecr-engine, which the front runs from its own directory.
     system "cargo", "install", *std_cargo_args
 
     # The man page and completions come from the binary just built, so they match it.
     generate_completions_from_executable(bin/"docker-credential-ecr", "--generate",
                                          shells: [:bash, :zsh, :fish])
     (man1/"docker-credential-ecr.1").write Utils.safe_popen_read(bin/"docker-credential-ecr", "--generate", "man")
+    # The engine's page is an alias of the program's, which documents both.
+    (man1/"docker-credential-ecr-engine.1").write ".so man1/docker-credential-ecr.1\n"
   end
 
   def caveats
@@ -27,7 +31,13 @@ class DockerCredentialEcr < Formula
   end
 
   test do
+    %w[docker-credential-ecr docker-credential-ecr-engine].each do |b|
+      assert_predicate bin/b, :executable?
+    end
+    # version is the engine's: the front finds it beside itself.
     assert_match version.to_s, shell_output("#{bin}/docker-credential-ecr version")
+    assert_equal shell_output("#{bin}/docker-credential-ecr-engine version"),
+                 shell_output("#{bin}/docker-credential-ecr version")
     # A registry that is not ECR gets the protocol's "not found", so clients go on anonymously.
     output = pipe_output("#{bin}/docker-credential-ecr get", "docker.io\n", 1)
     assert_equal "credentials not found in native keychain\n", output
