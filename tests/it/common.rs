@@ -22,8 +22,10 @@ use serde_json::{Value, json};
 use crate::process::{self, Leftovers, Ran};
 pub use crate::require::*;
 
-/// The helper binary under test.
+/// The helper binary under test: the front clients run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
+/// The engine beside it, which the front hands everything but a cache hit to.
+pub const ENGINE: &str = env!("CARGO_BIN_EXE_docker-credential-ecr-engine");
 pub const EMULATOR_SCRIPT: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ecr_emulator.py");
 

@@ -383,6 +383,7 @@ fn home_unset_still_answers() {
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let helper = bin.join("docker-credential-ecr");
     std::fs::copy(BIN, &helper).unwrap();
+    std::fs::copy(ENGINE, bin.join("docker-credential-ecr-engine")).unwrap();
     let as_nobody = || {
         let mut cmd = sb.command("setpriv");
         cmd.args(["--reuid=54321", "--regid=54321", "--clear-groups"])
@@ -396,7 +397,10 @@ fn home_unset_still_answers() {
     }
     assert_eq!(calls_in(&sb, EAST), 2, "no home: served uncached");
     assert_eq!(listing(cwd.path()), ["bin"]);
-    assert_eq!(listing(&bin), ["docker-credential-ecr"]);
+    assert_eq!(
+        listing(&bin),
+        ["docker-credential-ecr", "docker-credential-ecr-engine"]
+    );
 }
 
 #[test]

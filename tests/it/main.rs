@@ -20,6 +20,7 @@ mod emulator_harness;
 mod environment;
 mod fallback_store;
 mod faults;
+mod front;
 mod fuzz_corpus;
 mod get;
 mod hostile_state;
