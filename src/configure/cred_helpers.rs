@@ -595,24 +595,25 @@ mod tests {
 
     #[test]
     fn blank_lines_and_one_line_maps_are_kept() {
-        let old = "{\n\n  \"auths\": {}\n\n}\n";
-        let e = add(Some(old), &[H1]);
-        assert_eq!(
-            e.text,
-            format!(
-                "{{\n\n  \"auths\": {{}},\n\n  \"credHelpers\": {{\n    \"{H1}\": \"ecr\"\n  }}\n\n}}\n"
-            )
-        );
-        assert_eq!(remove(&e.text, &[H1]).text, old);
-        let old = "{\n  \"auths\": {},\n  \"credHelpers\": {\"gcr.io\": \"gcloud\"}\n}\n";
-        let e = add(Some(old), &[H1]);
-        assert_eq!(
-            e.text,
-            format!(
-                "{{\n  \"auths\": {{}},\n  \"credHelpers\": {{\"gcr.io\": \"gcloud\", \"{H1}\": \"ecr\"}}\n}}\n"
-            )
-        );
-        assert_eq!(remove(&e.text, &[H1]).text, old);
+        let cases = [
+            (
+                "{\n\n  \"auths\": {}\n\n}\n",
+                format!(
+                    "{{\n\n  \"auths\": {{}},\n\n  \"credHelpers\": {{\n    \"{H1}\": \"ecr\"\n  }}\n\n}}\n"
+                ),
+            ),
+            (
+                "{\n  \"auths\": {},\n  \"credHelpers\": {\"gcr.io\": \"gcloud\"}\n}\n",
+                format!(
+                    "{{\n  \"auths\": {{}},\n  \"credHelpers\": {{\"gcr.io\": \"gcloud\", \"{H1}\": \"ecr\"}}\n}}\n"
+                ),
+            ),
+        ];
+        for (old, want) in cases {
+            let e = add(Some(old), &[H1]);
+            assert_eq!(e.text, want);
+            assert_eq!(remove(&e.text, &[H1]).text, old);
+        }
     }
 
     #[test]
