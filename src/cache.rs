@@ -4,7 +4,7 @@
 //! Layout, in a 0700 directory of our own (never AWS's Go helper's `cache.json`):
 //! - `<key id>.json`: one entry (a token and/or the last refresh failure), mode 0600;
 //! - `<key id>.lock`: held exclusively by the one process refreshing that key;
-//! - `.<key id>.<pid>.<n>.tmp`: an entry being written, renamed over `<key id>.json` when whole;
+//! - `.<key id>.json.<random>.tmp`: an entry being written, renamed over `<key id>.json` when whole;
 //! - `prune.stamp`: when expired entries were last swept.
 //!
 //! Readers take no lock: a `.json` file is only ever replaced by `rename`, so a reader sees the
@@ -23,7 +23,7 @@ use crate::fsutil::{self, Links};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -274,7 +274,14 @@ impl Cache {
     pub fn write(&self, _lock: &KeyLock, id: &str, entry: &Entry) -> Result<(), CacheError> {
         let json = serde_json::to_vec(entry).map_err(|e| io_err(&self.dir)(e.into()))?;
         let target = self.entry_path(id);
-        self.write_atomically(&target, &json)?;
+        let new = fsutil::NewFile {
+            mode: 0o600,
+            owner: None,
+            // An entry a crash loses is a miss, not lost data: no directory sync on the path
+            // every refresh takes.
+            sync_dir: false,
+        };
+        fsutil::write_atomically(&target, &json, &new).map_err(io_err(&target))?;
         if let Err(e) = self.prune_if_due() {
             crate::debug!("cache sweep skipped: {e}");
         }
@@ -385,38 +392,6 @@ impl Cache {
             ancestor = dir.parent();
         }
         Ok((PathBuf::from("/"), 0))
-    }
-
-    fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-        let name = target
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("entry");
-        let tmp = self.dir.join(format!(
-            ".{name}.{}.{}.tmp",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos())
-        ));
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)?;
-            // The umask may have stripped bits we want or left bits we do not: state it.
-            file.set_permissions(fs::Permissions::from_mode(0o600))?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            // rename replaces a symlink or stale file at `target` itself, never its target.
-            fs::rename(&tmp, target)
-        })();
-        result.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_err(target)(e)
-        })
     }
 
     fn prune_if_due(&self) -> io::Result<()> {

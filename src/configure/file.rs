@@ -5,9 +5,9 @@
 //! takes no lock we could share, so the file is read again just before the rename and the
 //! edit is abandoned if it changed.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// docker creates `config.json` 0600: it may hold registry passwords.
@@ -126,44 +126,27 @@ pub fn replace(current: &Current, new: &str) -> Result<Option<PathBuf>, FileErro
         })
 }
 
-/// Writes `bytes` to a temp file beside `target` with the current file's mode and owner and
-/// renames it over `target`. With `check`, the rename happens only if the current file still
-/// holds the text it was read with; returns whether that check failed.
+/// Replaces `target` with `bytes`, with the current file's mode and owner. With `check`, the
+/// rename happens only if the current file still holds the text it was read with; returns
+/// whether that check failed.
 fn write_atomically(
     target: &Path,
     bytes: &[u8],
     current: &Current,
     check: bool,
 ) -> io::Result<bool> {
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(NEW_FILE_MODE)
-            .open(&tmp)?;
-        // Explicitly, because the umask may have narrowed (or the old mode be wider than) 0600.
-        file.set_permissions(fs::Permissions::from_mode(current.mode))?;
-        if let Some((uid, gid)) = current.owner {
-            keep_owner(&file, uid, gid)?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if check && !unchanged_since_read(current)? {
-            return Ok(true);
-        }
-        fs::rename(&tmp, target)?;
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // The rename itself must reach the disk too.
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(false)
-    })();
-    if !matches!(result, Ok(false)) {
-        let _ = fs::remove_file(&tmp);
+    let new = crate::fsutil::NewFile {
+        mode: current.mode,
+        owner: current.owner,
+        // A user's config file: the rename itself must reach the disk too.
+        sync_dir: true,
+    };
+    let staged = crate::fsutil::stage(target, bytes, &new)?;
+    if check && !unchanged_since_read(current)? {
+        return Ok(true);
     }
-    result
+    staged.commit()?;
+    Ok(false)
 }
 
 /// A client's config file, read the one way every file is (no FIFO, device or runaway file).
@@ -184,16 +167,6 @@ fn unchanged_since_read(current: &Current) -> io::Result<bool> {
         Err(e) => return Err(io::Error::other(e.to_string())),
     };
     Ok(now.as_deref() == current.text.as_deref().map(str::as_bytes))
-}
-
-/// When root edits a user's file (`sudo docker-credential-ecr configure`), the new file must
-/// stay the user's, or their docker could no longer write it.
-fn keep_owner(file: &File, uid: u32, gid: u32) -> io::Result<()> {
-    let meta = file.metadata()?;
-    if meta.uid() == uid && meta.gid() == gid {
-        return Ok(());
-    }
-    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
 }
 
 #[cfg(test)]
