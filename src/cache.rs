@@ -26,7 +26,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// v3: one entry per identity and token scope (a region's API endpoint, not a registry host),
 /// recording the hosts it has answered; v2 had one entry per host, v1 kept the server's absolute
@@ -195,12 +195,6 @@ impl Entry {
         let excess = self.hosts.len().saturating_sub(MAX_HOSTS);
         self.hosts.drain(..excess);
     }
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The cache directory. Creating it is deferred to the first write, so a hit does no work
@@ -406,7 +400,7 @@ impl Cache {
         // Without blocking: this runs under a key lock, and a FIFO planted here would otherwise
         // hold every other process's refresh of that key.
         fsutil::touch(&stamp)?;
-        self.prune(now_ms())
+        self.prune(crate::clock::now_ms())
     }
 
     /// Removes expired, corrupt and foreign entries, stale temp files, and lock files whose
@@ -587,6 +581,8 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::now_ms;
+    use std::time::SystemTime;
 
     fn token(fetched_at: u64, expires_at: u64) -> CachedToken {
         CachedToken {

@@ -13,6 +13,7 @@
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
 //! - [`identity`]: the cache key, from local facts only;
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
+//! - [`clock`]: the wall clock that decides a token's freshness, which tests move;
 //! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
@@ -27,6 +28,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod configure;
 pub mod deadline;
