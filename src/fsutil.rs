@@ -6,9 +6,9 @@
 //!
 //! And the one way it replaces a file: [`stage`] then [`Staged::commit`].
 
+use crate::platform::{self, Open};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -49,33 +49,32 @@ pub struct Contents {
 /// Opens `path` for reading without blocking (a FIFO with no writer, a tty) and checks that it is
 /// a regular file.
 pub fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), ReadError> {
-    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
-    if links == Links::Refuse {
-        flags |= libc::O_NOFOLLOW;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
+    let how = Open {
+        nonblocking: true,
+        follow_links: links == Links::Follow,
+        create_mode: 0o600,
+    };
+    let file = platform::open_options(OpenOptions::new().read(true), how)
         .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) if links == Links::Refuse => ReadError::NotRegular("a symbolic link"),
-            // What opening a socket gives.
-            Some(libc::ENXIO) => ReadError::NotRegular("a socket or other special file"),
-            _ => ReadError::Io(e),
+        .map_err(|e| {
+            if links == Links::Refuse && platform::is_link_refusal(&e) {
+                ReadError::NotRegular("a symbolic link")
+            } else if platform::is_special_file_refusal(&e) {
+                ReadError::NotRegular("a socket or other special file")
+            } else {
+                ReadError::Io(e)
+            }
         })?;
     let meta = file.metadata()?;
-    if !meta.is_file() && !is_null_device(&meta) {
-        return Err(ReadError::NotRegular(kind(&meta.file_type())));
+    // `/dev/null` (or a link to it) is the usual way to say "an empty file"
+    // (`DOCKER_CREDENTIAL_ECR_CONFIG=/dev/null`, a dotfile linked there to disable it), and
+    // reading it ends at once: it is read as one.
+    if !meta.is_file() && !platform::is_null_device(&meta) {
+        return Err(ReadError::NotRegular(platform::describe_file_type(
+            &meta.file_type(),
+        )));
     }
     Ok((file, meta))
-}
-
-/// `/dev/null` (or a link to it) is the usual way to say "an empty file"
-/// (`DOCKER_CREDENTIAL_ECR_CONFIG=/dev/null`, a dotfile linked there to disable it), and reading
-/// it ends at once: it is read as one.
-fn is_null_device(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
 }
 
 /// Reads the regular file at `path`, at most `limit` bytes of it (one more is an error).
@@ -109,14 +108,15 @@ pub fn read_text(path: &Path, limit: u64, links: Links) -> Result<String, ReadEr
 /// needed, without blocking and without following a link. Anything else in its place (a FIFO, a
 /// link, a directory) is removed first: `path` must name a file only this program writes.
 pub fn touch(path: &Path) -> io::Result<()> {
+    let how = Open {
+        nonblocking: true,
+        follow_links: false,
+        create_mode: 0o600,
+    };
     let open = || {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        platform::open_options(&mut options, how).open(path)
     };
     let file = match open() {
         Ok(f) if f.metadata()?.is_file() => f,
@@ -172,15 +172,14 @@ pub fn stage(target: &Path, bytes: &[u8], new: &NewFile) -> io::Result<Staged> {
     let mut temp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
-        .permissions(fs::Permissions::from_mode(0o600))
+        .permissions(platform::permissions(0o600))
         .tempfile_in(dir)?;
     let file = temp.as_file_mut();
-    file.set_permissions(fs::Permissions::from_mode(new.mode))?;
-    if let Some((uid, gid)) = new.owner {
-        let meta = file.metadata()?;
-        if (meta.uid(), meta.gid()) != (uid, gid) {
-            std::os::unix::fs::fchown(&*file, Some(uid), Some(gid))?;
-        }
+    file.set_permissions(platform::permissions(new.mode))?;
+    if let Some((uid, gid)) = new.owner
+        && platform::owner(&file.metadata()?) != (uid, gid)
+    {
+        platform::give_file(file, uid, gid)?;
     }
     file.write_all(bytes)?;
     file.sync_all()?;
@@ -211,32 +210,13 @@ pub fn write_atomically(target: &Path, bytes: &[u8], new: &NewFile) -> io::Resul
     stage(target, bytes, new)?.commit()
 }
 
-fn kind(t: &fs::FileType) -> &'static str {
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else {
-        "a special file"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
     fn mkfifo(path: &Path) {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        platform::make_fifo(path).unwrap();
     }
 
     #[test]
@@ -307,7 +287,7 @@ mod tests {
         write_atomically(&path, b"one", &new).unwrap();
         write_atomically(&path, b"two", &new).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        assert_eq!(platform::mode(&meta), 0o640);
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert!(temp_files(dir.path()).is_empty());
     }
@@ -339,7 +319,7 @@ mod tests {
     #[test]
     fn an_atomic_write_gives_the_file_its_owner() {
         // Only root may give a file away (`sudo ... configure`); CI runs as root.
-        if crate::platform_uid() != 0 {
+        if platform::euid() != 0 {
             let required = std::env::var_os("DOCKER_CREDENTIAL_ECR_E2E_REQUIRED");
             assert!(required.is_none(), "this test needs root");
             return;
@@ -353,7 +333,7 @@ mod tests {
         };
         write_atomically(&path, b"{}", &new).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
-        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(platform::owner(&meta), (65534, 65534));
     }
 
     #[test]

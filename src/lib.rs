@@ -17,6 +17,7 @@
 //! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
+//! - [`platform`]: every call only a unix system answers (modes, owners, signals, `/proc`);
 //! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
@@ -43,6 +44,7 @@ pub mod identity;
 pub mod kubelet;
 pub mod log;
 pub mod lookup;
+pub mod platform;
 pub mod profiles;
 pub mod program;
 pub mod protocol;
@@ -50,9 +52,3 @@ pub mod registry;
 pub mod secret;
 pub mod text;
 pub mod token;
-
-/// The effective user id: whose files the cache trusts and whose runtime directory is searched.
-pub fn platform_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}

@@ -5,9 +5,9 @@
 //! takes no lock we could share, so the file is read again just before the rename and the
 //! edit is abandoned if it changed.
 
+use crate::platform;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// docker creates `config.json` 0600: it may hold registry passwords.
@@ -66,8 +66,8 @@ pub fn read(path: &Path) -> Result<Current, FileError> {
             Ok(Current {
                 real_path,
                 text: Some(text),
-                mode: meta.permissions().mode() & 0o7777,
-                owner: Some((meta.uid(), meta.gid())),
+                mode: platform::mode(&meta),
+                owner: Some(platform::owner(&meta)),
             })
         }
         Err(e) if e.is_not_found() => Ok(Current {
@@ -99,11 +99,7 @@ pub fn replace(current: &Current, new: &str) -> Result<Option<PathBuf>, FileErro
         _ => PathBuf::from("."),
     };
     if current.text.is_none() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(NEW_DIR_MODE)
-            .create(&dir)
-            .map_err(write_err(&dir))?;
+        platform::create_dir(&dir, NEW_DIR_MODE, true).map_err(write_err(&dir))?;
     }
     // Checked here as well as before the rename, so that a race caught early leaves no .bak.
     if !unchanged_since_read(current).map_err(write_err(path))? {
@@ -174,7 +170,7 @@ mod tests {
     use super::*;
 
     fn mode(p: &Path) -> u32 {
-        fs::metadata(p).unwrap().permissions().mode() & 0o7777
+        platform::mode(&fs::metadata(p).unwrap())
     }
 
     #[test]
@@ -195,7 +191,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("auth.json");
         fs::write(&path, "old").unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        fs::set_permissions(&path, platform::permissions(0o640)).unwrap();
         let cur = read(&path).unwrap();
         let backup = replace(&cur, "new").unwrap().unwrap();
         assert_eq!(backup, tmp.path().join("auth.json.bak"));
