@@ -267,6 +267,12 @@ mod tests {
         );
     }
 
+    const PRIVATE: NewFile = NewFile {
+        mode: 0o600,
+        owner: None,
+        sync_dir: false,
+    };
+
     fn temp_files(dir: &Path) -> Vec<String> {
         std::fs::read_dir(dir)
             .unwrap()
@@ -281,8 +287,8 @@ mod tests {
         let path = dir.path().join("f.json");
         let new = NewFile {
             mode: 0o640,
-            owner: None,
             sync_dir: true,
+            ..PRIVATE
         };
         write_atomically(&path, b"one", &new).unwrap();
         write_atomically(&path, b"two", &new).unwrap();
@@ -297,12 +303,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(&path, b"old").unwrap();
-        let new = NewFile {
-            mode: 0o600,
-            owner: None,
-            sync_dir: false,
-        };
-        let staged = stage(&path, b"new", &new).unwrap();
+        let staged = stage(&path, b"new", &PRIVATE).unwrap();
         let temps = temp_files(dir.path());
         assert_eq!(temps.len(), 1);
         assert!(temps[0].starts_with(".config.json."), "{temps:?}");
@@ -312,7 +313,7 @@ mod tests {
         // A rename that fails (the target is a non-empty directory) removes the temp file too.
         let blocked = dir.path().join("blocked");
         std::fs::create_dir_all(blocked.join("x")).unwrap();
-        assert!(write_atomically(&blocked, b"new", &new).is_err());
+        assert!(write_atomically(&blocked, b"new", &PRIVATE).is_err());
         assert!(temp_files(dir.path()).is_empty());
     }
 
@@ -327,9 +328,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         let new = NewFile {
-            mode: 0o600,
             owner: Some((65534, 65534)),
             sync_dir: true,
+            ..PRIVATE
         };
         write_atomically(&path, b"{}", &new).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
@@ -343,12 +344,7 @@ mod tests {
         std::fs::write(&outside, b"keep").unwrap();
         let path = dir.path().join("entry.json");
         std::os::unix::fs::symlink(&outside, &path).unwrap();
-        let new = NewFile {
-            mode: 0o600,
-            owner: None,
-            sync_dir: false,
-        };
-        write_atomically(&path, b"new", &new).unwrap();
+        write_atomically(&path, b"new", &PRIVATE).unwrap();
         assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
         assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
     }
