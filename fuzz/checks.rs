@@ -8,6 +8,7 @@
 
 use docker_credential_ecr::cache::{self, Cache, Entry};
 use docker_credential_ecr::cli;
+use docker_credential_ecr::clock;
 use docker_credential_ecr::config::{Config, Target};
 use docker_credential_ecr::deadline::Deadline;
 use docker_credential_ecr::env::MapEnv;
@@ -155,7 +156,7 @@ impl TokenSource for FakeSource {
             username: protocol::USERNAME.into(),
             password: Secret::new(FAKE_PASSWORD.into()),
             validity: cache::Validity {
-                fetched_at: cache::now_ms(),
+                fetched_at: clock::now_ms(),
                 lifetime_ms: 3_600_000,
             },
         })
@@ -314,11 +315,12 @@ pub fn cache_file(data: &[u8], dir: &Path) {
 
     for fail in [true, false] {
         std::fs::write(cache.entry_path(&key.id), data).expect("write entry");
-        let before = cache::now_ms();
+        let before = clock::now_ms();
         let lookup = Lookup {
             env: &env,
             config: config.clone(),
             cache: Some(cache.clone()),
+            clock: &clock::System,
             started_ms: before,
             deadline: Deadline::after(std::time::Duration::from_secs(5)),
         };
@@ -349,7 +351,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
                 // clock that has since been set back.
                 let at = failure_at.expect("a shared failure needs a recorded one");
                 assert!(
-                    at >= before && at <= cache::now_ms(),
+                    at >= before && at <= clock::now_ms(),
                     "shared a failure from {at}"
                 );
             }

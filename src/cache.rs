@@ -4,7 +4,7 @@
 //! Layout, in a 0700 directory of our own (never AWS's Go helper's `cache.json`):
 //! - `<key id>.json`: one entry (a token and/or the last refresh failure), mode 0600;
 //! - `<key id>.lock`: held exclusively by the one process refreshing that key;
-//! - `.<key id>.<pid>.<n>.tmp`: an entry being written, renamed over `<key id>.json` when whole;
+//! - `.<key id>.json.<random>.tmp`: an entry being written, renamed over `<key id>.json` when whole;
 //! - `prune.stamp`: when expired entries were last swept.
 //!
 //! Readers take no lock: a `.json` file is only ever replaced by `rename`, so a reader sees the
@@ -20,13 +20,13 @@
 //! than ECR issues, a fetch in the future because the clock was set back) is a miss.
 
 use crate::fsutil::{self, Links};
+use crate::platform;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// v3: one entry per identity and token scope (a region's API endpoint, not a registry host),
 /// recording the hosts it has answered; v2 had one entry per host, v1 kept the server's absolute
@@ -197,12 +197,6 @@ impl Entry {
     }
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The cache directory. Creating it is deferred to the first write, so a hit does no work
 /// beyond opening its one file.
 #[derive(Debug, Clone)]
@@ -245,13 +239,14 @@ impl Cache {
     pub fn lock(&self, id: &str, wait: Duration) -> Result<KeyLock, CacheError> {
         self.ensure_dir()?;
         let path = self.dir.join(format!("{id}.lock"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        let how = platform::Open {
+            nonblocking: false,
+            follow_links: false,
+            create_mode: 0o600,
+        };
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        let file = platform::open_options(&mut options, how)
             .open(&path)
             .map_err(io_err(&path))?;
         let start = Instant::now();
@@ -274,7 +269,14 @@ impl Cache {
     pub fn write(&self, _lock: &KeyLock, id: &str, entry: &Entry) -> Result<(), CacheError> {
         let json = serde_json::to_vec(entry).map_err(|e| io_err(&self.dir)(e.into()))?;
         let target = self.entry_path(id);
-        self.write_atomically(&target, &json)?;
+        let new = fsutil::NewFile {
+            mode: 0o600,
+            owner: None,
+            // An entry a crash loses is a miss, not lost data: no directory sync on the path
+            // every refresh takes.
+            sync_dir: false,
+        };
+        fsutil::write_atomically(&target, &json, &new).map_err(io_err(&target))?;
         if let Err(e) = self.prune_if_due() {
             crate::debug!("cache sweep skipped: {e}");
         }
@@ -314,11 +316,11 @@ impl Cache {
 
     /// Whether the directory can be used, without creating or changing anything (`doctor`).
     pub fn probe(&self) -> Result<DirState, Unusable> {
-        let uid = euid();
+        let uid = platform::euid();
         match fs::symlink_metadata(&self.dir) {
             Ok(meta) => {
                 check_own_dir(&self.dir, &meta, uid)?;
-                check_writable(&self.dir, &self.dir, meta.uid())?;
+                check_writable(&self.dir, &self.dir, platform::owner(&meta).0)?;
                 Ok(DirState::Ready)
             }
             Err(_) => {
@@ -331,7 +333,7 @@ impl Cache {
 
     /// Creates the directory if needed, mode 0700, and checks that it is ours.
     fn ensure_dir(&self) -> Result<(), CacheError> {
-        let uid = euid();
+        let uid = platform::euid();
         if let Err(e) = fs::symlink_metadata(&self.dir) {
             if e.kind() != io::ErrorKind::NotFound {
                 return Err(io_err(&self.dir)(e));
@@ -340,7 +342,7 @@ impl Cache {
             if let Some(parent) = self.dir.parent() {
                 fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
-            match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+            match platform::create_dir(&self.dir, 0o700, false) {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
                     return Err(io_err(&self.dir)(e));
                 }
@@ -350,8 +352,8 @@ impl Cache {
         let meta = fs::symlink_metadata(&self.dir).map_err(io_err(&self.dir))?;
         check_own_dir(&self.dir, &meta, uid)?;
         // Whatever the umask made of it, or whoever loosened it: 0700.
-        if meta.mode() & 0o777 != 0o700 {
-            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+        if platform::mode(&meta) & 0o777 != 0o700 {
+            fs::set_permissions(&self.dir, platform::permissions(0o700))
                 .map_err(io_err(&self.dir))?;
         }
         Ok(())
@@ -366,7 +368,7 @@ impl Cache {
         let mut ancestor = self.dir.parent();
         while let Some(dir) = ancestor {
             if let Ok(meta) = fs::metadata(dir) {
-                let owner = meta.uid();
+                let (owner, _) = platform::owner(&meta);
                 if !meta.is_dir() {
                     return Err(Unusable::NotADirectory {
                         path: dir.to_path_buf(),
@@ -387,38 +389,6 @@ impl Cache {
         Ok((PathBuf::from("/"), 0))
     }
 
-    fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-        let name = target
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("entry");
-        let tmp = self.dir.join(format!(
-            ".{name}.{}.{}.tmp",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos())
-        ));
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)?;
-            // The umask may have stripped bits we want or left bits we do not: state it.
-            file.set_permissions(fs::Permissions::from_mode(0o600))?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            // rename replaces a symlink or stale file at `target` itself, never its target.
-            fs::rename(&tmp, target)
-        })();
-        result.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_err(target)(e)
-        })
-    }
-
     fn prune_if_due(&self) -> io::Result<()> {
         let stamp = self.dir.join("prune.stamp");
         let due = match fs::metadata(&stamp).and_then(|m| m.modified()) {
@@ -431,7 +401,7 @@ impl Cache {
         // Without blocking: this runs under a key lock, and a FIFO planted here would otherwise
         // hold every other process's refresh of that key.
         fsutil::touch(&stamp)?;
-        self.prune(now_ms())
+        self.prune(crate::clock::now_ms())
     }
 
     /// Removes expired, corrupt and foreign entries, stale temp files, and lock files whose
@@ -536,11 +506,6 @@ pub enum Unusable {
     },
 }
 
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// An existing cache directory is used only if it is a real directory of the user running us.
 /// A loose mode is tightened on the next write (see `ensure_dir`), unless it is not ours.
 fn check_own_dir(path: &Path, meta: &fs::Metadata, uid: u32) -> Result<(), Unusable> {
@@ -549,10 +514,11 @@ fn check_own_dir(path: &Path, meta: &fs::Metadata, uid: u32) -> Result<(), Unusa
             path: path.to_path_buf(),
         });
     }
-    if meta.uid() != uid {
+    let (owner, _) = platform::owner(meta);
+    if owner != uid {
         return Err(Unusable::Foreign {
             path: path.to_path_buf(),
-            owner: meta.uid(),
+            owner,
             uid,
         });
     }
@@ -562,27 +528,11 @@ fn check_own_dir(path: &Path, meta: &fs::Metadata, uid: u32) -> Result<(), Unusa
 /// Whether this process may create files in `blocker` (the directory, or the ancestor it would
 /// be created in): a read-only file system, a mode without write permission.
 fn check_writable(path: &Path, blocker: &Path, owner: u32) -> Result<(), Unusable> {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(blocker.as_os_str().as_bytes()) else {
-        return Ok(());
-    };
-    // SAFETY: `c` is a valid NUL-terminated path; faccessat only reads it.
-    let rc = unsafe {
-        libc::faccessat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::W_OK | libc::X_OK,
-            libc::AT_EACCESS,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    Err(Unusable::NotWritable {
+    platform::check_can_create_in(blocker).map_err(|e| Unusable::NotWritable {
         path: path.to_path_buf(),
         blocker: blocker.to_path_buf(),
         owner,
-        detail: io::Error::last_os_error().to_string(),
+        detail: e.to_string(),
     })
 }
 
@@ -601,7 +551,7 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
         Err(_) => return Ok(None),
     };
     let meta = &contents.meta;
-    if meta.uid() != euid() || meta.mode() & 0o022 != 0 {
+    if platform::owner(meta).0 != platform::euid() || platform::writable_by_others(meta) {
         return Ok(None);
     }
     Ok(serde_json::from_slice::<Entry>(&contents.bytes)
@@ -612,6 +562,9 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::now_ms;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::time::SystemTime;
 
     fn token(fetched_at: u64, expires_at: u64) -> CachedToken {
         CachedToken {

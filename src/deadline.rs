@@ -22,6 +22,7 @@
 //! The watchdog only runs in the real process ([`enable`]), never inside a test harness or a
 //! library user's process, which it would otherwise end.
 
+use crate::platform::{self, Stream};
 use std::borrow::Cow;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -365,24 +366,12 @@ fn fire() {
         Form::Stderr { prefix } => (None, format!("{prefix}: {line}\n")),
     };
     if let Some(text) = stdout {
-        write_all(libc::STDOUT_FILENO, text.as_bytes());
+        platform::write_unbuffered(Stream::Stdout, text.as_bytes());
     }
-    write_all(libc::STDERR_FILENO, stderr.as_bytes());
-    // SAFETY: _exit ends the process at once; no destructor of the stuck main thread runs,
-    // and nothing buffered is lost because the answer was written unbuffered above.
-    unsafe { libc::_exit(1) }
-}
-
-fn write_all(fd: libc::c_int, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: writes from a live slice of the given length.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        match n {
-            n if n > 0 => bytes = &bytes[n as usize..],
-            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return,
-        }
-    }
+    platform::write_unbuffered(Stream::Stderr, stderr.as_bytes());
+    // Nothing buffered is lost: the answer was written unbuffered above. No destructor of the
+    // stuck main thread runs.
+    platform::exit_at_once(1)
 }
 
 /// Kills every process descended from this one (a `credential_process` runs via `sh -c`,
@@ -391,10 +380,12 @@ fn write_all(fd: libc::c_int, mut bytes: &[u8]) {
 /// us and is left alone; agents such as gpg-agent are meant to outlive their first user. Only in the real process ([`enable`]):
 /// a test harness's other children are not ours to kill.
 pub fn kill_descendants() {
-    if !enabled() || !has_children() {
+    // Every descendant is below a living child of ours (when a child ends, its own children
+    // are handed to init): with none, one system call and no scan of the process table.
+    if !enabled() || !platform::has_children() {
         return;
     }
-    let me = std::process::id() as libc::pid_t;
+    let me = std::process::id();
     // Killed processes cannot fork any more, but one may have forked between a look and the
     // kill: look again until none is left alive.
     for _ in 0..50 {
@@ -403,8 +394,7 @@ pub fn kill_descendants() {
             return;
         }
         for pid in alive {
-            // SAFETY: kill takes plain integers.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            platform::kill(pid);
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -415,51 +405,12 @@ pub fn kill_descendants() {
     );
 }
 
-/// Whether this process has any child, alive or not yet reaped: one system call, so that the
-/// common case (no `credential_process`) costs no scan of `/proc`. Every descendant is below a
-/// living child of ours: when a child ends, its own children are handed to init.
-fn has_children() -> bool {
-    // SAFETY: waitid writes into the zeroed siginfo we own; WNOWAIT leaves any child unreaped.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    !(rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
+/// The live processes below `root`.
+fn descendants(root: u32) -> Vec<u32> {
+    tree_below(root, &platform::process_table())
 }
 
-/// The live (not zombie) processes below `root`, from `/proc`.
-fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
-    let Ok(listing) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let table: Vec<(libc::pid_t, libc::pid_t)> = listing
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (state, ppid) = parse_stat(&stat)?;
-            (!matches!(state, 'Z' | 'X')).then_some((pid, ppid))
-        })
-        .collect();
-    tree_below(root, &table)
-}
-
-/// State and parent from `/proc/PID/stat` (`pid (comm) S ppid …`; comm may hold anything,
-/// parentheses and spaces included, so it is skipped up to the last `)`).
-fn parse_stat(stat: &str) -> Option<(char, libc::pid_t)> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
-fn tree_below(root: libc::pid_t, table: &[(libc::pid_t, libc::pid_t)]) -> Vec<libc::pid_t> {
+fn tree_below(root: u32, table: &[(u32, u32)]) -> Vec<u32> {
     let mut found = vec![root];
     let mut i = 0;
     while i < found.len() {
@@ -501,13 +452,6 @@ mod tests {
             message(None, Duration::from_millis(1500)),
             "timed out after 1.5s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)"
         );
-    }
-
-    #[test]
-    fn stat_lines_with_odd_command_names() {
-        assert_eq!(parse_stat("42 (sh) S 7 42 42 0 -1"), Some(('S', 7)));
-        assert_eq!(parse_stat("43 (a) b) (c) Z 42 1"), Some(('Z', 42)));
-        assert_eq!(parse_stat("garbage"), None);
     }
 
     #[test]

@@ -106,7 +106,7 @@ pub fn containers_auth_files(env: &dyn Env) -> Vec<PathBuf> {
             Some(dir) => PathBuf::from(dir).join("containers/auth.json"),
             None => PathBuf::from(format!(
                 "/run/containers/{}/auth.json",
-                crate::platform_uid()
+                crate::platform::euid()
             )),
         }),
     }

@@ -80,7 +80,7 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
     }
     let lookup = lookup.ok();
     Diagnosis {
-        now_ms: cache::now_ms(),
+        now_ms: crate::clock::now_ms(),
         config,
         hosts: inputs
             .iter()
@@ -329,7 +329,7 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
         hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
-        state: entry_state(entry, cache::now_ms()),
+        state: entry_state(entry, lookup.clock.now_ms()),
         scope: crate::identity::describe_scope(&target),
     }
 }

@@ -12,7 +12,6 @@ use crate::deadline::Deadline;
 use crate::env::Env;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -91,14 +90,14 @@ impl Fallback {
         let deadline = Instant::now() + self.deadline.work_left();
         crate::deadline::doing(format!("waiting for {}", self.program));
         crate::debug!("forwarding `{action}` to {}", self.program);
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        // Its own group, so that a timeout kills whatever it started, too.
+        let mut child = crate::platform::in_own_process_group(&mut command)
             .arg(action)
             .env(FORWARDED_VAR, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            // Its own group, so that a timeout kills whatever it started, too.
-            .process_group(0)
             .spawn()
             .map_err(|source| FallbackError::Start {
                 program: self.program.clone(),
@@ -181,11 +180,7 @@ impl Fallback {
 
 /// Kills the helper's whole process group and reaps the helper.
 fn kill_group(child: &mut Child) {
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill(2) with a negative pid signals that process group; the group is the
-        // child's own (process_group(0)), so nothing else is hit.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-    }
+    crate::platform::kill_process_group(child.id());
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -18,11 +18,11 @@
 use crate::deadline::{self, Deadline};
 use crate::env::{Env, ProcessEnv};
 use crate::lookup::Lookup;
+use crate::platform;
 use crate::protocol;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Seek, Write};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -101,29 +101,22 @@ fn start_engine(
 ) -> std::io::Result<(PathBuf, std::io::Error)> {
     let front = std::env::current_exe()?;
     let mut command = Command::new(crate::dirs::engine_beside(&front));
-    if let [arg0, rest @ ..] = args {
-        command.arg0(arg0).args(rest);
-    }
+    let arg0 = args.first().cloned().unwrap_or_else(|| front.clone().into_os_string());
+    command.args(args.get(1..).unwrap_or_default());
     if let Some(deadline) = deadline {
         command.env(deadline::HANDOFF_VAR, deadline.handoff_value());
     }
     if let Some(request) = request {
         command.stdin(request_file(request)?);
     }
-    let error = command.exec();
+    let error = platform::become_command(&mut command, &arg0);
     Ok((front, error))
 }
 
 /// The request as a file to read from the start: in memory, so it needs no writable directory,
 /// and with no size limit a pipe's buffer would set (a request is read up to 64 KiB + 1).
 fn request_file(request: &[u8]) -> std::io::Result<File> {
-    // SAFETY: a valid NUL-terminated name and flags; the result is checked before use.
-    let fd = unsafe { libc::memfd_create(c"request".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created, is valid and owned by nothing else.
-    let mut file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let mut file = platform::memory_file(c"request")?;
     file.write_all(request)?;
     file.rewind()?;
     Ok(file)

@@ -3,11 +3,13 @@
 //! in the cache), so every open is non-blocking, every file is checked to be a regular file before
 //! a byte is read, and every read stops at a size limit. A FIFO, a device or a runaway file is an
 //! error the caller reports (config) or ignores (cache), never a hang or an unbounded allocation.
+//!
+//! And the one way it replaces a file: [`stage`] then [`Staged::commit`].
 
+use crate::platform::{self, Open};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Config files are a few KiB; a megabyte is generous and still cheap to hold.
@@ -47,33 +49,32 @@ pub struct Contents {
 /// Opens `path` for reading without blocking (a FIFO with no writer, a tty) and checks that it is
 /// a regular file.
 pub fn open_regular(path: &Path, links: Links) -> Result<(File, fs::Metadata), ReadError> {
-    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
-    if links == Links::Refuse {
-        flags |= libc::O_NOFOLLOW;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
+    let how = Open {
+        nonblocking: true,
+        follow_links: links == Links::Follow,
+        create_mode: 0o600,
+    };
+    let file = platform::open_options(OpenOptions::new().read(true), how)
         .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) if links == Links::Refuse => ReadError::NotRegular("a symbolic link"),
-            // What opening a socket gives.
-            Some(libc::ENXIO) => ReadError::NotRegular("a socket or other special file"),
-            _ => ReadError::Io(e),
+        .map_err(|e| {
+            if links == Links::Refuse && platform::is_link_refusal(&e) {
+                ReadError::NotRegular("a symbolic link")
+            } else if platform::is_special_file_refusal(&e) {
+                ReadError::NotRegular("a socket or other special file")
+            } else {
+                ReadError::Io(e)
+            }
         })?;
     let meta = file.metadata()?;
-    if !meta.is_file() && !is_null_device(&meta) {
-        return Err(ReadError::NotRegular(kind(&meta.file_type())));
+    // `/dev/null` (or a link to it) is the usual way to say "an empty file"
+    // (`DOCKER_CREDENTIAL_ECR_CONFIG=/dev/null`, a dotfile linked there to disable it), and
+    // reading it ends at once: it is read as one.
+    if !meta.is_file() && !platform::is_null_device(&meta) {
+        return Err(ReadError::NotRegular(platform::describe_file_type(
+            &meta.file_type(),
+        )));
     }
     Ok((file, meta))
-}
-
-/// `/dev/null` (or a link to it) is the usual way to say "an empty file"
-/// (`DOCKER_CREDENTIAL_ECR_CONFIG=/dev/null`, a dotfile linked there to disable it), and reading
-/// it ends at once: it is read as one.
-fn is_null_device(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
 }
 
 /// Reads the regular file at `path`, at most `limit` bytes of it (one more is an error).
@@ -107,14 +108,15 @@ pub fn read_text(path: &Path, limit: u64, links: Links) -> Result<String, ReadEr
 /// needed, without blocking and without following a link. Anything else in its place (a FIFO, a
 /// link, a directory) is removed first: `path` must name a file only this program writes.
 pub fn touch(path: &Path) -> io::Result<()> {
+    let how = Open {
+        nonblocking: true,
+        follow_links: false,
+        create_mode: 0o600,
+    };
     let open = || {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        platform::open_options(&mut options, how).open(path)
     };
     let file = match open() {
         Ok(f) if f.metadata()?.is_file() => f,
@@ -133,22 +135,79 @@ pub fn touch(path: &Path) -> io::Result<()> {
     file.set_modified(SystemTime::now())
 }
 
-fn kind(t: &fs::FileType) -> &'static str {
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else {
-        "a special file"
+/// How [`stage`] makes the file that replaces another.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFile {
+    /// Set explicitly: the umask may have narrowed it (or a kept mode be wider than 0600).
+    pub mode: u32,
+    /// `(uid, gid)` to give the file when it is not already ours: root editing a user's file
+    /// (`sudo docker-credential-ecr configure`) must leave it the user's.
+    pub owner: Option<(u32, u32)>,
+    /// Whether [`Staged::commit`] also syncs the directory, so that the rename itself survives
+    /// a crash. A user's config file needs it; a cache entry lost to a crash is only a miss.
+    pub sync_dir: bool,
+}
+
+/// A file's new contents, whole and on disk in a temp file beside it, not yet in its place.
+/// Dropped without [`Staged::commit`] (an error, a caller that changed its mind), the temp
+/// file is removed.
+pub struct Staged {
+    temp: tempfile::NamedTempFile,
+    target: PathBuf,
+    sync_dir: bool,
+}
+
+/// Writes `bytes` to a new temp file `.<name>.<random>.tmp` in `target`'s directory (the same
+/// file system, so the rename is atomic) and syncs it. The temp file is created exclusively
+/// (`O_CREAT|O_EXCL`), which never follows a symbolic link planted at its name.
+pub fn stage(target: &Path, bytes: &[u8], new: &NewFile) -> io::Result<Staged> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(target.file_name().unwrap_or_default());
+    prefix.push(".");
+    // Private from the first instant; the final mode is set once the file exists.
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .permissions(platform::permissions(0o600))
+        .tempfile_in(dir)?;
+    let file = temp.as_file_mut();
+    file.set_permissions(platform::permissions(new.mode))?;
+    if let Some((uid, gid)) = new.owner
+        && platform::owner(&file.metadata()?) != (uid, gid)
+    {
+        platform::give_file(file, uid, gid)?;
     }
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(Staged {
+        temp,
+        target: target.to_path_buf(),
+        sync_dir: new.sync_dir,
+    })
+}
+
+impl Staged {
+    /// Renames the temp file over the target: readers see the old whole file or the new one.
+    /// A symbolic link or stale file at the target is itself replaced, never written through.
+    pub fn commit(self) -> io::Result<()> {
+        // On failure the error carries the temp file back, and dropping it removes it.
+        self.temp.persist(&self.target).map_err(|e| e.error)?;
+        if self.sync_dir
+            && let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// Replaces `target` with `bytes` atomically: [`stage`] then [`Staged::commit`].
+pub fn write_atomically(target: &Path, bytes: &[u8], new: &NewFile) -> io::Result<()> {
+    stage(target, bytes, new)?.commit()
 }
 
 #[cfg(test)]
@@ -157,8 +216,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn mkfifo(path: &Path) {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        platform::make_fifo(path).unwrap();
     }
 
     #[test]
@@ -207,6 +265,88 @@ mod tests {
                 .unwrap()
                 .is_not_found()
         );
+    }
+
+    const PRIVATE: NewFile = NewFile {
+        mode: 0o600,
+        owner: None,
+        sync_dir: false,
+    };
+
+    fn temp_files(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn an_atomic_write_sets_the_mode_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.json");
+        let new = NewFile {
+            mode: 0o640,
+            sync_dir: true,
+            ..PRIVATE
+        };
+        write_atomically(&path, b"one", &new).unwrap();
+        write_atomically(&path, b"two", &new).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(platform::mode(&meta), 0o640);
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_staged_write_dropped_uncommitted_leaves_the_target_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, b"old").unwrap();
+        let staged = stage(&path, b"new", &PRIVATE).unwrap();
+        let temps = temp_files(dir.path());
+        assert_eq!(temps.len(), 1);
+        assert!(temps[0].starts_with(".config.json."), "{temps:?}");
+        drop(staged);
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(temp_files(dir.path()).is_empty());
+        // A rename that fails (the target is a non-empty directory) removes the temp file too.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir_all(blocked.join("x")).unwrap();
+        assert!(write_atomically(&blocked, b"new", &PRIVATE).is_err());
+        assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn an_atomic_write_gives_the_file_its_owner() {
+        // Only root may give a file away (`sudo ... configure`); CI runs as root.
+        if platform::euid() != 0 {
+            let required = std::env::var_os("DOCKER_CREDENTIAL_ECR_E2E_REQUIRED");
+            assert!(required.is_none(), "this test needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let new = NewFile {
+            owner: Some((65534, 65534)),
+            sync_dir: true,
+            ..PRIVATE
+        };
+        write_atomically(&path, b"{}", &new).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(platform::owner(&meta), (65534, 65534));
+    }
+
+    #[test]
+    fn a_symlink_at_the_target_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        let path = dir.path().join("entry.json");
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        write_atomically(&path, b"new", &PRIVATE).unwrap();
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, Ku
         &request.api_version,
         host,
         &credential,
-        crate::cache::now_ms(),
+        lookup.clock.now_ms(),
     ))
 }
 

@@ -15,9 +15,11 @@
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
 //! - [`identity`]: the cache key, from local facts only;
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
+//! - [`clock`]: the wall clock that decides a token's freshness, which tests move;
 //! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
+//! - [`platform`]: every call only a unix system answers (modes, owners, signals, `/proc`);
 //! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
@@ -29,6 +31,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod configure;
 pub mod deadline;
@@ -44,6 +47,7 @@ pub mod identity;
 pub mod kubelet;
 pub mod log;
 pub mod lookup;
+pub mod platform;
 pub mod profiles;
 pub mod program;
 pub mod protocol;
@@ -52,9 +56,3 @@ pub mod secret;
 pub mod startup;
 pub mod text;
 pub mod token;
-
-/// The effective user id: whose files the cache trusts and whose runtime directory is searched.
-pub fn platform_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}

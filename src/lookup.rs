@@ -16,6 +16,7 @@
 //! Each entry records the hosts it answered, for `list`.
 
 use crate::cache::{self, Cache, CachedToken, Entry, Failure, Validity};
+use crate::clock::{self, Clock};
 use crate::config::{Config, ConfigError, Target};
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
@@ -77,6 +78,8 @@ pub struct Lookup<'a> {
     pub env: &'a dyn Env,
     pub config: Config,
     pub cache: Option<Cache>,
+    /// Whose time decides freshness, validity and which failures are recent.
+    pub clock: &'a dyn Clock,
     /// When this process started looking: failures recorded since then are shared.
     pub started_ms: u64,
     /// The request's deadline. Waiting for another process's refresh ends by it too: that
@@ -88,11 +91,13 @@ impl<'a> Lookup<'a> {
     pub fn new(env: &'a dyn Env, deadline: Deadline) -> Result<Lookup<'a>, ConfigError> {
         deadline::doing("loading the config file");
         deadline::stall_for_tests(env);
+        let clock = &clock::System;
         Ok(Lookup {
             env,
             config: Config::load(env)?,
             cache: crate::dirs::cache_dir(env).map(Cache::new),
-            started_ms: cache::now_ms(),
+            clock,
+            started_ms: clock.now_ms(),
             deadline,
         })
     }
@@ -141,7 +146,7 @@ impl<'a> Lookup<'a> {
     fn cached(&self, cache: &Cache, target: &Target, key: &CacheKey) -> Cached {
         deadline::doing("reading the token cache");
         let cached = read_own(cache, key);
-        match fresh_token(cached.as_ref(), cache::now_ms()) {
+        match fresh_token(cached.as_ref(), self.clock.now_ms()) {
             Some(hit) => {
                 crate::debug!("cache hit for {}", target.host);
                 if cached.as_ref().is_some_and(|e| !e.has_host(&target.host)) {
@@ -180,12 +185,13 @@ impl<'a> Lookup<'a> {
             Ok(lock) => lock,
             Err(e) => {
                 crate::debug!("fetching uncached: {e}");
-                return fetch(target, source).or_else(|err| still_valid(cached.as_ref(), err));
+                return fetch(target, source)
+                    .or_else(|err| still_valid(cached.as_ref(), self.clock.now_ms(), err));
             }
         };
         // Whoever held the lock before us may have done the work.
         let current = read_own(cache, &key);
-        let now = cache::now_ms();
+        let now = self.clock.now_ms();
         if let Some(hit) = fresh_token(current.as_ref(), now) {
             crate::debug!("refreshed by another process for {}", target.host);
             if let Some(mut entry) = current.filter(|e| !e.has_host(&target.host)) {
@@ -226,10 +232,10 @@ impl<'a> Lookup<'a> {
                 }),
                 Err(_) => previous_token
                     .clone()
-                    .filter(|t| t.is_valid(cache::now_ms())),
+                    .filter(|t| t.is_valid(self.clock.now_ms())),
             },
             failure: result.as_ref().err().map(|e| Failure {
-                at: cache::now_ms(),
+                at: self.clock.now_ms(),
                 message: e.to_string(),
                 identity_refused: e.identity_refused(),
             }),
@@ -243,7 +249,7 @@ impl<'a> Lookup<'a> {
                 validity: t.validity,
                 from_cache: false,
             }),
-            Err(err) => usable(previous_token.as_ref(), cache::now_ms()).ok_or(err.into()),
+            Err(err) => usable(previous_token.as_ref(), self.clock.now_ms()).ok_or(err.into()),
         }
     }
 
@@ -271,7 +277,7 @@ impl<'a> Lookup<'a> {
         let Some(cache) = &self.cache else {
             return Ok(BTreeMap::new());
         };
-        let now = cache::now_ms();
+        let now = self.clock.now_ms();
         let mut out = BTreeMap::new();
         for (id, entry) in cache.entries()? {
             let Some(token) = entry.token.as_ref().filter(|t| t.is_valid(now)) else {
@@ -359,8 +365,12 @@ fn usable(token: Option<&CachedToken>, now: u64) -> Option<Credential> {
     token.filter(|t| t.is_valid(now)).map(to_credential)
 }
 
-fn still_valid(entry: Option<&Entry>, err: LookupError) -> Result<Credential, LookupError> {
-    usable(entry.and_then(|e| e.token.as_ref()), cache::now_ms()).ok_or(err)
+fn still_valid(
+    entry: Option<&Entry>,
+    now: u64,
+    err: LookupError,
+) -> Result<Credential, LookupError> {
+    usable(entry.and_then(|e| e.token.as_ref()), now).ok_or(err)
 }
 
 fn to_credential(t: &CachedToken) -> Credential {
@@ -382,10 +392,12 @@ mod tests {
 
     const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
+    /// The token service, and the clock it and the lookups it serves share.
     struct Fake {
         calls: Cell<u32>,
         ttl_ms: u64,
         fail: Cell<bool>,
+        clock: &'static clock::Manual,
     }
 
     impl Fake {
@@ -394,6 +406,7 @@ mod tests {
                 calls: Cell::new(0),
                 ttl_ms,
                 fail: Cell::new(false),
+                clock: Box::leak(Box::new(clock::Manual::at(clock::now_ms()))),
             }
         }
     }
@@ -412,20 +425,21 @@ mod tests {
                 username: "AWS".into(),
                 password: Secret::new(format!("pw{}", self.calls.get())),
                 validity: Validity {
-                    fetched_at: cache::now_ms(),
+                    fetched_at: self.clock.now_ms(),
                     lifetime_ms: self.ttl_ms,
                 },
             })
         }
     }
 
-    fn lookup(env: &MapEnv, dir: &std::path::Path) -> Lookup<'static> {
+    fn lookup(env: &MapEnv, dir: &std::path::Path, fake: &Fake) -> Lookup<'static> {
         let env: &'static MapEnv = Box::leak(Box::new(env.clone()));
         Lookup {
             env,
             config: Config::default(),
             cache: Some(Cache::new(dir.to_path_buf())),
-            started_ms: cache::now_ms(),
+            clock: fake.clock,
+            started_ms: fake.clock.now_ms(),
             deadline: Deadline::after(Duration::from_secs(5)),
         }
     }
@@ -433,8 +447,8 @@ mod tests {
     #[test]
     fn second_get_is_a_cache_hit() {
         let dir = tempfile::tempdir().unwrap();
-        let l = lookup(&MapEnv::default(), dir.path());
         let fake = Fake::new(3_600_000);
+        let l = lookup(&MapEnv::default(), dir.path(), &fake);
         assert!(!l.get(HOST, &fake).unwrap().from_cache);
         let again = l.get(&format!("https://{HOST}/v2/"), &fake).unwrap();
         assert!(again.from_cache);
@@ -445,22 +459,28 @@ mod tests {
     #[test]
     fn non_ecr_hosts_are_not_found() {
         let dir = tempfile::tempdir().unwrap();
-        let l = lookup(&MapEnv::default(), dir.path());
-        let err = l.get("docker.io", &Fake::new(1)).unwrap_err();
+        let fake = Fake::new(1);
+        let l = lookup(&MapEnv::default(), dir.path(), &fake);
+        let err = l.get("docker.io", &fake).unwrap_err();
         assert_eq!(err.to_string(), "credentials not found in native keychain");
     }
 
     #[test]
     fn a_failed_refresh_falls_back_to_a_valid_token_but_never_an_expired_one() {
         let dir = tempfile::tempdir().unwrap();
-        let l = lookup(&MapEnv::default(), dir.path());
         // 400 ms lifetime: 100 ms margin, so after 320 ms it is due for refresh but still valid.
         let fake = Fake::new(400);
+        let l = lookup(&MapEnv::default(), dir.path(), &fake);
         l.get(HOST, &fake).unwrap();
         fake.fail.set(true);
-        std::thread::sleep(Duration::from_millis(320));
+        fake.clock.advance(Duration::from_millis(320));
         assert_eq!(l.get(HOST, &fake).unwrap().secret.expose(), "pw1");
-        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(
+            fake.calls.get(),
+            2,
+            "a token due for refresh was not refreshed"
+        );
+        fake.clock.advance(Duration::from_millis(80));
         let err = l.get(HOST, &fake).unwrap_err();
         assert!(
             err.to_string().starts_with("AccessDeniedException"),
@@ -472,8 +492,8 @@ mod tests {
     fn identities_do_not_share_tokens() {
         let dir = tempfile::tempdir().unwrap();
         let fake = Fake::new(3_600_000);
-        let dev = lookup(&MapEnv::new(&[("AWS_PROFILE", "dev")]), dir.path());
-        let prod = lookup(&MapEnv::new(&[("AWS_PROFILE", "prod")]), dir.path());
+        let dev = lookup(&MapEnv::new(&[("AWS_PROFILE", "dev")]), dir.path(), &fake);
+        let prod = lookup(&MapEnv::new(&[("AWS_PROFILE", "prod")]), dir.path(), &fake);
         assert_eq!(dev.get(HOST, &fake).unwrap().secret.expose(), "pw1");
         assert_eq!(prod.get(HOST, &fake).unwrap().secret.expose(), "pw2");
         assert_eq!(dev.list().unwrap().len(), 1);
@@ -482,8 +502,8 @@ mod tests {
     #[test]
     fn erase_forgets_the_token() {
         let dir = tempfile::tempdir().unwrap();
-        let l = lookup(&MapEnv::default(), dir.path());
         let fake = Fake::new(3_600_000);
+        let l = lookup(&MapEnv::default(), dir.path(), &fake);
         l.get(HOST, &fake).unwrap();
         assert_eq!(
             l.list()
@@ -500,8 +520,8 @@ mod tests {
     #[test]
     fn registries_of_one_region_share_a_token_and_list_names_the_hosts_asked_for() {
         let dir = tempfile::tempdir().unwrap();
-        let l = lookup(&MapEnv::default(), dir.path());
         let fake = Fake::new(3_600_000);
+        let l = lookup(&MapEnv::default(), dir.path(), &fake);
         let hosts = [
             "111111111111.dkr.ecr.us-east-1.amazonaws.com",
             "222222222222.dkr.ecr.us-east-1.amazonaws.com",

@@ -337,9 +337,7 @@ mod tests {
         assert!(matches!(err, ProfileError::NotAFile { .. }), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::platform::make_fifo(&fifo).unwrap();
         let env = MapEnv::new(&[("AWS_SHARED_CREDENTIALS_FILE", fifo.to_str().unwrap())]);
         let err = Profiles::load(&env, None).err().unwrap();
         assert!(matches!(err, ProfileError::NotAFile { .. }), "{err}");

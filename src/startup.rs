@@ -7,17 +7,15 @@
 //! us is done here, in the same order. A stack overflow still stops the process (SIGSEGV on the
 //! guard page); it just is not announced.
 
+use crate::platform;
 use crate::program::{NAME, REPOSITORY};
 use std::ffi::{OsString, c_int};
 use std::io::Write;
 
 /// Runs `entry` with the process's arguments as std's runtime would; returns `main`'s result.
 pub fn run(entry: fn(&[OsString]) -> u8) -> c_int {
-    open_missing_standard_fds();
-    // As std does: a client that hangs up makes writes fail (exit 1) instead of killing us.
-    // std::process resets it to the default in the processes we start.
-    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    platform::open_missing_standard_fds();
+    platform::ignore_sigpipe();
     install_panic_hook();
     // glibc hands std the arguments before `main` runs, so args_os works as usual.
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -25,21 +23,6 @@ pub fn run(entry: fn(&[OsString]) -> u8) -> c_int {
     // As std's runtime does on the way out: anything still buffered for stdout is written.
     let _ = std::io::stdout().flush();
     c_int::from(code)
-}
-
-/// As std does: a closed stdin, stdout or stderr is opened on /dev/null, so that no file this
-/// process opens (a lock, a cache entry being written) can become fd 1 and receive the answer.
-fn open_missing_standard_fds() {
-    for fd in 0..3 {
-        // SAFETY: F_GETFD on any integer is harmless; it only reports whether the fd is open.
-        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
-        // SAFETY: a valid NUL-terminated path; open returns the lowest free fd, which is `fd`
-        // because the lower ones are open by now.
-        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
-            std::process::abort();
-        }
-    }
 }
 
 /// A panic must never print its payload: it could hold anything, a token included.

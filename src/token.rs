@@ -372,7 +372,7 @@ impl ReplyTime {
     /// longer than ECR issues is cut to ECR's, so that a wrong server clock cannot stretch it.
     fn validity(&self, expires_at_ms: i64) -> Option<Validity> {
         let seen = self.0.lock().ok().and_then(|g| *g);
-        let (local, server) = seen.unwrap_or((cache::now_ms(), None));
+        let (local, server) = seen.unwrap_or((crate::clock::now_ms(), None));
         // `Date` has whole seconds. A server clock that agrees with ours to within that (and
         // the trip) tells nothing finer than our own millisecond clock does: use ours. Any
         // other is a skew to correct, taking the end of the second it names, which errs
@@ -413,7 +413,7 @@ impl aws_sdk_ecr::config::Intercept for ReplyTime {
             })
             .and_then(|t| t.to_millis().ok());
         if let Ok(mut seen) = self.0.lock() {
-            *seen = Some((cache::now_ms(), server));
+            *seen = Some((crate::clock::now_ms(), server));
         }
         Ok(())
     }

@@ -6,6 +6,23 @@
 //! only our lines. New lines copy the indentation and line endings of their neighbours. The
 //! whole text is validated with serde_json first; the scanner below may then assume valid JSON.
 
+// Why not a CST crate (issue 11): jsonc-parser 0.34.0 (feature "cst": `CstRootNode::parse`,
+// `CstObject::append`, `CstObjectProp::set_value`/`remove`), driving this same `edit` after the
+// same serde_json validation, fails 5 of this file's 14 tests, each by rewriting bytes outside
+// our entries (and it needs a duplicate-key check of our own, as `get` returns the first):
+// - append makes a one-line object multi-line with two-space indentation: `{"auths":{"a":{}}}`
+//   gets `{\n  "auths":{"a":{}},\n  "credHelpers": {...}\n}` (compact_files_stay_compact), so
+//   add then remove of `{"a":1}` leaves `{\n  "a":1\n}`
+//   (remove_deletes_only_our_entries_and_an_emptied_map);
+// - it deletes blank lines inside a brace, and turns a one-line map `{"a": "b"}` into
+//   `{\n    "a": "b",\n    "h": "ecr"\n  }` (blank_lines_and_one_line_maps_are_kept);
+// - new entries always get `": "` and, under an indented top-level brace, 8 spaces for 6
+//   (unusual_whitespace_and_crlf_are_followed); `{}` gets two spaces, not docker's tab
+//   (empty_top_level_object_and_null_map_are_filled).
+// It keeps CRLF, escaped keys and nested maps as we do. Size: no dependencies of its own; the
+// stripped release binary grows by 78 440 bytes (5 864 696 -> 5 943 136, +1.3 %) even with the
+// scanner below deleted.
+
 use serde_json::Value;
 
 /// The key docker and containers/image read per-registry helpers from.
@@ -345,7 +362,12 @@ impl Object {
         let Some(last) = self.members.last() else {
             return;
         };
-        let lead = self.lead(text, self.members.len() - 1).to_string();
+        let mut lead = self.lead(text, self.members.len() - 1).to_string();
+        // A lone member written `{"k": v}` shows no spacing between members; a writer that puts
+        // a space after the colon (Python's json.dumps, for one) puts one after the comma too.
+        if self.members.len() == 1 && lead.is_empty() && self.colon(text).ends_with(' ') {
+            lead.push(' ');
+        }
         text.insert_str(last.value_end, &format!(",{lead}{member}"));
     }
 
@@ -569,6 +591,29 @@ mod tests {
             e.text,
             format!(r#"{{ "a": 1, "credHelpers": {{ "{H1}": "ecr" }} }}"#)
         );
+    }
+
+    #[test]
+    fn blank_lines_and_one_line_maps_are_kept() {
+        let cases = [
+            (
+                "{\n\n  \"auths\": {}\n\n}\n",
+                format!(
+                    "{{\n\n  \"auths\": {{}},\n\n  \"credHelpers\": {{\n    \"{H1}\": \"ecr\"\n  }}\n\n}}\n"
+                ),
+            ),
+            (
+                "{\n  \"auths\": {},\n  \"credHelpers\": {\"gcr.io\": \"gcloud\"}\n}\n",
+                format!(
+                    "{{\n  \"auths\": {{}},\n  \"credHelpers\": {{\"gcr.io\": \"gcloud\", \"{H1}\": \"ecr\"}}\n}}\n"
+                ),
+            ),
+        ];
+        for (old, want) in cases {
+            let e = add(Some(old), &[H1]);
+            assert_eq!(e.text, want);
+            assert_eq!(remove(&e.text, &[H1]).text, old);
+        }
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! takes no lock we could share, so the file is read again just before the rename and the
 //! edit is abandoned if it changed.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use crate::platform;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// docker creates `config.json` 0600: it may hold registry passwords.
@@ -66,8 +66,8 @@ pub fn read(path: &Path) -> Result<Current, FileError> {
             Ok(Current {
                 real_path,
                 text: Some(text),
-                mode: meta.permissions().mode() & 0o7777,
-                owner: Some((meta.uid(), meta.gid())),
+                mode: platform::mode(&meta),
+                owner: Some(platform::owner(&meta)),
             })
         }
         Err(e) if e.is_not_found() => Ok(Current {
@@ -99,11 +99,7 @@ pub fn replace(current: &Current, new: &str) -> Result<Option<PathBuf>, FileErro
         _ => PathBuf::from("."),
     };
     if current.text.is_none() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(NEW_DIR_MODE)
-            .create(&dir)
-            .map_err(write_err(&dir))?;
+        platform::create_dir(&dir, NEW_DIR_MODE, true).map_err(write_err(&dir))?;
     }
     // Checked here as well as before the rename, so that a race caught early leaves no .bak.
     if !unchanged_since_read(current).map_err(write_err(path))? {
@@ -126,44 +122,27 @@ pub fn replace(current: &Current, new: &str) -> Result<Option<PathBuf>, FileErro
         })
 }
 
-/// Writes `bytes` to a temp file beside `target` with the current file's mode and owner and
-/// renames it over `target`. With `check`, the rename happens only if the current file still
-/// holds the text it was read with; returns whether that check failed.
+/// Replaces `target` with `bytes`, with the current file's mode and owner. With `check`, the
+/// rename happens only if the current file still holds the text it was read with; returns
+/// whether that check failed.
 fn write_atomically(
     target: &Path,
     bytes: &[u8],
     current: &Current,
     check: bool,
 ) -> io::Result<bool> {
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(NEW_FILE_MODE)
-            .open(&tmp)?;
-        // Explicitly, because the umask may have narrowed (or the old mode be wider than) 0600.
-        file.set_permissions(fs::Permissions::from_mode(current.mode))?;
-        if let Some((uid, gid)) = current.owner {
-            keep_owner(&file, uid, gid)?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if check && !unchanged_since_read(current)? {
-            return Ok(true);
-        }
-        fs::rename(&tmp, target)?;
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // The rename itself must reach the disk too.
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(false)
-    })();
-    if !matches!(result, Ok(false)) {
-        let _ = fs::remove_file(&tmp);
+    let new = crate::fsutil::NewFile {
+        mode: current.mode,
+        owner: current.owner,
+        // A user's config file: the rename itself must reach the disk too.
+        sync_dir: true,
+    };
+    let staged = crate::fsutil::stage(target, bytes, &new)?;
+    if check && !unchanged_since_read(current)? {
+        return Ok(true);
     }
-    result
+    staged.commit()?;
+    Ok(false)
 }
 
 /// A client's config file, read the one way every file is (no FIFO, device or runaway file).
@@ -186,22 +165,12 @@ fn unchanged_since_read(current: &Current) -> io::Result<bool> {
     Ok(now.as_deref() == current.text.as_deref().map(str::as_bytes))
 }
 
-/// When root edits a user's file (`sudo docker-credential-ecr configure`), the new file must
-/// stay the user's, or their docker could no longer write it.
-fn keep_owner(file: &File, uid: u32, gid: u32) -> io::Result<()> {
-    let meta = file.metadata()?;
-    if meta.uid() == uid && meta.gid() == gid {
-        return Ok(());
-    }
-    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn mode(p: &Path) -> u32 {
-        fs::metadata(p).unwrap().permissions().mode() & 0o7777
+        platform::mode(&fs::metadata(p).unwrap())
     }
 
     #[test]
@@ -222,7 +191,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("auth.json");
         fs::write(&path, "old").unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        fs::set_permissions(&path, platform::permissions(0o640)).unwrap();
         let cur = read(&path).unwrap();
         let backup = replace(&cur, "new").unwrap().unwrap();
         assert_eq!(backup, tmp.path().join("auth.json.bak"));

@@ -1,7 +1,6 @@
 //! Which files the clients read their helpers from, and whether they will find our binary.
 
 use crate::env::Env;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// A client family and its config file.
@@ -61,7 +60,7 @@ pub fn find_on_path(name: &str, env: &dyn Env) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|candidate| {
             std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .is_ok_and(|m| m.is_file() && crate::platform::is_executable(&m))
         })
 }
 
@@ -90,7 +89,7 @@ mod tests {
         std::fs::create_dir_all(&b).unwrap();
         std::fs::write(a.join("tool"), "").unwrap();
         std::fs::write(b.join("tool"), "").unwrap();
-        std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(b.join("tool"), crate::platform::permissions(0o755)).unwrap();
         let path = format!("{}:{}", a.display(), b.display());
         let env = MapEnv::new(&[("PATH", &path)]);
         assert_eq!(find_on_path("tool", &env), Some(b.join("tool")));

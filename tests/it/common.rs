@@ -564,6 +564,33 @@ impl Sandbox {
     pub fn set_skew(&self, secs: i64) {
         self.emulator.set_skew(&self.akid, secs)
     }
+
+    /// Makes time pass for the cache: every entry becomes `by` older, as an entry written that
+    /// long ago would be (its token's `fetched_at` and its failure's `at` move back; the helper
+    /// counts a token's life on the local clock from `fetched_at`). The file keeps its mode.
+    pub fn age_cache(&self, by: Duration) {
+        let by = by.as_millis() as u64;
+        let mut aged = 0;
+        for item in std::fs::read_dir(self.helper_cache_dir()).expect("cache directory") {
+            let path = item.expect("cache listing").path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let mut entry: Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).expect("cache entry JSON");
+            for (object, field) in [("token", "fetched_at"), ("failure", "at")] {
+                // `get_mut`, not indexing: indexing a missing object would create it.
+                let stamp = entry.get_mut(object).and_then(|o| o.get_mut(field));
+                if let Some(stamp) = stamp {
+                    let ms = stamp.as_u64().expect("a timestamp");
+                    *stamp = json!(ms - by);
+                }
+            }
+            std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+            aged += 1;
+        }
+        assert!(aged > 0, "no cache entry to age");
+    }
 }
 
 impl Default for Sandbox {

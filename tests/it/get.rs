@@ -376,7 +376,7 @@ fn an_expiring_token_is_refreshed() {
     sb.get_ok(&host());
     sb.get_ok(&host());
     assert_eq!(sb.calls(), (1, 0));
-    std::thread::sleep(Duration::from_millis(3200));
+    sb.age_cache(Duration::from_millis(3200));
     sb.get_ok(&host());
     assert_eq!(
         sb.calls(),
@@ -391,10 +391,10 @@ fn a_failed_refresh_serves_the_valid_token_but_never_an_expired_one() {
     sb.set_ttl(4);
     let first = sb.get_ok(&host());
     sb.fault("access-denied", None, None);
-    std::thread::sleep(Duration::from_millis(3200));
+    sb.age_cache(Duration::from_millis(3200));
     let during = sb.get_ok(&host());
     assert_eq!(first["Secret"], during["Secret"]);
-    std::thread::sleep(Duration::from_millis(1000));
+    sb.age_cache(Duration::from_millis(1000));
     let out = sb.get(&host());
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
@@ -505,7 +505,7 @@ fn a_server_clock_two_hours_ahead_does_not_stretch_a_token() {
     // The Date header has whole seconds: the lifetime is known to within one.
     let lifetime = entry["token"]["lifetime_ms"].as_u64().unwrap();
     assert!((3_000..=4_000).contains(&lifetime), "{entry}");
-    std::thread::sleep(Duration::from_millis(3200));
+    sb.age_cache(Duration::from_millis(3200));
     sb.get_ok(&host());
     assert_eq!(
         sb.calls(),

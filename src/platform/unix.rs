@@ -1,0 +1,313 @@
+//! [`crate::platform`] on unix (built and tested on Linux).
+
+use std::ffi::{CStr, CString};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+// ---- Users and files
+
+/// The effective user id: whose files the cache trusts and whose runtime directory is searched.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// How [`open_options`] opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Open {
+    /// Return at once instead of waiting for a FIFO's other end or a tty.
+    pub nonblocking: bool,
+    /// Whether a symbolic link at the path itself is followed; refused ones fail (see
+    /// [`is_link_refusal`]).
+    pub follow_links: bool,
+    /// The mode of a file the open creates, less the umask.
+    pub create_mode: u32,
+}
+
+/// `options` with `how` added; the descriptor is never inherited by a child process.
+pub fn open_options(options: &mut OpenOptions, how: Open) -> &mut OpenOptions {
+    let mut flags = libc::O_CLOEXEC;
+    if how.nonblocking {
+        flags |= libc::O_NONBLOCK;
+    }
+    if !how.follow_links {
+        flags |= libc::O_NOFOLLOW;
+    }
+    options.mode(how.create_mode).custom_flags(flags)
+}
+
+/// The error of an open that refused a symbolic link ([`Open::follow_links`] false).
+pub fn is_link_refusal(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// The error of opening a socket.
+pub fn is_special_file_refusal(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENXIO)
+}
+
+/// Whether the file is `/dev/null` (or was reached through a link to it).
+pub fn is_null_device(meta: &fs::Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
+}
+
+/// What a file that is not a regular file is, for an error message.
+pub fn describe_file_type(t: &fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
+    }
+}
+
+/// Permission bits (with set-id and sticky bits) to give a file.
+pub fn permissions(mode: u32) -> fs::Permissions {
+    fs::Permissions::from_mode(mode)
+}
+
+/// A file's permission bits, with its set-id and sticky bits.
+pub fn mode(meta: &fs::Metadata) -> u32 {
+    meta.mode() & 0o7777
+}
+
+/// Whether anyone may execute the file.
+pub fn is_executable(meta: &fs::Metadata) -> bool {
+    meta.mode() & 0o111 != 0
+}
+
+/// Whether users other than the owner may write the file.
+pub fn writable_by_others(meta: &fs::Metadata) -> bool {
+    meta.mode() & 0o022 != 0
+}
+
+/// A file's `(uid, gid)`.
+pub fn owner(meta: &fs::Metadata) -> (u32, u32) {
+    (meta.uid(), meta.gid())
+}
+
+/// Gives an open file to `uid` and `gid` (only root may give a file away).
+pub fn give_file(file: &File, uid: u32, gid: u32) -> io::Result<()> {
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+}
+
+/// Creates a directory with `mode` (less the umask); with `recursive`, its missing parents too
+/// (with the same mode) and no error if it exists.
+pub fn create_dir(path: &Path, mode: u32, recursive: bool) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(recursive)
+        .mode(mode)
+        .create(path)
+}
+
+/// Whether this process, by its effective ids, may create files in the directory `dir` (a
+/// read-only file system, a mode without write permission). A path the system cannot name (an
+/// interior NUL) is not checked.
+pub fn check_can_create_in(dir: &Path) -> io::Result<()> {
+    let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `c` is a valid NUL-terminated path; faccessat only reads it.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+// ---- Processes
+
+/// Starts the command in a process group of its own, so that [`kill_process_group`] ends
+/// whatever it starts too.
+pub fn in_own_process_group(command: &mut Command) -> &mut Command {
+    command.process_group(0)
+}
+
+/// Kills (SIGKILL) the process group led by `leader`, started by [`in_own_process_group`].
+pub fn kill_process_group(leader: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(leader) {
+        // SAFETY: kill(2) with a negative pid signals that process group; the group is the
+        // child's own (process_group(0)), so nothing else is hit.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+}
+
+/// Kills (SIGKILL) one process.
+pub fn kill(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Whether this process has any child, alive or not yet reaped: one system call.
+pub fn has_children() -> bool {
+    // SAFETY: waitid writes into the zeroed siginfo we own; WNOWAIT leaves any child unreaped.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
+}
+
+/// Every live (not zombie) process as `(pid, parent pid)`, from Linux's `/proc`; empty where
+/// there is none.
+pub fn process_table() -> Vec<(u32, u32)> {
+    let Ok(listing) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    listing
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (state, ppid) = parse_stat(&stat)?;
+            (!matches!(state, 'Z' | 'X')).then_some((pid, ppid))
+        })
+        .collect()
+}
+
+/// State and parent from `/proc/PID/stat` (`pid (comm) S ppid …`; comm may hold anything,
+/// parentheses and spaces included, so it is skipped up to the last `)`).
+fn parse_stat(stat: &str) -> Option<(char, u32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+// ---- The process's own start and end
+
+/// A standard stream written by [`write_unbuffered`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Writes all of `bytes` straight to the stream's descriptor, bypassing std's buffer and lock
+/// (which a stuck thread may hold); gives up silently on an error.
+pub fn write_unbuffered(stream: Stream, mut bytes: &[u8]) {
+    let fd = match stream {
+        Stream::Stdout => libc::STDOUT_FILENO,
+        Stream::Stderr => libc::STDERR_FILENO,
+    };
+    while !bytes.is_empty() {
+        // SAFETY: writes from a live slice of the given length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        match n {
+            n if n > 0 => bytes = &bytes[n as usize..],
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => return,
+        }
+    }
+}
+
+/// Ends the process at once with `code`: no destructor and no exit handler runs, and nothing
+/// buffered is written.
+pub fn exit_at_once(code: i32) -> ! {
+    // SAFETY: _exit ends the process at once; no destructor of a stuck thread runs, and the
+    // callers write their answer unbuffered first.
+    unsafe { libc::_exit(code) }
+}
+
+/// A client that hangs up makes writes fail (EPIPE) instead of killing the process. std's
+/// `Command` resets it to the default in the processes it starts.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// As std's runtime does: a closed stdin, stdout or stderr is opened on /dev/null, so that no
+/// file this process opens (a lock, a cache entry being written) can become fd 1 and receive
+/// the answer. Aborts if one cannot be opened.
+pub fn open_missing_standard_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on any integer is harmless; it only reports whether the fd is open.
+        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+        // SAFETY: a valid NUL-terminated path; open returns the lowest free fd, which is `fd`
+        // because the lower ones are open by now.
+        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
+            std::process::abort();
+        }
+    }
+}
+
+/// A file that lives in memory only, named `name` for `/proc/<pid>/fd` listings, closed on
+/// exec unless it becomes a standard stream: a request handed to another program needs no
+/// writable directory.
+pub fn memory_file(name: &CStr) -> io::Result<std::fs::File> {
+    // SAFETY: a valid NUL-terminated name and flags; the result is checked before use.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created, is valid and owned by nothing else.
+    Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Replaces this process with `command` run under the name `arg0` (same pid, parent and
+/// stdio); returns only if that failed, with why.
+pub fn become_command(command: &mut std::process::Command, arg0: &std::ffi::OsStr) -> io::Error {
+    use std::os::unix::process::CommandExt;
+    command.arg0(arg0).exec()
+}
+
+/// Makes a FIFO (named pipe), mode 0600: what tests plant where a file is expected.
+#[cfg(test)]
+pub fn make_fifo(path: &Path) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated path; mkfifo only reads it.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names() {
+        assert_eq!(parse_stat("42 (sh) S 7 42 42 0 -1"), Some(('S', 7)));
+        assert_eq!(parse_stat("43 (a) b) (c) Z 42 1"), Some(('Z', 42)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn the_process_table_has_this_process_under_its_parent() {
+        let me = (std::process::id(), std::os::unix::process::parent_id());
+        assert!(process_table().contains(&me));
+    }
+}
