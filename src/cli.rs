@@ -225,7 +225,7 @@ fn protocol_action(
             let lookup = lookup(env, deadline)?;
             let source = AwsTokenSource::from_env(env, deadline);
             match lookup.get(url, &source) {
-                Ok(cred) => Ok(protocol::credential_json(url, &cred.username, &cred.secret)),
+                Ok(cred) => Ok(protocol::credential_json(url, &cred.token)),
                 Err(LookupError::NotEcr) => {
                     match Fallback::from_config(&lookup.config, env, lookup.deadline) {
                         Some(fallback) => forward(&fallback, "get", &input),

@@ -372,11 +372,11 @@ fn fetch(lookup: &Lookup, host: &str, source: &AwsTokenSource, resolved: &Resolv
     match result {
         Ok(c) if c.from_cache => FetchCheck::Hit {
             took_ms,
-            expires_ms: c.validity.expires_at(),
+            expires_ms: c.token.validity.expires_at(),
         },
         Ok(c) => FetchCheck::Fetched {
             took_ms,
-            expires_ms: c.validity.expires_at(),
+            expires_ms: c.token.validity.expires_at(),
         },
         Err(e) => FetchCheck::Failed {
             took_ms,

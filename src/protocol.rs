@@ -4,7 +4,7 @@
 //! text as "no credentials here, carry on anonymously" ([`NOT_FOUND`]). Every other error text
 //! is shown to the user, so those must be one actionable line.
 
-use crate::secret::Secret;
+use crate::token::Token;
 use serde::Serialize;
 use std::io::Read;
 
@@ -87,7 +87,7 @@ pub fn store_server_url(input: &[u8]) -> Result<String, InputError> {
 }
 
 /// The JSON answer to `get`.
-pub fn credential_json(server_url: &str, username: &str, secret: &Secret) -> String {
+pub fn credential_json(server_url: &str, token: &Token) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Answer<'a> {
@@ -98,8 +98,8 @@ pub fn credential_json(server_url: &str, username: &str, secret: &Secret) -> Str
     }
     let answer = Answer {
         server_url,
-        username,
-        secret: secret.expose(),
+        username: &token.username,
+        secret: token.password.expose(),
     };
     // Serialising three strings cannot fail.
     serde_json::to_string(&answer).unwrap_or_default()
@@ -108,6 +108,8 @@ pub fn credential_json(server_url: &str, username: &str, secret: &Secret) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::Validity;
+    use crate::secret::Secret;
 
     #[test]
     fn server_url_is_trimmed_and_kept_as_given() {
@@ -129,7 +131,16 @@ mod tests {
 
     #[test]
     fn answer_has_the_exact_field_names() {
-        let json = credential_json("h:443", "AWS", &Secret::new("p\"w".into()));
+        let token = Token {
+            proxy_endpoint: "https://h".into(),
+            username: "AWS".into(),
+            password: Secret::new("p\"w".into()),
+            validity: Validity {
+                fetched_at: 1,
+                lifetime_ms: 2,
+            },
+        };
+        let json = credential_json("h:443", &token);
         assert_eq!(
             json,
             r#"{"ServerURL":"h:443","Username":"AWS","Secret":"p\"w"}"#

@@ -16,20 +16,34 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use std::error::Error as StdError;
 use std::time::Duration;
 
 pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A registry password and what ECR said about it.
-#[derive(Debug, Clone)]
+/// A registry password and what ECR said about it: what a fetch returns, what the cache keeps
+/// (its fields are the token of a schema-v3 cache entry, [`cache::SCHEMA`]), and what a lookup
+/// answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Token {
     pub proxy_endpoint: String,
     pub username: String,
     pub password: Secret,
     /// When it arrived on the local clock, and how long it lasts on the server's.
+    #[serde(flatten)]
     pub validity: Validity,
+}
+
+impl Token {
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        self.validity.is_fresh(now_ms)
+    }
+
+    pub fn is_valid(&self, now_ms: u64) -> bool {
+        self.validity.is_valid(now_ms)
+    }
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -622,6 +636,28 @@ mod tests {
         assert!(seen(local, Some(l + 2 * hour)).validity(l + hour).is_none());
         let v = seen(local, None).validity(l + 24 * hour).unwrap();
         assert_eq!(v.lifetime_ms, cache::MAX_TOKEN_LIFETIME_MS);
+    }
+
+    /// A token is stored as the `token` of a schema-v3 cache entry: these exact bytes, so that
+    /// entries written by earlier builds keep hitting.
+    #[test]
+    fn a_token_serialises_as_the_v3_cache_entry_token() {
+        let token = Token {
+            proxy_endpoint: "https://h".into(),
+            username: "AWS".into(),
+            password: Secret::new("pw".into()),
+            validity: Validity {
+                fetched_at: 1,
+                lifetime_ms: 2,
+            },
+        };
+        let v3 = r#"{"proxy_endpoint":"https://h","username":"AWS","password":"pw","fetched_at":1,"lifetime_ms":2}"#;
+        assert_eq!(serde_json::to_string(&token).unwrap(), v3);
+        let read: Token = serde_json::from_str(v3).unwrap();
+        assert_eq!(
+            (read.password.expose(), read.validity),
+            ("pw", token.validity)
+        );
     }
 
     #[test]
