@@ -10,7 +10,7 @@ use crate::config::Target;
 use crate::deadline::Deadline;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::text::one_line;
+use crate::text::{Repeats, error_chain, error_line, one_line};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -469,7 +469,7 @@ fn classify(
     endpoint: &str,
     timeout: Duration,
 ) -> TokenError {
-    let chain = error_chain(err);
+    let chain = error_chain(err, Repeats::Adjacent);
     let has = |needle: &str| chain.iter().any(|s| s.contains(needle));
     if let Some(refused) = endpoint_refusal(err) {
         return refused;
@@ -478,7 +478,7 @@ fn classify(
     while let Some(e) = source {
         if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
         {
-            let detail = one_line(&error_chain(c).join(": "));
+            let detail = error_line(c, Repeats::Adjacent);
             if needs_sso_login(&detail) {
                 return TokenError::SsoLogin { profile: None };
             }
@@ -588,19 +588,6 @@ fn endpoint_fix(detail: &str) -> &'static str {
         "check the region, AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT and the endpoint URLs \
          (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, endpoint_url)"
     }
-}
-
-fn error_chain(err: &dyn StdError) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut source: Option<&dyn StdError> = Some(err);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if out.last() != Some(&text) {
-            out.push(text);
-        }
-        source = e.source();
-    }
-    out
 }
 
 #[cfg(test)]
