@@ -314,15 +314,7 @@ mod tests {
     }
 
     fn token(fetched_at: u64, lifetime_ms: u64) -> Token {
-        Token {
-            proxy_endpoint: format!("https://{HOST}"),
-            username: "AWS".into(),
-            password: Secret::new("pa\"ss".into()),
-            validity: Validity {
-                fetched_at,
-                lifetime_ms,
-            },
-        }
+        Token::for_test("pa\"ss", fetched_at, lifetime_ms)
     }
 
     #[test]

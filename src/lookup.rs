@@ -339,9 +339,7 @@ fn to_credential(token: &Token) -> Credential {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::Validity;
     use crate::env::MapEnv;
-    use crate::secret::Secret;
     use std::cell::Cell;
     use std::time::Duration;
 
@@ -375,15 +373,8 @@ mod tests {
                     message: "no".into(),
                 });
             }
-            Ok(Token {
-                proxy_endpoint: format!("https://{HOST}"),
-                username: "AWS".into(),
-                password: Secret::new(format!("pw{}", self.calls.get())),
-                validity: Validity {
-                    fetched_at: self.clock.now_ms(),
-                    lifetime_ms: self.ttl_ms,
-                },
-            })
+            let password = format!("pw{}", self.calls.get());
+            Ok(Token::for_test(&password, self.clock.now_ms(), self.ttl_ms))
         }
     }
 

@@ -191,8 +191,6 @@ pub fn credential_json(server_url: &str, token: &Token) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::Validity;
-    use crate::secret::Secret;
 
     #[test]
     fn server_url_is_trimmed_and_kept_as_given() {
@@ -214,16 +212,7 @@ mod tests {
 
     #[test]
     fn answer_has_the_exact_field_names() {
-        let token = Token {
-            proxy_endpoint: "https://h".into(),
-            username: "AWS".into(),
-            password: Secret::new("p\"w".into()),
-            validity: Validity {
-                fetched_at: 1,
-                lifetime_ms: 2,
-            },
-        };
-        let json = credential_json("h:443", &token);
+        let json = credential_json("h:443", &Token::for_test("p\"w", 1, 2));
         assert_eq!(
             json,
             r#"{"ServerURL":"h:443","Username":"AWS","Secret":"p\"w"}"#

@@ -46,6 +46,23 @@ impl Token {
     }
 }
 
+#[cfg(test)]
+impl Token {
+    /// A token for `https://h` with this password, fetched at `fetched_at` (local clock, Unix
+    /// milliseconds) for `lifetime_ms`.
+    pub fn for_test(password: &str, fetched_at: u64, lifetime_ms: u64) -> Token {
+        Token {
+            proxy_endpoint: "https://h".into(),
+            username: crate::protocol::USERNAME.into(),
+            password: Secret::new(password.into()),
+            validity: Validity {
+                fetched_at,
+                lifetime_ms,
+            },
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum TokenError {
     #[error("no AWS credentials found{}: {detail}; {}", profile_hint(.profile), credentials_fix(.profile))]
@@ -629,15 +646,7 @@ mod tests {
     /// entries written by earlier builds keep hitting.
     #[test]
     fn a_token_serialises_as_the_v3_cache_entry_token() {
-        let token = Token {
-            proxy_endpoint: "https://h".into(),
-            username: "AWS".into(),
-            password: Secret::new("pw".into()),
-            validity: Validity {
-                fetched_at: 1,
-                lifetime_ms: 2,
-            },
-        };
+        let token = Token::for_test("pw", 1, 2);
         let v3 = r#"{"proxy_endpoint":"https://h","username":"AWS","password":"pw","fetched_at":1,"lifetime_ms":2}"#;
         assert_eq!(serde_json::to_string(&token).unwrap(), v3);
         let read: Token = serde_json::from_str(v3).unwrap();
