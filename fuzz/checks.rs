@@ -204,7 +204,7 @@ pub fn stdin(data: &[u8]) {
             let cred = lookup
                 .get(url, &FakeSource { fail: false })
                 .expect("a fake token");
-            let json = protocol::credential_json(url, &cred.username, &cred.secret);
+            let json = protocol::credential_json(url, &cred.token);
             assert!(!json.contains('\n'));
             let v: serde_json::Value = serde_json::from_str(&json).expect("answer is JSON");
             assert_eq!(v["ServerURL"], url);
@@ -327,7 +327,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
         match lookup.get(CACHE_HOST, &FakeSource { fail }) {
             Ok(cred) if cred.from_cache => {
                 let t = cached.as_ref().expect("a cache hit needs a cached token");
-                assert_eq!(cred.secret.expose(), t.password.expose());
+                assert_eq!(cred.token.password.expose(), t.password.expose());
                 assert!(t.is_valid(before), "answered an expired token");
                 if !fail {
                     assert!(t.is_fresh(before), "a stale token was served as a hit");
@@ -339,10 +339,10 @@ pub fn cache_file(data: &[u8], dir: &Path) {
                     let t = cached
                         .as_ref()
                         .expect("a failed fetch answers only a cached token");
-                    assert_eq!(cred.secret.expose(), t.password.expose());
+                    assert_eq!(cred.token.password.expose(), t.password.expose());
                     assert!(t.is_valid(before), "answered an expired token");
                 } else {
-                    assert_eq!(cred.secret.expose(), FAKE_PASSWORD);
+                    assert_eq!(cred.token.password.expose(), FAKE_PASSWORD);
                 }
             }
             Err(LookupError::Token(_)) => assert!(fail),

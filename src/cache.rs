@@ -21,7 +21,7 @@
 
 use crate::fsutil::{self, Links};
 use crate::platform;
-use crate::secret::Secret;
+use crate::token::Token;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -85,19 +85,10 @@ pub struct Entry {
     #[serde(default)]
     pub hosts: Vec<String>,
     #[serde(default)]
-    pub token: Option<CachedToken>,
+    pub token: Option<Token>,
     /// The last refresh failure, shared with the processes that queued behind it.
     #[serde(default)]
     pub failure: Option<Failure>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CachedToken {
-    pub proxy_endpoint: String,
-    pub username: String,
-    pub password: Secret,
-    #[serde(flatten)]
-    pub validity: Validity,
 }
 
 /// How long a token may be used, on the local clock: from when it arrived, for as long as the
@@ -162,16 +153,6 @@ impl Validity {
     /// makes the age unknowable), and no longer-lived than ECR's tokens.
     fn plausible(&self, now_ms: u64) -> bool {
         self.fetched_at <= now_ms && self.lifetime_ms <= MAX_TOKEN_LIFETIME_MS + LIFETIME_SLACK_MS
-    }
-}
-
-impl CachedToken {
-    pub fn is_fresh(&self, now_ms: u64) -> bool {
-        self.validity.is_fresh(now_ms)
-    }
-
-    pub fn is_valid(&self, now_ms: u64) -> bool {
-        self.validity.is_valid(now_ms)
     }
 }
 
@@ -563,11 +544,12 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
 mod tests {
     use super::*;
     use crate::clock::now_ms;
+    use crate::secret::Secret;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::time::SystemTime;
 
-    fn token(fetched_at: u64, expires_at: u64) -> CachedToken {
-        CachedToken {
+    fn token(fetched_at: u64, expires_at: u64) -> Token {
+        Token {
             proxy_endpoint: "https://h".into(),
             username: "AWS".into(),
             password: Secret::new("pw".into()),
@@ -578,7 +560,7 @@ mod tests {
         }
     }
 
-    fn entry(t: Option<CachedToken>) -> Entry {
+    fn entry(t: Option<Token>) -> Entry {
         Entry {
             schema: SCHEMA.into(),
             identity: "scope=region region=r".into(),

@@ -17,7 +17,7 @@ use crate::env::{Env, ProcessEnv};
 use crate::fallback::Fallback;
 use crate::lookup::{Lookup, LookupError};
 use crate::program::version_line;
-use crate::protocol;
+use crate::protocol::{self, ProtocolError};
 use crate::token::AwsTokenSource;
 use args::{Command, Parsed, Verb};
 use clap::error::ErrorKind;
@@ -47,9 +47,9 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         [] if program == crate::kubelet::PROGRAM_ALIAS => {
             return crate::kubelet::main(env, stdin, out);
         }
-        [] => return reply(out, Err(Verb::usage(&program))),
+        [] => return reply(out, Err(ProtocolError::Usage { program })),
         [first, _, ..] if Verb::from_word(first).is_some() => {
-            return reply(out, Err(Verb::usage(&program)));
+            return reply(out, Err(ProtocolError::Usage { program }));
         }
         _ => {}
     }
@@ -71,7 +71,7 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
     }
     match cli.command {
         // Only `--` was given: no verb, as with no argument at all.
-        None => reply(out, Err(Verb::usage(&program))),
+        None => reply(out, Err(ProtocolError::Usage { program })),
         Some(Command::Protocol(verb)) => protocol(&program, verb, env, stdin, out),
         Some(Command::Configure(a)) => crate::configure::main(
             &program,
@@ -99,21 +99,17 @@ fn protocol(
     let result = protocol_action(program, verb, env, stdin);
     // From here on only one answer: ours, or the watchdog's if it came first.
     crate::deadline::claim_answer();
-    if let Err(text) = &result
-        && text != protocol::NOT_FOUND
-    {
-        // docker shows a helper's stderr and drops its stdout: without this line a docker
-        // user sees only the registry's "no basic auth credentials".
-        let _ = writeln!(std::io::stderr(), "{program}: {text}");
+    if let Some(note) = result.as_ref().err().and_then(ProtocolError::note) {
+        let _ = writeln!(std::io::stderr(), "{program}: {note}");
     }
     reply(out, result)
 }
 
 /// Prints a protocol answer: errors go to stdout too, as that is where clients look for them.
-fn reply(out: &mut dyn Write, result: Result<String, String>) -> u8 {
+fn reply(out: &mut dyn Write, result: Result<String, ProtocolError>) -> u8 {
     let (text, code) = match result {
         Ok(text) => (text, 0),
-        Err(text) => (text, 1),
+        Err(e) => (e.to_string(), 1),
     };
     if !text.is_empty() && writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
         return 1;
@@ -135,17 +131,18 @@ fn parse_error(program: &str, words: &[OsString], e: &clap::Error, out: &mut dyn
     let first = words.first().map(|w| w.to_string_lossy());
     match first {
         Some(word) if !word.starts_with('-') && command.find_subcommand(&*word).is_none() => {
-            let names: Vec<&str> = command
+            let commands = command
                 .get_subcommands()
                 .filter(|c| !c.is_hide_set())
-                .map(|c| c.get_name())
+                .map(|c| c.get_name().to_string())
                 .collect();
             reply(
                 out,
-                Err(format!(
-                    "unknown action {word:?}; expected one of {} (see {program} --help)",
-                    names.join(", ")
-                )),
+                Err(ProtocolError::UnknownAction {
+                    program: program.to_string(),
+                    word: word.into_owned(),
+                    commands,
+                }),
             )
         }
         _ => {
@@ -160,10 +157,10 @@ fn protocol_action(
     verb: Verb,
     env: &dyn Env,
     stdin: &mut dyn Read,
-) -> Result<String, String> {
+) -> Result<String, ProtocolError> {
     // Only get, store and erase have a request on stdin; `list` and `version` must not wait
     // for an EOF that a terminal never sends.
-    let mut input = || protocol::read_input(stdin).map_err(|e| e.to_string());
+    let mut input = || protocol::read_input(stdin);
     // The bound runs from when the request has been read (see `deadline`).
     let start = || {
         let form = deadline::Form::Protocol {
@@ -171,14 +168,13 @@ fn protocol_action(
         };
         deadline::start(env, form)
     };
-    let lookup = |env, deadline| Lookup::new(env, deadline).map_err(|e| e.to_string());
     match verb {
         Verb::Version => Ok(version_line()),
         Verb::Store => {
             let input = input()?;
             let deadline = start();
-            let url = protocol::store_server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = lookup(env, deadline)?;
+            let url = protocol::store_server_url(&input)?;
+            let lookup = Lookup::new(env, deadline)?;
             if lookup.registry(&url).is_some() {
                 // ECR tokens are minted, not stored: accept and drop what `docker login`
                 // sends, so that a login against an ECR host succeeds.
@@ -192,8 +188,8 @@ fn protocol_action(
         Verb::Erase => {
             let input = input()?;
             let deadline = start();
-            let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = lookup(env, deadline)?;
+            let url = protocol::server_url(&input)?;
+            let lookup = Lookup::new(env, deadline)?;
             match lookup.erase(url) {
                 Ok(()) => Ok(String::new()),
                 Err(LookupError::NotEcr) => {
@@ -203,68 +199,56 @@ fn protocol_action(
                         None => Ok(String::new()),
                     }
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
         Verb::List => {
-            let lookup = lookup(env, start())?;
-            let mut map = lookup.list().map_err(|e| e.to_string())?;
+            let lookup = Lookup::new(env, start())?;
+            let mut map = lookup.list()?;
             if let Some(fallback) = Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                let theirs = fallback.list().map_err(|e| e.to_string())??;
+                let theirs = fallback.list()?;
                 for (url, user) in theirs {
                     // An ECR host is answered by this helper, so its own entry is the true one.
                     map.entry(url).or_insert(user);
                 }
             }
-            serde_json::to_string(&map).map_err(|e| e.to_string())
+            Ok(serde_json::to_string(&map)?)
         }
         Verb::Get => {
             let input = input()?;
             let deadline = start();
-            let url = protocol::server_url(&input).map_err(|e| e.to_string())?;
-            let lookup = lookup(env, deadline)?;
+            let url = protocol::server_url(&input)?;
+            let lookup = Lookup::new(env, deadline)?;
             let source = AwsTokenSource::from_env(env, deadline);
             match lookup.get(url, &source) {
-                Ok(cred) => Ok(protocol::credential_json(url, &cred.username, &cred.secret)),
+                Ok(cred) => Ok(protocol::credential_json(url, &cred.token)),
                 Err(LookupError::NotEcr) => {
                     match Fallback::from_config(&lookup.config, env, lookup.deadline) {
                         Some(fallback) => forward(&fallback, "get", &input),
-                        None => Err(protocol::NOT_FOUND.to_string()),
+                        None => Err(ProtocolError::NotFound),
                     }
                 }
-                Err(note @ LookupError::PublicAnonymous { .. }) => {
-                    // Clients hide a "not found" answer: the note on stderr says why.
-                    let _ = writeln!(std::io::stderr(), "{program}: {note}");
-                    Err(protocol::NOT_FOUND.to_string())
-                }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
     }
 }
 
 /// The fallback store's answer as this helper's own: its stdout, success or failure.
-fn forward(fallback: &Fallback, action: &str, input: &[u8]) -> Result<String, String> {
-    let reply = fallback.run(action, input).map_err(|e| e.to_string())?;
-    if reply.success {
-        Ok(reply.stdout)
-    } else {
-        Err(reply.stdout)
-    }
+fn forward(fallback: &Fallback, action: &str, input: &[u8]) -> Result<String, ProtocolError> {
+    Ok(fallback.run(action, input)?)
 }
 
 /// `docker login` to a host that is not ECR, with nowhere to keep its password: failing is the
 /// only way not to lose it silently.
-fn no_fallback_store(url: &str, env: &dyn Env) -> String {
+fn no_fallback_store(url: &str, env: &dyn Env) -> ProtocolError {
     let config = crate::config::path(env)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| format!("the config file ${}", crate::config::ENV_VAR));
-    // Only a host is shown: whatever else a client put in the URL may be a password.
-    let shown = crate::registry::normalize_host(url)
-        .map_or_else(|| "this server URL".to_string(), |h| format!("{h:?}"));
-    format!(
-        "{shown} is not an ECR registry and no fallback store is configured to keep its password: set fallback_store = \"pass\" (or another docker-credential-* helper) in {config}, or route only ECR hosts here with credHelpers"
-    )
+    ProtocolError::NoFallbackStore {
+        host: crate::registry::normalize_host(url),
+        config,
+    }
 }
 
 #[cfg(test)]

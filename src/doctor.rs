@@ -264,7 +264,7 @@ fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
         provider
             .provide_credentials()
             .await
-            .map_err(|e| error_chain(&e))
+            .map_err(|e| crate::text::error_line(&e, crate::text::Repeats::Contained))
     };
     crate::deadline::doing("resolving AWS credentials");
     let result = match crate::deadline::run_bounded(source.deadline.work_left(), resolve) {
@@ -372,11 +372,11 @@ fn fetch(lookup: &Lookup, host: &str, source: &AwsTokenSource, resolved: &Resolv
     match result {
         Ok(c) if c.from_cache => FetchCheck::Hit {
             took_ms,
-            expires_ms: c.validity.expires_at(),
+            expires_ms: c.token.validity.expires_at(),
         },
         Ok(c) => FetchCheck::Fetched {
             took_ms,
-            expires_ms: c.validity.expires_at(),
+            expires_ms: c.token.validity.expires_at(),
         },
         Err(e) => FetchCheck::Failed {
             took_ms,
@@ -392,19 +392,6 @@ impl TokenSource for Known {
     fn fetch(&self, _: &Target) -> Result<Token, TokenError> {
         Err(self.0.clone())
     }
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    crate::text::one_line(&parts.join(": "))
 }
 
 #[cfg(test)]

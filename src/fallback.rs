@@ -44,13 +44,12 @@ pub enum FallbackError {
     BadList { program: String },
     #[error("fallback_store in {} leads back to this helper (a loop): name another helper, such as \"pass\"", config.display())]
     Loop { config: PathBuf },
-}
-
-/// What the fallback helper printed on stdout, and whether it exited with status 0.
-#[derive(Debug)]
-pub struct Reply {
-    pub stdout: String,
-    pub success: bool,
+    /// It failed with the protocol's "not found": it has nothing for that host either.
+    #[error("{}", crate::protocol::NOT_FOUND)]
+    NotFound,
+    /// It failed with this answer on its stdout, handed on as it is.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// The fallback helper the config file names.
@@ -80,8 +79,10 @@ impl Fallback {
         })
     }
 
-    /// Runs `<program> <action>` with `input` on its stdin; stderr is the user's.
-    pub fn run(&self, action: &str, input: &[u8]) -> Result<Reply, FallbackError> {
+    /// Runs `<program> <action>` with `input` on its stdin; stderr is the user's. Its answer
+    /// is what it printed on stdout when it exits with status 0; any other status is an error
+    /// with that text ([`FallbackError::NotFound`] for the protocol's "not found").
+    pub fn run(&self, action: &str, input: &[u8]) -> Result<String, FallbackError> {
         if self.forwarded {
             return Err(FallbackError::Loop {
                 config: self.config.clone(),
@@ -158,23 +159,20 @@ impl Fallback {
         }
         crate::debug!("{} `{action}` exited with {status}", self.program);
         let text = String::from_utf8_lossy(&stdout);
-        Ok(Reply {
-            stdout: text.trim_end_matches(['\n', '\r']).to_string(),
-            success: status.success(),
-        })
+        let text = text.trim_end_matches(['\n', '\r']);
+        match (status.success(), text) {
+            (true, answer) => Ok(answer.to_string()),
+            (false, crate::protocol::NOT_FOUND) => Err(FallbackError::NotFound),
+            (false, other) => Err(FallbackError::Failed(other.to_string())),
+        }
     }
 
     /// The fallback store's `list`: `{server URL: user name}`.
-    pub fn list(&self) -> Result<Result<BTreeMap<String, String>, String>, FallbackError> {
-        let reply = self.run("list", b"")?;
-        if !reply.success {
-            return Ok(Err(reply.stdout));
-        }
-        serde_json::from_str(&reply.stdout)
-            .map(Ok)
-            .map_err(|_| FallbackError::BadList {
-                program: self.program.clone(),
-            })
+    pub fn list(&self) -> Result<BTreeMap<String, String>, FallbackError> {
+        let answer = self.run("list", b"")?;
+        serde_json::from_str(&answer).map_err(|_| FallbackError::BadList {
+            program: self.program.clone(),
+        })
     }
 }
 

@@ -57,7 +57,7 @@ pub fn main(args: &[OsString]) -> u8 {
         return hand_off(args, Some(&request), Some(deadline));
     };
     deadline::claim_answer();
-    let answer = protocol::credential_json(url, &credential.username, &credential.secret);
+    let answer = protocol::credential_json(url, &credential.token);
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{answer}").and_then(|_| out.flush()) {
         Ok(()) => 0,
@@ -101,7 +101,10 @@ fn start_engine(
 ) -> std::io::Result<(PathBuf, std::io::Error)> {
     let front = std::env::current_exe()?;
     let mut command = Command::new(crate::dirs::engine_beside(&front));
-    let arg0 = args.first().cloned().unwrap_or_else(|| front.clone().into_os_string());
+    let arg0 = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| front.clone().into_os_string());
     command.args(args.get(1..).unwrap_or_default());
     if let Some(deadline) = deadline {
         command.env(deadline::HANDOFF_VAR, deadline.handoff_value());

@@ -26,10 +26,10 @@ pub mod service_account;
 use crate::cache::Validity;
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
-use crate::lookup::{Credential, Lookup, LookupError};
+use crate::lookup::{Lookup, LookupError};
 use crate::protocol::{InputError, MAX_INPUT};
 use crate::secret::Secret;
-use crate::token::AwsTokenSource;
+use crate::token::{AwsTokenSource, Token};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -153,7 +153,7 @@ fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, Ku
     Ok(response_json(
         &request.api_version,
         host,
-        &credential,
+        &credential.token,
         lookup.clock.now_ms(),
     ))
 }
@@ -260,12 +260,7 @@ pub fn go_duration(d: Duration) -> String {
 
 /// The response for one image's registry. `cacheDuration` is always sent: without it the kubelet
 /// would use its configured default, which may outlive the token.
-pub fn response_json(
-    api_version: &str,
-    host: &str,
-    credential: &Credential,
-    now_ms: u64,
-) -> String {
+pub fn response_json(api_version: &str, host: &str, token: &Token, now_ms: u64) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Response<'a> {
@@ -284,12 +279,12 @@ pub fn response_json(
         api_version,
         kind: RESPONSE_KIND,
         cache_key_type: "Registry",
-        cache_duration: go_duration(cache_duration(&credential.validity, now_ms)),
+        cache_duration: go_duration(cache_duration(&token.validity, now_ms)),
         auth: BTreeMap::from([(
             host,
             AuthConfig {
-                username: &credential.username,
-                password: credential.secret.expose(),
+                username: &token.username,
+                password: token.password.expose(),
             },
         )]),
     };
@@ -318,16 +313,8 @@ mod tests {
         )
     }
 
-    fn credential(fetched_at: u64, lifetime_ms: u64) -> Credential {
-        Credential {
-            username: "AWS".into(),
-            secret: Secret::new("pa\"ss".into()),
-            validity: Validity {
-                fetched_at,
-                lifetime_ms,
-            },
-            from_cache: false,
-        }
+    fn token(fetched_at: u64, lifetime_ms: u64) -> Token {
+        Token::for_test("pa\"ss", fetched_at, lifetime_ms)
     }
 
     #[test]
@@ -496,7 +483,7 @@ mod tests {
         let json = response_json(
             "credentialprovider.kubelet.k8s.io/v1",
             &format!("{HOST}:443"),
-            &credential(now, 12 * 3_600_000),
+            &token(now, 12 * 3_600_000),
             now,
         );
         assert_eq!(
@@ -508,7 +495,7 @@ mod tests {
         let v1beta1 = response_json(
             "credentialprovider.kubelet.k8s.io/v1beta1",
             HOST,
-            &credential(now - 3_600_000, 3_600_000),
+            &token(now - 3_600_000, 3_600_000),
             now,
         );
         let v: Value = serde_json::from_str(&v1beta1).unwrap();

@@ -15,14 +15,13 @@
 //! region's API endpoint shares it, so a herd over many accounts of a region makes one call.
 //! Each entry records the hosts it answered, for `list`.
 
-use crate::cache::{self, Cache, CachedToken, Entry, Failure, Validity};
+use crate::cache::{self, Cache, Entry, Failure};
 use crate::clock::{self, Clock};
 use crate::config::{Config, ConfigError, Target};
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::identity::{self, CacheKey};
-use crate::secret::Secret;
-use crate::token::{TokenError, TokenSource};
+use crate::token::{Token, TokenError, TokenSource};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -64,11 +63,10 @@ enum Cached {
     Miss(Option<Entry>),
 }
 
+/// A lookup's answer: the token, and whether the cache had it (no API call was made).
 #[derive(Debug)]
 pub struct Credential {
-    pub username: String,
-    pub secret: Secret,
-    pub validity: Validity,
+    pub token: Token,
     pub from_cache: bool,
 }
 
@@ -224,12 +222,7 @@ impl<'a> Lookup<'a> {
                 .map(|e| e.hosts.clone())
                 .unwrap_or_default(),
             token: match &result {
-                Ok(t) => Some(CachedToken {
-                    proxy_endpoint: t.proxy_endpoint.clone(),
-                    username: t.username.clone(),
-                    password: t.password.clone(),
-                    validity: t.validity,
-                }),
+                Ok(t) => Some(t.clone()),
                 Err(_) => previous_token
                     .clone()
                     .filter(|t| t.is_valid(self.clock.now_ms())),
@@ -243,10 +236,8 @@ impl<'a> Lookup<'a> {
         entry.add_host(&target.host);
         write_entry(cache, &lock, &key, &entry);
         match result {
-            Ok(t) => Ok(Credential {
-                username: t.username,
-                secret: t.password,
-                validity: t.validity,
+            Ok(token) => Ok(Credential {
+                token,
                 from_cache: false,
             }),
             Err(err) => usable(previous_token.as_ref(), self.clock.now_ms()).ok_or(err.into()),
@@ -345,11 +336,8 @@ fn remember_host(cache: &Cache, key: &CacheKey, host: &str, wait: Duration) {
 }
 
 fn fetch(target: &Target, source: &dyn TokenSource) -> Result<Credential, LookupError> {
-    let t = source.fetch(target)?;
     Ok(Credential {
-        username: t.username,
-        secret: t.password,
-        validity: t.validity,
+        token: source.fetch(target)?,
         from_cache: false,
     })
 }
@@ -361,7 +349,7 @@ fn fresh_token(entry: Option<&Entry>, now: u64) -> Option<Credential> {
         .map(to_credential)
 }
 
-fn usable(token: Option<&CachedToken>, now: u64) -> Option<Credential> {
+fn usable(token: Option<&Token>, now: u64) -> Option<Credential> {
     token.filter(|t| t.is_valid(now)).map(to_credential)
 }
 
@@ -373,11 +361,9 @@ fn still_valid(
     usable(entry.and_then(|e| e.token.as_ref()), now).ok_or(err)
 }
 
-fn to_credential(t: &CachedToken) -> Credential {
+fn to_credential(token: &Token) -> Credential {
     Credential {
-        username: t.username.clone(),
-        secret: t.password.clone(),
-        validity: t.validity,
+        token: token.clone(),
         from_cache: true,
     }
 }
@@ -386,7 +372,6 @@ fn to_credential(t: &CachedToken) -> Credential {
 mod tests {
     use super::*;
     use crate::env::MapEnv;
-    use crate::token::Token;
     use std::cell::Cell;
     use std::time::Duration;
 
@@ -420,15 +405,8 @@ mod tests {
                     message: "no".into(),
                 });
             }
-            Ok(Token {
-                proxy_endpoint: format!("https://{HOST}"),
-                username: "AWS".into(),
-                password: Secret::new(format!("pw{}", self.calls.get())),
-                validity: Validity {
-                    fetched_at: self.clock.now_ms(),
-                    lifetime_ms: self.ttl_ms,
-                },
-            })
+            let password = format!("pw{}", self.calls.get());
+            Ok(Token::for_test(&password, self.clock.now_ms(), self.ttl_ms))
         }
     }
 
@@ -452,7 +430,7 @@ mod tests {
         assert!(!l.get(HOST, &fake).unwrap().from_cache);
         let again = l.get(&format!("https://{HOST}/v2/"), &fake).unwrap();
         assert!(again.from_cache);
-        assert_eq!(again.secret.expose(), "pw1");
+        assert_eq!(again.token.password.expose(), "pw1");
         assert_eq!(fake.calls.get(), 1);
     }
 
@@ -474,7 +452,7 @@ mod tests {
         l.get(HOST, &fake).unwrap();
         fake.fail.set(true);
         fake.clock.advance(Duration::from_millis(320));
-        assert_eq!(l.get(HOST, &fake).unwrap().secret.expose(), "pw1");
+        assert_eq!(l.get(HOST, &fake).unwrap().token.password.expose(), "pw1");
         assert_eq!(
             fake.calls.get(),
             2,
@@ -494,8 +472,11 @@ mod tests {
         let fake = Fake::new(3_600_000);
         let dev = lookup(&MapEnv::new(&[("AWS_PROFILE", "dev")]), dir.path(), &fake);
         let prod = lookup(&MapEnv::new(&[("AWS_PROFILE", "prod")]), dir.path(), &fake);
-        assert_eq!(dev.get(HOST, &fake).unwrap().secret.expose(), "pw1");
-        assert_eq!(prod.get(HOST, &fake).unwrap().secret.expose(), "pw2");
+        assert_eq!(dev.get(HOST, &fake).unwrap().token.password.expose(), "pw1");
+        assert_eq!(
+            prod.get(HOST, &fake).unwrap().token.password.expose(),
+            "pw2"
+        );
         assert_eq!(dev.list().unwrap().len(), 1);
     }
 
@@ -528,7 +509,7 @@ mod tests {
             "https://333333333333.dkr.ecr.us-east-1.amazonaws.com:443/v2/",
         ];
         for h in hosts {
-            assert_eq!(l.get(h, &fake).unwrap().secret.expose(), "pw1");
+            assert_eq!(l.get(h, &fake).unwrap().token.password.expose(), "pw1");
         }
         assert_eq!(fake.calls.get(), 1);
         let want: Vec<String> = ["111111111111", "222222222222", "333333333333"]

@@ -10,26 +10,57 @@ use crate::config::Target;
 use crate::deadline::Deadline;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::text::one_line;
+use crate::text::{Repeats, error_chain, error_line, one_line};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use std::error::Error as StdError;
 use std::time::Duration;
 
 pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A registry password and what ECR said about it.
-#[derive(Debug, Clone)]
+/// A registry password and what ECR said about it: what a fetch returns, what the cache keeps
+/// (its fields are the token of a schema-v3 cache entry, [`cache::SCHEMA`]), and what a lookup
+/// answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Token {
     pub proxy_endpoint: String,
     pub username: String,
     pub password: Secret,
     /// When it arrived on the local clock, and how long it lasts on the server's.
+    #[serde(flatten)]
     pub validity: Validity,
+}
+
+impl Token {
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        self.validity.is_fresh(now_ms)
+    }
+
+    pub fn is_valid(&self, now_ms: u64) -> bool {
+        self.validity.is_valid(now_ms)
+    }
+}
+
+#[cfg(test)]
+impl Token {
+    /// A token for `https://h` with this password, fetched at `fetched_at` (local clock, Unix
+    /// milliseconds) for `lifetime_ms`.
+    pub fn for_test(password: &str, fetched_at: u64, lifetime_ms: u64) -> Token {
+        Token {
+            proxy_endpoint: "https://h".into(),
+            username: crate::protocol::USERNAME.into(),
+            password: Secret::new(password.into()),
+            validity: Validity {
+                fetched_at,
+                lifetime_ms,
+            },
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -455,7 +486,7 @@ fn classify(
     endpoint: &str,
     timeout: Duration,
 ) -> TokenError {
-    let chain = error_chain(err);
+    let chain = error_chain(err, Repeats::Adjacent);
     let has = |needle: &str| chain.iter().any(|s| s.contains(needle));
     if let Some(refused) = endpoint_refusal(err) {
         return refused;
@@ -464,7 +495,7 @@ fn classify(
     while let Some(e) = source {
         if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
         {
-            let detail = one_line(&error_chain(c).join(": "));
+            let detail = error_line(c, Repeats::Adjacent);
             if needs_sso_login(&detail) {
                 return TokenError::SsoLogin { profile: None };
             }
@@ -576,19 +607,6 @@ fn endpoint_fix(detail: &str) -> &'static str {
     }
 }
 
-fn error_chain(err: &dyn StdError) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut source: Option<&dyn StdError> = Some(err);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if out.last() != Some(&text) {
-            out.push(text);
-        }
-        source = e.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +640,20 @@ mod tests {
         assert!(seen(local, Some(l + 2 * hour)).validity(l + hour).is_none());
         let v = seen(local, None).validity(l + 24 * hour).unwrap();
         assert_eq!(v.lifetime_ms, cache::MAX_TOKEN_LIFETIME_MS);
+    }
+
+    /// A token is stored as the `token` of a schema-v3 cache entry: these exact bytes, so that
+    /// entries written by earlier builds keep hitting.
+    #[test]
+    fn a_token_serialises_as_the_v3_cache_entry_token() {
+        let token = Token::for_test("pw", 1, 2);
+        let v3 = r#"{"proxy_endpoint":"https://h","username":"AWS","password":"pw","fetched_at":1,"lifetime_ms":2}"#;
+        assert_eq!(serde_json::to_string(&token).unwrap(), v3);
+        let read: Token = serde_json::from_str(v3).unwrap();
+        assert_eq!(
+            (read.password.expose(), read.validity),
+            ("pw", token.validity)
+        );
     }
 
     #[test]

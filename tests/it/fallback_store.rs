@@ -291,3 +291,47 @@ fn a_fallback_store_that_leads_back_here_is_refused_not_spawned_forever() {
         describe(&out)
     );
 }
+
+/// A fallback store's "not found" is this helper's, silent as docker expects; any other
+/// failure of its is handed on as it is, and said on stderr too, which docker users see.
+#[test]
+fn a_fallback_stores_not_found_stays_silent_and_its_other_failures_are_shown() {
+    let mut sb = Sandbox::new();
+    helpers_on_path(
+        &mut sb,
+        &[
+            (
+                "empty",
+                "#!/bin/sh\necho 'credentials not found in native keychain'\nexit 1\n",
+            ),
+            ("locked", "#!/bin/sh\necho 'the store is locked'\nexit 1\n"),
+        ],
+    );
+    sb.config("config.toml", "fallback_store = \"empty\"\n");
+    for out in [sb.get("ghcr.io"), sb.run(["list"], "")] {
+        assert_eq!(
+            (out.status.code(), stdout(&out), out.stderr.is_empty()),
+            (
+                Some(1),
+                "credentials not found in native keychain\n".to_string(),
+                true
+            ),
+            "{}",
+            describe(&out)
+        );
+    }
+    sb.config("config.toml", "fallback_store = \"locked\"\n");
+    for out in [sb.get("ghcr.io"), sb.run(["erase"], "ghcr.io")] {
+        assert_eq!(
+            (out.status.code(), stdout(&out)),
+            (Some(1), "the store is locked\n".to_string()),
+            "{}",
+            describe(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(": the store is locked"),
+            "{}",
+            describe(&out)
+        );
+    }
+}
