@@ -153,7 +153,7 @@ impl TokenSource for FakeSource {
         }
         Ok(Token {
             proxy_endpoint: format!("https://{}", target.host),
-            username: protocol::USERNAME.into(),
+            username: docker_credential_ecr::token::USERNAME.into(),
             password: Secret::new(FAKE_PASSWORD.into()),
             validity: cache::Validity {
                 fetched_at: clock::now_ms(),

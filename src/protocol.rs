@@ -17,9 +17,6 @@ pub const NOT_FOUND: &str = "credentials not found in native keychain";
 /// The reference library's answer to an empty `get`.
 pub const NO_SERVER_URL: &str = "no credentials server URL";
 
-/// ECR's registry user name; the token is the password.
-pub const USERNAME: &str = "AWS";
-
 /// No client sends more than a URL or a small JSON object; anything bigger is refused unread.
 pub const MAX_INPUT: u64 = 64 * 1024;
 

@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use std::error::Error as StdError;
 use std::time::Duration;
 
+/// ECR's registry user name; the token is the password.
+pub const USERNAME: &str = "AWS";
+
 pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,7 +56,7 @@ impl Token {
     pub fn for_test(password: &str, fetched_at: u64, lifetime_ms: u64) -> Token {
         Token {
             proxy_endpoint: "https://h".into(),
-            username: crate::protocol::USERNAME.into(),
+            username: USERNAME.into(),
             password: Secret::new(password.into()),
             validity: Validity {
                 fetched_at,
@@ -469,7 +472,7 @@ pub fn decode_token(b64: &str) -> Result<(String, Secret), &'static str> {
     let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text")?;
     let text = Secret::new(text);
     match text.expose().split_once(':') {
-        Some((user, pw)) if user == crate::protocol::USERNAME && !pw.is_empty() => {
+        Some((user, pw)) if user == USERNAME && !pw.is_empty() => {
             Ok((user.to_string(), Secret::new(pw.to_string())))
         }
         _ => Err("it does not have the form AWS:<password>"),
