@@ -6,6 +6,7 @@
 //! `cli::run` is only called for inputs that never resolve to an ECR registry.
 #![allow(dead_code)]
 
+use docker_credential_ecr::authorization::{self, Token};
 use docker_credential_ecr::cache::{self, Cache, Entry};
 use docker_credential_ecr::cli;
 use docker_credential_ecr::clock;
@@ -17,7 +18,7 @@ use docker_credential_ecr::lookup::{Lookup, LookupError};
 use docker_credential_ecr::protocol;
 use docker_credential_ecr::registry::{self, Registry};
 use docker_credential_ecr::secret::Secret;
-use docker_credential_ecr::token::{Token, TokenError, TokenSource};
+use docker_credential_ecr::token::{TokenError, TokenSource};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -153,9 +154,9 @@ impl TokenSource for FakeSource {
         }
         Ok(Token {
             proxy_endpoint: format!("https://{}", target.host),
-            username: docker_credential_ecr::token::USERNAME.into(),
+            username: authorization::USERNAME.into(),
             password: Secret::new(FAKE_PASSWORD.into()),
-            validity: cache::Validity {
+            validity: authorization::Validity {
                 fetched_at: clock::now_ms(),
                 lifetime_ms: 3_600_000,
             },

@@ -15,13 +15,13 @@
 //! directory we cannot write means tokens are served uncached.
 //!
 //! A token's life is counted on the local clock from the moment it arrived, for as long as the
-//! server said it lasts on the server's clock ([`Validity`]): neither clock's error against the
+//! server said it lasts on the server's clock ([`crate::authorization::Validity`]): neither clock's error against the
 //! other moves an expiry. An entry whose numbers no fetch could have produced (a lifetime longer
 //! than ECR issues, a fetch in the future because the clock was set back) is a miss.
 
+use crate::authorization::Token;
 use crate::fsutil::{self, Links};
 use crate::platform;
-use crate::token::Token;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -37,19 +37,8 @@ pub const SCHEMA: &str = "docker-credential-ecr/cache/v3";
 /// from in a region, and still a small file.
 pub const MAX_HOSTS: usize = 64;
 
-/// ECR's authorization tokens last 12 hours; nothing longer is a token ECR issued.
-pub const MAX_TOKEN_LIFETIME_MS: u64 = 12 * 3600 * 1000;
-
-/// What a server's rounding may add to [`MAX_TOKEN_LIFETIME_MS`] in an entry that is still
-/// believed.
-const LIFETIME_SLACK_MS: u64 = 5 * 60 * 1000;
-
 /// Real tokens are ~2-3 KiB; anything much bigger is not ours.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024;
-
-/// Refresh this long before expiry at most: a pull that starts with a token about to expire
-/// could fail halfway through a large image.
-const MAX_REFRESH_MARGIN_MS: u64 = 30 * 60 * 1000;
 
 /// How often a write sweeps the directory for expired entries and debris.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -91,16 +80,6 @@ pub struct Entry {
     pub failure: Option<Failure>,
 }
 
-/// How long a token may be used, on the local clock: from when it arrived, for as long as the
-/// server said it lasts (its `expiresAt` less its own time of the reply).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Validity {
-    /// Local clock, Unix milliseconds, when the token arrived.
-    pub fetched_at: u64,
-    /// Milliseconds, as measured on the server's clock.
-    pub lifetime_ms: u64,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
     /// Unix milliseconds.
@@ -110,50 +89,6 @@ pub struct Failure {
     /// for ECR Public the processes that share this failure go on anonymously too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub identity_refused: bool,
-}
-
-impl Validity {
-    /// Local clock, Unix milliseconds.
-    pub fn expires_at(&self) -> u64 {
-        self.fetched_at.saturating_add(self.lifetime_ms)
-    }
-
-    /// Local clock, Unix milliseconds: when the token is due for refresh.
-    pub fn refresh_at(&self) -> u64 {
-        self.expires_at().saturating_sub(self.refresh_margin_ms())
-    }
-
-    /// Usable now, and not yet due for refresh.
-    pub fn is_fresh(&self, now_ms: u64) -> bool {
-        self.plausible(now_ms) && now_ms < self.refresh_at()
-    }
-
-    /// Not expired: still acceptable when a refresh fails.
-    pub fn is_valid(&self, now_ms: u64) -> bool {
-        self.plausible(now_ms) && now_ms < self.expires_at()
-    }
-
-    /// How much longer the token stays fresh: zero once it is due for refresh. Whoever keeps
-    /// a token of ours (the kubelet) keeps it this long and no longer.
-    pub fn fresh_for(&self, now_ms: u64) -> Duration {
-        if self.is_fresh(now_ms) {
-            Duration::from_millis(self.refresh_at() - now_ms)
-        } else {
-            Duration::ZERO
-        }
-    }
-
-    /// A quarter of the token's lifetime, at most 30 minutes: 30 minutes for ECR's 12-hour
-    /// tokens, and proportionally less for short-lived ones so they are still used at all.
-    pub fn refresh_margin_ms(&self) -> u64 {
-        (self.lifetime_ms / 4).min(MAX_REFRESH_MARGIN_MS)
-    }
-
-    /// Numbers a fetch could have produced: fetched no later than now (a clock set back since
-    /// makes the age unknowable), and no longer-lived than ECR's tokens.
-    fn plausible(&self, now_ms: u64) -> bool {
-        self.fetched_at <= now_ms && self.lifetime_ms <= MAX_TOKEN_LIFETIME_MS + LIFETIME_SLACK_MS
-    }
 }
 
 impl Entry {
@@ -544,20 +479,11 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
 mod tests {
     use super::*;
     use crate::clock::now_ms;
-    use crate::secret::Secret;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::time::SystemTime;
 
     fn token(fetched_at: u64, expires_at: u64) -> Token {
-        Token {
-            proxy_endpoint: "https://h".into(),
-            username: "AWS".into(),
-            password: Secret::new("pw".into()),
-            validity: Validity {
-                fetched_at,
-                lifetime_ms: expires_at - fetched_at,
-            },
-        }
+        Token::for_test("pw", fetched_at, expires_at - fetched_at)
     }
 
     fn entry(t: Option<Token>) -> Entry {
@@ -568,41 +494,6 @@ mod tests {
             token: t,
             failure: None,
         }
-    }
-
-    #[test]
-    fn refresh_margin_is_a_quarter_of_the_lifetime_capped_at_30_minutes() {
-        let hour = 3_600_000;
-        assert_eq!(
-            token(0, 12 * hour).validity.refresh_margin_ms(),
-            30 * 60 * 1000
-        );
-        assert_eq!(token(0, 8_000).validity.refresh_margin_ms(), 2_000);
-        let t = token(0, 12 * hour);
-        assert!(t.is_fresh(11 * hour));
-        assert!(!t.is_fresh(12 * hour - 29 * 60 * 1000));
-        assert!(t.is_valid(12 * hour - 1));
-        assert!(!t.is_valid(12 * hour));
-    }
-
-    #[test]
-    fn validity_is_counted_from_the_fetch_and_implausible_numbers_are_neither_fresh_nor_valid() {
-        let hour = 3_600_000;
-        let t = token(10 * hour, 22 * hour);
-        assert_eq!(t.validity.expires_at(), 22 * hour);
-        assert_eq!(
-            t.validity.fresh_for(11 * hour),
-            Duration::from_secs(10 * 3600 + 1800)
-        );
-        assert_eq!(t.validity.fresh_for(22 * hour - 1), Duration::ZERO);
-        // Fetched "in the future": the clock was set back since, so its age is unknown.
-        assert!(!t.is_valid(10 * hour - 1));
-        assert!(!t.is_fresh(10 * hour - 1));
-        assert_eq!(t.validity.fresh_for(10 * hour - 1), Duration::ZERO);
-        // Longer than ECR issues: not a token of a fetch of ours.
-        let long = token(0, 12 * hour + LIFETIME_SLACK_MS + 1);
-        assert!(!long.is_valid(1) && !long.is_fresh(1));
-        assert!(token(0, 12 * hour + LIFETIME_SLACK_MS).is_fresh(1));
     }
 
     #[test]

@@ -76,7 +76,14 @@ pub struct Target {
     pub source: Option<String>,
     /// The explicit API endpoint, filled in by [`crate::identity::resolve`] from the config
     /// entry or the SDK's endpoint rule ([`crate::endpoint`]).
-    pub endpoint: Option<crate::endpoint::Endpoint>,
+    pub endpoint: Option<Endpoint>,
+}
+
+/// An explicitly configured endpoint and where it was configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub source: String,
 }
 
 impl Target {

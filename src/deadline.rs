@@ -30,6 +30,19 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
+/// Seconds a whole request may take.
+pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The bound on a whole request, a token fetch and its credential resolution included
+/// : `DOCKER_CREDENTIAL_ECR_TIMEOUT` seconds, else 10.
+pub fn timeout(env: &dyn crate::env::Env) -> Duration {
+    env.var(TIMEOUT_VAR)
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
+}
+
 /// Kept back from the work at the end of the bound: the time to stop it, kill child processes,
 /// record the failure in the cache and write the answer. At most a fifth of a short bound.
 const ANSWER_MARGIN: Duration = Duration::from_millis(250);
@@ -53,7 +66,7 @@ impl Deadline {
     /// `DOCKER_CREDENTIAL_ECR_TIMEOUT` (or its default) from now; in an engine the front
     /// handed a request to, what was left of the front's bound ([`take_handoff`]).
     pub fn from_env(env: &dyn crate::env::Env) -> Deadline {
-        let limit = crate::token::timeout(env);
+        let limit = timeout(env);
         let left = HANDED_OVER.get().map_or(limit, |left| limit.min(*left));
         Deadline {
             at: Instant::now() + left,
@@ -115,7 +128,7 @@ pub fn message(doing: Option<&str>, after: Duration) -> String {
     format!(
         "timed out{doing} after {}s (set {} to wait longer)",
         after.as_secs_f64(),
-        crate::token::TIMEOUT_VAR
+        TIMEOUT_VAR
     )
 }
 

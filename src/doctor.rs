@@ -14,13 +14,14 @@ pub mod clients;
 pub mod credentials;
 pub mod report;
 
+use crate::authorization::Token;
 use crate::cache;
 use crate::config::{self, Config, Target};
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::lookup::Lookup;
 use crate::registry::{self, Registry};
-use crate::token::{AwsTokenSource, Token, TokenError, TokenSource};
+use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_credential_types::provider::ProvideCredentials;
 use clients::ClientFiles;
 use report::{

@@ -7,16 +7,9 @@
 //! registry calls the URL they named, so the SDK is not also asked for FIPS or dual-stack
 //! (it refuses that combination).
 
-use crate::config::Target;
+use crate::config::{Endpoint, Target};
 use crate::profiles::Profiles;
 use crate::registry::Registry;
-
-/// An explicitly configured endpoint and where it was configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub url: String,
-    pub source: String,
-}
 
 /// The SDK's service id, which names its `AWS_ENDPOINT_URL_<ID>` variable and `[services]` key.
 pub fn service_id(registry: &Registry) -> &'static str {

@@ -32,7 +32,7 @@ pub enum FallbackError {
         config: PathBuf,
         source: std::io::Error,
     },
-    #[error("the fallback store {program} did not answer within {}s (set {} to wait longer)", .after.as_secs_f64(), crate::token::TIMEOUT_VAR)]
+    #[error("the fallback store {program} did not answer within {}s (set {} to wait longer)", .after.as_secs_f64(), crate::deadline::TIMEOUT_VAR)]
     Timeout { program: String, after: Duration },
     #[error("the fallback store {program} answered more than {MAX_OUTPUT} bytes")]
     TooLarge { program: String },

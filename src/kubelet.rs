@@ -23,13 +23,14 @@
 
 pub mod service_account;
 
-use crate::cache::Validity;
+use crate::authorization::Token;
+use crate::authorization::Validity;
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::lookup::{Lookup, LookupError};
 use crate::protocol::{InputError, MAX_INPUT};
 use crate::secret::Secret;
-use crate::token::{AwsTokenSource, Token};
+use crate::token::AwsTokenSource;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;

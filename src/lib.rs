@@ -14,6 +14,7 @@
 //! - [`profiles`]: the shared AWS config files, parsed by aws-config's own parser;
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
 //! - [`identity`]: the cache key, from local facts only;
+//! - [`authorization`]: an ECR token and how long it may be used (the one refresh-margin rule);
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
 //! - [`clock`]: the wall clock that decides a token's freshness, which tests move;
 //! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
@@ -29,6 +30,7 @@
 //! - [`doctor`]: the `doctor` command, which explains why a registry does or does not get a token;
 //! - [`kubelet`]: the kubelet's image credential provider plugin (`kubelet`, `ecr-credential-provider`).
 
+pub mod authorization;
 pub mod cache;
 pub mod cli;
 pub mod clock;

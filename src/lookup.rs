@@ -15,13 +15,14 @@
 //! region's API endpoint shares it, so a herd over many accounts of a region makes one call.
 //! Each entry records the hosts it answered, for `list`.
 
+use crate::authorization::Token;
 use crate::cache::{self, Cache, Entry, Failure};
 use crate::clock::{self, Clock};
 use crate::config::{Config, ConfigError, Target};
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::identity::{self, CacheKey};
-use crate::token::{Token, TokenError, TokenSource};
+use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -4,10 +4,10 @@
 //! text as "no credentials here, carry on anonymously" ([`NOT_FOUND`]). Every other error text
 //! is shown to the user, so those must be one actionable line.
 
+use crate::authorization::Token;
 use crate::config::ConfigError;
 use crate::fallback::FallbackError;
 use crate::lookup::LookupError;
-use crate::token::Token;
 use serde::Serialize;
 use std::io::Read;
 

@@ -5,7 +5,7 @@
 //! Every wait is bounded: a machine with no credentials and no metadata service fails within
 //! the timeout, and each failure becomes one line that says what to fix.
 
-use crate::cache::{self, Validity};
+use crate::authorization::{self, Token, USERNAME, Validity};
 use crate::config::Target;
 use crate::deadline::Deadline;
 use crate::registry::Registry;
@@ -16,55 +16,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use std::error::Error as StdError;
 use std::time::Duration;
-
-/// ECR's registry user name; the token is the password.
-pub const USERNAME: &str = "AWS";
-
-pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A registry password and what ECR said about it: what a fetch returns, what the cache keeps
-/// (its fields are the token of a schema-v3 cache entry, [`cache::SCHEMA`]), and what a lookup
-/// answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Token {
-    pub proxy_endpoint: String,
-    pub username: String,
-    pub password: Secret,
-    /// When it arrived on the local clock, and how long it lasts on the server's.
-    #[serde(flatten)]
-    pub validity: Validity,
-}
-
-impl Token {
-    pub fn is_fresh(&self, now_ms: u64) -> bool {
-        self.validity.is_fresh(now_ms)
-    }
-
-    pub fn is_valid(&self, now_ms: u64) -> bool {
-        self.validity.is_valid(now_ms)
-    }
-}
-
-#[cfg(test)]
-impl Token {
-    /// A token for `https://h` with this password, fetched at `fetched_at` (local clock, Unix
-    /// milliseconds) for `lifetime_ms`.
-    pub fn for_test(password: &str, fetched_at: u64, lifetime_ms: u64) -> Token {
-        Token {
-            proxy_endpoint: "https://h".into(),
-            username: USERNAME.into(),
-            password: Secret::new(password.into()),
-            validity: Validity {
-                fetched_at,
-                lifetime_ms,
-            },
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum TokenError {
@@ -165,15 +118,6 @@ fn profile_hint(profile: &Option<String>) -> String {
         .as_ref()
         .map(|p| format!(" for profile {p:?}"))
         .unwrap_or_default()
-}
-
-/// The bound on a whole request, a token fetch and its credential resolution included
-/// (see [`crate::deadline`]): `DOCKER_CREDENTIAL_ECR_TIMEOUT` seconds, else 10.
-pub fn timeout(env: &dyn crate::env::Env) -> Duration {
-    env.var(TIMEOUT_VAR)
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
 }
 
 /// Anything that can produce a token for a target: the SDK in production, fakes in tests.
@@ -418,7 +362,7 @@ impl ReplyTime {
         let lifetime = expires_at_ms.checked_sub(server).filter(|l| *l > 0)?;
         Some(Validity {
             fetched_at: local,
-            lifetime_ms: (lifetime as u64).min(cache::MAX_TOKEN_LIFETIME_MS),
+            lifetime_ms: (lifetime as u64).min(authorization::MAX_TOKEN_LIFETIME_MS),
         })
     }
 }
@@ -642,7 +586,7 @@ mod tests {
         // Expired when issued; longer than ECR issues is cut to ECR's.
         assert!(seen(local, Some(l + 2 * hour)).validity(l + hour).is_none());
         let v = seen(local, None).validity(l + 24 * hour).unwrap();
-        assert_eq!(v.lifetime_ms, cache::MAX_TOKEN_LIFETIME_MS);
+        assert_eq!(v.lifetime_ms, authorization::MAX_TOKEN_LIFETIME_MS);
     }
 
     /// A token is stored as the `token` of a schema-v3 cache entry: these exact bytes, so that

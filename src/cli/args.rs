@@ -202,7 +202,7 @@ pub const ENV_VARS: &[EnvVar] = &[
         summary: "Per-registry config file (default: ~/.config/docker-credential-ecr/config.toml)",
     },
     EnvVar {
-        name: crate::token::TIMEOUT_VAR,
+        name: crate::deadline::TIMEOUT_VAR,
         summary: "Seconds a request may take, from reading it to the answer, whatever it waits for (default 10)",
     },
     EnvVar {

@@ -11,9 +11,10 @@
 //! every miss, and the plugin's only caller is the kubelet, which minted the token. A token whose
 //! payload cannot be read is keyed on a hash of the whole token instead.
 
+use crate::authorization::Token;
 use crate::config::Target;
 use crate::secret::Secret;
-use crate::token::{AwsTokenSource, Token, TokenError, TokenSource};
+use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
