@@ -11,16 +11,18 @@
 
 pub mod args;
 pub mod generate;
+pub mod outcome;
 
 use crate::deadline;
 use crate::env::{Env, ProcessEnv};
 use crate::fallback::Fallback;
 use crate::lookup::{Lookup, LookupError};
 use crate::program::version_line;
-use crate::protocol::{self, ProtocolError};
+use crate::protocol;
 use crate::token::AwsTokenSource;
 use args::{Command, Parsed, Verb};
 use clap::error::ErrorKind;
+use outcome::ProtocolError;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 

@@ -86,7 +86,7 @@ fn hand_off(args: &[OsString], request: Option<&[u8]>, deadline: Option<Deadline
         None => format!("cannot find this program's own file to run its engine: {error}"),
     };
     // A protocol verb's error goes on stdout too, where clients read it.
-    if matches!(args, [_, verb] if crate::cli::args::Verb::from_word(verb).is_some()) {
+    if matches!(args, [_, verb] if protocol::Verb::from_word(verb).is_some()) {
         let _ = writeln!(std::io::stdout(), "{line}");
     }
     let _ = writeln!(std::io::stderr(), "{program}: {line}");

@@ -5,9 +5,7 @@
 //! is shown to the user, so those must be one actionable line.
 
 use crate::authorization::Token;
-use crate::config::ConfigError;
-use crate::fallback::FallbackError;
-use crate::lookup::LookupError;
+use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 use std::io::Read;
 
@@ -40,83 +38,41 @@ pub enum InputError {
     NotCredentials,
 }
 
-/// Why a protocol verb (or a command line that names none) has no answer, with its cause kept
-/// typed up to [`crate::cli`], the one place that writes it: its `Display` is the line on
-/// stdout, [`ProtocolError::note`] the line on stderr.
-#[derive(Debug, thiserror::Error)]
-pub enum ProtocolError {
-    /// No credentials here: the client goes on anonymously, and nothing more is said.
-    #[error("{NOT_FOUND}")]
-    NotFound,
-    /// "Not found" for the client, so that it goes on anonymously, with the reason as a note
-    /// (ECR Public without a usable AWS identity, [`LookupError::PublicAnonymous`]).
-    #[error("{NOT_FOUND}")]
-    NotFoundBecause(#[source] LookupError),
-    /// Not one protocol verb: the reference helpers' usage line.
-    #[error("{}", crate::cli::args::Verb::usage(.program))]
-    Usage { program: String },
-    /// A first word that names no command.
-    #[error("unknown action {word:?}; expected one of {} (see {program} --help)", .commands.join(", "))]
-    UnknownAction {
-        program: String,
-        word: String,
-        commands: Vec<String>,
-    },
-    #[error(transparent)]
-    Input(#[from] InputError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Lookup(LookupError),
-    #[error(transparent)]
-    Fallback(FallbackError),
-    /// `docker login` to a host that is not ECR, with nowhere to keep its password. Only the
-    /// host is shown (if the URL has one): whatever else a client put in it may be a password.
-    #[error(
-        "{} is not an ECR registry and no fallback store is configured to keep its password: set fallback_store = \"pass\" (or another docker-credential-* helper) in {config}, or route only ECR hosts here with credHelpers",
-        host.as_ref().map_or_else(|| "this server URL".to_string(), |h| format!("{h:?}"))
-    )]
-    NoFallbackStore {
-        host: Option<String>,
-        config: String,
-    },
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
+/// The docker-credential-helper protocol: each is the only argument, with the request, if any,
+/// on stdin. A value enum as well as subcommands, so that the protocol's usage line and its
+/// one-word fast path read the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand, ValueEnum)]
+pub enum Verb {
+    /// Read a registry URL on stdin; print {"ServerURL","Username","Secret"} for it (other hosts: the fallback_store's answer)
+    Get,
+    /// Accept credentials from `docker login`: ECR hosts succeed silently (tokens are minted, not stored); other hosts go to the config file's fallback_store
+    Store,
+    /// Read a registry URL on stdin; forget its cached token, or the fallback_store's credentials for other hosts (`docker logout`)
+    Erase,
+    /// Print {"<server URL>":"AWS"} for every registry with a valid cached token, merged with the fallback_store's list
+    List,
+    /// Print the name, project URL and version
+    Version,
 }
 
-impl ProtocolError {
-    /// The line for stderr, if any. docker shows a helper's stderr and drops its stdout, so
-    /// without it a docker user would see only the registry's "no basic auth credentials";
-    /// clients hide a "not found" answer, so its reason, if it has one, goes there too.
-    pub fn note(&self) -> Option<String> {
-        match self {
-            ProtocolError::NotFound
-            | ProtocolError::Usage { .. }
-            | ProtocolError::UnknownAction { .. } => None,
-            ProtocolError::NotFoundBecause(reason) => Some(reason.to_string()),
-            other => Some(other.to_string()),
-        }
+impl Verb {
+    /// The protocol verb a word names, exactly as clients spell it.
+    pub fn from_word(word: &std::ffi::OsStr) -> Option<Verb> {
+        word.to_str()
+            .and_then(|w| <Verb as ValueEnum>::from_str(w, false).ok())
     }
-}
 
-/// Where a lookup's "not found" answers are told apart from its errors.
-impl From<LookupError> for ProtocolError {
-    fn from(e: LookupError) -> Self {
-        match e {
-            LookupError::NotEcr => ProtocolError::NotFound,
-            LookupError::PublicAnonymous { .. } => ProtocolError::NotFoundBecause(e),
-            other => ProtocolError::Lookup(other),
-        }
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|p| p.get_name().to_string())
+            .unwrap_or_default()
     }
-}
 
-/// The fallback store's "not found" is this helper's.
-impl From<FallbackError> for ProtocolError {
-    fn from(e: FallbackError) -> Self {
-        match e {
-            FallbackError::NotFound => ProtocolError::NotFound,
-            other => ProtocolError::Fallback(other),
-        }
+    /// The reference library's usage line, which clients may expect when they misuse the
+    /// protocol: `Usage: <name> <get|store|erase|list|version>`.
+    pub fn usage(program: &str) -> String {
+        let names: Vec<String> = Verb::value_variants().iter().map(|v| v.name()).collect();
+        format!("Usage: {program} <{}>", names.join("|"))
     }
 }
 
@@ -247,49 +203,6 @@ mod tests {
             Err(InputError::NotCredentials)
         );
         assert!(!err.to_string().contains("hunter2"));
-    }
-
-    /// "Not found" is a variant, whoever said it; only its reasons and real errors get a note.
-    #[test]
-    fn not_found_is_decided_by_variant_and_noted_only_with_a_reason() {
-        let answer = |e: ProtocolError| (e.to_string(), e.note());
-        for quiet in [
-            ProtocolError::from(LookupError::NotEcr),
-            ProtocolError::from(FallbackError::NotFound),
-        ] {
-            assert!(matches!(quiet, ProtocolError::NotFound), "{quiet:?}");
-            assert_eq!(answer(quiet), (NOT_FOUND.to_string(), None));
-        }
-        let public = ProtocolError::from(LookupError::PublicAnonymous {
-            host: "public.ecr.aws".into(),
-            reason: "no AWS credentials found".into(),
-        });
-        let (stdout, note) = answer(public);
-        assert_eq!(stdout, NOT_FOUND);
-        assert!(
-            note.as_deref().is_some_and(
-                |n| n.starts_with("public.ecr.aws: no token, so the client pulls anonymously")
-            ),
-            "{note:?}"
-        );
-        // A fallback store's own failure is handed on as it is, on stdout and in the note.
-        assert_eq!(
-            answer(FallbackError::Failed("locked".into()).into()),
-            ("locked".to_string(), Some("locked".to_string()))
-        );
-        assert_eq!(
-            answer(ProtocolError::Usage {
-                program: "docker-credential-ecr".into()
-            }),
-            (
-                "Usage: docker-credential-ecr <get|store|erase|list|version>".to_string(),
-                None
-            )
-        );
-        assert_eq!(
-            answer(InputError::Empty.into()),
-            (NO_SERVER_URL.to_string(), Some(NO_SERVER_URL.to_string()))
-        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::configure::{self, targets::Client};
 use crate::program;
+pub use crate::protocol::Verb;
 use clap::{
     ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, ValueHint,
 };
@@ -42,44 +43,6 @@ pub enum Command {
     /// Kubelet credential provider plugin: CredentialProviderRequest on stdin, response on stdout (also as `ecr-credential-provider`)
     #[command(name = crate::kubelet::COMMAND)]
     Kubelet,
-}
-
-/// The docker-credential-helper protocol: each is the only argument, with the request, if any,
-/// on stdin. A value enum as well as subcommands, so that the protocol's usage line and its
-/// one-word fast path read the same names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand, ValueEnum)]
-pub enum Verb {
-    /// Read a registry URL on stdin; print {"ServerURL","Username","Secret"} for it (other hosts: the fallback_store's answer)
-    Get,
-    /// Accept credentials from `docker login`: ECR hosts succeed silently (tokens are minted, not stored); other hosts go to the config file's fallback_store
-    Store,
-    /// Read a registry URL on stdin; forget its cached token, or the fallback_store's credentials for other hosts (`docker logout`)
-    Erase,
-    /// Print {"<server URL>":"AWS"} for every registry with a valid cached token, merged with the fallback_store's list
-    List,
-    /// Print the name, project URL and version
-    Version,
-}
-
-impl Verb {
-    /// The protocol verb a word names, exactly as clients spell it.
-    pub fn from_word(word: &std::ffi::OsStr) -> Option<Verb> {
-        word.to_str()
-            .and_then(|w| <Verb as ValueEnum>::from_str(w, false).ok())
-    }
-
-    pub fn name(self) -> String {
-        self.to_possible_value()
-            .map(|p| p.get_name().to_string())
-            .unwrap_or_default()
-    }
-
-    /// The reference library's usage line, which clients may expect when they misuse the
-    /// protocol: `Usage: <name> <get|store|erase|list|version>`.
-    pub fn usage(program: &str) -> String {
-        let names: Vec<String> = Verb::value_variants().iter().map(|v| v.name()).collect();
-        format!("Usage: {program} <{}>", names.join("|"))
-    }
 }
 
 #[derive(Debug, Args)]
