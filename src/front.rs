@@ -23,7 +23,7 @@ use crate::protocol;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Seek, Write};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
 /// Runs the front; returns the exit code, or never returns (it became the engine).
@@ -68,52 +68,47 @@ pub fn main(args: &[OsString]) -> u8 {
 /// Becomes the engine, with the same arguments (`argv[0]` too: the kubelet link's name and the
 /// helper name `configure` writes come from it) and environment. Returns only if that fails.
 fn hand_off(args: &[OsString], request: Option<&[u8]>, deadline: Option<Deadline>) -> u8 {
-    let program = crate::program::name_from_args(args);
-    let (front, error) = match start_engine(args, request, deadline) {
-        Ok((front, error)) => (Some(front), error),
-        Err(error) => (None, error),
-    };
-    let engine = front.as_deref().map(crate::dirs::engine_beside);
-    let line = match engine {
-        Some(engine) => format!(
-            "cannot run {}, which answers what the token cache cannot: {error}; install it beside {} (every package and release archive has both)",
-            engine.display(),
-            front
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        ),
-        None => format!("cannot find this program's own file to run its engine: {error}"),
+    let line = match std::env::current_exe() {
+        Err(error) => format!("cannot find this program's own file to run its engine: {error}"),
+        Ok(front) => {
+            let engine = crate::dirs::engine_beside(&front);
+            let error = become_engine(&engine, args, request, deadline);
+            format!(
+                "cannot run {}, which answers what the token cache cannot: {error}; install it beside {} (every package and release archive has both)",
+                engine.display(),
+                front.display()
+            )
+        }
     };
     // A protocol verb's error goes on stdout too, where clients read it.
     if matches!(args, [_, verb] if protocol::Verb::from_word(verb).is_some()) {
         let _ = writeln!(std::io::stdout(), "{line}");
     }
+    let program = crate::program::name_from_args(args);
     let _ = writeln!(std::io::stderr(), "{program}: {line}");
     1
 }
 
-/// Execs the engine; on failure, this program's path and why.
-fn start_engine(
+/// Execs the engine; returns only if that failed, with why.
+fn become_engine(
+    engine: &Path,
     args: &[OsString],
     request: Option<&[u8]>,
     deadline: Option<Deadline>,
-) -> std::io::Result<(PathBuf, std::io::Error)> {
-    let front = std::env::current_exe()?;
-    let mut command = Command::new(crate::dirs::engine_beside(&front));
-    let arg0 = args
-        .first()
-        .cloned()
-        .unwrap_or_else(|| front.clone().into_os_string());
+) -> std::io::Error {
+    let mut command = Command::new(engine);
     command.args(args.get(1..).unwrap_or_default());
     if let Some(deadline) = deadline {
         command.env(deadline::HANDOFF_VAR, deadline.handoff_value());
     }
     if let Some(request) = request {
-        command.stdin(request_file(request)?);
+        match request_file(request) {
+            Ok(file) => command.stdin(file),
+            Err(error) => return error,
+        };
     }
-    let error = platform::become_command(&mut command, &arg0);
-    Ok((front, error))
+    let arg0 = args.first().map_or(engine.as_os_str(), OsString::as_os_str);
+    platform::become_command(&mut command, arg0)
 }
 
 /// The request as a file to read from the start: in memory, so it needs no writable directory,
