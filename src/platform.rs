@@ -4,7 +4,8 @@
 //! does; the rest of the crate reaches the operating system through std and through here only.
 //!
 //! A port to another system is another file beside `unix.rs` with the same functions. Only the
-//! unix one exists and is built and tested (on Linux; `process_table` reads Linux's `/proc`).
+//! unix one exists and is built and tested, on Linux (`process_table` reads Linux's `/proc`, and
+//! `memory_file` is Linux's `memfd_create`).
 
 #[cfg(unix)]
 mod unix;
