@@ -9,6 +9,9 @@ class DockerCredentialEcr < Formula
   head "https://github.com/docker-credential-ecr/docker-credential-ecr.git", branch: "main"
 
   depends_on "rust" => :build
+  # Built and tested on Linux only: the front hands requests over with memfd_create and the
+  # request bound reads /proc (src/platform.rs); a macOS port is one more platform file.
+  depends_on :linux
 
   def install
     # Installs both of the crate's binaries into bin: docker-credential-ecr (the front clients
