@@ -4,9 +4,10 @@
 //! - [`front`]: the small binary clients run: answers cached tokens, hands the rest to the engine;
 //! - [`startup`]: what both binaries do around their entry point, in place of std's runtime;
 //! - [`cli`]: the command line (one clap definition: parsing, help, man page, completions),
-//!   its dispatch and exit codes; it depends on the commands, never the reverse;
+//!   its dispatch, exit codes and the typed outcome of a protocol verb (`cli::outcome`); it
+//!   depends on the commands, never the reverse;
 //! - [`program`]: the program's name, version and helper name, which the commands also show;
-//! - [`protocol`]: the docker-credential-helper stdin/stdout protocol;
+//! - [`protocol`]: the docker-credential-helper wire protocol: its verbs, requests and answers;
 //! - [`registry`]: which hosts are ECR registries (pure);
 //! - [`config`]: per-registry profiles, roles, regions, endpoints and aliases;
 //! - [`env`]: the one view of the process environment (empty is unset; an unusable HOME is none);
@@ -24,6 +25,7 @@
 //! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
+//! - [`log`]: `DOCKER_CREDENTIAL_ECR_LOG`, the `tracing` subscriber for our events and the SDK's;
 //! - [`text`]: one-line messages, and futures that need no runtime;
 //! - [`secret`]: a password type that cannot be printed by accident;
 //! - [`configure`]: the `configure` command, which edits the clients' config files;
