@@ -7,7 +7,7 @@
 //!
 //! - [`cred_helpers`]: the pure text edit of `credHelpers`;
 //! - [`diff`]: the unified diff `--dry-run` prints;
-//! - [`file`]: reading and atomically replacing a config file;
+//! - [`file`](mod@file): reading and atomically replacing a config file;
 //! - [`targets`]: where the clients' files are, and the PATH look-up clients will do;
 //! - [`regions`]: the commercial regions behind `--all-regions`;
 //! - [`kubelet_config`]: the kubelet's CredentialProviderConfig.

@@ -8,7 +8,7 @@
 //! Two layers keep it:
 //! - The normal path: every wait (the SDK's timeouts, the outer timer around a fetch, the wait
 //!   for another process's refresh) ends by [`Deadline::work_left`], which stops
-//!   [`ANSWER_MARGIN`] short of the deadline, leaving that much to tidy up and answer with the
+//!   `ANSWER_MARGIN` short of the deadline, leaving that much to tidy up and answer with the
 //!   precise error. The SDK runs on a thread of its own while the caller waits on a clock
 //!   ([`run_bounded`]): what cannot be cancelled (a stalled `getaddrinfo`, a blocking read of a
 //!   profile file) is abandoned, not waited for, and child processes (a `credential_process`

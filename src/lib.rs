@@ -10,7 +10,7 @@
 //! - [`protocol`]: the docker-credential-helper wire protocol: its verbs, requests and answers;
 //! - [`registry`]: which hosts are ECR registries (pure);
 //! - [`config`]: per-registry profiles, roles, regions, endpoints and aliases;
-//! - [`env`]: the one view of the process environment (empty is unset; an unusable HOME is none);
+//! - [`env`](mod@env): the one view of the process environment (empty is unset; an unusable HOME is none);
 //! - [`dirs`]: where every file lives, derived from that view;
 //! - [`profiles`]: the shared AWS config files, parsed by aws-config's own parser;
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
