@@ -259,6 +259,18 @@ mod tests {
     use crate::env::MapEnv;
     use crate::program::REPOSITORY;
 
+    /// Every command the help lists, protocol verbs first, as `--help` orders them.
+    const COMMANDS: [&str; 8] = [
+        "get",
+        "store",
+        "erase",
+        "list",
+        "version",
+        "configure",
+        "doctor",
+        "kubelet",
+    ];
+
     fn run_with(args: &[&str], stdin: &str) -> (u8, String) {
         let args: Vec<OsString> = std::iter::once("docker-credential-ecr")
             .chain(args.iter().copied())
@@ -281,16 +293,7 @@ mod tests {
         assert_eq!(code, 1);
         assert!(out.starts_with("unknown action \"fetch\""), "{out}");
         assert_eq!(out.lines().count(), 1);
-        for name in [
-            "get",
-            "store",
-            "erase",
-            "list",
-            "version",
-            "configure",
-            "doctor",
-            "kubelet",
-        ] {
+        for name in COMMANDS {
             assert!(out.contains(name), "{name} missing: {out}");
         }
         // Usage errors of the other commands are clap's: stderr and exit 2, nothing on stdout.
@@ -330,21 +333,7 @@ mod tests {
                 .take_while(|l| !l.is_empty())
                 .filter_map(|l| l.split_whitespace().next())
                 .collect();
-            assert_eq!(
-                commands,
-                [
-                    "get",
-                    "store",
-                    "erase",
-                    "list",
-                    "version",
-                    "configure",
-                    "doctor",
-                    "kubelet",
-                    "help"
-                ],
-                "{out}"
-            );
+            assert_eq!(commands, [&COMMANDS[..], &["help"]].concat(), "{out}");
             assert!(!out.contains("--generate"), "hidden: {out}");
         }
         for (args, wanted) in [

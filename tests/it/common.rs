@@ -22,6 +22,18 @@ use serde_json::{Value, json};
 use crate::process::{self, Leftovers, Ran};
 pub use crate::require::*;
 
+/// Every command the help lists, protocol verbs first, as `--help` orders them.
+pub const COMMANDS: [&str; 8] = [
+    "get",
+    "store",
+    "erase",
+    "list",
+    "version",
+    "configure",
+    "doctor",
+    "kubelet",
+];
+
 /// The helper binary under test: the front clients run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
 /// The engine beside it, which the front hands everything but a cache hit to.

@@ -51,6 +51,15 @@ const DOCKER_NO_AUTH: &str = "no basic auth credentials";
 const HELPER_STDERR_PREFIX: &str = "docker-credential-ecr: ";
 
 /// Sanity: the pull that fails went to the registry and was refused there with 401.
+/// `flow` with no credHelpers at all: the client goes anonymously, the registry refuses it with
+/// 401, and the helper is never run.
+fn assert_refused_without_the_helper(rig: &Rig, sb: &Sandbox, flow: &str, target: Target) {
+    let before = rig.registry_401s(target);
+    let run = rig.flow_with(sb, flow, target, &[("RIG_NO_CRED_HELPERS", "1")]);
+    assert_refused_with_401(rig, target, before, &run);
+    assert!(run.calls.is_empty(), "{}", run.describe());
+}
+
 fn assert_refused_with_401(rig: &Rig, target: Target, before: usize, run: &Run) {
     run.assert_failed();
     assert!(
@@ -89,10 +98,7 @@ fn skopeo_push_and_pull_get_credentials_only_from_the_helper() {
 
     // The same pulls with no credHelpers at all: anonymous, refused with 401, helper not run.
     for flow in ["skopeo-pull", "skopeo-pull-authfile"] {
-        let before = rig.registry_401s(Target::Local);
-        let run = rig.flow_with(&sb, flow, Target::Local, &[("RIG_NO_CRED_HELPERS", "1")]);
-        assert_refused_with_401(&rig, Target::Local, before, &run);
-        assert!(run.calls.is_empty(), "{}", run.describe());
+        assert_refused_without_the_helper(&rig, &sb, flow, Target::Local);
     }
 
     // The same pull when the helper's token is not the registry's password: 401.
@@ -138,15 +144,7 @@ fn podman_pulls_with_the_helpers_credentials_only() {
     assert_eq!(sb.calls(), (1, 0));
 
     // Without the helper, and with a token the registry does not accept: 401.
-    let before = rig.registry_401s(Target::Local);
-    let run = rig.flow_with(
-        &sb,
-        "podman-pull",
-        Target::Local,
-        &[("RIG_NO_CRED_HELPERS", "1")],
-    );
-    assert_refused_with_401(&rig, Target::Local, before, &run);
-    assert!(run.calls.is_empty(), "{}", run.describe());
+    assert_refused_without_the_helper(&rig, &sb, "podman-pull", Target::Local);
 
     let mut wrong = Sandbox::new();
     rig.alias_local_registry(&mut wrong);
@@ -275,15 +273,7 @@ fn buildah_builds_from_an_ecr_base_and_pushes_through_cred_helpers() {
     assert_eq!(sb.calls(), (1, 0));
 
     // The negative: without the helper the base image cannot be had.
-    let before = rig.registry_401s(Target::Ecr);
-    let run = rig.flow_with(
-        &sb,
-        "buildah-from",
-        Target::Ecr,
-        &[("RIG_NO_CRED_HELPERS", "1")],
-    );
-    assert_refused_with_401(&rig, Target::Ecr, before, &run);
-    assert!(run.calls.is_empty(), "{}", run.describe());
+    assert_refused_without_the_helper(&rig, &sb, "buildah-from", Target::Ecr);
 }
 
 /// `public.ecr.aws` with no AWS credentials at all: the helper says "not found", so every client
@@ -356,15 +346,7 @@ fn the_ecr_name_through_a_connect_proxy_needs_no_alias() {
     }
 
     // The negative: the same pull without the helper is refused by the TLS registry.
-    let before = rig.registry_401s(Target::Ecr);
-    let run = rig.flow_with(
-        &sb,
-        "skopeo-pull",
-        Target::Ecr,
-        &[("RIG_NO_CRED_HELPERS", "1")],
-    );
-    assert_refused_with_401(&rig, Target::Ecr, before, &run);
-    assert!(run.calls.is_empty(), "{}", run.describe());
+    assert_refused_without_the_helper(&rig, &sb, "skopeo-pull", Target::Ecr);
 }
 
 #[test]

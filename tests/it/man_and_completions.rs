@@ -157,16 +157,7 @@ print -r -- "${{functions[_docker-credential-ecr]}}""#,
         out.starts_with("registered: _docker-credential-ecr\nloaded\n"),
         "{out}"
     );
-    for name in [
-        "get",
-        "store",
-        "erase",
-        "list",
-        "version",
-        "configure",
-        "doctor",
-        "kubelet",
-    ] {
+    for name in COMMANDS {
         assert!(out.contains(&format!("({name})")), "{name}: {out}");
     }
     for option in ["--dry-run", "--all-regions", "--print-kubelet-config"] {
@@ -224,16 +215,7 @@ $edit:completion:arg-completer[docker-credential-ecr] {words}"
             .collect::<Vec<_>>()
     };
     let first = complete("docker-credential-ecr ''");
-    for name in [
-        "get",
-        "store",
-        "erase",
-        "list",
-        "version",
-        "configure",
-        "doctor",
-        "kubelet",
-    ] {
+    for name in COMMANDS {
         assert!(first.iter().any(|c| c == name), "{name}: {first:?}");
     }
     let options = complete("docker-credential-ecr configure ''");

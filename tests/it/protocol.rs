@@ -188,16 +188,7 @@ fn help_and_unknown_commands_name_every_command() {
         .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    for name in [
-        "get",
-        "store",
-        "erase",
-        "list",
-        "version",
-        "configure",
-        "doctor",
-        "kubelet",
-    ] {
+    for name in COMMANDS {
         assert!(commands.contains(&name), "help lacks {name}:\n{text}");
     }
     let out = sb.run(["frobnicate"], "");
