@@ -186,18 +186,35 @@ fn may_use_instance_metadata(env: &dyn Env) -> bool {
         || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some();
     let web_identity =
         env.var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env.var("AWS_ROLE_ARN").is_some();
-    !(static_keys || container || web_identity || env.flag("AWS_EC2_METADATA_DISABLED"))
+    !(static_keys || container || web_identity || instance_metadata_disabled(env))
+}
+
+/// The SDK's own rule for `AWS_EC2_METADATA_DISABLED`: only `true`, in any case, turns the
+/// metadata service off (aws-config's IMDS provider). `1` or `yes` leave it on, so they must not
+/// drop the machine from the key either.
+pub fn instance_metadata_disabled(env: &dyn Env) -> bool {
+    env.var("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// A portable SHA-256 with no CPU-feature probe: a hit hashes a few hundred bytes, and in a VM
 /// each CPUID a hardware backend's detection runs traps to the hypervisor (~15 us).
-fn sha256_hex(s: &str) -> String {
+pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(hmac_sha256::Hash::hash(s.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_true_turns_instance_metadata_off_as_in_the_sdk() {
+        for (value, off) in [("true", true), ("TRUE", true), ("1", false), ("yes", false)] {
+            let env = MapEnv::new(&[("AWS_EC2_METADATA_DISABLED", value)]);
+            assert_eq!(instance_metadata_disabled(&env), off, "{value}");
+            assert_eq!(may_use_instance_metadata(&env), !off, "{value}");
+        }
+    }
 
     #[test]
     fn key_ids_are_sha256() {

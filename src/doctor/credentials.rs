@@ -109,7 +109,7 @@ fn base_source(
     if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some() {
         return "container (ECS task role, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".into();
     }
-    if env.flag("AWS_EC2_METADATA_DISABLED") {
+    if crate::identity::instance_metadata_disabled(env) {
         problems.push(
             "no credentials in the environment, a profile, web identity or container settings, and AWS_EC2_METADATA_DISABLED rules out instance metadata"
                 .into(),

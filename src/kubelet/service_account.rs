@@ -105,13 +105,13 @@ impl ServiceAccount {
                 format!(
                     "kubelet.service_account role_arn={} subject.sha256={}",
                     self.role_arn,
-                    sha256_hex(&who)
+                    short_hash(&who)
                 )
             }
             None => format!(
                 "kubelet.service_account role_arn={} token.sha256={}",
                 self.role_arn,
-                sha256_hex(self.token.expose())
+                short_hash(self.token.expose())
             ),
         }
     }
@@ -265,8 +265,10 @@ fn claims(token: &str) -> Option<Claims> {
     })
 }
 
-fn sha256_hex(s: &str) -> String {
-    hex::encode(hmac_sha256::Hash::hash(s.as_bytes()))[..32].to_string()
+/// The first 128 bits of the SHA-256 that the cache key uses (no CPU-feature probe, see there):
+/// enough to tell tokens apart, without storing them.
+fn short_hash(s: &str) -> String {
+    crate::identity::sha256_hex(s)[..32].to_string()
 }
 
 #[cfg(test)]
