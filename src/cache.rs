@@ -114,7 +114,7 @@ impl Entry {
 }
 
 /// The cache directory. Creating it is deferred to the first write, so a hit does no work
-/// beyond opening its one file.
+/// beyond opening its one file (and, for a host new to the entry, rewriting it).
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,

@@ -148,14 +148,7 @@ fn diagnose_host(
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
     detected.problems.extend(profile_problem);
     let resolved = resolve_credentials(&source, &target);
-    // No I/O: only the SDK's endpoint rules, which are async in form.
-    let endpoint = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt.block_on(endpoint(&target)),
-        Err(_) => (
-            "(unknown)".to_string(),
-            "the AWS client did not start".to_string(),
-        ),
-    };
+    let endpoint = endpoint(&target);
     let (cache, fetch) = match lookup {
         Some(l) => {
             // The lookup is the `get` a client would make: a bound of its own.
@@ -302,7 +295,7 @@ fn provider_name(creds: &aws_credential_types::Credentials) -> Option<String> {
 }
 
 /// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
-async fn endpoint(target: &Target) -> (String, String) {
+fn endpoint(target: &Target) -> (String, String) {
     if let Some(e) = &target.endpoint {
         return (e.url.clone(), e.source.clone());
     }
@@ -439,13 +432,10 @@ mod tests {
     #[test]
     fn default_endpoints_come_from_the_sdks_resolver() {
         let env = MapEnv::default();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let at = |host: &str| {
             let target = Config::default().resolve(host).unwrap();
             let (target, _) = crate::identity::resolve(target, &env).unwrap();
-            rt.block_on(endpoint(&target))
+            endpoint(&target)
         };
         assert_eq!(
             at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
@@ -461,7 +451,7 @@ mod tests {
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
             .unwrap();
         let (target, _) = crate::identity::resolve(target, &env).unwrap();
-        let (url, why) = rt.block_on(endpoint(&target));
+        let (url, why) = endpoint(&target);
         assert_eq!(url, "http://127.0.0.1:9");
         assert_eq!(why, "AWS_ENDPOINT_URL_ECR");
     }

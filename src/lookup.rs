@@ -1,7 +1,8 @@
 //! Finding a registry's credential: the cache first, then one token fetch per herd.
 //!
 //! The policy, for one cache key:
-//! 1. A fresh cached token is answered at once, with no lock, no SDK and no credentials.
+//! 1. A fresh cached token is answered at once, with no SDK and no credentials, and no lock
+//!    unless the host is new to the entry (then one short, bounded wait to record it for `list`).
 //! 2. Otherwise take the key's lock and look again: whoever held the lock may have refreshed it.
 //!    Fifty processes that miss together make one API call; the other forty-nine read its result.
 //! 3. A refresh that fails is recorded, so the processes queued behind it share the failure
@@ -129,11 +130,12 @@ impl<'a> Lookup<'a> {
     /// the cache is off). It starts no SDK and resolves no credentials: the front binary
     /// answers hits with it and hands everything else to the engine ([`crate::front`]).
     pub fn hit(&self, server_url: &str) -> Result<Option<Credential>, LookupError> {
-        deadline::doing("reading the AWS configuration");
-        let (target, key) = self.target(server_url)?;
+        // With no cache there is no hit: the identity is not worth resolving.
         let Some(cache) = &self.cache else {
             return Ok(None);
         };
+        deadline::doing("reading the AWS configuration");
+        let (target, key) = self.target(server_url)?;
         Ok(match self.cached(cache, &target, &key) {
             Cached::Hit(hit) => Some(hit),
             Cached::Miss(_) => None,
@@ -193,10 +195,7 @@ impl<'a> Lookup<'a> {
         let now = self.clock.now_ms();
         if let Some(hit) = fresh_token(current.as_ref(), now) {
             crate::debug!("refreshed by another process for {}", target.host);
-            if let Some(mut entry) = current.filter(|e| !e.has_host(&target.host)) {
-                entry.add_host(&target.host);
-                write_entry(cache, &lock, &key, &entry);
-            }
+            record_host(cache, &lock, &key, current, &target.host);
             return Ok(hit);
         }
         let previous_token = current.as_ref().and_then(|e| e.token.clone());
@@ -330,9 +329,20 @@ fn remember_host(cache: &Cache, key: &CacheKey, host: &str, wait: Duration) {
         return;
     };
     // Read again under the lock: a refresher may have replaced the entry since.
-    if let Some(mut entry) = read_own(cache, key).filter(|e| !e.has_host(host)) {
+    record_host(cache, &lock, key, read_own(cache, key), host);
+}
+
+/// Under the key's lock: adds `host` to the entry as read, and writes it, if it is new there.
+fn record_host(
+    cache: &Cache,
+    lock: &cache::KeyLock,
+    key: &CacheKey,
+    entry: Option<Entry>,
+    host: &str,
+) {
+    if let Some(mut entry) = entry.filter(|e| !e.has_host(host)) {
         entry.add_host(host);
-        write_entry(cache, &lock, key, &entry);
+        write_entry(cache, lock, key, &entry);
     }
 }
 
