@@ -208,7 +208,7 @@ impl Cache {
         }
     }
 
-    /// Every readable entry with its key id, for `list` and `doctor`. A missing directory is an
+    /// Every readable entry with its key id, for `list`. A missing directory is an
     /// empty cache; an unreadable one is an error, never an empty answer.
     pub fn entries(&self) -> Result<Vec<(String, Entry)>, CacheError> {
         let listing = match fs::read_dir(&self.dir) {
@@ -226,7 +226,6 @@ impl Cache {
                 out.push((id.to_string(), entry));
             }
         }
-        out.sort_by(|a, b| a.1.hosts.cmp(&b.1.hosts));
         Ok(out)
     }
 

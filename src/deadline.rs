@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The bound on a whole request, a token fetch and its credential resolution included
-/// : `DOCKER_CREDENTIAL_ECR_TIMEOUT` seconds, else 10.
+/// The bound on a whole request, a token fetch and its credential resolution included:
+/// `DOCKER_CREDENTIAL_ECR_TIMEOUT` seconds, else 10.
 pub fn timeout(env: &dyn crate::env::Env) -> Duration {
     env.var(TIMEOUT_VAR)
         .and_then(|v| v.trim().parse::<f64>().ok())

@@ -47,7 +47,7 @@ fn usable_home(path: &Path) -> Option<PathBuf> {
 /// `credential_process` it starts see the same variables as the rest of the helper.
 ///
 /// Must run before any other thread exists: changing the environment while another thread may
-/// read it is undefined behaviour. `cli::main` calls it first thing.
+/// read it is undefined behaviour. `front::main` and `cli::main` call it at start-up.
 pub fn normalise_process_env() {
     let empty: Vec<std::ffi::OsString> = std::env::vars_os()
         .filter(|(_, value)| value.is_empty())

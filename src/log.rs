@@ -92,17 +92,7 @@ pub fn init(env: &dyn Env) {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// Our own events, under the names the call sites have always used (`crate::debug!` etc.).
-#[macro_export]
-macro_rules! warn {
-    ($($arg:tt)*) => { ::tracing::warn!($($arg)*) };
-}
-
-#[macro_export]
-macro_rules! info {
-    ($($arg:tt)*) => { ::tracing::info!($($arg)*) };
-}
-
+/// Our own events, under the name the call sites have always used (`crate::debug!`).
 #[macro_export]
 macro_rules! debug {
     ($($arg:tt)*) => { ::tracing::debug!($($arg)*) };

@@ -5,7 +5,6 @@
 pub const NAME: &str = env!("CARGO_PKG_NAME");
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
-pub const DESCRIPTION: &str = env!("CARGO_PKG_DESCRIPTION");
 
 /// Clients run a helper configured as `<suffix>` by executing `docker-credential-<suffix>`.
 pub const HELPER_PREFIX: &str = "docker-credential-";

@@ -1,7 +1,8 @@
 //! Where tokens come from: ECR's (or ECR Public's) GetAuthorizationToken, called through the AWS
 //! SDK with its full default credential chain.
 //!
-//! This is the only module that starts the SDK or an async runtime, and only on a cache miss.
+//! A fetch runs on `deadline::run_bounded`'s runtime, and only on a cache miss (the front answers
+//! hits without linking any of this).
 //! Every wait is bounded: a machine with no credentials and no metadata service fails within
 //! the timeout, and each failure becomes one line that says what to fix.
 

@@ -105,7 +105,7 @@ const SEE_ALSO: &[(&str, u8)] = &[
 
 /// `docker-credential-ecr(1)`: clap_mangen's title, name, synopsis and options; the commands
 /// and their options from the same definition; then the sections clap has no words for.
-pub fn man() -> String {
+fn man() -> String {
     let cmd = args::user_command();
     let page = clap_mangen::Man::new(cmd.clone()).manual("User Commands");
     let mut out = Vec::new();

@@ -278,7 +278,6 @@ pub fn memory_file(name: &CStr) -> io::Result<std::fs::File> {
 /// Replaces this process with `command` run under the name `arg0` (same pid, parent and
 /// stdio); returns only if that failed, with why.
 pub fn become_command(command: &mut std::process::Command, arg0: &std::ffi::OsStr) -> io::Error {
-    use std::os::unix::process::CommandExt;
     command.arg0(arg0).exec()
 }
 

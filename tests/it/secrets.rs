@@ -395,7 +395,7 @@ fn no_flow_leaks_a_secret() {
 /// hook's own `eprintln!` panicked again, and the process aborted without answering.)
 ///
 /// No other panic is known to be reachable (this suite, the fuzz targets); the panic hook in
-/// `cli.rs` prints the location only, never the payload.
+/// `startup.rs` prints the location only, never the payload.
 #[test]
 fn logging_into_a_closed_pipe_does_not_leak_or_corrupt() {
     let mut sb = Sandbox::new();
