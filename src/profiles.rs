@@ -98,6 +98,8 @@ impl Profiles {
             .collect();
         let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let sdk_env = aws_types::os_shim_internal::Env::from_slice(&pairs);
+        // The SDK's rule (aws-config's `profile::load` picks the same), computed once for both
+        // branches: the loader is skipped when there is nothing to parse.
         let selected = profile
             .map(str::to_string)
             .or_else(|| env.var("AWS_PROFILE"))
@@ -121,7 +123,7 @@ impl Profiles {
                 .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
                 .map_err(|e| ProfileError::Parse(crate::text::one_line(&e.to_string())))?;
         Ok(Profiles {
-            selected: sections.selected_profile().to_string(),
+            selected,
             sections: Some(sections),
             sdk_env,
         })
