@@ -99,8 +99,9 @@ pub fn unique_akid() -> String {
     akid
 }
 
-/// Makes a FIFO at `path`, its modification time `age` in the past.
-pub fn mkfifo_aged(path: &Path, age: Duration) {
+/// Makes a FIFO (mode 0600) at `path`: nobody writes to it, so opening it for reading blocks,
+/// as a hung file would.
+pub fn mkfifo(path: &Path) -> std::ffi::CString {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: `c` is a valid NUL-terminated path.
@@ -110,6 +111,12 @@ pub fn mkfifo_aged(path: &Path, age: Duration) {
         "mkfifo {}",
         path.display()
     );
+    c
+}
+
+/// Makes a FIFO at `path`, its modification time `age` in the past.
+pub fn mkfifo_aged(path: &Path, age: Duration) {
+    let c = mkfifo(path);
     let then = now_secs() as i64 - age.as_secs() as i64;
     let times = [libc::timespec {
         tv_sec: then,
@@ -738,4 +745,104 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(chunk);
         data = data.get(eol + 4 + size..).ok_or("short chunk")?;
     }
+}
+
+/// A run's stdout, as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A run's stderr, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The files in a sandbox's helper cache directory whose names end in `ext` (none if it does
+/// not exist yet).
+pub fn cache_files(sb: &Sandbox, ext: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(sb.helper_cache_dir())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(ext))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first line of an HTTP request and its headers (names lower-cased).
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP answer: status, extra headers, body.
+pub type Reply = (u16, Vec<(String, String)>, String);
+
+/// A plain-HTTP server on 127.0.0.1 that answers every request with `handler` and closes the
+/// connection; it lives as long as the test process. Returns its port.
+pub fn serve(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = listener.local_addr().unwrap().port();
+    let handler = std::sync::Arc::new(handler);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handler = handler.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                // The SDK's providers send no body: the head is the whole request.
+                while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match std::io::Read::read(&mut stream, &mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&raw).into_owned();
+                let mut lines = head.split("\r\n");
+                let mut first = lines.next().unwrap_or("").split_whitespace();
+                let request = Request {
+                    method: first.next().unwrap_or("").to_string(),
+                    path: first.next().unwrap_or("").to_string(),
+                    headers: lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect(),
+                };
+                let (status, headers, body) = handler(&request);
+                let mut reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in headers {
+                    reply.push_str(&format!("{k}: {v}\r\n"));
+                }
+                reply.push_str("\r\n");
+                reply.push_str(&body);
+                let _ = std::io::Write::write_all(&mut stream, reply.as_bytes());
+            });
+        }
+    });
+    port
+}
+
+/// A 200 answer with a JSON body.
+pub fn json_reply(body: String) -> Reply {
+    (
+        200,
+        vec![("Content-Type".into(), "application/json".into())],
+        body,
+    )
 }

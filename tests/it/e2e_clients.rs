@@ -50,7 +50,6 @@ const DOCKER_NO_AUTH: &str = "no basic auth credentials";
 /// What the helper prints on stderr before an error, which docker shows its user.
 const HELPER_STDERR_PREFIX: &str = "docker-credential-ecr: ";
 
-/// Sanity: the pull that fails went to the registry and was refused there with 401.
 /// `flow` with no credHelpers at all: the client goes anonymously, the registry refuses it with
 /// 401, and the helper is never run.
 fn assert_refused_without_the_helper(rig: &Rig, sb: &Sandbox, flow: &str, target: Target) {
@@ -60,6 +59,7 @@ fn assert_refused_without_the_helper(rig: &Rig, sb: &Sandbox, flow: &str, target
     assert!(run.calls.is_empty(), "{}", run.describe());
 }
 
+/// Sanity: the pull that fails went to the registry and was refused there with 401.
 fn assert_refused_with_401(rig: &Rig, target: Target, before: usize, run: &Run) {
     run.assert_failed();
     assert!(

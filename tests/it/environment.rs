@@ -10,10 +10,6 @@ fn host() -> String {
     private_host(MOTO_ACCOUNT, "us-east-1")
 }
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Every file below `dir`, for "nothing was created here" checks.
 fn files_below(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -197,13 +193,7 @@ fn the_key_and_the_sdk_agree_about_every_variable() {
     let mut sb = Sandbox::new();
     credentials_in_home(&mut sb);
     sb.get_ok(&host());
-    let entries = |sb: &Sandbox| {
-        std::fs::read_dir(sb.helper_cache_dir())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .count()
-    };
+    let entries = |sb: &Sandbox| cache_files(sb, ".json").len();
     assert_eq!(entries(&sb), 1);
     for var in [
         "AWS_PROFILE",

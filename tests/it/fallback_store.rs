@@ -14,10 +14,6 @@ const LOGIN: &str =
     r#"{"ServerURL":"ghcr.io","Username":"octocat","Secret":"hunter2-ghcr-secret"}"#;
 const SECRET: &str = "hunter2-ghcr-secret";
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A password store of its own: `GNUPGHOME` with a passphrase-less key made in batch mode, and
 /// `PASSWORD_STORE_DIR` initialised for it. Its gpg-agent is stopped on drop.
 struct PassStore {

@@ -23,10 +23,6 @@ fn host() -> String {
     private_host(MOTO_ACCOUNT, "us-east-1")
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The cache entries of a sandbox, decoded.
 fn entries(sb: &Sandbox) -> Vec<Entry> {
     std::fs::read_dir(sb.helper_cache_dir())
@@ -351,6 +347,13 @@ fn herd_against(fault: &str, n: usize, timeout_secs: u64) -> (Sandbox, Vec<Outpu
     let mut sb = Sandbox::new();
     sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", timeout_secs.to_string());
     sb.fault(fault, None, None);
+    let (outs, took) = release_herd(&sb, n);
+    (sb, outs, took)
+}
+
+/// `n` gets for `host()` started together, their requests written at once: their answers, and
+/// the time from the first request to the last answer.
+fn release_herd(sb: &Sandbox, n: usize) -> (Vec<Output>, Duration) {
     let mut children: Vec<Child> = (0..n).map(|_| sb.spawn_get()).collect();
     let started = Instant::now();
     for child in &mut children {
@@ -365,7 +368,7 @@ fn herd_against(fault: &str, n: usize, timeout_secs: u64) -> (Sandbox, Vec<Outpu
         .into_iter()
         .map(|c| c.wait_with_output().unwrap())
         .collect();
-    (sb, outs, started.elapsed())
+    (outs, started.elapsed())
 }
 
 /// A herd behind a hanging API does not queue into N x timeout: the lock holder records its
@@ -418,9 +421,7 @@ mod hard_bound {
     /// A named pipe nobody writes to: opening it for reading blocks, as a hung file would.
     fn fifo(sb: &Sandbox, name: &str) -> PathBuf {
         let path = sb.root().join(name);
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        mkfifo(&path);
         path
     }
 
@@ -640,17 +641,7 @@ mod hard_bound {
         let mut sb = Sandbox::new();
         let pids = hanging_credential_process(&mut sb);
         sb.env("DOCKER_CREDENTIAL_ECR_TIMEOUT", "2");
-        let mut children: Vec<Child> = (0..4).map(|_| sb.spawn_get()).collect();
-        let started = Instant::now();
-        for child in &mut children {
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(host().as_bytes()).unwrap();
-        }
-        let outs: Vec<Output> = children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect();
-        let took = started.elapsed();
+        let (outs, took) = release_herd(&sb, 4);
         assert!(took <= Duration::from_secs(2) + SLACK, "took {took:?}");
         for out in &outs {
             assert_eq!(out.status.code(), Some(1), "{}", describe(out));

@@ -89,8 +89,8 @@ fn a_hit_is_answered_without_the_engine_and_the_rest_reaches_it_unchanged() {
 
 #[test]
 fn the_handed_over_bound_is_kept_and_not_passed_on() {
-    // The engine keeps one bound with the front: a request handed over with 300 ms left times
-    // out after 300 ms, whatever DOCKER_CREDENTIAL_ECR_TIMEOUT says, and the variable is gone
+    // The engine keeps one bound with the front: a request handed over with 1.5 s left times
+    // out after 1.5 s, whatever DOCKER_CREDENTIAL_ECR_TIMEOUT says, and the variable is gone
     // from the environment of what it starts (the credential_process records it).
     let mut sb = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();

@@ -13,21 +13,6 @@ fn host() -> String {
     private_host(ACCOUNT, "us-east-1")
 }
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn cache_files(sb: &Sandbox, ext: &str) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(sb.helper_cache_dir())
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(ext))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn every_host_form_gets_the_emulators_credentials_from_one_api_call() {
     let sb = Sandbox::new();

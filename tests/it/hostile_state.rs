@@ -287,17 +287,6 @@ fn read_only_cmd(sb: &Sandbox) -> Command {
     cmd
 }
 
-/// A private mount namespace (`unshare -m`, root), or a loud skip.
-fn can_unshare_mounts(test: &str) -> bool {
-    let mut probe = Command::new("unshare");
-    probe.args(["-m", "true"]);
-    works(
-        test,
-        "a private mount namespace (`unshare -m`, as root)",
-        probe,
-    )
-}
-
 /// The cache on a read-only filesystem (a read-only bind mount in a private mount namespace;
 /// as root, permission bits would not stop writes): a cached token is still a hit, and a miss
 /// is fetched and answered uncached.

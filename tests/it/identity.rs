@@ -5,8 +5,6 @@
 //! the emulator tells whose call it was, and answers with its own account's password.
 
 use crate::common::*;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 const OTHER_ACCOUNT: &str = "210987654321";
@@ -14,78 +12,6 @@ const THIRD_ACCOUNT: &str = "333333333333";
 
 fn host() -> String {
     private_host(MOTO_ACCOUNT, "us-east-1")
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The first line of an HTTP request and its headers (names lower-cased).
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// An HTTP answer: status, extra headers, body.
-type Reply = (u16, Vec<(String, String)>, String);
-
-/// A plain-HTTP server on 127.0.0.1 that answers every request with `handler` and closes the
-/// connection; it lives as long as the test process. Returns its port.
-fn serve(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-    let port = listener.local_addr().unwrap().port();
-    let handler = Arc::new(handler);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let handler = handler.clone();
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                let mut raw = Vec::new();
-                let mut buf = [0u8; 4096];
-                // The SDK's providers send no body: the head is the whole request.
-                while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => raw.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&raw).into_owned();
-                let mut lines = head.split("\r\n");
-                let mut first = lines.next().unwrap_or("").split_whitespace();
-                let request = Request {
-                    method: first.next().unwrap_or("").to_string(),
-                    path: first.next().unwrap_or("").to_string(),
-                    headers: lines
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                        .collect(),
-                };
-                let (status, headers, body) = handler(&request);
-                let mut reply = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                    body.len()
-                );
-                for (k, v) in headers {
-                    reply.push_str(&format!("{k}: {v}\r\n"));
-                }
-                reply.push_str("\r\n");
-                reply.push_str(&body);
-                let _ = stream.write_all(reply.as_bytes());
-            });
-        }
-    });
-    port
 }
 
 /// Temporary credentials as the container and instance-metadata endpoints serve them.
@@ -100,14 +26,6 @@ fn credentials_json(akid: &str) -> String {
         "LastUpdated": "2024-01-01T00:00:00Z",
     })
     .to_string()
-}
-
-fn json_reply(body: String) -> Reply {
-    (
-        200,
-        vec![("Content-Type".into(), "application/json".into())],
-        body,
-    )
 }
 
 /// A sandbox with no credentials of its own: the test says where they come from.
@@ -278,38 +196,17 @@ fn a_changed_role_behind_the_same_profile_is_a_miss() {
         "config",
         &role_profile(THIRD_ACCOUNT, "output = json\n"),
     );
-    let entries = std::fs::read_dir(sb.helper_cache_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .count();
+    let entries = cache_files(&sb, ".json").len();
     assert_eq!(served(&sb), private_password(THIRD_ACCOUNT));
-    let after = std::fs::read_dir(sb.helper_cache_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .count();
+    let after = cache_files(&sb, ".json").len();
     assert_eq!(entries, after, "an unrelated setting made a new entry");
     assert_eq!(entries, 2);
-}
-
-/// Whether the helper can be run as if on another machine (a private mount namespace with
-/// another `/etc/machine-id`). When not, says so loudly, or fails under
-/// `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
-fn can_fake_machines(test: &str) -> bool {
-    let mut probe = std::process::Command::new("unshare");
-    probe.args(["--mount", "true"]);
-    works(
-        test,
-        "a private mount namespace (`unshare --mount`, as root)",
-        probe,
-    )
 }
 
 #[test]
 fn instance_roles_on_two_machines_sharing_a_home_never_mix() {
     let test = "instance_roles_on_two_machines_sharing_a_home_never_mix";
-    if !can_fake_machines(test) {
+    if !can_unshare_mounts(test) {
         return;
     }
     let mut sb = sandbox_without_keys();
@@ -385,6 +282,21 @@ fn instance_roles_on_two_machines_sharing_a_home_never_mix() {
     assert_eq!(sb.emulator.calls(&a), (1, 0));
 }
 
+/// A sandbox whose registry is pulled through an assumed role, with STS served by its emulator.
+fn with_a_role() -> Sandbox {
+    let mut sb = Sandbox::new();
+    let endpoint = sb.emulator.endpoint().to_string();
+    sb.config(
+        "config.toml",
+        &format!(
+            "[[registry]]\nmatch = \"{}\"\nrole_arn = \"arn:aws:iam::{OTHER_ACCOUNT}:role/puller\"\n",
+            host()
+        ),
+    );
+    sb.env("AWS_ENDPOINT_URL_STS", &endpoint);
+    sb
+}
+
 /// A configuration the SDK's endpoint rules refuse (FIPS or dual-stack together with a custom
 /// endpoint, here for the STS call that assumes the registry's role) is reported as invalid
 /// configuration naming the setting to change: nothing was unreachable and credentials exist.
@@ -394,16 +306,8 @@ fn an_endpoint_configuration_conflict_is_reported_as_invalid_configuration() {
         ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_FIPS_ENDPOINT"),
         ("AWS_USE_DUALSTACK_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"),
     ] {
-        let mut sb = Sandbox::new();
-        let endpoint = sb.emulator.endpoint().to_string();
-        sb.config(
-            "config.toml",
-            &format!(
-                "[[registry]]\nmatch = \"{}\"\nrole_arn = \"arn:aws:iam::{OTHER_ACCOUNT}:role/puller\"\n",
-                host()
-            ),
-        );
-        sb.env("AWS_ENDPOINT_URL_STS", &endpoint).env(flag, "true");
+        let mut sb = with_a_role();
+        sb.env(flag, "true");
         let out = sb.get(&host());
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
         let err = stdout(&out);
@@ -420,16 +324,7 @@ fn an_endpoint_configuration_conflict_is_reported_as_invalid_configuration() {
         assert_eq!(sb.calls(), (0, 0));
     }
     // Untouched: the same setup without the conflict works.
-    let mut sb = Sandbox::new();
-    let endpoint = sb.emulator.endpoint().to_string();
-    sb.config(
-        "config.toml",
-        &format!(
-            "[[registry]]\nmatch = \"{}\"\nrole_arn = \"arn:aws:iam::{OTHER_ACCOUNT}:role/puller\"\n",
-            host()
-        ),
-    );
-    sb.env("AWS_ENDPOINT_URL_STS", &endpoint);
+    let sb = with_a_role();
     assert_eq!(
         sb.get_ok(&host())["Secret"],
         private_password(OTHER_ACCOUNT).as_str()

@@ -9,10 +9,6 @@ fn host() -> String {
     private_host(MOTO_ACCOUNT, "us-east-1")
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn answers(out: &Output) {
     assert!(out.status.success(), "{}", describe(out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)

@@ -7,13 +7,12 @@
 use crate::common::*;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn generate(kind: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["--generate", kind])
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--generate", kind]);
+    let out = run_cmd(cmd, "");
     assert!(
         out.status.success(),
         "{}",
@@ -22,15 +21,14 @@ fn generate(kind: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `program` to completion through the suite's one runner (bounded, its output kept).
 fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .env("LC_ALL", "C.UTF-8")
         .env("MANWIDTH", "80")
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .env("HOME", std::env::temp_dir());
+    run_cmd(cmd, "")
 }
 
 fn stdout(out: &Output) -> String {

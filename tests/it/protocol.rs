@@ -7,14 +7,6 @@ use std::process::Output;
 
 const NOT_FOUND: &str = "credentials not found in native keychain\n";
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn without_credentials(sb: &mut Sandbox) -> &mut Sandbox {
     sb.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")

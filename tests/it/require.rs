@@ -89,3 +89,15 @@ pub fn works(test: &str, what: &str, probe: Command) -> bool {
     cannot_run(test, &why);
     false
 }
+
+/// A private mount namespace (`unshare -m`, as root): what running the helper as if on another
+/// machine, or on a read-only filesystem, takes. Or a loud skip (a failure when required).
+pub fn can_unshare_mounts(test: &str) -> bool {
+    let mut probe = Command::new("unshare");
+    probe.args(["-m", "true"]);
+    works(
+        test,
+        "a private mount namespace (`unshare -m`, as root)",
+        probe,
+    )
+}

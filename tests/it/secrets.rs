@@ -131,11 +131,9 @@ impl Audit {
 }
 
 /// A container credentials endpoint on 127.0.0.1 that hands out `akid` with the marker secret
-/// key and session token; each request it receives is sent on the channel.
+/// key and session token; the `Authorization` header of each request it receives is sent on
+/// the channel.
 fn container_credentials(akid: &str) -> (String, std::sync::mpsc::Receiver<String>) {
-    use std::io::{BufRead, BufReader};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("http://{}/creds", listener.local_addr().unwrap());
     let body = serde_json::json!({
         "AccessKeyId": akid,
         "SecretAccessKey": CONTAINER_SECRET_KEY,
@@ -144,20 +142,13 @@ fn container_credentials(akid: &str) -> (String, std::sync::mpsc::Receiver<Strin
     })
     .to_string();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut request = String::new();
-            while reader.read_line(&mut request).is_ok_and(|n| n > 2) {}
-            let _ = tx.send(request);
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+    let tx = std::sync::Mutex::new(tx);
+    let port = serve(move |req| {
+        let authorization = req.header("authorization").unwrap_or("").to_string();
+        let _ = tx.lock().unwrap().send(authorization);
+        json_reply(body.clone())
     });
-    (uri, rx)
+    (format!("http://127.0.0.1:{port}/creds"), rx)
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
