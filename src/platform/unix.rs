@@ -266,8 +266,15 @@ pub fn open_missing_standard_fds() {
 /// exec unless it becomes a standard stream: a request handed to another program needs no
 /// writable directory.
 pub fn memory_file(name: &CStr) -> io::Result<std::fs::File> {
+    // The system call, not glibc's wrapper: the wrapper is GLIBC_2.27, and the release binaries
+    // must start on glibc 2.17 (docs/install.md); the call is in every kernel since 3.17.
     // SAFETY: a valid NUL-terminated name and flags; the result is checked before use.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    let ret = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), libc::MFD_CLOEXEC) };
+    let Ok(fd) = std::os::fd::RawFd::try_from(ret) else {
+        return Err(io::Error::other(
+            "memfd_create returned an out-of-range descriptor",
+        ));
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
