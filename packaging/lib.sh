@@ -24,10 +24,40 @@ print(v)' "$@"
 }
 host_target() { rustc -vV | sed -n 's/^host: //p'; }
 
+# The oldest glibc the release binaries start on: Rust's own floor for x86_64-unknown-linux-gnu
+# (manylinux2014's). packaging/release links against it with cargo-zigbuild (docs/install.md);
+# older distributions than the ones AWS users run are not a goal, newer ones all qualify.
+glibc_floor=2.17
+# The glibc versions a binary needs, one a line, as the loader checks them: GLIBC_x.y and, with
+# packed relative relocations, GLIBC_ABI_DT_RELR (the 2.36 loader).
+glibc_needs() { # BINARY
+  objdump -p "$1" | awk '/^Version References:/ { s = 1; next } s && /^[^ \t]/ { s = 0 }
+    s && $NF ~ /^GLIBC_/ { print $NF }' | sort -uV
+}
+# Fails (and says why on stderr) if BINARY needs a glibc newer than the floor.
+check_glibc_floor() { # BINARY
+  local needs newest
+  needs=$(glibc_needs "$1")
+  [ -n "$needs" ] || { echo "$1 needs no glibc version (objdump -p read nothing)" >&2; return 1; }
+  if grep -qx GLIBC_ABI_DT_RELR <<<"$needs"; then
+    echo "$1 needs GLIBC_ABI_DT_RELR (packed relative relocations: glibc 2.36)" >&2; return 1
+  fi
+  newest=$(grep '^GLIBC_[0-9]' <<<"$needs" | sed 's/^GLIBC_//' | sort -V | tail -1)
+  if [ "$(printf '%s\n' "$newest" "$glibc_floor" | sort -V | tail -1)" != "$glibc_floor" ]; then
+    echo "$1 needs GLIBC_$newest, above the floor $glibc_floor: $(tr '\n' ' ' <<<"$needs")" >&2; return 1
+  fi
+}
+
 # The artefacts' file names for VERSION, as packaging/release writes them into dist/.
-tarball_name() { echo "$name-$1-$(host_target).tar.gz"; }
-deb_name() { echo "${name}_$1-1_$(dpkg --print-architecture).deb"; }
-rpm_name() { echo "$name-$1-1.$(uname -m).rpm"; }
+# TARGET is a Rust target triple, this machine's by default (packaging/release --target).
+tarball_name() { echo "$name-$1-${2:-$(host_target)}.tar.gz"; } # VERSION [TARGET]
+deb_name() { # VERSION [TARGET]
+  local arch; arch=$(target_arch "${2:-$(host_target)}")
+  case $arch in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+  echo "${name}_$1-1_$arch.deb"
+}
+rpm_name() { echo "$name-$1-1.$(target_arch "${2:-$(host_target)}").rpm"; } # VERSION [TARGET]
+target_arch() { echo "${1%%-*}"; } # TARGET: x86_64, aarch64 (rpm's names; uname -m's)
 image_archive_name() { echo "$name-$1-image.oci.tar"; }
 image_ref() { echo "localhost/$name:$1"; }
 sbom_name() { echo "$name-$1.cdx.json"; }
