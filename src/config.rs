@@ -77,6 +77,9 @@ pub struct Target {
     /// The explicit API endpoint, filled in by [`crate::identity::resolve`] from the config
     /// entry or the SDK's endpoint rule ([`crate::endpoint`]).
     pub endpoint: Option<Endpoint>,
+    /// FIPS and dual-stack as the AWS settings ask for them, filled in with `endpoint`; the
+    /// host's form adds to it ([`crate::endpoint::variant`]).
+    pub requested: crate::endpoint::Variant,
 }
 
 /// An explicitly configured endpoint and where it was configured.
@@ -237,6 +240,7 @@ impl Config {
                 format!("{}:{}", file.display(), e.line)
             }),
             endpoint: None,
+            requested: Default::default(),
         })
     }
 }

@@ -300,7 +300,7 @@ fn endpoint(target: &Target) -> (String, String) {
         return (e.url.clone(), e.source.clone());
     }
     match crate::endpoint::url(target) {
-        Ok(url) => (url, "the SDK's default for the region".into()),
+        Ok(url) => (url, crate::endpoint::reason(target)),
         Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
     }
 }

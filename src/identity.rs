@@ -78,11 +78,12 @@ impl CacheKey {
 }
 
 /// Completes a target with what the environment and the AWS files decide (its explicit
-/// endpoint) and computes its cache key: the one place both are worked out, for `get`, the
-/// kubelet mode and `doctor`.
+/// endpoint, the FIPS and dual-stack they ask for) and computes its cache key: the one place
+/// both are worked out, for `get`, the kubelet mode and `doctor`.
 pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
     let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
     target.endpoint = crate::endpoint::configured(&target, &profiles);
+    target.requested = crate::endpoint::requested(&profiles);
     let key = cache_key(&target, env, &profiles);
     Ok((target, key))
 }

@@ -8,6 +8,7 @@
 use crate::env::Env;
 use aws_runtime::env_config::EnvConfigValue;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use aws_runtime::env_config::property::PropertiesKey;
 use aws_runtime::env_config::section::EnvConfigSections;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ const SDK_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL_ECR_PUBLIC",
     "AWS_ENDPOINT_URL_STS",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
 ];
 
 /// Profile settings that decide which principal the SDK's chain resolves (never secrets:
@@ -201,13 +204,17 @@ impl Profiles {
         if ignore {
             return None;
         }
-        let (url, _) = EnvConfigValue::new()
+        // The SDK's order: the variables (the service's, then the global one), then the
+        // profile (its `[services]` entry, then `endpoint_url`).
+        let from_env = EnvConfigValue::new()
             .env("AWS_ENDPOINT_URL")
-            .profile("endpoint_url")
             .service_id(service_id)
-            .load(&self.sdk_env, self.sections.as_ref())
-            .filter(|(v, _)| !v.is_empty())?;
-        let url = url.into_owned();
+            .load(&self.sdk_env, None)
+            .map(|(v, _)| v.into_owned());
+        let url = from_env
+            .or_else(|| self.services_endpoint(service_id))
+            .or_else(|| self.get("endpoint_url").map(str::to_string))
+            .filter(|v| !v.is_empty())?;
         // The SDK's own description of the source prints the value where the key belongs;
         // name the variable, or the profile, as users set them.
         let service_var = format!(
@@ -220,6 +227,40 @@ impl Profiles {
             .map(str::to_string)
             .unwrap_or_else(|| format!("AWS config file, profile {:?}", self.selected()));
         Some((url, source))
+    }
+
+    /// The `endpoint_url` of the service's entry in the selected profile's `[services]`
+    /// section. AWS documents the entry's key as the service id in snake case (`ecr_public`),
+    /// which the AWS CLI reads; the Rust SDK looks for kebab case (`ecr-public`) only. Both are
+    /// accepted, the documented spelling first (for ECR the two are the same).
+    fn services_endpoint(&self, service_id: &str) -> Option<String> {
+        let sections = self.sections.as_ref()?;
+        let name = sections.get("services")?;
+        let lower = service_id.to_ascii_lowercase();
+        [lower.replace(' ', "_"), lower.replace(' ', "-")]
+            .into_iter()
+            .find_map(|service| {
+                let key = PropertiesKey::builder()
+                    .section_key("services")
+                    .section_name(name)
+                    .property_name(service)
+                    .sub_property_name("endpoint_url")
+                    .build()
+                    .ok()?;
+                sections.other_sections().get(&key).map(|v| v.to_string())
+            })
+    }
+
+    /// A boolean setting by the SDK's rule (aws-config's `use_fips_provider` and its
+    /// dual-stack twin): the variable, else the selected profile's key; `true` or `false` in
+    /// any case, and anything else is no setting at all (the SDK logs it and goes on, as
+    /// botocore does).
+    pub fn sdk_flag(&self, var: &str, profile_key: &str) -> bool {
+        EnvConfigValue::new()
+            .env(var)
+            .profile(profile_key)
+            .load(&self.sdk_env, self.sections.as_ref())
+            .is_some_and(|(v, _)| v.eq_ignore_ascii_case("true"))
     }
 }
 

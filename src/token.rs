@@ -201,6 +201,7 @@ impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
         let config = self.sdk_config(target).await;
         let endpoint = endpoint_name(target);
+        let variant = crate::endpoint::variant(target);
         let reply_time = ReplyTime::default();
         let classify = |e: &(dyn StdError + 'static),
                         code: Option<&str>,
@@ -209,15 +210,18 @@ impl AwsTokenSource {
             classify(e, code, message, status, &endpoint, self.deadline.limit())
         };
         let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
-            Registry::Private(p) => {
+            Registry::Private(_) => {
                 let builder = aws_sdk_ecr::config::Builder::from(&config);
-                // An explicit endpoint wins over what the host implies (see `endpoint`).
+                // An explicit endpoint wins over what the host and the settings imply, else
+                // the one rule for FIPS and dual-stack (see `endpoint`).
                 let conf = match &target.endpoint {
                     Some(e) => builder
                         .endpoint_url(&e.url)
                         .use_fips(false)
                         .use_dual_stack(false),
-                    None => builder.use_fips(p.fips).use_dual_stack(p.dual_stack),
+                    None => builder
+                        .use_fips(variant.fips)
+                        .use_dual_stack(variant.dual_stack),
                 }
                 .interceptor(reply_time.clone())
                 .build();
@@ -246,7 +250,9 @@ impl AwsTokenSource {
                         .endpoint_url(&e.url)
                         .use_fips(false)
                         .use_dual_stack(false),
-                    None => builder,
+                    None => builder
+                        .use_fips(variant.fips)
+                        .use_dual_stack(variant.dual_stack),
                 }
                 .interceptor(reply_time.clone())
                 .build();
