@@ -128,7 +128,13 @@ fn diagnose_host(
     // With an invalid config file nothing is fetched, but the host is still explained.
     let fallback = Config::default();
     let config = lookup.map_or(&fallback, |l| &l.config);
-    let Some(target) = config.resolve(&host) else {
+    // An entry that contradicts the host: the host is explained as it names itself, and the
+    // error is what a fetch would answer.
+    let (target, conflict) = match config.resolve(&host) {
+        Ok(target) => (target, None),
+        Err(e) => (fallback.resolve(&host).ok().flatten(), Some(e.to_string())),
+    };
+    let Some(target) = target else {
         return HostDiagnosis {
             input: input.to_string(),
             registry: RegistryCheck::NotEcr { host },
@@ -149,8 +155,9 @@ fn diagnose_host(
     detected.problems.extend(profile_problem);
     let resolved = resolve_credentials(&source, &target);
     let endpoint = endpoint(&target);
-    let (cache, fetch) = match lookup {
-        Some(l) => {
+    let (cache, fetch) = match (lookup, conflict) {
+        (Some(l), Some(conflict)) => (cache_check(l, &host, env), FetchCheck::Skipped(conflict)),
+        (Some(l), None) => {
             // The lookup is the `get` a client would make: a bound of its own.
             let deadline = bound(env, program);
             let source = AwsTokenSource::from_env(env, deadline);
@@ -163,7 +170,7 @@ fn diagnose_host(
                 fetch(&l, &host, &source, &resolved),
             )
         }
-        None => (
+        (None, _) => (
             CacheCheck::Unavailable,
             FetchCheck::Skipped("the config file is invalid".into()),
         ),
@@ -433,7 +440,7 @@ mod tests {
     fn default_endpoints_come_from_the_sdks_resolver() {
         let env = MapEnv::default();
         let at = |host: &str| {
-            let target = Config::default().resolve(host).unwrap();
+            let target = Config::default().resolve(host).unwrap().unwrap();
             let (target, _) = crate::identity::resolve(target, &env).unwrap();
             endpoint(&target)
         };
@@ -449,6 +456,7 @@ mod tests {
         let env = MapEnv::new(&[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")]);
         let target = Config::default()
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+            .unwrap()
             .unwrap();
         let (target, _) = crate::identity::resolve(target, &env).unwrap();
         let (url, why) = endpoint(&target);

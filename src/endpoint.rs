@@ -201,7 +201,7 @@ mod tests {
         std::fs::write(&file, aws_config).unwrap();
         let mut vars = vars.to_vec();
         vars.push(("AWS_CONFIG_FILE", file.to_str().unwrap()));
-        let target = Config::default().resolve(host).unwrap();
+        let target = Config::default().resolve(host).unwrap().unwrap();
         let (target, key) = crate::identity::resolve(target, &MapEnv::new(&vars)).unwrap();
         (super::url(&target).unwrap(), key.id)
     }
@@ -270,7 +270,7 @@ mod tests {
             ("AWS_CONFIG_FILE", file.to_str().unwrap()),
             ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
         ]);
-        let target = Config::default().resolve(fips_host).unwrap();
+        let target = Config::default().resolve(fips_host).unwrap().unwrap();
         let target = crate::identity::resolve(target, &env).unwrap().0;
         assert_eq!(
             super::reason(&target),

@@ -418,3 +418,41 @@ fn the_endpoint_is_the_one_botocore_calls_for_every_host_and_setting() {
         differences.join("\n")
     );
 }
+
+/// `region` (and `account`) in a config entry are for alias hosts. A real ECR host names its
+/// own region: an entry matching it that says another is a configuration error naming the
+/// entry's field, not a token fetched in a region that registry refuses.
+#[test]
+fn a_config_region_that_contradicts_the_host_is_an_error_naming_the_field() {
+    let mut sb = Sandbox::new();
+    let config = sb.config(
+        "config.toml",
+        "[[registry]]\nmatch = \"123456789012\"\nregion = \"eu-west-1\"\n",
+    );
+    let host = private_host(MOTO_ACCOUNT, "us-east-1");
+    let out = sb.get(&host);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let want = format!(
+        "invalid config file {}, line 3: field `region`: \"eu-west-1\" contradicts {host}, which names its own region (us-east-1); `region` and `account` are for alias hosts: remove the field, or narrow `match` (entry at line 1)",
+        config.display()
+    );
+    assert_eq!(stdout(&out).trim(), want, "{}", describe(&out));
+    // The kubelet mode and `doctor` say the same.
+    let request = format!(
+        r#"{{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"{host}/app:1"}}"#
+    );
+    let out = sb.run(["kubelet"], &request);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains(&want), "{}", describe(&out));
+    let out = sb.run(["doctor", host.as_str()], "");
+    assert!(
+        stdout(&out).contains(&format!("not attempted: {want}")),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(sb.calls(), (0, 0), "nothing may be fetched");
+    // The entry's own region is no contradiction.
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    assert_eq!(sb.get_ok(&host)["Secret"], private_password(MOTO_ACCOUNT));
+    assert_eq!(sb.emulator.calls_detail(&sb.akid).regions, ["eu-west-1"]);
+}
