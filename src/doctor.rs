@@ -152,9 +152,16 @@ fn diagnose_host(
     let source = AwsTokenSource::from_env(env, deadline);
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
-    detected.problems.extend(profile_problem);
+    detected.problems.extend(profile_problem.clone());
     let resolved = resolve_credentials(&source, &target);
-    let endpoint = endpoint(&target);
+    // Unusable AWS files leave the endpoint unknown: a fetch fails before choosing one.
+    let endpoint = match &profile_problem {
+        Some(problem) => (
+            "(none)".into(),
+            format!("the AWS config cannot be used: {problem}"),
+        ),
+        None => endpoint(&target),
+    };
     let (cache, fetch) = match (lookup, conflict) {
         (Some(l), Some(conflict)) => (cache_check(l, &host, env), FetchCheck::Skipped(conflict)),
         (Some(l), None) => {

@@ -10,7 +10,7 @@
 //! AWS settings ask for them, plus what the host's form names.
 
 use crate::config::{Endpoint, Target};
-use crate::profiles::Profiles;
+use crate::profiles::{ProfileError, Profiles};
 use crate::registry::Registry;
 
 /// The SDK's service id, which names its `AWS_ENDPOINT_URL_<ID>` variable and `[services]` key.
@@ -22,20 +22,20 @@ pub fn service_id(registry: &Registry) -> &'static str {
 }
 
 /// The explicit endpoint for `target`, if any.
-pub fn configured(target: &Target, profiles: &Profiles) -> Option<Endpoint> {
+pub fn configured(target: &Target, profiles: &Profiles) -> Result<Option<Endpoint>, ProfileError> {
     if let Some(url) = &target.settings.endpoint {
         let source = match &target.source {
             Some(at) => format!("config file entry ({at})"),
             None => "config file entry".to_string(),
         };
-        return Some(Endpoint {
+        return Ok(Some(Endpoint {
             url: url.clone(),
             source,
-        });
+        }));
     }
-    profiles
-        .endpoint_override(service_id(&target.registry))
-        .map(|(url, source)| Endpoint { url, source })
+    Ok(profiles
+        .endpoint_override(service_id(&target.registry))?
+        .map(|(url, source)| Endpoint { url, source }))
 }
 
 /// FIPS and dual-stack: the variants of an AWS API endpoint that the SDK's rules choose among.

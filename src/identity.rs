@@ -82,7 +82,7 @@ impl CacheKey {
 /// both are worked out, for `get`, the kubelet mode and `doctor`.
 pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
     let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
-    target.endpoint = crate::endpoint::configured(&target, &profiles);
+    target.endpoint = crate::endpoint::configured(&target, &profiles)?;
     target.requested = crate::endpoint::requested(&profiles);
     let key = cache_key(&target, env, &profiles);
     Ok((target, key))
