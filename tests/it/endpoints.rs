@@ -197,6 +197,11 @@ const VARIANTS: &[Setting] = &[
         config: "[default]\nuse_fips_endpoint = true\nuse_dualstack_endpoint = true\n",
     },
     Setting {
+        name: "AWS_PROFILE selecting a profile with both",
+        env: &[("AWS_PROFILE", "gov")],
+        config: "[default]\n[profile gov]\nuse_fips_endpoint = true\nuse_dualstack_endpoint = true\n",
+    },
+    Setting {
         name: "variable false over profile true",
         env: &[("AWS_USE_FIPS_ENDPOINT", "false")],
         config: "[default]\nuse_fips_endpoint = true\n",
