@@ -128,12 +128,7 @@ fn diagnose_host(
     // With an invalid config file nothing is fetched, but the host is still explained.
     let fallback = Config::default();
     let config = lookup.map_or(&fallback, |l| &l.config);
-    // An entry that contradicts the host: the host is explained as it names itself, and the
-    // error is what a fetch would answer.
-    let (target, conflict) = match config.resolve(&host) {
-        Ok(target) => (target, None),
-        Err(e) => (fallback.resolve(&host).ok().flatten(), Some(e.to_string())),
-    };
+    let (target, conflict) = resolve_host(config, &host);
     let Some(target) = target else {
         return HostDiagnosis {
             input: input.to_string(),
@@ -154,14 +149,7 @@ fn diagnose_host(
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
     detected.problems.extend(profile_problem.clone());
     let resolved = resolve_credentials(&source, &target);
-    // Unusable AWS files leave the endpoint unknown: a fetch fails before choosing one.
-    let endpoint = match &profile_problem {
-        Some(problem) => (
-            "(none)".into(),
-            format!("the AWS config cannot be used: {problem}"),
-        ),
-        None => endpoint(&target),
-    };
+    let endpoint = endpoint(&target, profile_problem.as_deref());
     let (cache, fetch) = match (lookup, conflict) {
         (Some(l), Some(conflict)) => (cache_check(l, &host, env), FetchCheck::Skipped(conflict)),
         (Some(l), None) => {
@@ -308,8 +296,25 @@ fn provider_name(creds: &aws_credential_types::Credentials) -> Option<String> {
     .then(|| name.to_string())
 }
 
+/// The config's target for `host`, and the error `get` would answer for it. An entry that
+/// contradicts the host is that error; the host is then explained as it names itself.
+fn resolve_host(config: &Config, host: &str) -> (Option<Target>, Option<String>) {
+    match config.resolve(host) {
+        Ok(target) => (target, None),
+        Err(e) => (
+            Config::default().resolve(host).ok().flatten(),
+            Some(e.to_string()),
+        ),
+    }
+}
+
 /// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
-fn endpoint(target: &Target) -> (String, String) {
+/// AWS files that cannot be used (`problem`) leave it unknown: a fetch fails before choosing.
+fn endpoint(target: &Target, problem: Option<&str>) -> (String, String) {
+    if let Some(problem) = problem {
+        let why = format!("the AWS config cannot be used: {problem}");
+        return ("(none)".into(), why);
+    }
     if let Some(e) = &target.endpoint {
         return (e.url.clone(), e.source.clone());
     }
@@ -449,7 +454,7 @@ mod tests {
         let at = |host: &str| {
             let target = Config::default().resolve(host).unwrap().unwrap();
             let (target, _) = crate::identity::resolve(target, &env).unwrap();
-            endpoint(&target)
+            endpoint(&target, None)
         };
         assert_eq!(
             at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
@@ -466,7 +471,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let (target, _) = crate::identity::resolve(target, &env).unwrap();
-        let (url, why) = endpoint(&target);
+        let (url, why) = endpoint(&target, None);
         assert_eq!(url, "http://127.0.0.1:9");
         assert_eq!(why, "AWS_ENDPOINT_URL_ECR");
     }

@@ -67,6 +67,15 @@ pub fn variant(target: &Target) -> Variant {
     }
 }
 
+/// What the SDK client for `target` is given: the explicit URL and no variant (the SDK refuses
+/// the two together), else no URL and [`variant`].
+pub fn client_inputs(target: &Target) -> (Option<String>, Variant) {
+    match &target.endpoint {
+        Some(e) => (Some(e.url.clone()), Variant::default()),
+        None => (None, variant(target)),
+    }
+}
+
 /// What the registry host's form names: `dkr.ecr-fips`, `dkr-ecr` (ECR Public's hosts, neither).
 fn host_variant(registry: &Registry) -> Variant {
     match registry {
