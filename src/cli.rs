@@ -177,7 +177,7 @@ fn protocol_action(
             let deadline = start();
             let url = protocol::store_server_url(&input)?;
             let lookup = Lookup::new(env, deadline)?;
-            if lookup.registry(&url).is_some() {
+            if lookup.registry(&url)?.is_some() {
                 // ECR tokens are minted, not stored: accept and drop what `docker login`
                 // sends, so that a login against an ECR host succeeds.
                 return Ok(String::new());

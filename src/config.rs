@@ -77,6 +77,9 @@ pub struct Target {
     /// The explicit API endpoint, filled in by [`crate::identity::resolve`] from the config
     /// entry or the SDK's endpoint rule ([`crate::endpoint`]).
     pub endpoint: Option<Endpoint>,
+    /// FIPS and dual-stack as the AWS settings ask for them, filled in with `endpoint`; the
+    /// host's form adds to it ([`crate::endpoint::variant`]).
+    pub requested: crate::endpoint::Variant,
 }
 
 /// An explicitly configured endpoint and where it was configured.
@@ -110,7 +113,12 @@ struct Entry {
     /// Makes a non-ECR host stand for this registry.
     alias: Option<Registry>,
     settings: Settings,
+    /// `account`, which only an alias may set (`settings` has the region).
+    account: Option<String>,
     line: usize,
+    /// The lines of `region` and `account`, for the error when they contradict a host.
+    region_line: usize,
+    account_line: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -138,9 +146,9 @@ struct RawEntry {
     role_arn: Option<String>,
     external_id: Option<String>,
     role_session_name: Option<String>,
-    region: Option<String>,
+    region: Option<toml::Spanned<String>>,
     endpoint: Option<String>,
-    account: Option<String>,
+    account: Option<toml::Spanned<String>>,
     public: Option<bool>,
     share_token: Option<bool>,
 }
@@ -193,8 +201,12 @@ impl Config {
             .into_iter()
             .map(|spanned| {
                 let offset = spanned.span().start;
-                Entry::from_raw(spanned.into_inner(), line_of(text, offset))
-                    .map_err(|m| invalid(offset, m))
+                let raw = spanned.into_inner();
+                let line = |field: &Option<toml::Spanned<String>>| {
+                    line_of(text, field.as_ref().map_or(offset, |f| f.span().start))
+                };
+                let lines = (line_of(text, offset), line(&raw.region), line(&raw.account));
+                Entry::from_raw(raw, lines).map_err(|m| invalid(offset, m))
             })
             .collect::<Result<_, _>>()?;
         let fallback_store = match raw.fallback_store {
@@ -223,12 +235,24 @@ impl Config {
     }
 
     /// Resolves a normalised `host[:port]` to its ECR registry and settings; `None` when the
-    /// host is neither an ECR registry nor an alias of one. The first matching entry wins.
-    pub fn resolve(&self, host: &str) -> Option<Target> {
+    /// host is neither an ECR registry nor an alias of one. The first matching entry wins; one
+    /// whose `region` or `account` contradicts what an ECR host names itself is an error.
+    pub fn resolve(&self, host: &str) -> Result<Option<Target>, ConfigError> {
         let ecr = registry::parse_registry(host);
         let entry = self.entries.iter().find(|e| e.matches(host, ecr.as_ref()));
-        let registry = ecr.or_else(|| entry?.alias.clone())?;
-        Some(Target {
+        if let (Some(e), Some(registry)) = (entry, &ecr)
+            && let Some((line, message)) = e.contradiction(host, registry)
+        {
+            return Err(ConfigError::Invalid {
+                path: self.path.clone().unwrap_or_else(|| PathBuf::from("config")),
+                line,
+                message,
+            });
+        }
+        let Some(registry) = ecr.or_else(|| entry?.alias.clone()) else {
+            return Ok(None);
+        };
+        Ok(Some(Target {
             host: host.to_string(),
             registry,
             settings: entry.map(|e| e.settings.clone()).unwrap_or_default(),
@@ -237,12 +261,17 @@ impl Config {
                 format!("{}:{}", file.display(), e.line)
             }),
             endpoint: None,
-        })
+            requested: Default::default(),
+        }))
     }
 }
 
 impl Entry {
-    fn from_raw(raw: RawEntry, line: usize) -> Result<Entry, String> {
+    /// `lines`: the entry's header, its `region` and its `account` (the header's when absent).
+    fn from_raw(raw: RawEntry, lines: (usize, usize, usize)) -> Result<Entry, String> {
+        let (line, region_line, account_line) = lines;
+        let region = raw.region.map(toml::Spanned::into_inner);
+        let account = raw.account.map(toml::Spanned::into_inner);
         let text = raw.pattern.trim().to_ascii_lowercase();
         let pattern = if text == "public" {
             Pattern::Public
@@ -260,7 +289,7 @@ impl Entry {
                 raw.pattern
             ));
         };
-        if let Some(region) = &raw.region
+        if let Some(region) = &region
             && !registry::is_region(region)
         {
             return Err(format!(
@@ -285,7 +314,7 @@ impl Entry {
         {
             return Err("fields `external_id` and `role_session_name` need `role_arn`".into());
         }
-        let alias = match (&raw.account, raw.public.unwrap_or(false)) {
+        let alias = match (&account, raw.public.unwrap_or(false)) {
             (Some(_), true) => {
                 return Err("fields `account` and `public` exclude each other".into());
             }
@@ -295,7 +324,7 @@ impl Entry {
                         "field `account`: {account:?} is not a 12-digit AWS account id"
                     ));
                 }
-                let Some(region) = raw.region.clone() else {
+                let Some(region) = region.clone() else {
                     return Err(
                         "field `region` is required with `account` (an alias needs both)".into(),
                     );
@@ -335,12 +364,53 @@ impl Entry {
                     external_id: raw.external_id,
                     session_name: raw.role_session_name,
                 }),
-                region: raw.region,
+                region,
                 endpoint: raw.endpoint,
                 own_token: raw.share_token == Some(false),
             },
+            account,
             line,
+            region_line,
+            account_line,
         })
+    }
+
+    /// The line and message of a `region` or `account` that contradicts what the ECR host
+    /// `host` names itself (ECR Public: its API's one region, and no account). Those fields
+    /// say where an alias host's tokens come from; obeying them for a host that names its own
+    /// would fetch a token that registry refuses.
+    fn contradiction(&self, host: &str, registry: &Registry) -> Option<(usize, String)> {
+        let (own_region, own_account) = match registry {
+            Registry::Private(p) => (p.region.as_str(), Some(p.account.as_str())),
+            Registry::Public => (registry::PUBLIC_REGION, None),
+        };
+        let (line, field, value, which) = match (&self.settings.region, &self.account) {
+            (Some(r), _) if r != own_region => (
+                self.region_line,
+                "region",
+                r,
+                match registry {
+                    Registry::Private(_) => format!("names its own region ({own_region})"),
+                    Registry::Public => format!("is ECR Public, whose API is in {own_region} only"),
+                },
+            ),
+            (_, Some(a)) if Some(a.as_str()) != own_account => (
+                self.account_line,
+                "account",
+                a,
+                own_account.map_or("is ECR Public, which has no account".into(), |own| {
+                    format!("names its own account ({own})")
+                }),
+            ),
+            _ => return None,
+        };
+        Some((
+            line,
+            format!(
+                "field `{field}`: {value:?} contradicts {host}, which {which}; `region` and `account` are for alias hosts: remove the field, or narrow `match` (entry at line {})",
+                self.line
+            ),
+        ))
     }
 
     fn matches(&self, host: &str, ecr: Option<&Registry>) -> bool {
@@ -438,12 +508,13 @@ mod tests {
         let c = Config::default();
         let t = c
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+            .unwrap()
             .unwrap();
         assert_eq!(t.api_region(), "eu-west-1");
         assert_eq!(t.settings, Settings::default());
-        assert!(c.resolve("registry.example.com").is_none());
+        assert!(c.resolve("registry.example.com").unwrap().is_none());
         assert_eq!(
-            c.resolve("public.ecr.aws").unwrap().api_region(),
+            c.resolve("public.ecr.aws").unwrap().unwrap().api_region(),
             "us-east-1"
         );
     }
@@ -468,7 +539,7 @@ external_id = "x"
 "#,
         )
         .unwrap();
-        let profile = |h: &str| c.resolve(h).and_then(|t| t.settings.profile);
+        let profile = |h: &str| c.resolve(h).unwrap().and_then(|t| t.settings.profile);
         assert_eq!(profile("public.ecr.aws").as_deref(), Some("pub"));
         assert_eq!(
             profile("123456789012.dkr.ecr.eu-west-1.amazonaws.com").as_deref(),
@@ -488,6 +559,7 @@ external_id = "x"
         );
         let t = c
             .resolve("210987654321.dkr.ecr.us-east-1.amazonaws.com")
+            .unwrap()
             .unwrap();
         assert_eq!(t.source.as_deref(), Some("/etc/ecr.toml:10"));
         assert_eq!(t.settings.role.unwrap().external_id.as_deref(), Some("x"));
@@ -499,7 +571,7 @@ external_id = "x"
             "[[registry]]\nmatch = \"Registry.Example.com:443\"\naccount = \"123456789012\"\nregion = \"eu-central-1\"\n\n[[registry]]\nmatch = \"127.0.0.1:5000\"\npublic = true\n",
         )
         .unwrap();
-        let t = c.resolve("registry.example.com").unwrap();
+        let t = c.resolve("registry.example.com").unwrap().unwrap();
         assert_eq!(
             t.registry,
             Registry::Private(PrivateRegistry {
@@ -510,10 +582,10 @@ external_id = "x"
             })
         );
         assert_eq!(
-            c.resolve("127.0.0.1:5000").unwrap().registry,
+            c.resolve("127.0.0.1:5000").unwrap().unwrap().registry,
             Registry::Public
         );
-        assert!(c.resolve("127.0.0.1:5001").is_none());
+        assert!(c.resolve("127.0.0.1:5001").unwrap().is_none());
     }
 
     #[test]
@@ -549,6 +621,44 @@ external_id = "x"
         assert!(err("[[registry]]\nmatch = \"a b\"\n").contains("field `match`"));
         assert!(err("registry = 3").contains("line 1"));
         assert!(err("[[registry]\n").contains("line 1"));
+    }
+
+    /// `region` and `account` are for alias hosts: an entry that matches a host naming its own
+    /// and says another is an error at the field's line, naming the entry; the same values
+    /// are no contradiction, and aliases keep theirs.
+    #[test]
+    fn region_and_account_must_not_contradict_the_host() {
+        let c = parse(
+            "[[registry]]\nmatch = \"123456789012\"\nprofile = \"p\"\nregion = \"eu-west-1\"\n\n\
+             [[registry]]\nmatch = \"*.dkr.ecr.us-west-2.amazonaws.com\"\naccount = \"210987654321\"\nregion = \"us-west-2\"\n\n\
+             [[registry]]\nmatch = \"public\"\nregion = \"eu-west-1\"\n\n\
+             [[registry]]\nmatch = \"registry.example.com\"\naccount = \"123456789012\"\nregion = \"ap-south-1\"\n",
+        )
+        .unwrap();
+        let err = |h: &str| c.resolve(h).unwrap_err().to_string();
+        assert_eq!(
+            err("123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+            "invalid config file /etc/ecr.toml, line 4: field `region`: \"eu-west-1\" contradicts \
+             123456789012.dkr.ecr.us-east-1.amazonaws.com, which names its own region (us-east-1); \
+             `region` and `account` are for alias hosts: remove the field, or narrow `match` (entry at line 1)"
+        );
+        let t = c.resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+        assert_eq!(t.unwrap().unwrap().api_region(), "eu-west-1");
+        assert!(
+            err("111111111111.dkr.ecr.us-west-2.amazonaws.com").starts_with(
+                "invalid config file /etc/ecr.toml, line 8: field `account`: \"210987654321\" contradicts \
+                 111111111111.dkr.ecr.us-west-2.amazonaws.com, which names its own account (111111111111)"
+            )
+        );
+        let t = c.resolve("210987654321.dkr.ecr.us-west-2.amazonaws.com");
+        assert_eq!(t.unwrap().unwrap().api_region(), "us-west-2");
+        assert!(
+            err("public.ecr.aws").contains(
+                "line 13: field `region`: \"eu-west-1\" contradicts public.ecr.aws, which is ECR Public, whose API is in us-east-1 only"
+            )
+        );
+        let alias = c.resolve("registry.example.com").unwrap().unwrap();
+        assert_eq!(alias.api_region(), "ap-south-1");
     }
 
     #[test]

@@ -202,7 +202,8 @@ fn hosts(o: &Options, env: &dyn Env) -> Result<Vec<String>, ConfigureError> {
             if config.is_none() {
                 config = Some(Config::load(env)?);
             }
-            if config.as_ref().and_then(|c| c.resolve(&host)).is_none() {
+            let alias = config.as_ref().map(|c| c.resolve(&host)).transpose()?;
+            if alias.flatten().is_none() {
                 let file = config
                     .as_ref()
                     .and_then(|c| c.path().map(Path::to_path_buf))

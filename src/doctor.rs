@@ -128,7 +128,8 @@ fn diagnose_host(
     // With an invalid config file nothing is fetched, but the host is still explained.
     let fallback = Config::default();
     let config = lookup.map_or(&fallback, |l| &l.config);
-    let Some(target) = config.resolve(&host) else {
+    let (target, conflict) = resolve_host(config, &host);
+    let Some(target) = target else {
         return HostDiagnosis {
             input: input.to_string(),
             registry: RegistryCheck::NotEcr { host },
@@ -146,11 +147,12 @@ fn diagnose_host(
     let source = AwsTokenSource::from_env(env, deadline);
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
-    detected.problems.extend(profile_problem);
+    detected.problems.extend(profile_problem.clone());
     let resolved = resolve_credentials(&source, &target);
-    let endpoint = endpoint(&target);
-    let (cache, fetch) = match lookup {
-        Some(l) => {
+    let endpoint = endpoint(&target, profile_problem.as_deref());
+    let (cache, fetch) = match (lookup, conflict) {
+        (Some(l), Some(conflict)) => (cache_check(l, &host, env), FetchCheck::Skipped(conflict)),
+        (Some(l), None) => {
             // The lookup is the `get` a client would make: a bound of its own.
             let deadline = bound(env, program);
             let source = AwsTokenSource::from_env(env, deadline);
@@ -163,7 +165,7 @@ fn diagnose_host(
                 fetch(&l, &host, &source, &resolved),
             )
         }
-        None => (
+        (None, _) => (
             CacheCheck::Unavailable,
             FetchCheck::Skipped("the config file is invalid".into()),
         ),
@@ -294,13 +296,30 @@ fn provider_name(creds: &aws_credential_types::Credentials) -> Option<String> {
     .then(|| name.to_string())
 }
 
+/// The config's target for `host`, and the error `get` would answer for it. An entry that
+/// contradicts the host is that error; the host is then explained as it names itself.
+fn resolve_host(config: &Config, host: &str) -> (Option<Target>, Option<String>) {
+    match config.resolve(host) {
+        Ok(target) => (target, None),
+        Err(e) => (
+            Config::default().resolve(host).ok().flatten(),
+            Some(e.to_string()),
+        ),
+    }
+}
+
 /// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
-fn endpoint(target: &Target) -> (String, String) {
+/// AWS files that cannot be used (`problem`) leave it unknown: a fetch fails before choosing.
+fn endpoint(target: &Target, problem: Option<&str>) -> (String, String) {
+    if let Some(problem) = problem {
+        let why = format!("the AWS config cannot be used: {problem}");
+        return ("(none)".into(), why);
+    }
     if let Some(e) = &target.endpoint {
         return (e.url.clone(), e.source.clone());
     }
     match crate::endpoint::url(target) {
-        Ok(url) => (url, "the SDK's default for the region".into()),
+        Ok(url) => (url, crate::endpoint::reason(target)),
         Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
     }
 }
@@ -433,9 +452,9 @@ mod tests {
     fn default_endpoints_come_from_the_sdks_resolver() {
         let env = MapEnv::default();
         let at = |host: &str| {
-            let target = Config::default().resolve(host).unwrap();
+            let target = Config::default().resolve(host).unwrap().unwrap();
             let (target, _) = crate::identity::resolve(target, &env).unwrap();
-            endpoint(&target)
+            endpoint(&target, None)
         };
         assert_eq!(
             at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
@@ -449,9 +468,10 @@ mod tests {
         let env = MapEnv::new(&[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")]);
         let target = Config::default()
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+            .unwrap()
             .unwrap();
         let (target, _) = crate::identity::resolve(target, &env).unwrap();
-        let (url, why) = endpoint(&target);
+        let (url, why) = endpoint(&target, None);
         assert_eq!(url, "http://127.0.0.1:9");
         assert_eq!(why, "AWS_ENDPOINT_URL_ECR");
     }

@@ -3,12 +3,14 @@
 //!
 //! An explicit endpoint (the config file's `endpoint`, else the SDK's own rule for
 //! `AWS_ENDPOINT_URL_ECR`, `AWS_ENDPOINT_URL`, `[services]` sections and `endpoint_url`) wins
-//! over everything a registry host implies: a VPC-endpoint user of a FIPS or dual-stack
-//! registry calls the URL they named, so the SDK is not also asked for FIPS or dual-stack
-//! (it refuses that combination).
+//! over everything a registry host or a setting implies: a VPC-endpoint user of a FIPS or
+//! dual-stack registry calls the URL they named, so the SDK is not also asked for FIPS or
+//! dual-stack (it refuses that combination; botocore drops the flags the same way).
+//! Otherwise the SDK's rules are given the region and [`variant`]: FIPS and dual-stack as the
+//! AWS settings ask for them, plus what the host's form names.
 
 use crate::config::{Endpoint, Target};
-use crate::profiles::Profiles;
+use crate::profiles::{ProfileError, Profiles};
 use crate::registry::Registry;
 
 /// The SDK's service id, which names its `AWS_ENDPOINT_URL_<ID>` variable and `[services]` key.
@@ -20,28 +22,103 @@ pub fn service_id(registry: &Registry) -> &'static str {
 }
 
 /// The explicit endpoint for `target`, if any.
-pub fn configured(target: &Target, profiles: &Profiles) -> Option<Endpoint> {
+pub fn configured(target: &Target, profiles: &Profiles) -> Result<Option<Endpoint>, ProfileError> {
     if let Some(url) = &target.settings.endpoint {
         let source = match &target.source {
             Some(at) => format!("config file entry ({at})"),
             None => "config file entry".to_string(),
         };
-        return Some(Endpoint {
+        return Ok(Some(Endpoint {
             url: url.clone(),
             source,
-        });
+        }));
     }
-    profiles
-        .endpoint_override(service_id(&target.registry))
-        .map(|(url, source)| Endpoint { url, source })
+    Ok(profiles
+        .endpoint_override(service_id(&target.registry))?
+        .map(|(url, source)| Endpoint { url, source }))
 }
 
-/// What the SDK's endpoint rules are given for `target` when no endpoint is explicit: FIPS and
-/// dual-stack (ECR Public has neither). The region is [`Target::api_region`].
-fn rule_flags(target: &Target) -> (bool, bool) {
-    match &target.registry {
-        Registry::Private(p) => (p.fips, p.dual_stack),
-        Registry::Public => (false, false),
+/// FIPS and dual-stack: the variants of an AWS API endpoint that the SDK's rules choose among.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variant {
+    pub fips: bool,
+    pub dual_stack: bool,
+}
+
+/// The variant the user's AWS settings ask for, by the SDK's rule (and botocore's):
+/// `AWS_USE_FIPS_ENDPOINT`, else the profile's `use_fips_endpoint`; the same for dual-stack.
+pub fn requested(profiles: &Profiles) -> Variant {
+    Variant {
+        fips: profiles.sdk_flag("AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint"),
+        dual_stack: profiles.sdk_flag("AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint"),
+    }
+}
+
+/// What the SDK's endpoint rules are given for `target` when no endpoint is explicit, besides
+/// the region ([`Target::api_region`]): what the settings ask for, plus what the host's form
+/// names. A `dkr.ecr-fips` host is served by the FIPS API even when nothing asks for it; a
+/// user who asked for FIPS (for compliance) gets it whatever the host's form, ECR Public
+/// included, exactly as the AWS CLI would.
+pub fn variant(target: &Target) -> Variant {
+    let host = host_variant(&target.registry);
+    Variant {
+        fips: host.fips || target.requested.fips,
+        dual_stack: host.dual_stack || target.requested.dual_stack,
+    }
+}
+
+/// What the SDK client for `target` is given: the explicit URL and no variant (the SDK refuses
+/// the two together), else no URL and [`variant`].
+pub fn client_inputs(target: &Target) -> (Option<String>, Variant) {
+    match &target.endpoint {
+        Some(e) => (Some(e.url.clone()), Variant::default()),
+        None => (None, variant(target)),
+    }
+}
+
+/// What the registry host's form names: `dkr.ecr-fips`, `dkr-ecr` (ECR Public's hosts, neither).
+fn host_variant(registry: &Registry) -> Variant {
+    match registry {
+        Registry::Private(p) => Variant {
+            fips: p.fips,
+            dual_stack: p.dual_stack,
+        },
+        Registry::Public => Variant::default(),
+    }
+}
+
+/// Why the SDK's rules give the endpoint they give for `target` (no endpoint being explicit),
+/// for `doctor`: the region's default, and each variant with what asked for it.
+pub fn reason(target: &Target) -> String {
+    let host = host_variant(&target.registry);
+    let asked = |by_host: bool, by_settings: bool, name: &str, setting: &str| match (
+        by_host,
+        by_settings,
+    ) {
+        (true, _) => Some(format!("{name} (the host's form)")),
+        (false, true) => Some(format!("{name} ({setting})")),
+        (false, false) => None,
+    };
+    let variants: Vec<String> = [
+        asked(
+            host.fips,
+            target.requested.fips,
+            "FIPS",
+            "AWS_USE_FIPS_ENDPOINT or use_fips_endpoint",
+        ),
+        asked(
+            host.dual_stack,
+            target.requested.dual_stack,
+            "dual-stack",
+            "AWS_USE_DUALSTACK_ENDPOINT or use_dualstack_endpoint",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match variants.as_slice() {
+        [] => "the SDK's default for the region".into(),
+        v => format!("the SDK's default for the region, {}", v.join(", ")),
     }
 }
 
@@ -53,7 +130,7 @@ pub fn key(target: &Target) -> String {
     if let Some(e) = &target.endpoint {
         return e.url.clone();
     }
-    let (fips, dual_stack) = rule_flags(target);
+    let Variant { fips, dual_stack } = variant(target);
     let service = match target.registry {
         Registry::Private(_) => "ecr",
         Registry::Public => "ecr-public",
@@ -69,7 +146,7 @@ pub fn url(target: &Target) -> Result<String, String> {
         return Ok(e.url.clone());
     }
     let region = target.api_region().to_string();
-    let (fips, dual_stack) = rule_flags(target);
+    let Variant { fips, dual_stack } = variant(target);
     match &target.registry {
         Registry::Private(_) => {
             use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
@@ -112,9 +189,121 @@ pub fn display_name(target: &Target) -> String {
         return e.url.clone();
     }
     let service = match &target.registry {
-        Registry::Private(p) if p.fips => "ecr-fips",
         Registry::Private(_) => "ecr",
         Registry::Public => "ecr-public",
     };
-    format!("{service}.{}", target.api_region())
+    let fips = if variant(target).fips { "-fips" } else { "" };
+    format!("{service}{fips}.{}", target.api_region())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::env::MapEnv;
+
+    type Vars = [(&'static str, &'static str)];
+
+    /// The URL a fetch for `host` calls, and its cache key, with `vars` and `~/.aws/config`.
+    fn call(host: &str, vars: &[(&str, &str)], aws_config: &str) -> (String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        std::fs::write(&file, aws_config).unwrap();
+        let mut vars = vars.to_vec();
+        vars.push(("AWS_CONFIG_FILE", file.to_str().unwrap()));
+        let target = Config::default().resolve(host).unwrap().unwrap();
+        let (target, key) = crate::identity::resolve(target, &MapEnv::new(&vars)).unwrap();
+        (super::url(&target).unwrap(), key.id)
+    }
+
+    /// The settings ask, the host's form adds: a FIPS or dual-stack setting is never taken
+    /// away by a plain host, and ECR Public keeps it too (the AWS CLI calls these URLs).
+    #[test]
+    fn settings_ask_for_fips_and_dual_stack_and_the_host_form_only_adds() {
+        let plain = "111122223333.dkr.ecr.us-east-1.amazonaws.com";
+        let fips_host = "111122223333.dkr.ecr-fips.us-east-1.amazonaws.com";
+        let fips = [("AWS_USE_FIPS_ENDPOINT", "true")];
+        let dual = [("AWS_USE_DUALSTACK_ENDPOINT", "true")];
+        let cases: &[(&str, &Vars, &str, &str)] = &[
+            (plain, &[], "", "https://api.ecr.us-east-1.amazonaws.com"),
+            (
+                plain,
+                &fips,
+                "",
+                "https://api.ecr-fips.us-east-1.amazonaws.com",
+            ),
+            (plain, &dual, "", "https://ecr.us-east-1.api.aws"),
+            (
+                plain,
+                &[],
+                "[default]\nuse_fips_endpoint = true\nuse_dualstack_endpoint = true\n",
+                "https://ecr-fips.us-east-1.api.aws",
+            ),
+            (fips_host, &dual, "", "https://ecr-fips.us-east-1.api.aws"),
+            (
+                fips_host,
+                &[("AWS_USE_FIPS_ENDPOINT", "false")],
+                "",
+                "https://api.ecr-fips.us-east-1.amazonaws.com",
+            ),
+            (
+                "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                &fips,
+                "",
+                "https://api.ecr-fips.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                "public.ecr.aws",
+                &fips,
+                "",
+                "https://api.ecr-public-fips.us-east-1.amazonaws.com",
+            ),
+            (
+                "public.ecr.aws",
+                &dual,
+                "",
+                "https://ecr-public.us-east-1.api.aws",
+            ),
+        ];
+        for (host, vars, aws_config, want) in cases {
+            assert_eq!(
+                call(host, vars, aws_config).0,
+                *want,
+                "{host} {vars:?} {aws_config:?}"
+            );
+        }
+        // `doctor` says what asked for each variant.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        std::fs::write(&file, "").unwrap();
+        let env = MapEnv::new(&[
+            ("AWS_CONFIG_FILE", file.to_str().unwrap()),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
+        ]);
+        let target = Config::default().resolve(fips_host).unwrap().unwrap();
+        let target = crate::identity::resolve(target, &env).unwrap().0;
+        assert_eq!(
+            super::reason(&target),
+            "the SDK's default for the region, FIPS (the host's form), dual-stack \
+             (AWS_USE_DUALSTACK_ENDPOINT or use_dualstack_endpoint)"
+        );
+        // Another endpoint is another cache entry, whichever way the setting was made.
+        let profile_fips = call(plain, &[], "[default]\nuse_fips_endpoint = true\n").1;
+        assert_ne!(profile_fips, call(plain, &[], "").1);
+    }
+
+    /// `[services]` entries: AWS documents the service id in snake case (`ecr_public`), the
+    /// AWS CLI reads that, the Rust SDK reads kebab case; both are accepted.
+    #[test]
+    fn services_sections_accept_the_documented_ecr_public_key() {
+        for key in ["ecr_public", "ecr-public"] {
+            let config = format!(
+                "[default]\nservices = s\n[services s]\n{key} =\n  endpoint_url = http://127.0.0.1:7\n"
+            );
+            assert_eq!(
+                call("public.ecr.aws", &[], &config).0,
+                "http://127.0.0.1:7",
+                "{key}"
+            );
+        }
+    }
 }

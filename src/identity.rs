@@ -78,11 +78,12 @@ impl CacheKey {
 }
 
 /// Completes a target with what the environment and the AWS files decide (its explicit
-/// endpoint) and computes its cache key: the one place both are worked out, for `get`, the
-/// kubelet mode and `doctor`.
+/// endpoint, the FIPS and dual-stack they ask for) and computes its cache key: the one place
+/// both are worked out, for `get`, the kubelet mode and `doctor`.
 pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
     let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
-    target.endpoint = crate::endpoint::configured(&target, &profiles);
+    target.endpoint = crate::endpoint::configured(&target, &profiles)?;
+    target.requested = crate::endpoint::requested(&profiles);
     let key = cache_key(&target, env, &profiles);
     Ok((target, key))
 }
@@ -234,7 +235,7 @@ mod tests {
     const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
     fn key(env: &[(&str, &str)]) -> CacheKey {
-        let target = Config::default().resolve(HOST).unwrap();
+        let target = Config::default().resolve(HOST).unwrap().unwrap();
         resolve(target, &MapEnv::new(env)).unwrap().1
     }
 
@@ -299,7 +300,7 @@ mod tests {
 
     #[test]
     fn config_selected_identity_is_part_of_the_key() {
-        let mut target = Config::default().resolve(HOST).unwrap();
+        let mut target = Config::default().resolve(HOST).unwrap().unwrap();
         let plain = key_of(&target);
         target.settings.profile = Some("a".into());
         let a = key_of(&target);
@@ -329,6 +330,7 @@ mod tests {
                 )
                 .unwrap(),
             )
+            .unwrap()
             .unwrap();
         let b = c
             .resolve(
@@ -337,12 +339,13 @@ mod tests {
                 )
                 .unwrap(),
             )
+            .unwrap()
             .unwrap();
         assert_eq!(key_of(&a), key_of(&b));
     }
 
     fn key_of_host(config: &Config, host: &str, env: &[(&str, &str)]) -> CacheKey {
-        let target = config.resolve(host).unwrap();
+        let target = config.resolve(host).unwrap().unwrap();
         resolve(target, &MapEnv::new(env)).unwrap().1
     }
 
@@ -388,7 +391,7 @@ mod tests {
             "ecr-public.aws.com",
         ];
         let resolved = |h: &str| {
-            let t = c.resolve(h).unwrap();
+            let t = c.resolve(h).unwrap().unwrap();
             (
                 t.api_region().to_string(),
                 crate::endpoint::url(&t).unwrap(),

@@ -135,7 +135,11 @@ fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, Ku
         host: crate::registry::redact_userinfo(host),
     };
     let lookup = Lookup::new(env, deadline).map_err(|e| KubeletError::Lookup(e.to_string()))?;
-    let (target, _) = lookup.target(host).map_err(|_| not_ecr())?;
+    let (target, _) = lookup.target(host).map_err(|e| match e {
+        LookupError::NotEcr => not_ecr(),
+        // A config entry that contradicts the host, or unreadable AWS files: the real cause.
+        other => KubeletError::Lookup(other.to_string()),
+    })?;
     let node = AwsTokenSource::from_env(env, deadline);
     let result = match request.service_account_token {
         None => lookup.get(host, &node),

@@ -104,15 +104,18 @@ impl<'a> Lookup<'a> {
 
     /// The ECR registry behind a client's server URL, or `NotEcr`.
     pub fn target(&self, server_url: &str) -> Result<(Target, CacheKey), LookupError> {
-        let target = self.registry(server_url).ok_or(LookupError::NotEcr)?;
+        let target = self.registry(server_url)?.ok_or(LookupError::NotEcr)?;
         Ok(identity::resolve(target, self.env)?)
     }
 
     /// The ECR registry (or alias of one) a server URL names, without resolving the identity
     /// that would fetch its token: whether a host is this helper's or the fallback store's.
-    pub fn registry(&self, server_url: &str) -> Option<Target> {
-        let host = crate::registry::normalize_host(server_url)?;
-        self.config.resolve(&host)
+    /// An error when the config entry it matches contradicts the host.
+    pub fn registry(&self, server_url: &str) -> Result<Option<Target>, ConfigError> {
+        match crate::registry::normalize_host(server_url) {
+            Some(host) => self.config.resolve(&host),
+            None => Ok(None),
+        }
     }
 
     pub fn get(

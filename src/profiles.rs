@@ -8,6 +8,7 @@
 use crate::env::Env;
 use aws_runtime::env_config::EnvConfigValue;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use aws_runtime::env_config::property::PropertiesKey;
 use aws_runtime::env_config::section::EnvConfigSections;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ const SDK_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL_ECR_PUBLIC",
     "AWS_ENDPOINT_URL_STS",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
 ];
 
 /// Profile settings that decide which principal the SDK's chain resolves (never secrets:
@@ -58,6 +61,11 @@ pub enum ProfileError {
     TooLarge { path: PathBuf },
     #[error("invalid AWS config: {0}")]
     Parse(String),
+    /// As the AWS CLI refuses it: the endpoint a `[services]` entry would give is unknown.
+    #[error(
+        "profile {profile:?} sets `services = {name}`, but the AWS config file has no [services {name}] section; add it or remove the setting"
+    )]
+    NoServicesSection { profile: String, name: String },
 }
 
 /// The parsed files and the profile selected for one registry.
@@ -68,6 +76,9 @@ pub struct Profiles {
     /// The selected profile's name when there are no sections to say it.
     selected: String,
     sdk_env: aws_types::os_shim_internal::Env,
+    /// The names of the config file's `[services NAME]` sections: the parsed sections do not
+    /// say whether an empty one exists.
+    services_sections: Vec<String>,
 }
 
 impl Profiles {
@@ -109,6 +120,7 @@ impl Profiles {
                 sections: None,
                 selected,
                 sdk_env,
+                services_sections: Vec::new(),
             });
         }
         let files = EnvConfigFiles::builder()
@@ -126,6 +138,7 @@ impl Profiles {
             selected,
             sections: Some(sections),
             sdk_env,
+            services_sections: services_sections(config),
         })
     }
 
@@ -191,23 +204,42 @@ impl Profiles {
     /// The endpoint override for an SDK service (`ECR`, `ECR PUBLIC`), by the SDK's rule:
     /// `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, the profile's `[services]` section,
     /// the profile's `endpoint_url`; none when `ignore_configured_endpoint_urls` is set. With
-    /// where it came from, for `doctor`.
-    pub fn endpoint_override(&self, service_id: &str) -> Option<(String, String)> {
+    /// where it came from, for `doctor`. A `services` setting naming no section is an error,
+    /// as in the AWS CLI (the SDK ignores it).
+    pub fn endpoint_override(
+        &self,
+        service_id: &str,
+    ) -> Result<Option<(String, String)>, ProfileError> {
         let ignore = EnvConfigValue::new()
             .env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .profile("ignore_configured_endpoint_urls")
             .load(&self.sdk_env, self.sections.as_ref())
             .is_some_and(|(v, _)| v.trim().eq_ignore_ascii_case("true"));
         if ignore {
-            return None;
+            return Ok(None);
         }
-        let (url, _) = EnvConfigValue::new()
+        // The SDK's order: the variables (the service's, then the global one), then the
+        // profile (its `[services]` entry, then `endpoint_url`).
+        let from_env = EnvConfigValue::new()
             .env("AWS_ENDPOINT_URL")
-            .profile("endpoint_url")
             .service_id(service_id)
-            .load(&self.sdk_env, self.sections.as_ref())
-            .filter(|(v, _)| !v.is_empty())?;
-        let url = url.into_owned();
+            .load(&self.sdk_env, None)
+            .map(|(v, _)| v.into_owned());
+        let from_profile = || -> Result<Option<String>, ProfileError> {
+            Ok(self
+                .services_endpoint(service_id)?
+                .or_else(|| self.get("endpoint_url").map(str::to_string)))
+        };
+        let url = match from_env {
+            Some(url) => url,
+            None => match from_profile()? {
+                Some(url) => url,
+                None => return Ok(None),
+            },
+        };
+        if url.is_empty() {
+            return Ok(None);
+        }
         // The SDK's own description of the source prints the value where the key belongs;
         // name the variable, or the profile, as users set them.
         let service_var = format!(
@@ -219,8 +251,66 @@ impl Profiles {
             .find(|var| self.sdk_env.get(var).ok().as_deref() == Some(url.as_str()))
             .map(str::to_string)
             .unwrap_or_else(|| format!("AWS config file, profile {:?}", self.selected()));
-        Some((url, source))
+        Ok(Some((url, source)))
     }
+
+    /// The `endpoint_url` of the service's entry in the selected profile's `[services]`
+    /// section. AWS documents the entry's key as the service id in snake case (`ecr_public`),
+    /// which the AWS CLI reads; the Rust SDK looks for kebab case (`ecr-public`) only. Both are
+    /// accepted, the documented spelling first (for ECR the two are the same).
+    fn services_endpoint(&self, service_id: &str) -> Result<Option<String>, ProfileError> {
+        let Some(sections) = self.sections.as_ref() else {
+            return Ok(None);
+        };
+        let Some(name) = sections.get("services") else {
+            return Ok(None);
+        };
+        if !self.services_sections.iter().any(|s| s == name) {
+            return Err(ProfileError::NoServicesSection {
+                profile: self.selected.clone(),
+                name: name.to_string(),
+            });
+        }
+        let lower = service_id.to_ascii_lowercase();
+        Ok([lower.replace(' ', "_"), lower.replace(' ', "-")]
+            .into_iter()
+            .find_map(|service| {
+                let key = PropertiesKey::builder()
+                    .section_key("services")
+                    .section_name(name)
+                    .property_name(service)
+                    .sub_property_name("endpoint_url")
+                    .build()
+                    .ok()?;
+                sections.other_sections().get(&key).map(|v| v.to_string())
+            }))
+    }
+
+    /// A boolean setting by the SDK's rule (aws-config's `use_fips_provider` and its
+    /// dual-stack twin): the variable, else the selected profile's key; `true` or `false` in
+    /// any case, and anything else is no setting at all (the SDK logs it and goes on, as
+    /// botocore does).
+    pub fn sdk_flag(&self, var: &str, profile_key: &str) -> bool {
+        EnvConfigValue::new()
+            .env(var)
+            .profile(profile_key)
+            .load(&self.sdk_env, self.sections.as_ref())
+            .is_some_and(|(v, _)| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+/// The names of the `[services NAME]` section headers in a config file's text.
+fn services_sections(config: &str) -> Vec<String> {
+    config
+        .lines()
+        .filter_map(|line| {
+            let header = line.trim().strip_prefix('[')?.split(']').next()?;
+            match header.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["services", name] => Some(name.to_string()),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// A file's contents, or empty when it does not exist. Anything but a regular file is refused
@@ -308,17 +398,17 @@ mod tests {
         let config = "[default]\nservices = local\n[services local]\necr =\n  endpoint_url = http://127.0.0.1:1\n";
         let p = with_files(config, "", &[]);
         assert_eq!(
-            p.endpoint_override("ECR").map(|e| e.0).as_deref(),
+            p.endpoint_override("ECR").unwrap().map(|e| e.0).as_deref(),
             Some("http://127.0.0.1:1")
         );
-        assert_eq!(p.endpoint_override("ECR PUBLIC"), None);
+        assert_eq!(p.endpoint_override("ECR PUBLIC").unwrap(), None);
         let p = with_files(
             config,
             "",
             &[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:2")],
         );
         assert_eq!(
-            p.endpoint_override("ECR").map(|e| e.0).as_deref(),
+            p.endpoint_override("ECR").unwrap().map(|e| e.0).as_deref(),
             Some("http://127.0.0.1:2")
         );
         let p = with_files(
@@ -329,7 +419,38 @@ mod tests {
                 ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
             ],
         );
-        assert_eq!(p.endpoint_override("ECR"), None);
+        assert_eq!(p.endpoint_override("ECR").unwrap(), None);
+    }
+
+    /// The AWS CLI refuses a `services` setting that names no section; a variable naming the
+    /// endpoint comes first and is not refused, nor is anything when configured endpoints
+    /// are ignored.
+    #[test]
+    fn a_services_setting_naming_no_section_is_an_error() {
+        let config =
+            "[default]\nservices = nope\n[services other]\necr =\n  endpoint_url = http://x\n";
+        let err = with_files(config, "", &[])
+            .endpoint_override("ECR")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "profile \"default\" sets `services = nope`, but the AWS config file has no [services nope] section; add it or remove the setting"
+        );
+        let p = with_files(
+            config,
+            "",
+            &[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:2")],
+        );
+        assert!(p.endpoint_override("ECR").unwrap().is_some());
+        let p = with_files(
+            config,
+            "",
+            &[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")],
+        );
+        assert_eq!(p.endpoint_override("ECR").unwrap(), None);
+        let empty_section = "[default]\nservices = s\n[services s]\n";
+        let p = with_files(empty_section, "", &[]);
+        assert_eq!(p.endpoint_override("ECR").unwrap(), None);
     }
 
     #[test]

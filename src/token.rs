@@ -201,6 +201,8 @@ impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
         let config = self.sdk_config(target).await;
         let endpoint = endpoint_name(target);
+        // The one rule (see `endpoint`): an explicit URL and no variant, else the variant.
+        let (url, variant) = crate::endpoint::client_inputs(target);
         let reply_time = ReplyTime::default();
         let classify = |e: &(dyn StdError + 'static),
                         code: Option<&str>,
@@ -209,18 +211,13 @@ impl AwsTokenSource {
             classify(e, code, message, status, &endpoint, self.deadline.limit())
         };
         let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
-            Registry::Private(p) => {
-                let builder = aws_sdk_ecr::config::Builder::from(&config);
-                // An explicit endpoint wins over what the host implies (see `endpoint`).
-                let conf = match &target.endpoint {
-                    Some(e) => builder
-                        .endpoint_url(&e.url)
-                        .use_fips(false)
-                        .use_dual_stack(false),
-                    None => builder.use_fips(p.fips).use_dual_stack(p.dual_stack),
-                }
-                .interceptor(reply_time.clone())
-                .build();
+            Registry::Private(_) => {
+                let mut builder = aws_sdk_ecr::config::Builder::from(&config);
+                builder
+                    .set_endpoint_url(url.clone())
+                    .set_use_fips(Some(variant.fips))
+                    .set_use_dual_stack(Some(variant.dual_stack));
+                let conf = builder.interceptor(reply_time.clone()).build();
                 let out = aws_sdk_ecr::Client::from_conf(conf)
                     .get_authorization_token()
                     .send()
@@ -240,16 +237,12 @@ impl AwsTokenSource {
                 )
             }
             Registry::Public => {
-                let builder = aws_sdk_ecrpublic::config::Builder::from(&config);
-                let conf = match &target.endpoint {
-                    Some(e) => builder
-                        .endpoint_url(&e.url)
-                        .use_fips(false)
-                        .use_dual_stack(false),
-                    None => builder,
-                }
-                .interceptor(reply_time.clone())
-                .build();
+                let mut builder = aws_sdk_ecrpublic::config::Builder::from(&config);
+                builder
+                    .set_endpoint_url(url.clone())
+                    .set_use_fips(Some(variant.fips))
+                    .set_use_dual_stack(Some(variant.dual_stack));
+                let conf = builder.interceptor(reply_time.clone()).build();
                 let out = aws_sdk_ecrpublic::Client::from_conf(conf)
                     .get_authorization_token()
                     .send()

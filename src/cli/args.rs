@@ -153,6 +153,10 @@ pub const ENV_VARS: &[EnvVar] = &[
         summary: "ECR API endpoint override (also AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_ENDPOINT_URL)",
     },
     EnvVar {
+        name: "AWS_USE_FIPS_ENDPOINT",
+        summary: "true: the FIPS API endpoint for every registry (also AWS_USE_DUALSTACK_ENDPOINT; a dkr.ecr-fips or dkr-ecr host adds its own)",
+    },
+    EnvVar {
         name: "AWS_ECR_CACHE_DIR",
         summary: "Put the token cache in DIR/docker-credential-ecr (shared with AWS's helper's variable; its cache.json is never touched)",
     },

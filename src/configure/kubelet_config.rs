@@ -71,7 +71,7 @@ mod tests {
             let toml = format!("[[registry]]\nmatch = \"{glob}\"\nprofile = \"p\"\n");
             Config::parse(&toml, Path::new("t"))
                 .ok()
-                .and_then(|c| c.resolve(host))
+                .and_then(|c| c.resolve(host).unwrap())
                 .is_some_and(|t| t.source.is_some())
         })
     }

@@ -17,6 +17,7 @@ mod configure;
 mod doctor;
 mod e2e_clients;
 mod emulator_harness;
+mod endpoints;
 mod environment;
 mod fallback_store;
 mod faults;
