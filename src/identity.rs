@@ -41,6 +41,11 @@ const IDENTITY_VARS: &[&str] = &[
 
 /// Hashed rather than stored: an access key id is not a secret, but it is account metadata.
 const ACCESS_KEY_VAR: &str = "AWS_ACCESS_KEY_ID";
+const SECRET_KEY_VAR: &str = "AWS_SECRET_ACCESS_KEY";
+/// Which order the credential chain follows is part of what a key means: entries written while
+/// the SDK's default order was followed may hold a token another source would not have signed
+/// for (environment keys over a config entry's profile, for one). A new order gets new keys.
+const CHAIN_ORDER: &str = "chain=aws-cli";
 const CONTAINER_TOKEN_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 const CONTAINER_TOKEN_FILE_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 
@@ -131,7 +136,7 @@ pub fn describe_scope(target: &Target) -> String {
 }
 
 pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
-    let mut lines = vec![scope(target)];
+    let mut lines = vec![scope(target), CHAIN_ORDER.to_string()];
     let s = &target.settings;
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
     lines.extend(setting("profile", &s.profile));
@@ -148,6 +153,10 @@ pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKe
     let hashed = |name: &str, value: &str| format!("{name}.sha256={}", &sha256_hex(value)[..16]);
     if let Some(key_id) = env.var(ACCESS_KEY_VAR) {
         lines.push(hashed(ACCESS_KEY_VAR, &key_id));
+        // Without its secret the id is refused, not used: another choice, another key.
+        if env.var(SECRET_KEY_VAR).is_none() {
+            lines.push(format!("{SECRET_KEY_VAR}=<unset>"));
+        }
     }
     let profile_lines = profiles.identity_lines();
     if !profile_lines.is_empty() {
@@ -180,8 +189,7 @@ pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKe
 /// answer. Static keys in the environment, a container endpoint or web identity answer first;
 /// with `AWS_EC2_METADATA_DISABLED` the chain never asks.
 fn may_use_instance_metadata(env: &dyn Env) -> bool {
-    let static_keys =
-        env.var(ACCESS_KEY_VAR).is_some() && env.var("AWS_SECRET_ACCESS_KEY").is_some();
+    let static_keys = env.var(ACCESS_KEY_VAR).is_some() && env.var(SECRET_KEY_VAR).is_some();
     let container = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
         || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some();
     let web_identity =
@@ -258,6 +266,46 @@ mod tests {
         assert_ne!(
             base.id,
             key(&[("AWS_PROFILE", "dev"), ("AWS_ENDPOINT_URL_ECR", "http://x")]).id
+        );
+    }
+
+    #[test]
+    fn the_go_sdk_names_select_the_same_identity_as_the_rust_ones() {
+        assert_eq!(
+            key(&[("AWS_DEFAULT_PROFILE", "dev")]),
+            key(&[("AWS_PROFILE", "dev")])
+        );
+        assert_ne!(key(&[("AWS_DEFAULT_PROFILE", "dev")]).id, key(&[]).id);
+        assert_eq!(
+            key(&[("AWS_PROFILE", "prod"), ("AWS_DEFAULT_PROFILE", "dev")]),
+            key(&[("AWS_PROFILE", "prod")])
+        );
+        let go = key(&[("AWS_ACCESS_KEY", "AKIAONE"), ("AWS_SECRET_KEY", "s")]);
+        assert_eq!(
+            go,
+            key(&[
+                ("AWS_ACCESS_KEY_ID", "AKIAONE"),
+                ("AWS_SECRET_ACCESS_KEY", "s")
+            ])
+        );
+        assert_ne!(
+            go.id,
+            key(&[("AWS_ACCESS_KEY", "AKIATWO"), ("AWS_SECRET_KEY", "s")]).id
+        );
+    }
+
+    #[test]
+    fn an_access_key_id_without_its_secret_is_another_choice() {
+        let full = key(&[
+            ("AWS_ACCESS_KEY_ID", "AKIAONE"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ]);
+        let partial = key(&[("AWS_ACCESS_KEY_ID", "AKIAONE")]);
+        assert_ne!(full.id, partial.id);
+        assert!(
+            full.description.contains(CHAIN_ORDER),
+            "{}",
+            full.description
         );
     }
 
