@@ -1,0 +1,415 @@
+//! The identity the helper signs with, against the one the AWS CLI (botocore) would use, over a
+//! table of environments: variables, profiles, web identity, `credential_process`, role chains
+//! and a config entry's `profile` (which means what `aws --profile` means). Both sides call the
+//! emulator's GetAuthorizationToken with the same environment and home; every principal in the
+//! table answers for an account of its own, so the token's password names whose call it was.
+//! Where the helper differs on purpose, the row says so, and the README lists it.
+
+use crate::common::*;
+
+const HOST_REGION: &str = "us-east-1";
+
+/// The principals of the table, by the account they answer for. Static keys `{A}`, `{B}` and
+/// `{C}` (the last one `credential_process`'s) are fresh access key ids per row.
+const PRINCIPALS: &[(&str, &str)] = &[
+    ("A", "111111111111"),
+    ("B", "222222222222"),
+    ("C", "333333333333"),
+    // Roles: moto's STS hands out keys of the role's account.
+    ("R", "444444444444"),
+    ("W", "555555555555"),
+];
+const ROLE: &str = "arn:aws:iam::444444444444:role/r";
+const WEB_ROLE: &str = "arn:aws:iam::555555555555:role/web";
+/// An outcome that is a refusal: no token at all.
+const REFUSED: &str = "refused";
+
+struct Row {
+    name: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    config: &'static str,
+    credentials: &'static str,
+    /// The helper's config entry's `profile` (botocore: `--profile`).
+    entry_profile: Option<&'static str>,
+    /// Whose token the helper must answer with (a principal, or `REFUSED`).
+    helper: &'static str,
+    /// What botocore does, where it differs on purpose (the README's list says why).
+    deliberate: Option<&'static str>,
+}
+
+const fn row(
+    name: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    config: &'static str,
+    credentials: &'static str,
+    helper: &'static str,
+) -> Row {
+    Row {
+        name,
+        env,
+        config,
+        credentials,
+        entry_profile: None,
+        helper,
+        deliberate: None,
+    }
+}
+
+const fn entry(mut r: Row, profile: &'static str) -> Row {
+    r.entry_profile = Some(profile);
+    r
+}
+
+const fn differs(mut r: Row, botocore: &'static str) -> Row {
+    r.deliberate = Some(botocore);
+    r
+}
+
+const ENV_A: &[(&str, &str)] = &[("AWS_ACCESS_KEY_ID", "{A}"), ("AWS_SECRET_ACCESS_KEY", "s")];
+const KEYS_B: &str = "[p]\naws_access_key_id = {B}\naws_secret_access_key = s\n";
+const DEFAULT_B: &str = "[default]\naws_access_key_id = {B}\naws_secret_access_key = s\n";
+const BASE_B: &str = "[base]\naws_access_key_id = {B}\naws_secret_access_key = s\n";
+const ROLE_P: &str = "[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n";
+const ROLE_ENV_P: &str = "[profile p]\nrole_arn = {ROLE}\ncredential_source = Environment\n";
+const PROCESS_P: &str = "[profile p]\ncredential_process = {PROC}\n";
+const WEB: &[(&str, &str)] = &[
+    ("AWS_WEB_IDENTITY_TOKEN_FILE", "{TOKEN}"),
+    ("AWS_ROLE_ARN", "{WEB_ROLE}"),
+];
+
+fn table() -> Vec<Row> {
+    vec![
+        row("environment keys", ENV_A, "", "", "A"),
+        row("[default] keys", &[], "", DEFAULT_B, "B"),
+        row("AWS_PROFILE keys", &[("AWS_PROFILE", "p")], "", KEYS_B, "B"),
+        row(
+            "environment keys before AWS_PROFILE",
+            &[
+                ("AWS_PROFILE", "p"),
+                ("AWS_ACCESS_KEY_ID", "{A}"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+            ],
+            "",
+            KEYS_B,
+            "A",
+        ),
+        row(
+            "AWS_PROFILE role chain",
+            &[("AWS_PROFILE", "p")],
+            ROLE_P,
+            BASE_B,
+            "R",
+        ),
+        row(
+            "AWS_PROFILE credential_source = Environment",
+            &[
+                ("AWS_PROFILE", "p"),
+                ("AWS_ACCESS_KEY_ID", "{A}"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+            ],
+            ROLE_ENV_P,
+            "",
+            "A",
+        ),
+        row(
+            "missing AWS_PROFILE",
+            &[("AWS_PROFILE", "nope")],
+            "",
+            DEFAULT_B,
+            REFUSED,
+        ),
+        entry(
+            row(
+                "entry profile over environment keys",
+                ENV_A,
+                "",
+                KEYS_B,
+                "B",
+            ),
+            "p",
+        ),
+        entry(
+            row("entry profile role chain", ENV_A, ROLE_P, BASE_B, "R"),
+            "p",
+        ),
+        entry(
+            row(
+                "entry profile credential_source = Environment",
+                ENV_A,
+                ROLE_ENV_P,
+                "",
+                "R",
+            ),
+            "p",
+        ),
+        entry(
+            row("missing entry profile", ENV_A, "", DEFAULT_B, REFUSED),
+            "nope",
+        ),
+        entry(
+            row(
+                "entry profile without credentials",
+                ENV_A,
+                "[profile p]\nregion = us-east-1\n",
+                DEFAULT_B,
+                REFUSED,
+            ),
+            "p",
+        ),
+        entry(
+            row(
+                "entry profile over web identity variables",
+                WEB,
+                "",
+                KEYS_B,
+                "B",
+            ),
+            "p",
+        ),
+        row("web identity over [default] keys", WEB, "", DEFAULT_B, "W"),
+        row(
+            "web identity over AWS_PROFILE keys",
+            &[
+                ("AWS_PROFILE", "p"),
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "{TOKEN}"),
+                ("AWS_ROLE_ARN", "{WEB_ROLE}"),
+            ],
+            "",
+            KEYS_B,
+            "W",
+        ),
+        row(
+            "AWS_PROFILE role before web identity",
+            &[
+                ("AWS_PROFILE", "p"),
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "{TOKEN}"),
+                ("AWS_ROLE_ARN", "{WEB_ROLE}"),
+            ],
+            ROLE_P,
+            BASE_B,
+            "R",
+        ),
+        row(
+            "environment keys before web identity",
+            &[
+                ("AWS_ACCESS_KEY_ID", "{A}"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "{TOKEN}"),
+                ("AWS_ROLE_ARN", "{WEB_ROLE}"),
+            ],
+            "",
+            DEFAULT_B,
+            "A",
+        ),
+        row(
+            "profile web_identity_token_file",
+            &[("AWS_PROFILE", "p")],
+            "[profile p]\nrole_arn = {WEB_ROLE}\nweb_identity_token_file = {TOKEN}\n",
+            "",
+            "W",
+        ),
+        row(
+            "partial environment keys",
+            &[("AWS_ACCESS_KEY_ID", "{A}")],
+            "",
+            DEFAULT_B,
+            REFUSED,
+        ),
+        row(
+            "credential_process",
+            &[("AWS_PROFILE", "p")],
+            PROCESS_P,
+            "",
+            "C",
+        ),
+        row(
+            "credentials-file keys before credential_process",
+            &[("AWS_PROFILE", "p")],
+            PROCESS_P,
+            KEYS_B,
+            "B",
+        ),
+        row(
+            "credential_process before config-file keys",
+            &[("AWS_PROFILE", "p")],
+            "[profile p]\ncredential_process = {PROC}\naws_access_key_id = {B}\naws_secret_access_key = s\n",
+            "",
+            "C",
+        ),
+        row(
+            "AWS_DEFAULT_PROFILE",
+            &[("AWS_DEFAULT_PROFILE", "p")],
+            "",
+            KEYS_B,
+            "B",
+        ),
+        differs(
+            row(
+                "AWS_PROFILE before AWS_DEFAULT_PROFILE",
+                &[("AWS_DEFAULT_PROFILE", "p"), ("AWS_PROFILE", "q")],
+                "",
+                "[p]\naws_access_key_id = {B}\naws_secret_access_key = s\n[q]\naws_access_key_id = {A}\naws_secret_access_key = s\n",
+                "A",
+            ),
+            "B",
+        ),
+        differs(
+            row(
+                "AWS_ACCESS_KEY and AWS_SECRET_KEY",
+                &[("AWS_ACCESS_KEY", "{A}"), ("AWS_SECRET_KEY", "s")],
+                "",
+                DEFAULT_B,
+                "A",
+            ),
+            "B",
+        ),
+        differs(
+            row(
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_KEY",
+                &[("AWS_ACCESS_KEY_ID", "{A}"), ("AWS_SECRET_KEY", "s")],
+                "",
+                DEFAULT_B,
+                "A",
+            ),
+            REFUSED,
+        ),
+        row("no credentials", &[], "", "", REFUSED),
+    ]
+}
+
+/// One row's environment, files and principals, in a sandbox of its own.
+struct Setup {
+    sb: Sandbox,
+    vars: Vec<(String, String)>,
+}
+
+fn setup(row: &Row) -> Setup {
+    let mut sb = Sandbox::new();
+    let sts = sb.emulator.endpoint().to_string();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_ENDPOINT_URL_STS", sts);
+    let keys: Vec<(&str, String)> = ["A", "B", "C"]
+        .iter()
+        .map(|p| (*p, unique_akid()))
+        .collect();
+    for (principal, akid) in &keys {
+        sb.emulator.set_account(akid, account_of(principal));
+    }
+    let token = sb.root().join("web-identity-token");
+    std::fs::write(&token, "a-web-identity-token").unwrap();
+    let process = sb.root().join("credential-process");
+    let c_key = &keys[2].1;
+    std::fs::write(
+        &process,
+        format!(
+            "#!/bin/sh\necho '{{\"Version\": 1, \"AccessKeyId\": \"{c_key}\", \"SecretAccessKey\": \"s\"}}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &process,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let fill = |text: &str| {
+        let mut text = text
+            .replace("{TOKEN}", token.to_str().unwrap())
+            .replace("{PROC}", process.to_str().unwrap())
+            .replace("{WEB_ROLE}", WEB_ROLE)
+            .replace("{ROLE}", ROLE);
+        for (principal, akid) in &keys {
+            text = text.replace(&format!("{{{principal}}}"), akid);
+        }
+        text
+    };
+    let aws = sb.home().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(aws.join("config"), fill(row.config)).unwrap();
+    std::fs::write(aws.join("credentials"), fill(row.credentials)).unwrap();
+    if let Some(profile) = row.entry_profile {
+        sb.config(
+            "config.toml",
+            &format!("[[registry]]\nmatch = \"{MOTO_ACCOUNT}\"\nprofile = \"{profile}\"\n"),
+        );
+    }
+    let vars: Vec<(String, String)> = row
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), fill(v)))
+        .collect();
+    for (k, v) in &vars {
+        sb.env(k, v);
+    }
+    Setup { sb, vars }
+}
+
+fn account_of(principal: &str) -> &'static str {
+    PRINCIPALS.iter().find(|(p, _)| *p == principal).unwrap().1
+}
+
+/// Whose token a password is, or what went wrong.
+fn principal_of(password: &str) -> String {
+    PRINCIPALS
+        .iter()
+        .find(|(_, account)| private_password(account) == password)
+        .map_or_else(|| format!("unknown ({password})"), |(p, _)| p.to_string())
+}
+
+fn helper_outcome(setup: &Setup) -> (String, String) {
+    let out = setup.sb.get(&private_host(MOTO_ACCOUNT, HOST_REGION));
+    if !out.status.success() {
+        return (REFUSED.into(), stdout(&out));
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        principal_of(answer["Secret"].as_str().unwrap()),
+        String::new(),
+    )
+}
+
+fn botocore_outcome(setup: &Setup, row: &Row) -> (String, String) {
+    let python = std::env::var_os("ECR_EMULATOR_PYTHON").unwrap_or_else(|| "python3".into());
+    let mut cmd = setup.sb.command(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/botocore_identity.py"
+    ))
+    .arg(HOST_REGION)
+    .args(row.entry_profile);
+    let out = run_cmd(cmd, "");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{}: botocore probe: {e}: {}", row.name, describe(&out)));
+    match v["password"].as_str() {
+        Some(password) => (principal_of(password), String::new()),
+        None => (REFUSED.into(), v.to_string()),
+    }
+}
+
+#[test]
+fn the_helper_signs_as_the_aws_cli_would_except_where_the_readme_says_why() {
+    let mut wrong = Vec::new();
+    for row in table() {
+        let setup = setup(&row);
+        let (helper, helper_said) = helper_outcome(&setup);
+        let (botocore, botocore_said) = botocore_outcome(&setup, &row);
+        let want_botocore = row.deliberate.unwrap_or(row.helper);
+        if helper != row.helper || botocore != want_botocore {
+            wrong.push(format!(
+                "{}: helper {helper} (want {}) {helper_said}| botocore {botocore} (want {want_botocore}) {botocore_said}| env {:?}",
+                row.name,
+                row.helper,
+                setup.vars
+            ));
+        }
+        if helper == REFUSED {
+            assert_eq!(
+                helper_said.trim().lines().count(),
+                1,
+                "{}: {helper_said}",
+                row.name
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
