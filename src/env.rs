@@ -12,6 +12,7 @@
 //!   Rust SDK's when those are unset ([`ALIASES`]): `AWS_DEFAULT_PROFILE` for `AWS_PROFILE`,
 //!   `AWS_ACCESS_KEY` and `AWS_SECRET_KEY` for the `_ID` and `_ACCESS_KEY` names. A user switching
 //!   from the Go helper keeps the identity they had; the README lists where botocore differs.
+//!   botocore's `AWS_SECURITY_TOKEN` stands in for `AWS_SESSION_TOKEN` the same way.
 //!
 //! Code reads variables through [`Env`], so tests can hand it a [`MapEnv`] instead.
 
@@ -28,6 +29,9 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
     ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"),
     ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"),
+    // botocore's older name, which the Rust SDK does not read: without it, temporary keys from
+    // the environment would be sent without their session token.
+    ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
 ];
 
 pub trait Env {
