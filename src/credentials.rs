@@ -39,6 +39,17 @@ pub enum ChoiceError {
     Files(String),
 }
 
+impl ChoiceError {
+    /// A name for the cache key: which refusal, without the detail.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            ChoiceError::MissingProfile { .. } => "missing-profile",
+            ChoiceError::PartialKeys => "partial-keys",
+            ChoiceError::Files(_) => "files",
+        }
+    }
+}
+
 impl From<ProfileError> for ChoiceError {
     fn from(e: ProfileError) -> ChoiceError {
         ChoiceError::Files(e.to_string())
@@ -56,6 +67,20 @@ pub(crate) enum Step {
     CredentialsFileKeys(StaticKeys),
     Container,
     InstanceMetadata,
+}
+
+impl Step {
+    /// The step's kind, for the cache key (the profile's name is in the key already).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Step::Environment => "environment",
+            Step::Profile(_) => "profile",
+            Step::WebIdentityFromEnvironment => "web-identity",
+            Step::CredentialsFileKeys(_) => "credentials-file-keys",
+            Step::Container => "container",
+            Step::InstanceMetadata => "instance-metadata",
+        }
+    }
 }
 
 /// [`plan`] for this process: its environment and AWS files.

@@ -42,10 +42,6 @@ const IDENTITY_VARS: &[&str] = &[
 /// Hashed rather than stored: an access key id is not a secret, but it is account metadata.
 const ACCESS_KEY_VAR: &str = "AWS_ACCESS_KEY_ID";
 const SECRET_KEY_VAR: &str = "AWS_SECRET_ACCESS_KEY";
-/// Which order the credential chain follows is part of what a key means: entries written while
-/// the SDK's default order was followed may hold a token another source would not have signed
-/// for (environment keys over a config entry's profile, for one). A new order gets new keys.
-const CHAIN_ORDER: &str = "chain=aws-cli";
 const CONTAINER_TOKEN_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 const CONTAINER_TOKEN_FILE_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 
@@ -136,8 +132,11 @@ pub fn describe_scope(target: &Target) -> String {
 }
 
 pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
-    let mut lines = vec![scope(target), CHAIN_ORDER.to_string()];
     let s = &target.settings;
+    let mut lines = vec![
+        scope(target),
+        source_line(env, profiles, s.profile.as_deref()),
+    ];
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
     lines.extend(setting("profile", &s.profile));
     if let Some(role) = &s.role {
@@ -153,10 +152,6 @@ pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKe
     let hashed = |name: &str, value: &str| format!("{name}.sha256={}", &sha256_hex(value)[..16]);
     if let Some(key_id) = env.var(ACCESS_KEY_VAR) {
         lines.push(hashed(ACCESS_KEY_VAR, &key_id));
-        // Without its secret the id is refused, not used: another choice, another key.
-        if env.var(SECRET_KEY_VAR).is_none() {
-            lines.push(format!("{SECRET_KEY_VAR}=<unset>"));
-        }
     }
     let profile_lines = profiles.identity_lines();
     if !profile_lines.is_empty() {
@@ -183,6 +178,17 @@ pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKe
         lines.push(hashed("machine", &machine.join("\n")));
     }
     CacheKey::from_lines(&lines)
+}
+
+/// The source the chain starts from ([`crate::credentials::plan`], the fetch's own rule), or why
+/// it refuses: the same settings can mean another principal by where they are (keys in the
+/// credentials file come before a `credential_process`, keys in the config file after it).
+/// Keys written before this line existed followed the SDK's default order, and so never match.
+fn source_line(env: &dyn Env, profiles: &Profiles, explicit: Option<&str>) -> String {
+    match crate::credentials::plan(env, profiles, explicit) {
+        Ok(steps) => format!("source={}", steps.first().map_or("none", |s| s.name())),
+        Err(e) => format!("source=refused ({})", e.kind()),
+    }
 }
 
 /// Whether the chain could reach instance metadata: nothing earlier in it is certain to
@@ -303,7 +309,7 @@ mod tests {
         let partial = key(&[("AWS_ACCESS_KEY_ID", "AKIAONE")]);
         assert_ne!(full.id, partial.id);
         assert!(
-            full.description.contains(CHAIN_ORDER),
+            full.description.contains("source=environment"),
             "{}",
             full.description
         );
