@@ -129,7 +129,9 @@ pub(crate) fn plan(
         if explicit.is_none() && env.var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() {
             steps.push(Step::WebIdentityFromEnvironment);
         }
-        let before_process = !has("web_identity_token_file") && !has("sso_session");
+        // Web identity and SSO (either form) come before the credentials file's keys.
+        let before_process =
+            !has("web_identity_token_file") && !has("sso_session") && !has("sso_start_url");
         if before_process && has("credential_process") {
             steps.extend(
                 profiles
@@ -368,6 +370,14 @@ mod tests {
             first(plan_of(both, "", &env, None)),
             Step::Profile("p".into())
         );
+        // SSO comes before both, in either form.
+        for sso in ["sso_session = corp", "sso_start_url = https://x"] {
+            let config = format!("{process}{sso}\n");
+            assert_eq!(
+                first(plan_of(&config, KEYS, &env, None)),
+                Step::Profile("p".into())
+            );
+        }
         // Without a process, the profile provider reads the keys itself.
         assert_eq!(
             first(plan_of("", KEYS, &env, None)),
