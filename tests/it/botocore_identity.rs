@@ -18,6 +18,8 @@ const PRINCIPALS: &[(&str, &str)] = &[
     // Roles: moto's STS hands out keys of the role's account.
     ("R", "444444444444"),
     ("W", "555555555555"),
+    // The container credentials endpoint's keys (ECS task role, EKS Pod Identity).
+    ("D", "666666666666"),
 ];
 const ROLE: &str = "arn:aws:iam::444444444444:role/r";
 const WEB_ROLE: &str = "arn:aws:iam::555555555555:role/web";
@@ -72,6 +74,7 @@ const BASE_B: &str = "[base]\naws_access_key_id = {B}\naws_secret_access_key = s
 const ROLE_P: &str = "[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n";
 const ROLE_ENV_P: &str = "[profile p]\nrole_arn = {ROLE}\ncredential_source = Environment\n";
 const PROCESS_P: &str = "[profile p]\ncredential_process = {PROC}\n";
+const CONTAINER: &[(&str, &str)] = &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", "{CONTAINER}")];
 const WEB: &[(&str, &str)] = &[
     ("AWS_WEB_IDENTITY_TOKEN_FILE", "{TOKEN}"),
     ("AWS_ROLE_ARN", "{WEB_ROLE}"),
@@ -274,6 +277,34 @@ fn table() -> Vec<Row> {
             REFUSED,
         ),
         row("no credentials", &[], "", "", REFUSED),
+        row("container endpoint", CONTAINER, "", "", "D"),
+        row(
+            "[default] keys before the container endpoint",
+            CONTAINER,
+            "",
+            DEFAULT_B,
+            "B",
+        ),
+        entry(
+            row(
+                "entry profile without credentials, then the container endpoint",
+                CONTAINER,
+                "[profile p]\nregion = us-east-1\n",
+                "",
+                "D",
+            ),
+            "p",
+        ),
+        entry(
+            row(
+                "entry profile's credential_source = EcsContainer",
+                CONTAINER,
+                "[profile p]\nrole_arn = {ROLE}\ncredential_source = EcsContainer\n",
+                KEYS_B,
+                "R",
+            ),
+            "p",
+        ),
     ]
 }
 
@@ -293,7 +324,7 @@ impl Setup {
         let sts = sb.emulator.endpoint().to_string();
         sb.env("AWS_ENDPOINT_URL_STS", sts);
         let mut fills = Vec::new();
-        for principal in ["A", "B", "C"] {
+        for principal in ["A", "B", "C", "D"] {
             let akid = unique_akid();
             sb.emulator.set_account(&akid, account_of(principal));
             fills.push((format!("{{{principal}}}"), akid));
@@ -314,7 +345,9 @@ impl Setup {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        let container = container_endpoint(fills[3].1.clone());
         fills.extend([
+            ("{CONTAINER}".into(), container),
             ("{TOKEN}".into(), token.to_str().unwrap().into()),
             ("{PROC}".into(), process.to_str().unwrap().into()),
             ("{WEB_ROLE}".into(), WEB_ROLE.into()),
@@ -370,6 +403,22 @@ impl Setup {
             .envs(vars.iter().map(|(k, v)| (k, v)));
         cmd
     }
+}
+
+/// A container credentials endpoint (as ECS and EKS Pod Identity serve them) handing out `akid`.
+fn container_endpoint(akid: String) -> String {
+    let port = serve(move |_| {
+        json_reply(
+            serde_json::json!({
+                "AccessKeyId": akid,
+                "SecretAccessKey": "s",
+                "Token": "t",
+                "Expiration": "2099-01-01T00:00:00Z",
+            })
+            .to_string(),
+        )
+    });
+    format!("http://127.0.0.1:{port}/creds")
 }
 
 fn account_of(principal: &str) -> &'static str {
