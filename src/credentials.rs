@@ -65,8 +65,33 @@ pub(crate) enum Step {
     WebIdentityFromEnvironment,
     /// The credentials file's static keys, ahead of the profile's `credential_process`.
     CredentialsFileKeys(StaticKeys),
+    /// A role chain whose source profile has a `credential_process` and static keys in the
+    /// config file: botocore runs the process, aws-config would take the keys.
+    RoleOverProcess {
+        hops: Vec<Hop>,
+        command: ProcessCommand,
+    },
     Container,
     InstanceMetadata,
+}
+
+/// One role of a profile's role chain; a chain's hops are listed from the selected profile on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hop {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+}
+
+/// A `credential_process` command line. Debug shows only the program: arguments may be secret.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ProcessCommand(pub String);
+
+impl std::fmt::Debug for ProcessCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let program = self.0.split_whitespace().next().unwrap_or("");
+        write!(f, "ProcessCommand({program} …)")
+    }
 }
 
 impl Step {
@@ -77,6 +102,7 @@ impl Step {
             Step::Profile(_) => "profile",
             Step::WebIdentityFromEnvironment => "web-identity",
             Step::CredentialsFileKeys(_) => "credentials-file-keys",
+            Step::RoleOverProcess { .. } => "role-over-process",
             Step::Container => "container",
             Step::InstanceMetadata => "instance-metadata",
         }
@@ -125,6 +151,9 @@ pub(crate) fn plan(
     }
     let has = |key: &str| profiles.get(key).is_some_and(|v| !v.is_empty());
     let role = has("role_arn") && (has("source_profile") || has("credential_source"));
+    if role && let Some((hops, command)) = role_over_process(profiles) {
+        steps.push(Step::RoleOverProcess { hops, command });
+    }
     if !role {
         if explicit.is_none() && env.var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() {
             steps.push(Step::WebIdentityFromEnvironment);
@@ -148,11 +177,58 @@ pub(crate) fn plan(
     Ok(steps)
 }
 
+/// The role chain from the selected profile, when it ends at a source profile whose choice
+/// differs: aws-config takes a source profile's static keys first, botocore its web identity,
+/// SSO and credentials-file keys, then its `credential_process`, then its config-file keys.
+/// Only the process over config-file keys is rebuilt here; the chain is aws-config's otherwise.
+fn role_over_process(profiles: &Profiles) -> Option<(Vec<Hop>, ProcessCommand)> {
+    let mut name = profiles.selected().to_string();
+    let mut hops: Vec<Hop> = Vec::new();
+    let setting = |name: &str, key: &str| {
+        profiles
+            .profile_setting(name, key)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    loop {
+        let get = |key: &str| setting(&name, key);
+        // aws-config stops at the first source profile with static keys.
+        if !hops.is_empty() && get("aws_access_key_id").is_some() {
+            break;
+        }
+        match (get("role_arn"), get("source_profile")) {
+            (Some(role_arn), Some(source)) if source != name && hops.len() < 16 => {
+                hops.push(Hop {
+                    role_arn,
+                    external_id: get("external_id"),
+                    session_name: get("role_session_name"),
+                });
+                name = source;
+            }
+            _ => return None,
+        }
+    }
+    let get = |key: &str| setting(&name, key);
+    let earlier = ["web_identity_token_file", "sso_session", "sso_start_url"];
+    if earlier.iter().any(|k| get(k).is_some()) {
+        return None;
+    }
+    let command = get("credential_process")?;
+    match profiles.credentials_file_keys(&name) {
+        Ok(None) => Some((hops, ProcessCommand(command))),
+        _ => None,
+    }
+}
+
 /// The chain for `steps`, its providers configured as `base` (the fetch's HTTP client,
 /// timeouts, retries, region, FIPS and dual-stack settings).
-pub(crate) fn chain(base: &SdkConfig, steps: &[Step]) -> SharedCredentialsProvider {
+pub(crate) async fn chain(base: &SdkConfig, steps: &[Step]) -> SharedCredentialsProvider {
     let conf = provider_config(base);
-    let mut providers = steps.iter().map(|step| provider(step, &conf));
+    let mut providers = Vec::new();
+    for step in steps {
+        providers.push(provider(step, base, &conf).await);
+    }
+    let mut providers = providers.into_iter();
     let Some((name, first)) = providers.next() else {
         // `plan` never answers an empty list; an empty chain would be no credentials at all.
         return shared(CredentialsProviderChain::first_try(
@@ -168,9 +244,16 @@ pub(crate) fn chain(base: &SdkConfig, steps: &[Step]) -> SharedCredentialsProvid
 }
 
 /// One step's provider, named as aws-config's default chain names it in its errors.
-fn provider(step: &Step, conf: &ProviderConfig) -> (&'static str, SharedCredentialsProvider) {
+async fn provider(
+    step: &Step,
+    base: &SdkConfig,
+    conf: &ProviderConfig,
+) -> (&'static str, SharedCredentialsProvider) {
     use aws_config::{ecs, environment, imds, profile, web_identity_token};
     match step {
+        Step::RoleOverProcess { hops, command } => {
+            ("Profile", role_chain(base, hops, command).await)
+        }
         Step::Environment => (
             "Environment",
             shared(environment::EnvironmentVariableCredentialsProvider::new()),
@@ -219,6 +302,27 @@ fn provider(step: &Step, conf: &ProviderConfig) -> (&'static str, SharedCredenti
             ),
         ),
     }
+}
+
+/// `hops` assumed in turn, innermost first, from what `command` prints.
+async fn role_chain(
+    base: &SdkConfig,
+    hops: &[Hop],
+    command: &ProcessCommand,
+) -> SharedCredentialsProvider {
+    let mut provider =
+        shared(aws_config::credential_process::CredentialProcessProvider::new(command.0.clone()));
+    for hop in hops.iter().rev() {
+        let session = hop.session_name.clone();
+        let mut role = aws_config::sts::AssumeRoleProvider::builder(&hop.role_arn)
+            .configure(base)
+            .session_name(session.unwrap_or_else(|| "docker-credential-ecr".into()));
+        if let Some(id) = &hop.external_id {
+            role = role.external_id(id);
+        }
+        provider = shared(role.build_from_provider(provider).await);
+    }
+    provider
 }
 
 fn shared(
@@ -352,6 +456,35 @@ mod tests {
         let role = "[profile p]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = p\n";
         assert_eq!(
             first(plan_of(role, KEYS, &selected, None)),
+            Step::Profile("p".into())
+        );
+    }
+
+    #[test]
+    fn a_role_over_a_source_profiles_process_and_config_file_keys_runs_the_process() {
+        let role = "[profile p]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\nexternal_id = x\n\
+                    [profile base]\ncredential_process = /bin/creds --token hunter2\n";
+        let keys = "aws_access_key_id = AKIDCONF\naws_secret_access_key = s\n";
+        let env = [("AWS_PROFILE", "p")];
+        let with_config_keys = format!("{role}{keys}");
+        match first(plan_of(&with_config_keys, "", &env, None)) {
+            Step::RoleOverProcess { hops, command } => {
+                assert_eq!(hops.len(), 1);
+                assert_eq!(hops[0].role_arn, "arn:aws:iam::1:role/r");
+                assert_eq!(hops[0].external_id.as_deref(), Some("x"));
+                assert_eq!(command.0, "/bin/creds --token hunter2");
+                assert!(!format!("{command:?}").contains("hunter2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Keys in the credentials file, or no keys at all: aws-config's own order is botocore's.
+        let file_keys = format!("[base]\n{keys}");
+        assert_eq!(
+            first(plan_of(role, &file_keys, &env, None)),
+            Step::Profile("p".into())
+        );
+        assert_eq!(
+            first(plan_of(role, "", &env, None)),
             Step::Profile("p".into())
         );
     }

@@ -310,7 +310,7 @@ impl AwsTokenSource {
             None => {
                 let steps = crate::credentials::steps(settings.profile.as_deref())?;
                 let base = loader.no_credentials().load().await;
-                let chain = crate::credentials::chain(&base, &steps);
+                let chain = crate::credentials::chain(&base, &steps).await;
                 base.into_builder().credentials_provider(chain).build()
             }
         };

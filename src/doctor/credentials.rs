@@ -124,6 +124,9 @@ fn describe_step(
             mask_key_id(&keys.access_key_id)
         )),
         Step::Profile(name) => describe_named_profile(env, name, profiles, problems),
+        Step::RoleOverProcess { .. } => {
+            describe_named_profile(env, profiles.selected(), profiles, problems)
+        }
         Step::Container => {
             if let Some(uri) = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
                 return Some(format!("container (AWS_CONTAINER_CREDENTIALS_FULL_URI {uri})"));

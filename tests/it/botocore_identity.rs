@@ -501,3 +501,46 @@ fn the_helper_signs_as_the_aws_cli_would_except_where_the_readme_says_why() {
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
+
+/// The role's account is all a token shows, so who assumed the role is asked of the emulator's
+/// STS. A source profile's credentials-file keys come before its `credential_process`, its
+/// config-file keys after it, as for a profile used directly.
+#[test]
+fn a_role_is_assumed_with_the_source_profile_credentials_botocore_picks() {
+    let cases = [
+        (
+            "credentials-file keys before the process",
+            "[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n[profile base]\ncredential_process = {PROC}\n",
+            "[base]\naws_access_key_id = {B}\naws_secret_access_key = s\n",
+            "{B}",
+        ),
+        (
+            "the process before config-file keys",
+            "[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n[profile base]\ncredential_process = {PROC}\naws_access_key_id = {B}\naws_secret_access_key = s\n",
+            "",
+            "{C}",
+        ),
+    ];
+    for (name, config, credentials, signer) in cases {
+        let setup = Setup::new();
+        let row = row(name, &[("AWS_PROFILE", "p")], config, credentials, "R");
+        let vars = setup.enter(&row);
+        let (signer, other) = match signer {
+            "{B}" => (setup.fill("{B}"), setup.fill("{C}")),
+            _ => (setup.fill("{C}"), setup.fill("{B}")),
+        };
+        let sts = |akid: &str| setup.sb.emulator.sts_calls(akid);
+        let (botocore, said) = botocore_outcome(&setup, &vars, &row);
+        assert_eq!(
+            (botocore.as_str(), sts(&signer), sts(&other)),
+            ("R", 1, 0),
+            "{name}: botocore {said}"
+        );
+        let (helper, said) = helper_outcome(&setup, &vars);
+        assert_eq!(
+            (helper.as_str(), sts(&signer), sts(&other)),
+            ("R", 2, 0),
+            "{name}: helper {said}"
+        );
+    }
+}
