@@ -56,6 +56,17 @@ pub trait Env {
         })
     }
 
+    /// The variable a user set for `name`'s value, for messages: its stand-in when that is what
+    /// supplied it (start-up copies a stand-in's value into the name, so equal values tell).
+    fn set_by(&self, name: &'static str) -> &'static str {
+        let alias = ALIASES.iter().find(|(n, _)| *n == name).map(|(_, a)| *a);
+        match alias {
+            Some(a) if self.raw(a).is_some() && self.raw(a) == self.raw(name) => a,
+            Some(a) if self.raw(name).is_none() && self.raw(a).is_some() => a,
+            _ => name,
+        }
+    }
+
     /// The user's home directory, if `HOME` names one that can be used: an absolute path to
     /// a directory. Never guessed from the password database: a process started with no HOME
     /// (a systemd unit, `env -i`) reads and writes nothing in anyone's home.
@@ -174,5 +185,13 @@ mod tests {
             env.var("AWS_SECRET_ACCESS_KEY").as_deref(),
             Some("gosecret")
         );
+        assert_eq!(env.set_by("AWS_PROFILE"), "AWS_PROFILE");
+        let env = MapEnv::new(&[("AWS_DEFAULT_PROFILE", "dev")]);
+        assert_eq!(env.set_by("AWS_PROFILE"), "AWS_DEFAULT_PROFILE");
+        // As the process environment is after start-up.
+        let env = MapEnv::new(&[("AWS_DEFAULT_PROFILE", "dev"), ("AWS_PROFILE", "dev")]);
+        assert_eq!(env.set_by("AWS_PROFILE"), "AWS_DEFAULT_PROFILE");
+        let env = MapEnv::new(&[("AWS_SECURITY_TOKEN", "old")]);
+        assert_eq!(env.var("AWS_SESSION_TOKEN").as_deref(), Some("old"));
     }
 }

@@ -99,8 +99,10 @@ fn describe_step(
         Step::Environment => {
             let key_id = env.var("AWS_ACCESS_KEY_ID")?;
             if let Some(profile) = env.var("AWS_PROFILE") {
+                let var = env.set_by("AWS_PROFILE");
+                let keys = env.set_by("AWS_ACCESS_KEY_ID");
                 problems.push(format!(
-                    "AWS_PROFILE selects profile {profile:?}, but the environment's AWS_ACCESS_KEY_ID comes first in the chain (as in the AWS CLI) and is used instead"
+                    "{var} selects profile {profile:?}, but the environment's {keys} comes first in the chain (as in the AWS CLI) and is used instead"
                 ));
             }
             let session = if env.var("AWS_SESSION_TOKEN").is_some() {
@@ -109,7 +111,8 @@ fn describe_step(
                 ""
             };
             Some(format!(
-                "environment (AWS_ACCESS_KEY_ID {}{session})",
+                "environment ({} {}{session})",
+                env.set_by("AWS_ACCESS_KEY_ID"),
                 mask_key_id(&key_id)
             ))
         }
@@ -367,6 +370,24 @@ aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
         assert_eq!(
             s.description,
             "profile \"tool\" (static key AKIA…MPLE from the credentials file, before its credential_process)"
+        );
+    }
+
+    #[test]
+    fn the_go_helpers_names_are_named_as_set() {
+        let s = detect_with(
+            &[
+                ("AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE"),
+                ("AWS_SECRET_KEY", "wJalrXUtnFEMI/K7MDENG"),
+                ("AWS_DEFAULT_PROFILE", "dev"),
+            ],
+            &Settings::default(),
+        );
+        assert_eq!(s.description, "environment (AWS_ACCESS_KEY AKIA…MPLE)");
+        assert!(
+            s.problems[0].starts_with("AWS_DEFAULT_PROFILE selects profile \"dev\", but the environment's AWS_ACCESS_KEY comes first"),
+            "{:?}",
+            s.problems
         );
     }
 
