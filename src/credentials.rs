@@ -8,7 +8,9 @@
 //! [`plan`] follows:
 //! 1. the environment's keys (not for an explicit profile; an access key id without its secret
 //!    is refused, as botocore's "partial credentials");
-//! 2. the profile's role (`role_arn` with `source_profile` or `credential_source`);
+//! 2. the profile's role (`role_arn` with `source_profile` or `credential_source`); where its
+//!    source profile has a `credential_process` beside keys in the config file, assumed from the
+//!    process, as botocore does (aws-config would take the keys);
 //! 3. web identity from the environment (not for an explicit profile);
 //! 4. the profile's own web identity, SSO, static keys of the credentials file, process, static
 //!    keys of the config file (aws-config's profile provider, but for the keys of the
@@ -31,10 +33,11 @@ pub enum ChoiceError {
         "profile {profile:?}, named by the config file's entry for this registry, is not defined in {files}: define it (`aws configure --profile {profile}`) or fix the entry's profile"
     )]
     MissingProfile { profile: String, files: String },
+    /// `id` is the variable the user set (`AWS_ACCESS_KEY_ID`, or the Go helper's name).
     #[error(
-        "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not (partial credentials, which the AWS CLI refuses too): set both, or unset AWS_ACCESS_KEY_ID"
+        "{id} is set but AWS_SECRET_ACCESS_KEY is not (partial credentials, which the AWS CLI refuses too): set both, or unset {id}"
     )]
-    PartialKeys,
+    PartialKeys { id: &'static str },
     #[error("{0}")]
     Files(String),
 }
@@ -44,7 +47,7 @@ impl ChoiceError {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             ChoiceError::MissingProfile { .. } => "missing-profile",
-            ChoiceError::PartialKeys => "partial-keys",
+            ChoiceError::PartialKeys { .. } => "partial-keys",
             ChoiceError::Files(_) => "files",
         }
     }
@@ -143,7 +146,8 @@ pub(crate) fn plan(
         None => {
             if env.var("AWS_ACCESS_KEY_ID").is_some() {
                 if env.var("AWS_SECRET_ACCESS_KEY").is_none() {
-                    return Err(ChoiceError::PartialKeys);
+                    let id = env.set_by("AWS_ACCESS_KEY_ID");
+                    return Err(ChoiceError::PartialKeys { id });
                 }
                 return Ok(vec![Step::Environment]);
             }
@@ -425,10 +429,12 @@ mod tests {
     #[test]
     fn partial_environment_keys_are_refused_unless_a_profile_is_explicit() {
         let only_id = [("AWS_ACCESS_KEY_ID", "AKIDENV")];
-        assert_eq!(
-            plan_of("", KEYS, &only_id, None),
-            Err(ChoiceError::PartialKeys)
-        );
+        let partial = ChoiceError::PartialKeys {
+            id: "AWS_ACCESS_KEY_ID",
+        };
+        assert_eq!(plan_of("", KEYS, &only_id, None), Err(partial));
+        let go = plan_of("", KEYS, &[("AWS_ACCESS_KEY", "AKIDENV")], None).unwrap_err();
+        assert!(go.to_string().starts_with("AWS_ACCESS_KEY is set"), "{go}");
         assert_eq!(
             first(plan_of("", KEYS, &only_id, Some("p"))),
             Step::Profile("p".into())
