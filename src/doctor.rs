@@ -162,7 +162,13 @@ fn diagnose_host(
             };
             (
                 cache_check(&l, &host, env),
-                fetch(&l, &host, &source, &resolved),
+                fetch(
+                    &l,
+                    &host,
+                    &source,
+                    &resolved,
+                    target.settings.profile.clone(),
+                ),
             )
         }
         (None, _) => (
@@ -253,7 +259,10 @@ fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
     let start = Instant::now();
     let (source_copy, target) = (source.clone(), target.clone());
     let resolve = move || async move {
-        let conf = source_copy.sdk_config(&target).await;
+        let conf = source_copy
+            .sdk_config(&target)
+            .await
+            .map_err(|e| e.to_string())?;
         let provider = conf
             .credentials_provider()
             .ok_or_else(|| "no credentials provider is configured".to_string())?;
@@ -369,13 +378,20 @@ fn entry_state(entry: Option<cache::Entry>, now: u64) -> EntryState {
 
 /// The real lookup, through the cache and herd lock. When the SDK already found no credentials,
 /// a miss reports that at once instead of waiting out the same chain a second time.
-fn fetch(lookup: &Lookup, host: &str, source: &AwsTokenSource, resolved: &Resolved) -> FetchCheck {
+/// `entry_profile` is the config entry's profile, which a fetch uses before `AWS_PROFILE`.
+fn fetch(
+    lookup: &Lookup,
+    host: &str,
+    source: &AwsTokenSource,
+    resolved: &Resolved,
+    entry_profile: Option<String>,
+) -> FetchCheck {
     let start = Instant::now();
     let result = match resolved {
         Resolved::Failed { .. } => lookup.get(
             host,
             &Known(TokenError::NoCredentials {
-                profile: source.env_profile.clone(),
+                profile: entry_profile.or_else(|| source.env_profile.clone()),
                 detail: "the SDK's credential chain found none".into(),
             }),
         ),

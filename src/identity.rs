@@ -41,6 +41,7 @@ const IDENTITY_VARS: &[&str] = &[
 
 /// Hashed rather than stored: an access key id is not a secret, but it is account metadata.
 const ACCESS_KEY_VAR: &str = "AWS_ACCESS_KEY_ID";
+const SECRET_KEY_VAR: &str = "AWS_SECRET_ACCESS_KEY";
 const CONTAINER_TOKEN_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 const CONTAINER_TOKEN_FILE_VAR: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 
@@ -132,8 +133,11 @@ pub fn describe_scope(target: &Target) -> String {
 }
 
 pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
-    let mut lines = vec![scope(target)];
     let s = &target.settings;
+    let mut lines = vec![
+        scope(target),
+        source_line(env, profiles, s.profile.as_deref()),
+    ];
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
     lines.extend(setting("profile", &s.profile));
     if let Some(role) = &s.role {
@@ -177,12 +181,22 @@ pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKe
     CacheKey::from_lines(&lines)
 }
 
+/// The source the chain starts from ([`crate::credentials::plan`], the fetch's own rule), or why
+/// it refuses: the same settings can mean another principal by where they are (keys in the
+/// credentials file come before a `credential_process`, keys in the config file after it).
+/// Keys written before this line existed followed the SDK's default order, and so never match.
+fn source_line(env: &dyn Env, profiles: &Profiles, explicit: Option<&str>) -> String {
+    match crate::credentials::plan(env, profiles, explicit) {
+        Ok(steps) => format!("source={}", steps.first().map_or("none", |s| s.name())),
+        Err(e) => format!("source=refused ({})", e.kind()),
+    }
+}
+
 /// Whether the chain could reach instance metadata: nothing earlier in it is certain to
 /// answer. Static keys in the environment, a container endpoint or web identity answer first;
 /// with `AWS_EC2_METADATA_DISABLED` the chain never asks.
 fn may_use_instance_metadata(env: &dyn Env) -> bool {
-    let static_keys =
-        env.var(ACCESS_KEY_VAR).is_some() && env.var("AWS_SECRET_ACCESS_KEY").is_some();
+    let static_keys = env.var(ACCESS_KEY_VAR).is_some() && env.var(SECRET_KEY_VAR).is_some();
     let container = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
         || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some();
     let web_identity =
@@ -259,6 +273,46 @@ mod tests {
         assert_ne!(
             base.id,
             key(&[("AWS_PROFILE", "dev"), ("AWS_ENDPOINT_URL_ECR", "http://x")]).id
+        );
+    }
+
+    #[test]
+    fn the_go_sdk_names_select_the_same_identity_as_the_rust_ones() {
+        assert_eq!(
+            key(&[("AWS_DEFAULT_PROFILE", "dev")]),
+            key(&[("AWS_PROFILE", "dev")])
+        );
+        assert_ne!(key(&[("AWS_DEFAULT_PROFILE", "dev")]).id, key(&[]).id);
+        assert_eq!(
+            key(&[("AWS_PROFILE", "prod"), ("AWS_DEFAULT_PROFILE", "dev")]),
+            key(&[("AWS_PROFILE", "prod")])
+        );
+        let go = key(&[("AWS_ACCESS_KEY", "AKIAONE"), ("AWS_SECRET_KEY", "s")]);
+        assert_eq!(
+            go,
+            key(&[
+                ("AWS_ACCESS_KEY_ID", "AKIAONE"),
+                ("AWS_SECRET_ACCESS_KEY", "s")
+            ])
+        );
+        assert_ne!(
+            go.id,
+            key(&[("AWS_ACCESS_KEY", "AKIATWO"), ("AWS_SECRET_KEY", "s")]).id
+        );
+    }
+
+    #[test]
+    fn an_access_key_id_without_its_secret_is_another_choice() {
+        let full = key(&[
+            ("AWS_ACCESS_KEY_ID", "AKIAONE"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ]);
+        let partial = key(&[("AWS_ACCESS_KEY_ID", "AKIAONE")]);
+        assert_ne!(full.id, partial.id);
+        assert!(
+            full.description.contains("source=environment"),
+            "{}",
+            full.description
         );
     }
 

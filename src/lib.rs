@@ -14,6 +14,7 @@
 //! - [`dirs`]: where every file lives, derived from that view;
 //! - [`profiles`]: the shared AWS config files, parsed by aws-config's own parser;
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
+//! - `credentials`: which credentials a fetch signs with, in the AWS CLI's order;
 //! - [`identity`]: the cache key, from local facts only;
 //! - [`authorization`]: an ECR token and how long it may be used (the one refresh-margin rule);
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
@@ -38,6 +39,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod configure;
+mod credentials;
 pub mod deadline;
 pub mod dirs;
 pub mod doctor;

@@ -79,6 +79,22 @@ pub struct Profiles {
     /// The names of the config file's `[services NAME]` sections: the parsed sections do not
     /// say whether an empty one exists.
     services_sections: Vec<String>,
+    /// The credentials file alone, for [`Profiles::credentials_file_keys`]; parsed only there.
+    credentials_text: String,
+}
+
+/// A profile's static keys. Debug never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for StaticKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StaticKeys({})", self.access_key_id)
+    }
 }
 
 impl Profiles {
@@ -115,31 +131,60 @@ impl Profiles {
             .map(str::to_string)
             .or_else(|| env.var("AWS_PROFILE"))
             .unwrap_or_else(|| "default".to_string());
+        let credentials_text = credentials.to_string();
         if config.trim().is_empty() && credentials.trim().is_empty() {
             return Ok(Profiles {
                 sections: None,
                 selected,
                 sdk_env,
                 services_sections: Vec::new(),
+                credentials_text,
             });
         }
         let files = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Config, config)
             .with_contents(EnvConfigFileKind::Credentials, credentials)
             .build();
-        let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
-        let chosen = profile.map(|p| Cow::Owned(p.to_string()));
-        // With the contents given, the loader reads nothing: its future completes at once.
-        let sections =
-            crate::text::poll_ready(aws_config::profile::load(&fs, &sdk_env, &files, chosen))
-                .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
-                .map_err(|e| ProfileError::Parse(crate::text::one_line(&e.to_string())))?;
+        let sections = parse_files(&files, &sdk_env, profile)?;
         Ok(Profiles {
             selected,
             sections: Some(sections),
             sdk_env,
             services_sections: services_sections(config),
+            credentials_text,
         })
+    }
+
+    /// The static keys the credentials file alone gives `profile`. botocore (and the Go SDK)
+    /// use them before the profile's `credential_process`; aws-config runs the process first,
+    /// and its merged view cannot tell which file a key came from.
+    pub fn credentials_file_keys(&self, profile: &str) -> Result<Option<StaticKeys>, ProfileError> {
+        if self.credentials_text.trim().is_empty() {
+            return Ok(None);
+        }
+        let files = EnvConfigFiles::builder()
+            .with_contents(
+                EnvConfigFileKind::Credentials,
+                self.credentials_text.as_str(),
+            )
+            .build();
+        let sections = parse_files(&files, &self.sdk_env, None)?;
+        let Some(section) = sections.get_profile(profile) else {
+            return Ok(None);
+        };
+        let get = |key: &str| {
+            section
+                .get(key)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Ok(get("aws_access_key_id")
+            .zip(get("aws_secret_access_key"))
+            .map(|(access_key_id, secret_access_key)| StaticKeys {
+                access_key_id,
+                secret_access_key,
+                session_token: get("aws_session_token"),
+            }))
     }
 
     pub fn selected(&self) -> &str {
@@ -311,6 +356,20 @@ fn services_sections(config: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The files' contents through aws-config's own loader. With the contents given, the loader
+/// reads nothing: its future completes at once.
+fn parse_files(
+    files: &EnvConfigFiles,
+    sdk_env: &aws_types::os_shim_internal::Env,
+    profile: Option<&str>,
+) -> Result<EnvConfigSections, ProfileError> {
+    let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
+    let chosen = profile.map(|p| Cow::Owned(p.to_string()));
+    crate::text::poll_ready(aws_config::profile::load(&fs, sdk_env, files, chosen))
+        .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
+        .map_err(|e| ProfileError::Parse(crate::text::one_line(&e.to_string())))
 }
 
 /// A file's contents, or empty when it does not exist. Anything but a regular file is refused

@@ -58,6 +58,9 @@ pub enum TokenError {
     },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
+    /// The environment or the files choose no usable source (see `credentials::plan`).
+    #[error(transparent)]
+    Choice(#[from] crate::credentials::ChoiceError),
 }
 
 /// Service error codes that mean "these credentials may not do this", or "these are not
@@ -148,9 +151,7 @@ impl AwsTokenSource {
     pub fn from_env(env: &dyn crate::env::Env, deadline: Deadline) -> AwsTokenSource {
         AwsTokenSource {
             deadline,
-            env_profile: env
-                .var("AWS_PROFILE")
-                .or_else(|| env.var("AWS_DEFAULT_PROFILE")),
+            env_profile: env.var("AWS_PROFILE"),
             credentials: None,
         }
     }
@@ -199,7 +200,7 @@ impl TokenSource for AwsTokenSource {
 
 impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
-        let config = self.sdk_config(target).await;
+        let config = self.sdk_config(target).await?;
         let endpoint = endpoint_name(target);
         // The one rule (see `endpoint`): an explicit URL and no variant, else the variant.
         let (url, variant) = crate::endpoint::client_inputs(target);
@@ -280,7 +281,7 @@ impl AwsTokenSource {
     }
 
     /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
-    pub async fn sdk_config(&self, target: &Target) -> SdkConfig {
+    pub async fn sdk_config(&self, target: &Target) -> Result<SdkConfig, TokenError> {
         let region = Region::new(target.api_region().to_string());
         let budget = self.deadline.work_left();
         let timeouts = TimeoutConfig::builder()
@@ -297,12 +298,17 @@ impl AwsTokenSource {
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(provider) = &self.credentials {
-            loader = loader.credentials_provider(provider.clone());
-        }
-        let base = loader.load().await;
+        let base = match &self.credentials {
+            Some(provider) => loader.credentials_provider(provider.clone()).load().await,
+            None => {
+                let steps = crate::credentials::steps(settings.profile.as_deref())?;
+                let base = loader.no_credentials().load().await;
+                let chain = crate::credentials::chain(&base, &steps).await;
+                base.into_builder().credentials_provider(chain).build()
+            }
+        };
         let Some(role) = &settings.role else {
-            return base;
+            return Ok(base);
         };
         let mut assume = aws_config::sts::AssumeRoleProvider::builder(&role.arn)
             .configure(&base)
@@ -316,11 +322,12 @@ impl AwsTokenSource {
             assume = assume.external_id(id);
         }
         let provider = assume.build().await;
-        base.into_builder()
+        Ok(base
+            .into_builder()
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
-            .build()
+            .build())
     }
 }
 

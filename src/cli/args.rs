@@ -146,7 +146,7 @@ pub struct EnvVar {
 pub const ENV_VARS: &[EnvVar] = &[
     EnvVar {
         name: "AWS_PROFILE",
-        summary: "AWS profile for registries the config file does not map",
+        summary: "AWS profile for registries the config file does not map (else AWS_DEFAULT_PROFILE, as AWS's Go helper reads it); credentials are chosen in the AWS CLI's order",
     },
     EnvVar {
         name: "AWS_ENDPOINT_URL_ECR",

@@ -4,9 +4,10 @@
 //! key ids are masked, and of a profile only the names of its settings and the non-secret ones
 //! (`role_arn`, `source_profile`, `sso_session`) are shown.
 //!
-//! The chain's order: environment, profile, web identity, container, instance metadata.
+//! The chain's order is the AWS CLI's, as a fetch follows it (`crate::credentials::plan`).
 
 use crate::config::Settings;
+use crate::credentials::{ChoiceError, Step};
 use crate::env::Env;
 use crate::profiles::Profiles;
 
@@ -49,74 +50,126 @@ fn base_source(
     profiles: Option<&Profiles>,
     problems: &mut Vec<String>,
 ) -> String {
-    let chosen_profile = settings
-        .profile
-        .clone()
-        .map(|p| (p, "the config file"))
-        .or_else(|| env.var("AWS_PROFILE").map(|p| (p, "AWS_PROFILE")));
-    if let Some(key_id) = env.var("AWS_ACCESS_KEY_ID") {
-        if env.var("AWS_SECRET_ACCESS_KEY").is_none() {
-            problems.push("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into());
-        }
-        if let Some((profile, from)) = &chosen_profile {
-            problems.push(format!(
-                "{from} selects profile {profile:?}, but the environment's AWS_ACCESS_KEY_ID comes first in the SDK's chain and is used instead"
-            ));
-        }
-        let session = if env.var("AWS_SESSION_TOKEN").is_some() {
-            ", with AWS_SESSION_TOKEN"
-        } else {
-            ""
-        };
-        return format!(
-            "environment (AWS_ACCESS_KEY_ID {}{session})",
-            mask_key_id(&key_id)
-        );
-    }
-    let (name, explicit) = match &chosen_profile {
-        Some((p, _)) => (p.clone(), true),
-        None => ("default".to_string(), false),
+    let explicit = settings.profile.as_deref();
+    let unread;
+    let profiles = match (profiles, explicit) {
+        (Some(p), _) => p,
+        // The caller says why the files could not be read.
+        (None, Some(name)) => return format!("profile {name:?} (AWS files not read)"),
+        (None, None) => match Profiles::parse("", "", env, None) {
+            Ok(p) => {
+                unread = p;
+                &unread
+            }
+            Err(e) => return format!("none ({e})"),
+        },
     };
-    match profiles.filter(|p| p.has_profile(&name)) {
-        Some(profiles) => match describe_profile(&|k| profiles.profile_setting(&name, k)) {
-            Some(kind) => return format!("profile {name:?} ({kind})"),
+    let steps = match crate::credentials::plan(env, profiles, explicit) {
+        Ok(steps) => steps,
+        Err(e) => {
+            problems.push(e.to_string());
+            return match (e, explicit) {
+                (ChoiceError::MissingProfile { .. }, Some(name)) => {
+                    format!("profile {name:?} (not found)")
+                }
+                _ => "none".into(),
+            };
+        }
+    };
+    for step in &steps {
+        if let Some(found) = describe_step(env, step, profiles, problems) {
+            return found;
+        }
+    }
+    problems.push(
+        "no credentials in the environment, a profile, web identity or container settings, and AWS_EC2_METADATA_DISABLED rules out instance metadata"
+            .into(),
+    );
+    "none".into()
+}
+
+/// What a step of the chain would find, or `None` when it would pass to the next.
+fn describe_step(
+    env: &dyn Env,
+    step: &Step,
+    profiles: &Profiles,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    match step {
+        Step::Environment => {
+            let key_id = env.var("AWS_ACCESS_KEY_ID")?;
+            if let Some(profile) = env.var("AWS_PROFILE") {
+                let var = env.set_by("AWS_PROFILE");
+                let keys = env.set_by("AWS_ACCESS_KEY_ID");
+                problems.push(format!(
+                    "{var} selects profile {profile:?}, but the environment's {keys} comes first in the chain (as in the AWS CLI) and is used instead"
+                ));
+            }
+            let session = if env.var("AWS_SESSION_TOKEN").is_some() {
+                ", with AWS_SESSION_TOKEN"
+            } else {
+                ""
+            };
+            Some(format!(
+                "environment ({} {}{session})",
+                env.set_by("AWS_ACCESS_KEY_ID"),
+                mask_key_id(&key_id)
+            ))
+        }
+        Step::WebIdentityFromEnvironment => {
+            let file = env.var("AWS_WEB_IDENTITY_TOKEN_FILE")?;
+            let role = env.var("AWS_ROLE_ARN").unwrap_or_else(|| "not set".into());
+            Some(format!("web identity (role {role}, token file {file})"))
+        }
+        Step::CredentialsFileKeys(keys) => Some(format!(
+            "profile {:?} (static key {} from the credentials file, before its credential_process)",
+            profiles.selected(),
+            mask_key_id(&keys.access_key_id)
+        )),
+        Step::Profile(name) => describe_named_profile(env, name, profiles, problems),
+        Step::RoleOverProcess { .. } => {
+            describe_named_profile(env, profiles.selected(), profiles, problems)
+        }
+        Step::Container => {
+            if let Some(uri) = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+                return Some(format!("container (AWS_CONTAINER_CREDENTIALS_FULL_URI {uri})"));
+            }
+            env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+                .map(|_| "container (ECS task role, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".into())
+        }
+        Step::InstanceMetadata => (!crate::identity::instance_metadata_disabled(env)).then(|| {
+            "instance metadata (IMDS; nothing else is configured, so off EC2 this fails after a connect timeout)".into()
+        }),
+    }
+}
+
+/// The selected profile's credentials; a profile named but not defined ends the chain.
+fn describe_named_profile(
+    env: &dyn Env,
+    name: &str,
+    profiles: &Profiles,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    if profiles.has_profile(name) {
+        match describe_profile(&|k| profiles.profile_setting(name, k)) {
+            Some(kind) => return Some(format!("profile {name:?} ({kind})")),
             None => problems.push(format!(
                 "profile {name:?} has no credential settings (aws_access_key_id, role_arn, sso_session, credential_process, …)"
             )),
-        },
-        None if explicit => {
-            let file = |f: Option<std::path::PathBuf>| {
-                f.map_or("(no home)".to_string(), |p| p.display().to_string())
-            };
-            problems.push(format!(
-                "profile {name:?} is not defined in {} or {}",
-                file(crate::dirs::aws_config_file(env)),
-                file(crate::dirs::aws_credentials_file(env))
-            ));
-            return format!("profile {name:?} (not found)");
         }
-        None => {}
+        return None;
     }
-    if let (Some(file), Some(role)) = (
-        env.var("AWS_WEB_IDENTITY_TOKEN_FILE"),
-        env.var("AWS_ROLE_ARN"),
-    ) {
-        return format!("web identity (role {role}, token file {file})");
-    }
-    if let Some(uri) = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-        return format!("container (AWS_CONTAINER_CREDENTIALS_FULL_URI {uri})");
-    }
-    if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some() {
-        return "container (ECS task role, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".into();
-    }
-    if crate::identity::instance_metadata_disabled(env) {
-        problems.push(
-            "no credentials in the environment, a profile, web identity or container settings, and AWS_EC2_METADATA_DISABLED rules out instance metadata"
-                .into(),
-        );
-        return "none".into();
-    }
-    "instance metadata (IMDS; nothing else is configured, so off EC2 this fails after a connect timeout)".into()
+    // Only a name someone set can be missing; `default` is simply absent.
+    env.var("AWS_PROFILE")?;
+    let file = |f: Option<std::path::PathBuf>| {
+        f.map_or("(no home)".to_string(), |p| p.display().to_string())
+    };
+    problems.push(format!(
+        "profile {name:?} is not defined in {} or {}",
+        file(crate::dirs::aws_config_file(env)),
+        file(crate::dirs::aws_credentials_file(env))
+    ));
+    Some(format!("profile {name:?} (not found)"))
 }
 
 /// What kind of credentials a profile holds, in the SDK's order of precedence.
@@ -264,6 +317,78 @@ aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
         let off = d(&[("AWS_EC2_METADATA_DISABLED", "true")]);
         assert_eq!(off.description, "none");
         assert_eq!(off.problems.len(), 1);
+    }
+
+    #[test]
+    fn the_order_is_the_fetchs() {
+        let env_keys = [
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG"),
+        ];
+        let entry = Settings {
+            profile: Some("tool".into()),
+            ..Settings::default()
+        };
+        // A config entry's profile is used as `--profile` is: the environment's keys do not win.
+        let s = detect_with(&env_keys, &entry);
+        assert_eq!(s.description, "profile \"tool\" (credential_process)");
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        let missing = Settings {
+            profile: Some("nope".into()),
+            ..Settings::default()
+        };
+        let s = detect_with(&env_keys, &missing);
+        assert_eq!(s.description, "profile \"nope\" (not found)");
+        assert!(
+            s.problems[0].contains("/h/.aws/credentials"),
+            "{:?}",
+            s.problems
+        );
+        // Web identity variables come before the default profile's keys.
+        let s = detect_with(
+            &[
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+                ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
+            ],
+            &Settings::default(),
+        );
+        assert!(
+            s.description.starts_with("web identity"),
+            "{}",
+            s.description
+        );
+        // Keys in the credentials file come before the same profile's credential_process.
+        let env = MapEnv::new(&[("AWS_PROFILE", "tool")]);
+        let profiles = Profiles::parse(
+            CONFIG,
+            "[tool]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = x\n",
+            &env,
+            None,
+        )
+        .unwrap();
+        let s = detect(&env, &Settings::default(), Some(&profiles));
+        assert_eq!(
+            s.description,
+            "profile \"tool\" (static key AKIA…MPLE from the credentials file, before its credential_process)"
+        );
+    }
+
+    #[test]
+    fn the_go_helpers_names_are_named_as_set() {
+        let s = detect_with(
+            &[
+                ("AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE"),
+                ("AWS_SECRET_KEY", "wJalrXUtnFEMI/K7MDENG"),
+                ("AWS_DEFAULT_PROFILE", "dev"),
+            ],
+            &Settings::default(),
+        );
+        assert_eq!(s.description, "environment (AWS_ACCESS_KEY AKIA…MPLE)");
+        assert!(
+            s.problems[0].starts_with("AWS_DEFAULT_PROFILE selects profile \"dev\", but the environment's AWS_ACCESS_KEY comes first"),
+            "{:?}",
+            s.problems
+        );
     }
 
     #[test]

@@ -201,6 +201,12 @@ impl EmulatorAddr {
         }
     }
 
+    /// STS calls (AssumeRole and the like) signed with `akid`: which keys assumed a role.
+    pub fn sts_calls(&self, akid: &str) -> u32 {
+        let v = self.control("GET", &format!("/_emulator/sts?akid={akid}"), None);
+        v["sts"].as_u64().unwrap() as u32
+    }
+
     /// Inject a fault into GetAuthorizationToken calls (ECR and ECR Public) signed with `akid`:
     /// the next `times` calls, or every call when `None`. `delay_ms` delays the answer (the
     /// whole point of `slow`; it also delays any other fault). Names: see the emulator's

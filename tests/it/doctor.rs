@@ -166,8 +166,9 @@ fn a_config_entry_and_its_pitfalls_are_shown() {
         &format!(r#"{{"credHelpers": {{"https://{host}": "ecr"}}}}"#),
     );
     let (code, text) = doctor(&sb, &[&host]);
-    // The environment's key wins over the profile, so a token is still had.
-    assert_eq!(code, 0, "{text}");
+    // The entry's profile is used as `aws --profile` uses it, even with the environment's keys
+    // set: its SSO session is not defined, so no token is had.
+    assert_eq!(code, 1, "{text}");
     assert!(
         has_line(&text, "✓", "config", &config.display().to_string()),
         "{text}"
@@ -182,7 +183,22 @@ fn a_config_entry_and_its_pitfalls_are_shown() {
         "{text}"
     );
     assert!(
-        text.contains("the config file selects profile \"dev\", but the environment's AWS_ACCESS_KEY_ID comes first"),
+        has_line(
+            &text,
+            "✗",
+            "credentials",
+            "profile \"dev\" (SSO, sso_session \"corp\")"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("AWS_ACCESS_KEY_ID comes first"), "{text}");
+    assert!(
+        has_line(
+            &text,
+            "✗",
+            "token",
+            "no AWS credentials found for profile \"dev\""
+        ),
         "{text}"
     );
     assert!(

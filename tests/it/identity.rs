@@ -330,3 +330,25 @@ fn an_endpoint_configuration_conflict_is_reported_as_invalid_configuration() {
         private_password(OTHER_ACCOUNT).as_str()
     );
 }
+
+/// A config entry's `profile` is what `aws --profile` is: a missing one is an error naming it,
+/// not a silent fall-back to the environment's keys, also when the entry assumes a role on
+/// top (which used to be assumed with the environment's keys).
+#[test]
+fn a_missing_entry_profile_is_an_error_naming_it_even_with_a_role_and_environment_keys() {
+    let mut sb = with_a_role();
+    sb.config(
+        "config.toml",
+        &format!(
+            "[[registry]]\nmatch = \"{}\"\nprofile = \"nope\"\nrole_arn = \"arn:aws:iam::{OTHER_ACCOUNT}:role/puller\"\n",
+            host()
+        ),
+    );
+    let out = sb.get(&host());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stdout(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("profile \"nope\""), "{err}");
+    assert!(err.contains("is not defined in"), "{err}");
+    assert!(!err.contains("no AWS credentials"), "{err}");
+}

@@ -13,6 +13,7 @@ mod require;
 mod fuzz_checks;
 
 mod bad_input;
+mod botocore_identity;
 mod configure;
 mod doctor;
 mod e2e_clients;

@@ -89,6 +89,7 @@ class State:
         self.ttls = {}       # akid -> seconds
         self.accounts = {}   # akid -> account id moto should answer for
         self.skews = {}      # akid -> seconds the server's clock is ahead (negative: behind)
+        self.sts_calls = {}  # akid -> STS calls signed with it (who assumed a role)
 
     def record_call(self, akid, kind, region):
         """Count one call and return the fault to apply to it (or None)."""
@@ -204,6 +205,9 @@ class Emulator:
             # moto's per-request account override (MOTO_ACCOUNT_ID in the environment wins over it).
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         if target not in (PRIVATE_TARGET, PUBLIC_TARGET):
+            if match and match.group(3) == "sts":
+                with self.state.lock:
+                    self.state.sts_calls[akid] = self.state.sts_calls.get(akid, 0) + 1
             return self.moto(environ, start_response)
 
         public = target == PUBLIC_TARGET
@@ -254,6 +258,7 @@ class Emulator:
         GET  /_emulator/health                       -> {"ok": true}
         GET  /_emulator/calls?akid=X                 -> {"ecr": n, "ecr-public": m, "regions": [...]}
         GET  /_emulator/calls                        -> {akid: {...}, ...}
+        GET  /_emulator/sts?akid=X                   -> {"sts": n}: STS calls signed with X
         POST /_emulator/reset                        clear counters, faults, TTL and account overrides
         POST /_emulator/faults {"akid", "fault", "times"?, "delay_ms"?}   fault null/"none" clears
         POST /_emulator/ttl {"akid", "ttl"}          per-AKID token lifetime in seconds
@@ -277,6 +282,10 @@ class Emulator:
                 if akid is None:
                     return ok(json.loads(json.dumps(state.calls)))
                 return ok(dict(state.calls.get(akid, {"ecr": 0, "ecr-public": 0, "regions": []})))
+        if method == "GET" and path == "/_emulator/sts":
+            akid = parse_qs(environ.get("QUERY_STRING", "")).get("akid", [""])[0]
+            with state.lock:
+                return ok({"sts": state.sts_calls.get(akid, 0)})
         if method != "POST":
             return bad(f"no such control endpoint: {method} {path}", "404 Not Found")
         if path == "/_emulator/reset":
