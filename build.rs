@@ -16,7 +16,16 @@ fn main() {
     // rustc already links a PIE with full RELRO (`-z relro -z now`) and a non-executable stack;
     // they are asked for again so that no toolchain default or object file (ring's assembly,
     // for one) can take them away.
-    for arg in ["-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack"] {
+    // A static build (`+crt-static`) is linked by rustc as a static PIE (`-static-pie`), which
+    // a `-pie` here would turn back into a dynamic executable with no libraries.
+    let static_crt = var("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static");
+    let pie = if static_crt { None } else { Some("-pie") };
+    for arg in pie
+        .into_iter()
+        .chain(["-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack"])
+    {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
     // Packed relative relocations (DT_RELR, binutils 2.38+, glibc 2.36+) shrink the ~16 000
