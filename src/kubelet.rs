@@ -135,7 +135,11 @@ fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, Ku
         host: crate::registry::redact_userinfo(host),
     };
     let lookup = Lookup::new(env, deadline).map_err(|e| KubeletError::Lookup(e.to_string()))?;
-    let (target, _) = lookup.target(host).map_err(|_| not_ecr())?;
+    // Only "not ECR" is the matchImages advice; an unreadable AWS file is its own error.
+    let (target, _) = lookup.target(host).map_err(|e| match e {
+        LookupError::NotEcr => not_ecr(),
+        other => KubeletError::Lookup(other.to_string()),
+    })?;
     let node = AwsTokenSource::from_env(env, deadline);
     let result = match request.service_account_token {
         None => lookup.get(host, &node),

@@ -84,6 +84,10 @@ fn base_source(
                 "profile {name:?} has no credential settings (aws_access_key_id, role_arn, sso_session, credential_process, …)"
             )),
         },
+        // Unreadable files say nothing about the profile: the caller reports why they are.
+        None if explicit && profiles.is_none() => {
+            return format!("profile {name:?} (the AWS files could not be read)");
+        }
         None if explicit => {
             let file = |f: Option<std::path::PathBuf>| {
                 f.map_or("(no home)".to_string(), |p| p.display().to_string())
