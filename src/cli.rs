@@ -32,6 +32,8 @@ pub fn main(args: &[OsString]) -> u8 {
     crate::deadline::take_handoff();
     crate::env::normalise_process_env();
     crate::log::init(&ProcessEnv);
+    let program = crate::program::name_from_args(args);
+    crate::deadline::warn_unusable_timeout(&ProcessEnv, &program);
     // This is the real process: at a request's deadline it may be ended and its children
     // killed. (The watchdog thread itself starts only once a request has been read.)
     crate::deadline::enable();

@@ -34,13 +34,49 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A bound past a day is a typo, not a wish: no client waits that long.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// An unusable `DOCKER_CREDENTIAL_ECR_TIMEOUT`, and the default used in its place.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{TIMEOUT_VAR}={value:?} is not a number of seconds above 0 and below {MAX_TIMEOUT_SECS}; using the default, {}s",
+    DEFAULT_TIMEOUT.as_secs()
+)]
+pub struct TimeoutError {
+    value: String,
+}
+
 /// The bound on a whole request, a token fetch and its credential resolution included:
 /// `DOCKER_CREDENTIAL_ECR_TIMEOUT` seconds, else 10.
 pub fn timeout(env: &dyn crate::env::Env) -> Duration {
-    env.var(TIMEOUT_VAR)
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
+    timeout_setting(env).unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// The variable's bound, or why it cannot be used.
+pub fn timeout_setting(env: &dyn crate::env::Env) -> Result<Duration, TimeoutError> {
+    let Some(value) = env.var(TIMEOUT_VAR) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < MAX_TIMEOUT_SECS)
+        .map(Duration::from_secs_f64)
+        .ok_or(TimeoutError { value })
+}
+
+/// Says on stderr, once per process, that the variable is unusable. Not for an engine the
+/// front handed a request to: the front has said it.
+pub fn warn_unusable_timeout(env: &dyn crate::env::Env, program: &str) {
+    if HANDED_OVER.get().is_some() {
+        return;
+    }
+    if let Err(e) = timeout_setting(env) {
+        // Not eprintln!: a closed stderr must not turn a warning into a panic.
+        let _ = writeln!(std::io::stderr(), "{program}: {e}");
+    }
 }
 
 /// Kept back from the work at the end of the bound: the time to stop it, kill child processes,
@@ -453,6 +489,28 @@ mod tests {
         let d = Deadline::after(Duration::from_millis(500));
         assert_eq!(d.margin(), Duration::from_millis(100));
         assert_eq!(Deadline::after(Duration::ZERO).work_left(), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_unusable_timeout_is_an_error_naming_the_variable_and_the_default() {
+        use crate::env::MapEnv;
+        for bad in ["abc", "0", "-1", "1e9", "86400", "NaN", "inf", "10s"] {
+            let env = MapEnv::new(&[(TIMEOUT_VAR, bad)]);
+            let e = timeout_setting(&env).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "{TIMEOUT_VAR}={bad:?} is not a number of seconds above 0 and below 86400; using the default, 10s"
+                )
+            );
+            assert_eq!(timeout(&env), DEFAULT_TIMEOUT);
+        }
+        let env = MapEnv::new(&[(TIMEOUT_VAR, " 2.5 ")]);
+        assert_eq!(timeout_setting(&env).unwrap(), Duration::from_millis(2500));
+        assert_eq!(
+            timeout_setting(&MapEnv::default()).unwrap(),
+            DEFAULT_TIMEOUT
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! Errors that name the real cause: an unparsable or unusable AWS file named (with its line) in
-//! every mode, never blamed on a variable nobody set or on the image.
+//! Errors that name the real cause, and settings never dropped without a word: an unparsable or
+//! unusable AWS file named (with its line) in every mode, never blamed on a variable nobody set
+//! or on the image; unusable logging and timeout values said on stderr (stdout keeps to the
+//! protocol).
 
 use crate::common::*;
 use std::path::PathBuf;
+use std::process::Output;
 
 const KUBELET_REQUEST: &str = r#"{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"}"#;
 
@@ -85,4 +88,63 @@ fn an_unusable_default_aws_config_is_named_without_blaming_its_variable() {
         "{}",
         describe(&out)
     );
+}
+
+/// The answer on stdout is the protocol's, untouched; stderr has exactly one line, about `var`.
+fn answered_with_one_warning(out: &Output, var: &str, value: &str) {
+    assert!(out.status.success(), "{var}={value:?}: {}", describe(out));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{var}={value:?}: stdout is not the answer ({e}): {}",
+            describe(out)
+        )
+    });
+    assert_eq!(answer["Username"], "AWS");
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "{var}={value:?}: {}", describe(out));
+    assert!(
+        err.contains(&format!("{var}={value:?}")),
+        "{var}={value:?}: {}",
+        describe(out)
+    );
+}
+
+#[test]
+fn unusable_log_values_are_said_once_on_stderr() {
+    for value in ["verbose", "99", "level=debug"] {
+        let mut sb = Sandbox::new();
+        sb.env(ENV_LOG, value);
+        let host = private_host(MOTO_ACCOUNT, "us-east-1");
+        // A miss (the engine fetches) and a hit (the engine answers from the cache).
+        for _ in 0..2 {
+            let out = sb.get(&host);
+            answered_with_one_warning(&out, ENV_LOG, value);
+            assert!(
+                stderr(&out).contains("logging stays off"),
+                "{}",
+                describe(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn unusable_timeouts_are_said_once_on_stderr() {
+    for value in ["abc", "0", "-1", "1e12"] {
+        let mut sb = Sandbox::new();
+        sb.env(ENV_TIMEOUT, value);
+        let host = private_host(MOTO_ACCOUNT, "us-east-1");
+        // A miss (the front hands over to the engine: one warning between them), then a hit
+        // (the front alone).
+        for _ in 0..2 {
+            let out = sb.get(&host);
+            answered_with_one_warning(&out, ENV_TIMEOUT, value);
+            assert!(
+                stderr(&out).contains("using the default, 10s"),
+                "{}",
+                describe(&out)
+            );
+        }
+        assert_eq!(sb.calls(), (1, 0));
+    }
 }
