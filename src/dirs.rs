@@ -74,7 +74,7 @@ fn aws_file(env: &dyn Env, var: &str, default: &str) -> Option<PathBuf> {
 
 /// The Go helper and the SDK expand a leading `~`; so do we, so that one setting serves all.
 /// `None` for a `~` with no usable home to expand it to.
-fn expand_tilde(path: &str, env: &dyn Env) -> Option<PathBuf> {
+pub(crate) fn expand_tilde(path: &str, env: &dyn Env) -> Option<PathBuf> {
     match path
         .strip_prefix("~/")
         .or(path.strip_prefix("~").filter(|r| r.is_empty()))

@@ -1,7 +1,7 @@
 //! Errors that name the real cause, and settings never dropped without a word: an unparsable or
 //! unusable AWS file named (with its line) in every mode, never blamed on a variable nobody set
 //! or on the image; unusable logging and timeout values said on stderr (stdout keeps to the
-//! protocol).
+//! protocol); every path variable expanded by one rule.
 
 use crate::common::*;
 use std::path::PathBuf;
@@ -147,4 +147,19 @@ fn unusable_timeouts_are_said_once_on_stderr() {
         }
         assert_eq!(sb.calls(), (1, 0));
     }
+}
+
+#[test]
+fn the_config_variable_expands_a_tilde_like_the_cache_variable() {
+    let mut sb = Sandbox::new();
+    std::fs::write(
+        sb.home().join("ecr.toml"),
+        "[[registry]]\nmatch = \"registry.example.com\"\naccount = \"123456789012\"\nregion = \"eu-west-1\"\n",
+    )
+    .unwrap();
+    sb.env(ENV_CONFIG, "~/ecr.toml")
+        .env(ENV_CACHE_DIR, "~/cache");
+    let answer = sb.get_ok("registry.example.com");
+    assert_eq!(answer["Username"], "AWS");
+    assert!(sb.home().join("cache").join(CACHE_SUBDIR).is_dir());
 }
