@@ -147,7 +147,7 @@ fn diagnose_host(
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
     detected.problems.extend(profile_problem);
-    let resolved = resolve_credentials(&source, &target);
+    let (resolved, unresolved) = resolve_credentials(&source, &target);
     let endpoint = endpoint(&target);
     let (cache, fetch) = match lookup {
         Some(l) => {
@@ -160,7 +160,7 @@ fn diagnose_host(
             };
             (
                 cache_check(&l, &host, env),
-                fetch(&l, &host, &source, &resolved),
+                fetch(&l, &host, &source, &resolved, unresolved),
             )
         }
         None => (
@@ -247,27 +247,45 @@ fn describe_settings(target: &Target) -> Vec<String> {
 
 /// Resolves credentials the way a token fetch would, reporting only the provider's name, the
 /// masked key id and the expiry.
-fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
+/// Why the SDK's chain resolved nothing: its own words, or an error classified as `get`'s.
+enum Unresolved {
+    Why(String),
+    Failed(TokenError),
+}
+
+/// What the SDK's chain resolves for `target`, and when it resolves nothing, the error a fetch
+/// would meet (a failed role assumption, classified as `get` classifies it).
+fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> (Resolved, Option<TokenError>) {
     let start = Instant::now();
     let (source_copy, target) = (source.clone(), target.clone());
     let resolve = move || async move {
         let conf = source_copy.sdk_config(&target).await;
         let provider = conf
             .credentials_provider()
-            .ok_or_else(|| "no credentials provider is configured".to_string())?;
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| crate::text::error_line(&e, crate::text::Repeats::Contained))
+            .ok_or_else(|| Unresolved::Why("no credentials provider is configured".into()))?;
+        provider.provide_credentials().await.map_err(|e| {
+            let config_role = target.settings.role.as_ref().map(|r| r.arn.as_str());
+            match crate::token::assume_role_failure(&e, config_role) {
+                Some(failed) => {
+                    Unresolved::Failed(crate::token::with_profile_role(failed, &target))
+                }
+                None => {
+                    Unresolved::Why(crate::text::error_line(&e, crate::text::Repeats::Contained))
+                }
+            }
+        })
     };
     crate::deadline::doing("resolving AWS credentials");
     let result = match crate::deadline::run_bounded(source.deadline.work_left(), resolve) {
         Ok(Some(result)) => result,
-        Ok(None) => Err(crate::deadline::message(None, source.deadline.limit())),
-        Err(e) => Err(format!("cannot start the AWS client: {e}")),
+        Ok(None) => Err(Unresolved::Why(crate::deadline::message(
+            None,
+            source.deadline.limit(),
+        ))),
+        Err(e) => Err(Unresolved::Why(format!("cannot start the AWS client: {e}"))),
     };
     let took_ms = start.elapsed().as_millis() as u64;
-    match result {
+    let resolved = match result {
         Ok(creds) => Resolved::Ok {
             key_id: credentials::mask_key_id(creds.access_key_id()),
             provider: provider_name(&creds),
@@ -277,8 +295,13 @@ fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
                 .map(|d| d.as_millis() as u64),
             took_ms,
         },
-        Err(message) => Resolved::Failed { message, took_ms },
-    }
+        Err(Unresolved::Why(message)) => Resolved::Failed { message, took_ms },
+        Err(Unresolved::Failed(failed)) => {
+            let message = failed.to_string();
+            return (Resolved::Failed { message, took_ms }, Some(failed));
+        }
+    };
+    (resolved, None)
 }
 
 /// The SDK names the provider that produced credentials only in their `Debug` output (whose
@@ -350,17 +373,24 @@ fn entry_state(entry: Option<cache::Entry>, now: u64) -> EntryState {
 
 /// The real lookup, through the cache and herd lock. When the SDK already found no credentials,
 /// a miss reports that at once instead of waiting out the same chain a second time.
-fn fetch(lookup: &Lookup, host: &str, source: &AwsTokenSource, resolved: &Resolved) -> FetchCheck {
+fn fetch(
+    lookup: &Lookup,
+    host: &str,
+    source: &AwsTokenSource,
+    resolved: &Resolved,
+    unresolved: Option<TokenError>,
+) -> FetchCheck {
     let start = Instant::now();
-    let result = match resolved {
-        Resolved::Failed { .. } => lookup.get(
+    let result = match (resolved, unresolved) {
+        (_, Some(failed)) => lookup.get(host, &Known(failed)),
+        (Resolved::Failed { .. }, None) => lookup.get(
             host,
             &Known(TokenError::NoCredentials {
                 profile: source.env_profile.clone(),
                 detail: "the SDK's credential chain found none".into(),
             }),
         ),
-        Resolved::Ok { .. } => lookup.get(host, source),
+        (Resolved::Ok { .. }, None) => lookup.get(host, source),
     };
     let took_ms = start.elapsed().as_millis() as u64;
     match result {

@@ -56,8 +56,31 @@ pub enum TokenError {
         fix: String,
         credentials: bool,
     },
+    /// STS refused to assume a role, or could not be reached to: the credentials behind the
+    /// role may be fine; the role's trust, the caller's permission or the way to STS is not.
+    #[error("cannot assume {} through AWS STS: {detail}; {}", role_name(.role), assume_fix(*.refused))]
+    AssumeRole {
+        /// The role's ARN; `None` until the profile that holds it is known.
+        role: Option<String>,
+        detail: String,
+        /// STS answered with a refusal (else it was not reached, or did not answer in time).
+        refused: bool,
+    },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
+}
+
+fn role_name(role: &Option<String>) -> String {
+    role.as_ref()
+        .map_or_else(|| "the profile's role".to_string(), |r| format!("role {r}"))
+}
+
+fn assume_fix(refused: bool) -> &'static str {
+    if refused {
+        "check the role's trust policy and that the source credentials may call sts:AssumeRole on it"
+    } else {
+        "check the network or proxy (HTTPS_PROXY) between here and STS, and AWS_ENDPOINT_URL_STS"
+    }
 }
 
 /// Service error codes that mean "these credentials may not do this", or "these are not
@@ -79,6 +102,7 @@ impl TokenError {
     pub fn identity_refused(&self) -> bool {
         match self {
             TokenError::NoCredentials { .. } | TokenError::SsoLogin { .. } => true,
+            TokenError::AssumeRole { refused, .. } => *refused,
             TokenError::Service { code, .. } => REFUSED_IDENTITY_CODES.contains(&code.as_str()),
             _ => false,
         }
@@ -192,8 +216,34 @@ impl TokenSource for AwsTokenSource {
                     TokenError::NoCredentials { profile, detail }
                 }
                 TokenError::SsoLogin { .. } => TokenError::SsoLogin { profile },
-                other => other,
+                other => with_profile_role(other, target),
             })
+    }
+}
+
+/// Names the role of a failed assumption that the SDK's error leaves unnamed: the selected
+/// profile's `role_arn`, read from the files the SDK read (it reads the process environment).
+pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
+    match error {
+        TokenError::AssumeRole {
+            role: None,
+            detail,
+            refused,
+        } => {
+            let profiles = crate::profiles::Profiles::load(
+                &crate::env::ProcessEnv,
+                target.settings.profile.as_deref(),
+            );
+            let role = profiles
+                .ok()
+                .and_then(|p| p.get("role_arn").map(str::to_string));
+            TokenError::AssumeRole {
+                role,
+                detail,
+                refused,
+            }
+        }
+        other => other,
     }
 }
 
@@ -206,7 +256,16 @@ impl AwsTokenSource {
                         code: Option<&str>,
                         message: Option<&str>,
                         status: Option<u16>| {
-            classify(e, code, message, status, &endpoint, self.deadline.limit())
+            let role = target.settings.role.as_ref().map(|r| r.arn.as_str());
+            classify(
+                e,
+                code,
+                message,
+                status,
+                &endpoint,
+                self.deadline.limit(),
+                role,
+            )
         };
         let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
             Registry::Private(p) => {
@@ -433,6 +492,7 @@ fn classify(
     status: Option<u16>,
     endpoint: &str,
     timeout: Duration,
+    config_role: Option<&str>,
 ) -> TokenError {
     let chain = error_chain(err, Repeats::Adjacent);
     let has = |needle: &str| chain.iter().any(|s| s.contains(needle));
@@ -446,6 +506,9 @@ fn classify(
             let detail = error_line(c, Repeats::Adjacent);
             if needs_sso_login(&detail) {
                 return TokenError::SsoLogin { profile: None };
+            }
+            if let Some(failed) = assume_role_failure(c, config_role) {
+                return failed;
             }
             return TokenError::NoCredentials {
                 profile: None,
@@ -496,6 +559,39 @@ fn classify(
             detail: one_line(&detail),
         },
     }
+}
+
+/// A role assumption that failed inside a credentials error, from the STS AssumeRole error in
+/// its chain: the innermost one, which is where the chain of roles broke. The role is the
+/// config file's when it was the only one assumed (it is assumed last, on top of the profile),
+/// else the profile's, which the caller names ([`with_profile_role`]).
+pub fn assume_role_failure(
+    err: &(dyn StdError + 'static),
+    config_role: Option<&str>,
+) -> Option<TokenError> {
+    type AssumeRoleError =
+        aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>;
+    let mut hops = 0;
+    let mut innermost = None;
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(sts) = e.downcast_ref::<AssumeRoleError>() {
+            hops += 1;
+            innermost = Some(sts);
+        }
+        source = e.source();
+    }
+    let sts = innermost?;
+    let refused = matches!(sts, aws_sdk_sts::error::SdkError::ServiceError(_));
+    let detail = match (sts.code(), sts.message()) {
+        (Some(code), message) => format!("{code}: {}", one_line(message.unwrap_or("(no message)"))),
+        (None, _) => error_line(sts, Repeats::Adjacent),
+    };
+    Some(TokenError::AssumeRole {
+        role: config_role.filter(|_| hops == 1).map(str::to_string),
+        detail,
+        refused,
+    })
 }
 
 /// Whether a credential failure is the SSO provider's "log in again". aws-config's SSO errors
@@ -648,7 +744,15 @@ mod tests {
                 .unwrap_err()
         };
         let classify = |e: &(dyn StdError + 'static)| {
-            classify(e, None, None, None, "ecr.us-east-1", Duration::from_secs(1))
+            classify(
+                e,
+                None,
+                None,
+                None,
+                "ecr.us-east-1",
+                Duration::from_secs(1),
+                None,
+            )
         };
         let e = classify(&*ecr);
         assert!(
@@ -677,6 +781,44 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    /// A role assumption's failure, behind the credentials error the SDK wraps it in, is told
+    /// apart from missing credentials: refused or unreached, and whose role.
+    #[test]
+    fn a_failed_role_assumption_is_not_missing_credentials() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_sts::error::SdkError;
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        let unreached: SdkError<AssumeRoleError> = SdkError::timeout_error("connect timed out");
+        let e = classify(
+            &CredentialsError::provider_error(unreached),
+            None,
+            None,
+            None,
+            "ecr.us-east-1",
+            Duration::from_secs(1),
+            Some("arn:aws:iam::123456789012:role/r"),
+        );
+        assert!(
+            matches!(&e, TokenError::AssumeRole { role: Some(r), refused: false, .. } if r.ends_with("role/r")),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with(
+                "cannot assume role arn:aws:iam::123456789012:role/r through AWS STS: "
+            )
+        );
+        assert!(!e.identity_refused());
+        let refused = TokenError::AssumeRole {
+            role: None,
+            detail: "AccessDenied: no".into(),
+            refused: true,
+        };
+        assert!(refused.identity_refused());
+        assert!(refused.to_string().starts_with(
+            "cannot assume the profile's role through AWS STS: AccessDenied: no; check the role's trust policy"
+        ));
     }
 
     #[test]

@@ -310,7 +310,7 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
             }
             Resolved::Failed { message, took_ms } => (
                 Mark::Fail,
-                format!("the SDK found none after {took_ms} ms: {message}"),
+                format!("the SDK got no credentials after {took_ms} ms: {message}"),
             ),
         };
         line(mark, "credentials", &c.source);

@@ -133,7 +133,7 @@ fn missing_credentials_are_explained() {
         "{text}"
     );
     assert!(text.contains("profile \"dev\" is not defined in"), "{text}");
-    assert!(text.contains("the SDK found none after"), "{text}");
+    assert!(text.contains("the SDK got no credentials after"), "{text}");
     assert!(
         has_line(
             &text,

@@ -163,3 +163,112 @@ fn the_config_variable_expands_a_tilde_like_the_cache_variable() {
     assert_eq!(answer["Username"], "AWS");
     assert!(sb.home().join("cache").join(CACHE_SUBDIR).is_dir());
 }
+
+const PROFILE_ROLE: &str = "arn:aws:iam::123456789012:role/puller";
+const CONFIG_ROLE: &str = "arn:aws:iam::123456789012:role/from-config";
+
+/// An STS that refuses every AssumeRole, as STS answers a role whose trust policy does not
+/// name the caller. Returns its endpoint.
+fn refusing_sts() -> String {
+    let port = serve(|_| {
+        let body = format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole on resource: {PROFILE_ROLE}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+        );
+        (403, vec![("Content-Type".into(), "text/xml".into())], body)
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A loopback port nothing listens on: STS unreachable, at once.
+fn unreachable_sts() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Profile `deploy` assumes `PROFILE_ROLE` with the static keys of profile `base`.
+fn role_profile_sandbox(sts: &str) -> Sandbox {
+    let mut sb = Sandbox::new();
+    let aws = sb.home().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        format!(
+            "[profile deploy]\nrole_arn = {PROFILE_ROLE}\nsource_profile = base\n[profile base]\naws_access_key_id = {}\naws_secret_access_key = {TEST_SECRET_KEY}\n",
+            sb.akid
+        ),
+    )
+    .unwrap();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "deploy")
+        .env("AWS_ENDPOINT_URL_STS", sts)
+        .disable_cache();
+    sb
+}
+
+fn names_the_role_and_sts(text: &str, role: &str) -> bool {
+    text.contains(&format!("cannot assume role {role} through AWS STS"))
+        && !text.contains("no AWS credentials found")
+        && !text.contains("set AWS_PROFILE")
+}
+
+#[test]
+fn a_profile_role_sts_refuses_is_named_with_sts_and_the_refusal() {
+    let sb = role_profile_sandbox(&refusing_sts());
+    let out = sb.get(&private_host(MOTO_ACCOUNT, "us-east-1"));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(names_the_role_and_sts(&text, PROFILE_ROLE), "{text}");
+    assert!(text.contains("AccessDenied"), "{text}");
+    assert!(text.contains("trust policy"), "{text}");
+    assert_eq!(sb.calls(), (0, 0));
+}
+
+#[test]
+fn a_profile_role_behind_an_unreachable_sts_is_named_with_sts_by_get_and_doctor() {
+    let sb = role_profile_sandbox(&unreachable_sts());
+    let host = private_host(MOTO_ACCOUNT, "us-east-1");
+    let out = sb.get(&host);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(names_the_role_and_sts(&text, PROFILE_ROLE), "{text}");
+    assert!(text.contains("AWS_ENDPOINT_URL_STS"), "{text}");
+
+    let out = sb.run(["doctor", &host], "");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(!text.contains("found none"), "{text}");
+    let token_line = text
+        .lines()
+        .find(|l| l.contains("token "))
+        .unwrap_or_else(|| panic!("no token line:\n{text}"));
+    assert!(names_the_role_and_sts(token_line, PROFILE_ROLE), "{text}");
+    let credentials = text
+        .lines()
+        .skip_while(|l| !l.contains("credentials"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(names_the_role_and_sts(credentials, PROFILE_ROLE), "{text}");
+}
+
+#[test]
+fn a_config_file_role_sts_refuses_is_named_by_get_and_doctor() {
+    let mut sb = Sandbox::new();
+    sb.config(
+        "config.toml",
+        &format!("[[registry]]\nmatch = \"{MOTO_ACCOUNT}\"\nrole_arn = \"{CONFIG_ROLE}\"\n"),
+    );
+    sb.env("AWS_ENDPOINT_URL_STS", refusing_sts())
+        .disable_cache();
+    let host = private_host(MOTO_ACCOUNT, "us-east-1");
+    let out = sb.get(&host);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(names_the_role_and_sts(&text, CONFIG_ROLE), "{text}");
+    let out = sb.run(["doctor", &host], "");
+    let text = stdout(&out);
+    assert!(!text.contains("found none"), "{text}");
+    assert!(names_the_role_and_sts(&text, CONFIG_ROLE), "{text}");
+}
