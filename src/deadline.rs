@@ -211,7 +211,8 @@ where
                 });
             // The caller may have stopped waiting: nobody to tell.
             let _ = tx.send(result);
-        })?;
+        })
+        .map_err(|e| name_the_limit(e, "a thread"))?;
     match rx.recv_timeout(budget) {
         Ok(result) => result.map(Some),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -222,6 +223,21 @@ where
             Err(std::io::Error::other("the AWS client stopped unexpectedly"))
         }
     }
+}
+
+/// A thread or process that could not start for want of room (EAGAIN from `clone`): the
+/// error names the limit (a user's `ulimit -u`, a container's pids limit), where the errno's
+/// own text, "Resource temporarily unavailable", says neither what nor which.
+pub fn name_the_limit(error: std::io::Error, what: &str) -> std::io::Error {
+    if error.raw_os_error() != Some(libc::EAGAIN) {
+        return error;
+    }
+    std::io::Error::new(
+        error.kind(),
+        format!(
+            "cannot start {what}: the limit on processes and threads is reached (ulimit -u, or the container's pids limit)"
+        ),
+    )
 }
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -511,6 +527,17 @@ mod tests {
             timeout_setting(&MapEnv::default()).unwrap(),
             DEFAULT_TIMEOUT
         );
+    }
+
+    #[test]
+    fn a_full_process_table_is_named_as_the_limit() {
+        let e = name_the_limit(std::io::Error::from_raw_os_error(libc::EAGAIN), "a thread");
+        assert_eq!(
+            e.to_string(),
+            "cannot start a thread: the limit on processes and threads is reached (ulimit -u, or the container's pids limit)"
+        );
+        let other = name_the_limit(std::io::Error::from_raw_os_error(libc::ENOMEM), "a thread");
+        assert_eq!(other.raw_os_error(), Some(libc::ENOMEM));
     }
 
     #[test]

@@ -272,3 +272,42 @@ fn a_config_file_role_sts_refuses_is_named_by_get_and_doctor() {
     assert!(!text.contains("found none"), "{text}");
     assert!(names_the_role_and_sts(&text, CONFIG_ROLE), "{text}");
 }
+
+/// A real limit: `prlimit --nproc` binds an unprivileged user (root is exempt), so the helper
+/// runs as one with room for itself and no thread more. The error names the limit, not the
+/// errno's "Resource temporarily unavailable".
+#[test]
+fn a_process_limit_that_stops_a_thread_is_named() {
+    let test = "messages::a_process_limit_that_stops_a_thread_is_named";
+    if !is_root(
+        test,
+        "switching to an unprivileged user whose ulimit -u binds",
+    ) || !have(test, &["prlimit", "setpriv"])
+    {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper = bin.path().join("docker-credential-ecr");
+    std::fs::copy(BIN, &helper).unwrap();
+    std::fs::copy(ENGINE, bin.path().join("docker-credential-ecr-engine")).unwrap();
+    let sb = Sandbox::new();
+    let mut cmd = sb.command("prlimit");
+    // A user id no other test runs as: the limit counts every process of the user.
+    cmd.args(["--nproc=1:1", "setpriv", "--reuid=54399", "--regid=54399"])
+        .args(["--clear-groups"])
+        .arg(&helper)
+        .arg("get")
+        .current_dir(bin.path());
+    let out = run_cmd(cmd, &private_host(MOTO_ACCOUNT, "us-east-1"));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text.contains("cannot start a thread: the limit on processes and threads is reached (ulimit -u, or the container's pids limit)"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!text.contains("temporarily unavailable"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
