@@ -52,6 +52,9 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
             return crate::kubelet::main(env, stdin, out);
         }
         [] => return reply(out, Err(ProtocolError::Usage { program })),
+        // A person asking for a verb's help gets clap's (clients never send it).
+        [first, flag] if Verb::from_word(first).is_some() && (flag == "--help" || flag == "-h") => {
+        }
         [first, _, ..] if Verb::from_word(first).is_some() => {
             return reply(out, Err(ProtocolError::Usage { program }));
         }
@@ -150,10 +153,30 @@ fn parse_error(program: &str, words: &[OsString], e: &clap::Error, out: &mut dyn
             )
         }
         _ => {
-            let _ = write!(std::io::stderr(), "{}", e.render());
+            let _ = writeln!(std::io::stderr(), "{}", usage_error_line(program, e));
             u8::try_from(e.exit_code()).unwrap_or(2)
         }
     }
+}
+
+/// clap's usage error in one line, as every other error is: what is wrong, clap's tips, and
+/// the command's usage (`prog: unexpected argument '--bogus' found; tip: ...; usage: prog
+/// doctor [HOST]...`). Its "For more information, try '--help'" is left out.
+fn usage_error_line(program: &str, e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let parts: Vec<String> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .map(|l| {
+            let l = l.strip_prefix("error: ").unwrap_or(l);
+            match l.strip_prefix("Usage: ") {
+                Some(usage) => format!("usage: {usage}"),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    crate::text::one_line(&format!("{program}: {}", parts.join("; ")))
 }
 
 fn protocol_action(
@@ -289,7 +312,14 @@ mod tests {
         let usage = "Usage: docker-credential-ecr <get|store|erase|list|version>\n";
         assert_eq!(run_with(&[], ""), (1, usage.into()));
         assert_eq!(run_with(&["get", "extra"], ""), (1, usage.into()));
-        assert_eq!(run_with(&["get", "--help"], ""), (1, usage.into()));
+        // Only a person asks a verb for its help: clap's help of the verb.
+        let (code, help) = run_with(&["get", "--help"], "");
+        assert_eq!(code, 0);
+        assert!(
+            help.contains("Usage: docker-credential-ecr get\n"),
+            "{help}"
+        );
+        assert_eq!(run_with(&["get", "--help", "x"], ""), (1, usage.into()));
         assert_eq!(run_with(&["--"], ""), (1, usage.into()));
         let (code, out) = run_with(&["fetch"], "");
         assert_eq!(code, 1);
@@ -336,7 +366,7 @@ mod tests {
                 .filter_map(|l| l.split_whitespace().next())
                 .collect();
             assert_eq!(commands, [&COMMANDS[..], &["help"]].concat(), "{out}");
-            assert!(!out.contains("--generate"), "hidden: {out}");
+            assert!(out.contains("--generate <KIND>"), "not listed: {out}");
         }
         for (args, wanted) in [
             (&["configure", "--help"][..], "--all-regions <ACCOUNT>"),

@@ -311,3 +311,82 @@ fn a_process_limit_that_stops_a_thread_is_named() {
     assert!(!text.contains("temporarily unavailable"), "{text}");
     assert_eq!(text.lines().count(), 1, "{text}");
 }
+
+/// A usage error of a command is one line, as every other error: clap's message, its tips and
+/// the command's usage, on stderr with exit status 2.
+#[test]
+fn usage_errors_of_the_commands_are_one_line() {
+    let sb = Sandbox::new();
+    for (args, wants) in [
+        (
+            &["doctor", "--bogus"][..],
+            "usage: docker-credential-ecr doctor [HOST]...",
+        ),
+        (
+            &["configure", "--al"],
+            "tip: a similar argument exists: '--all'",
+        ),
+        (
+            &["kubelet", "extra"],
+            "usage: docker-credential-ecr kubelet",
+        ),
+        (
+            &["configure", "--all-regions"],
+            "a value is required for '--all-regions",
+        ),
+    ] {
+        let out = sb.run(args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        assert!(out.stdout.is_empty(), "{args:?}: {}", describe(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {}", describe(&out));
+        assert!(
+            err.starts_with("docker-credential-ecr: "),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(wants), "{args:?}: {err}");
+    }
+}
+
+/// `get --help` (any verb's) is the verb's help, not the protocol's usage line: only a person
+/// asks for it. With any other second word the protocol's rule stands.
+#[test]
+fn a_verbs_help_is_its_help() {
+    let sb = Sandbox::new();
+    for verb in ["get", "store", "erase", "list", "version"] {
+        for flag in ["--help", "-h"] {
+            let out = sb.run([verb, flag], "");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{verb} {flag}: {}",
+                describe(&out)
+            );
+            let text = stdout(&out);
+            assert!(
+                text.contains(&format!("Usage: docker-credential-ecr {verb}")),
+                "{verb} {flag}: {text}"
+            );
+            assert!(text.lines().count() > 3, "{verb} {flag}: {text}");
+        }
+    }
+    let out = sb.run(["get", "--bogus"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        stdout(&out),
+        "Usage: docker-credential-ecr <get|store|erase|list|version>\n"
+    );
+}
+
+/// Whoever installed the binary alone learns from `--help` how to get the man page.
+#[test]
+fn help_lists_generate() {
+    let out = Sandbox::new().run(["--help"], "");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(text.contains("--generate <KIND>"), "{text}");
+    assert!(
+        text.contains("man, bash, zsh, fish, elvish, powershell"),
+        "{text}"
+    );
+}
