@@ -273,6 +273,23 @@ fn a_config_file_role_sts_refuses_is_named_by_get_and_doctor() {
     assert!(names_the_role_and_sts(&text, CONFIG_ROLE), "{text}");
 }
 
+/// Runs what `make` builds, a program that starts a binary copied moments ago. Another test
+/// thread that forks while the copy's write descriptor is open holds it until its exec, and the
+/// kernel refuses to run a file open for writing (ETXTBSY): that is retried, briefly.
+fn run_fresh_copy(make: impl Fn() -> std::process::Command, stdin: &str) -> Output {
+    let busy = |text: &str| text.contains("Text file busy");
+    for _ in 0..20 {
+        match run_with_timeout(make(), stdin.as_bytes(), RUN_TIMEOUT) {
+            Ok(out) if !busy(&stderr(&out)) => return out,
+            Ok(_) => {}
+            Err(e) if busy(&e) => {}
+            Err(e) => panic!("{e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the copied binary stayed busy");
+}
+
 /// A real limit: `prlimit --nproc` binds an unprivileged user (root is exempt), so the helper
 /// runs as one with room for itself and no thread more. The error names the limit, not the
 /// errno's "Resource temporarily unavailable".
@@ -293,14 +310,17 @@ fn a_process_limit_that_stops_a_thread_is_named() {
     std::fs::copy(BIN, &helper).unwrap();
     std::fs::copy(ENGINE, bin.path().join("docker-credential-ecr-engine")).unwrap();
     let sb = Sandbox::new();
-    let mut cmd = sb.command("prlimit");
-    // A user id no other test runs as: the limit counts every process of the user.
-    cmd.args(["--nproc=1:1", "setpriv", "--reuid=54399", "--regid=54399"])
-        .args(["--clear-groups"])
-        .arg(&helper)
-        .arg("get")
-        .current_dir(bin.path());
-    let out = run_cmd(cmd, &private_host(MOTO_ACCOUNT, "us-east-1"));
+    let limited = || {
+        let mut cmd = sb.command("prlimit");
+        // A user id no other test runs as: the limit counts every process of the user.
+        cmd.args(["--nproc=1:1", "setpriv", "--reuid=54399", "--regid=54399"])
+            .args(["--clear-groups"])
+            .arg(&helper)
+            .arg("get")
+            .current_dir(bin.path());
+        cmd
+    };
+    let out = run_fresh_copy(limited, &private_host(MOTO_ACCOUNT, "us-east-1"));
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
