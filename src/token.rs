@@ -58,13 +58,15 @@ pub enum TokenError {
     },
     /// STS refused to assume a role, or could not be reached to: the credentials behind the
     /// role may be fine; the role's trust, the caller's permission or the way to STS is not.
-    #[error("cannot assume {} through AWS STS: {detail}; {}", role_name(.role), assume_fix(*.refused))]
+    #[error("cannot assume {}{} through AWS STS: {detail}; {}", role_name(.role), if *.web_identity { " with a web identity token" } else { "" }, assume_fix(*.refused, *.web_identity))]
     AssumeRole {
-        /// The role's ARN; `None` until the profile that holds it is known.
+        /// The role's ARN; `None` until the profile or variable that holds it is known.
         role: Option<String>,
         detail: String,
         /// STS answered with a refusal (else it was not reached, or did not answer in time).
         refused: bool,
+        /// AssumeRoleWithWebIdentity (IRSA, a CI's OIDC token), not AssumeRole.
+        web_identity: bool,
     },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
@@ -75,8 +77,10 @@ fn role_name(role: &Option<String>) -> String {
         .map_or_else(|| "the profile's role".to_string(), |r| format!("role {r}"))
 }
 
-fn assume_fix(refused: bool) -> &'static str {
-    if refused {
+fn assume_fix(refused: bool, web_identity: bool) -> &'static str {
+    if refused && web_identity {
+        "check that the role's trust policy allows sts:AssumeRoleWithWebIdentity for the token's issuer, audience and subject"
+    } else if refused {
         "check the role's trust policy and that the source credentials may call sts:AssumeRole on it"
     } else {
         "check the network or proxy (HTTPS_PROXY) between here and STS, and AWS_ENDPOINT_URL_STS"
@@ -221,29 +225,33 @@ impl TokenSource for AwsTokenSource {
     }
 }
 
-/// Names the role of a failed assumption that the SDK's error leaves unnamed: the selected
-/// profile's `role_arn`, read from the files the SDK read (it reads the process environment).
+/// Names the role of a failed assumption that the SDK's error leaves unnamed: for a web
+/// identity, `AWS_ROLE_ARN` when set; else the selected profile's `role_arn`, read from the
+/// files the SDK read. Both from the process environment, which is what the SDK reads.
 pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
-    match error {
-        TokenError::AssumeRole {
-            role: None,
-            detail,
-            refused,
-        } => {
-            let profiles = crate::profiles::Profiles::load(
-                &crate::env::ProcessEnv,
-                target.settings.profile.as_deref(),
-            );
-            let role = profiles
-                .ok()
-                .and_then(|p| p.get("role_arn").map(str::to_string));
-            TokenError::AssumeRole {
-                role,
-                detail,
-                refused,
-            }
-        }
-        other => other,
+    use crate::env::{Env, ProcessEnv};
+    let TokenError::AssumeRole {
+        role: None,
+        detail,
+        refused,
+        web_identity,
+    } = error
+    else {
+        return error;
+    };
+    let from_env = web_identity
+        .then(|| ProcessEnv.var("AWS_ROLE_ARN"))
+        .flatten();
+    let role = from_env.or_else(|| {
+        crate::profiles::Profiles::load(&ProcessEnv, target.settings.profile.as_deref())
+            .ok()
+            .and_then(|p| p.get("role_arn").map(str::to_string))
+    });
+    TokenError::AssumeRole {
+        role,
+        detail,
+        refused,
+        web_identity,
     }
 }
 
@@ -561,37 +569,55 @@ fn classify(
     }
 }
 
-/// A role assumption that failed inside a credentials error, from the STS AssumeRole error in
-/// its chain: the innermost one, which is where the chain of roles broke. The role is the
-/// config file's when it was the only one assumed (it is assumed last, on top of the profile),
-/// else the profile's, which the caller names ([`with_profile_role`]).
+/// A role assumption that failed inside a credentials error, from the STS AssumeRole (or
+/// AssumeRoleWithWebIdentity) error in its chain: the innermost one, which is where the chain
+/// of roles broke. The role is the config file's when it was the only one assumed (it is
+/// assumed last, on top of the profile), else the profile's or the web identity's, which the
+/// caller names ([`with_profile_role`]).
 pub fn assume_role_failure(
     err: &(dyn StdError + 'static),
     config_role: Option<&str>,
 ) -> Option<TokenError> {
-    type AssumeRoleError =
-        aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>;
+    use aws_sdk_sts::error::SdkError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
     let mut hops = 0;
+    // (refused, detail, web identity) of the innermost failure seen so far.
     let mut innermost = None;
     let mut source = Some(err);
     while let Some(e) = source {
-        if let Some(sts) = e.downcast_ref::<AssumeRoleError>() {
+        if let Some(sts) = e.downcast_ref::<SdkError<AssumeRoleError>>() {
             hops += 1;
-            innermost = Some(sts);
+            innermost = Some((sts_failure(sts), false));
+        } else if let Some(sts) = e.downcast_ref::<SdkError<AssumeRoleWithWebIdentityError>>() {
+            hops += 1;
+            innermost = Some((sts_failure(sts), true));
         }
         source = e.source();
     }
-    let sts = innermost?;
+    let ((refused, detail), web_identity) = innermost?;
+    Some(TokenError::AssumeRole {
+        role: config_role
+            .filter(|_| hops == 1 && !web_identity)
+            .map(str::to_string),
+        detail,
+        refused,
+        web_identity,
+    })
+}
+
+/// Whether STS answered with a refusal, and what it said (its code and message), or why it
+/// was not reached.
+fn sts_failure<E>(sts: &aws_sdk_sts::error::SdkError<E>) -> (bool, String)
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
     let refused = matches!(sts, aws_sdk_sts::error::SdkError::ServiceError(_));
     let detail = match (sts.code(), sts.message()) {
         (Some(code), message) => format!("{code}: {}", one_line(message.unwrap_or("(no message)"))),
         (None, _) => error_line(sts, Repeats::Adjacent),
     };
-    Some(TokenError::AssumeRole {
-        role: config_role.filter(|_| hops == 1).map(str::to_string),
-        detail,
-        refused,
-    })
+    (refused, detail)
 }
 
 /// Whether a credential failure is the SSO provider's "log in again". aws-config's SSO errors
@@ -814,6 +840,7 @@ mod tests {
             role: None,
             detail: "AccessDenied: no".into(),
             refused: true,
+            web_identity: false,
         };
         assert!(refused.identity_refused());
         assert!(refused.to_string().starts_with(

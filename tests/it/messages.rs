@@ -410,3 +410,27 @@ fn help_lists_generate() {
         "{text}"
     );
 }
+
+/// IRSA or a CI's OIDC token: AssumeRoleWithWebIdentity that cannot reach STS is named too.
+#[test]
+fn a_web_identity_role_behind_an_unreachable_sts_is_named_with_sts() {
+    let mut sb = Sandbox::new();
+    let token = sb.root().join("web-identity-token");
+    std::fs::write(&token, "header.payload.signature").unwrap();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_ROLE_ARN", PROFILE_ROLE)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+        .env("AWS_ENDPOINT_URL_STS", unreachable_sts())
+        .disable_cache();
+    let out = sb.get(&private_host(MOTO_ACCOUNT, "us-east-1"));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text.starts_with(&format!(
+            "cannot assume role {PROFILE_ROLE} with a web identity token through AWS STS: "
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("no AWS credentials found"), "{text}");
+}
