@@ -10,6 +10,7 @@
 //! exit status 2.
 
 pub mod args;
+mod client;
 pub mod generate;
 pub mod outcome;
 
@@ -107,7 +108,11 @@ fn protocol(
     // From here on only one answer: ours, or the watchdog's if it came first.
     crate::deadline::claim_answer();
     if let Some(note) = result.as_ref().err().and_then(ProtocolError::note) {
-        let _ = writeln!(std::io::stderr(), "{program}: {note}");
+        // The note repeats the answer for clients that drop it, not for those that show it.
+        let repeats_answer = result.as_ref().is_err_and(|e| e.to_string() == note);
+        if !(repeats_answer && client::shows_stdout()) {
+            let _ = writeln!(std::io::stderr(), "{program}: {note}");
+        }
     }
     reply(out, result)
 }

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum TokenError {
-    #[error("no AWS credentials found{}: {detail}; {}", profile_hint(.profile), credentials_fix(.profile))]
+    /// `detail` is the SDK's whole chain, for `doctor` and the log; the line shows its gist.
+    #[error("{}", no_credentials_line(.profile, .detail))]
     NoCredentials {
         profile: Option<String>,
         detail: String,
@@ -129,15 +130,85 @@ fn login_profile(profile: &Option<String>) -> String {
     }
 }
 
-/// What a user with no usable credentials does next.
+/// How long a failed `get`'s line may be: clients show it on one terminal line, and the
+/// SDK's chain (600-700 characters) is for the log and `doctor`.
+pub const MAX_LINE: usize = 240;
+
+/// `no AWS credentials found …`: the cause, the sources the SDK tried (its chain shortened),
+/// the fix, within [`MAX_LINE`]. The whole chain is logged where it is met ([`classify`]).
+fn no_credentials_line(profile: &Option<String>, detail: &str) -> String {
+    let head = format!("no AWS credentials found{}: ", profile_hint(profile));
+    let fix = credentials_fix(profile);
+    let room = MAX_LINE.saturating_sub(head.chars().count() + fix.chars().count() + 2);
+    let tried = clip(&tried_sources(detail), room.max(40));
+    format!("{head}{tried}; {fix}")
+}
+
+/// The SDK's providers as the chain's error names them, and as a person would.
+const PROVIDERS: [(&str, &str); 5] = [
+    ("Environment:", "environment"),
+    ("Profile:", "profile"),
+    ("WebIdentityToken:", "web identity"),
+    ("EcsContainer:", "container"),
+    ("Ec2InstanceMetadata:", "instance metadata"),
+];
+
+/// What the SDK says when a provider has nothing to offer, which says nothing about why.
+const NOT_ENABLED: &str = "the credential provider was not enabled";
+
+/// The gist of the SDK's error: for its default chain, the profile's own reason if it has one
+/// (`profile `prod` was not defined`), else the providers it tried; else its text.
+fn tried_sources(detail: &str) -> String {
+    let Some((_, attempted)) = detail.split_once("Attempted:") else {
+        return detail
+            .strip_prefix(NOT_ENABLED)
+            .map_or(detail, |rest| rest.trim_start_matches(": "))
+            .to_string();
+    };
+    let mut found: Vec<(usize, &str, &str)> = PROVIDERS
+        .iter()
+        .filter_map(|(label, name)| Some((attempted.find(label)?, *label, *name)))
+        .collect();
+    found.sort();
+    let profile_reason = found.iter().enumerate().find_map(|(i, (at, label, _))| {
+        if *label != "Profile:" {
+            return None;
+        }
+        let end = found.get(i + 1).map_or(attempted.len(), |next| next.0);
+        let reason = attempted[at + label.len()..end].trim();
+        let reason = reason
+            .strip_prefix(NOT_ENABLED)?
+            .trim_start_matches(':')
+            .trim();
+        (!reason.is_empty()).then(|| reason.to_string())
+    });
+    // A profile's own reason is the cause; the other providers had nothing to say.
+    if let Some(reason) = profile_reason {
+        return reason;
+    }
+    let names: Vec<&str> = found.iter().map(|f| f.2).collect();
+    format!("the SDK tried {}", names.join(", "))
+}
+
+/// `s` cut to `max` characters, with `…` where it was cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", kept.trim_end())
+}
+
+/// What a user with no usable credentials does next, and where the whole story is.
 fn credentials_fix(profile: &Option<String>) -> String {
-    let explain = "`docker-credential-ecr doctor HOST` shows what the credential chain found";
+    let explain = "`docker-credential-ecr doctor HOST` says more";
     match profile {
-        Some(p) => format!(
-            "give profile {p:?} credentials in ~/.aws/config (`aws configure --profile {p}`); {explain}"
+        Some(_) => format!(
+            "give it credentials (`aws configure{}`); {explain}",
+            login_profile(profile)
         ),
         None => format!(
-            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure`; {explain}"
+            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`; {explain}"
         ),
     }
 }
@@ -518,6 +589,8 @@ fn classify(
             if let Some(failed) = assume_role_failure(c, config_role) {
                 return failed;
             }
+            // The line shows the gist; the whole chain is for whoever turns the log on.
+            crate::debug!("the SDK's credential chain: {detail}");
             return TokenError::NoCredentials {
                 profile: None,
                 detail,
@@ -848,6 +921,53 @@ mod tests {
         ));
     }
 
+    /// The SDK's chain, as it reports it, becomes the providers tried and the profile's own
+    /// reason, within the line's length; what it said of each provider goes to the log.
+    #[test]
+    fn no_credentials_is_a_short_line_naming_what_was_tried() {
+        let chain = "the credential provider was not enabled: no credentials found in chain. Attempted: Environment: the credential provider was not enabled: environment variable not set Profile: the credential provider was not enabled WebIdentityToken: the credential provider was not enabled: $AWS_WEB_IDENTITY_TOKEN_FILE was not set EcsContainer: the credential provider was not enabled: ECS provider not configured Ec2InstanceMetadata: the credential provider was not enabled: IMDS disabled by AWS_EC2_METADATA_DISABLED env var set to `true`";
+        let line = TokenError::NoCredentials {
+            profile: None,
+            detail: chain.into(),
+        }
+        .to_string();
+        assert_eq!(
+            line,
+            "no AWS credentials found: the SDK tried environment, profile, web identity, container, instance metadata; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`; `docker-credential-ecr doctor HOST` says more"
+        );
+        assert!(line.chars().count() <= MAX_LINE);
+        let profile_chain = chain.replace(
+            "Profile: the credential provider was not enabled WebIdentityToken",
+            "Profile: the credential provider was not enabled: profile `prod` was not defined: could not find source profile prod referenced from the root profile WebIdentityToken",
+        );
+        let line = TokenError::NoCredentials {
+            profile: Some("prod".into()),
+            detail: profile_chain,
+        }
+        .to_string();
+        assert!(
+            line.starts_with("no AWS credentials found for profile \"prod\": profile `prod` was not defined: could not find source profile prod"),
+            "{line}"
+        );
+        assert!(line.chars().count() <= MAX_LINE, "{line}");
+        assert!(
+            line.ends_with(
+                "(`aws configure --profile prod`); `docker-credential-ecr doctor HOST` says more"
+            ),
+            "{line}"
+        );
+        let long = TokenError::NoCredentials {
+            profile: None,
+            detail: format!("failed to load IMDS session token: {}", "x".repeat(600)),
+        }
+        .to_string();
+        assert!(long.chars().count() <= MAX_LINE, "{long}");
+        assert!(
+            long.contains("failed to load IMDS session token: xx") && long.contains("…;"),
+            "{long}"
+        );
+    }
+
     #[test]
     fn errors_read_as_one_actionable_line() {
         let e = TokenError::NoCredentials {
@@ -856,7 +976,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "no AWS credentials found for profile \"dev\": the profile has no credentials; give profile \"dev\" credentials in ~/.aws/config (`aws configure --profile dev`); `docker-credential-ecr doctor HOST` shows what the credential chain found"
+            "no AWS credentials found for profile \"dev\": the profile has no credentials; give it credentials (`aws configure --profile dev`); `docker-credential-ecr doctor HOST` says more"
         );
         let e = TokenError::SsoLogin {
             profile: Some("dev".into()),
