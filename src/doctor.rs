@@ -24,6 +24,7 @@ use crate::registry::{self, Registry};
 use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_credential_types::provider::ProvideCredentials;
 use clients::ClientFiles;
+use clients::Route;
 use report::{
     CacheCheck, ConfigCheck, CredentialCheck, Details, Diagnosis, EntryState, FetchCheck,
     HostDiagnosis, RegistryCheck, Resolved, Style,
@@ -66,7 +67,15 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
         Err(e) => ConfigCheck::Invalid(e.to_string()),
     };
     let inputs: Vec<String> = if hosts.is_empty() {
-        clients.routed_hosts(&helper_name)
+        let mut routed = clients.routed_hosts(&helper_name);
+        // Through credsStore, the registries docker has logged in to that this helper serves.
+        for key in clients.creds_store_hosts(&helper_name) {
+            let ours = lookup.as_ref().is_ok_and(|l| l.registry(&key).is_some());
+            if ours && !routed.contains(&key) {
+                routed.push(key);
+            }
+        }
+        routed
     } else {
         hosts.iter().map(|h| h.to_string()).collect()
     };
@@ -91,6 +100,9 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
             .collect(),
         nothing_routed,
         searched,
+        creds_store: clients
+            .creds_store_file(&helper_name)
+            .map(|f| f.path.clone()),
         helper_name,
     }
 }
@@ -118,37 +130,105 @@ fn diagnose_host(
             registry: RegistryCheck::NotAHost,
             details: None,
             routes: Vec::new(),
+            routing_known: clients.any_present(),
         };
     };
-    let docker = clients::docker_route(&clients.docker, &host, helper);
-    let mut containers = clients::containers_route(&clients.containers, &host, helper);
-    // Both clients read docker's file: say what is wrong with it once.
-    containers.notes.retain(|n| !docker.notes.contains(n));
-    let routes = vec![docker, containers];
     // With an invalid config file nothing is fetched, but the host is still explained.
     let fallback = Config::default();
     let config = lookup.map_or(&fallback, |l| &l.config);
     let Some(target) = config.resolve(&host) else {
-        return HostDiagnosis {
-            input: input.to_string(),
-            registry: RegistryCheck::NotEcr { host },
-            details: None,
-            routes,
-        };
+        return foreign_host(input, host, lookup, clients, helper);
     };
+    let mut diagnosis = HostDiagnosis {
+        input: input.to_string(),
+        registry: RegistryCheck::Ecr {
+            host: host.clone(),
+            description: describe_registry(&target),
+        },
+        details: None,
+        routes: routes(clients, &host, helper, None),
+        routing_known: clients.any_present(),
+    };
+    diagnosis.details = Some(details(&host, target, env, program, lookup));
+    diagnosis
+}
+
+/// Whether docker and podman/skopeo send `host` here; `foreign` says what the helper does with
+/// a host that is not ECR.
+fn routes(
+    clients: &ClientFiles,
+    host: &str,
+    helper: &str,
+    foreign: clients::Foreign,
+) -> Vec<Route> {
+    let docker = clients::docker_route(&clients.docker, host, helper, foreign);
+    let mut containers = clients::containers_route(&clients.containers, host, helper, foreign);
+    // Both clients read docker's file: say what is wrong with it once.
+    containers.notes.retain(|n| !docker.notes.contains(n));
+    vec![docker, containers]
+}
+
+/// A host that is not ECR nor (as far as can be told) an alias: what the helper does with it,
+/// and which clients send it here, without advice to send it here.
+fn foreign_host(
+    input: &str,
+    host: String,
+    lookup: Option<&Lookup>,
+    clients: &ClientFiles,
+    helper: &str,
+) -> HostDiagnosis {
+    let (registry, does) = match lookup {
+        None => (
+            RegistryCheck::Unknown {
+                host: host.clone(),
+                why: "the config file is invalid (above)".into(),
+            },
+            "fails every request until the config file is fixed".to_string(),
+        ),
+        Some(l) => {
+            let fallback = l.config.fallback_store().map(str::to_string);
+            let does = match &fallback {
+                Some(f) => format!("forwards it to docker-credential-{f} (fallback_store)"),
+                None => "answers \"not found\" for it, so the client pulls anonymously".into(),
+            };
+            let registry = RegistryCheck::NotEcr {
+                host: host.clone(),
+                fallback,
+            };
+            (registry, does)
+        }
+    };
+    HostDiagnosis {
+        input: input.to_string(),
+        routes: routes(clients, &host, helper, Some(&does)),
+        registry,
+        details: None,
+        routing_known: clients.any_present(),
+    }
+}
+
+/// The checks of an ECR registry (or alias), each from the resolution `get` makes.
+fn details(
+    host: &str,
+    target: Target,
+    env: &dyn Env,
+    program: &str,
+    lookup: Option<&Lookup>,
+) -> Details {
     // Each host's checks get the bound a `get` gets, from here (the profile files are read next).
     let deadline = bound(env, program);
     // The same resolution as `get`: the endpoint and the cache key come from one place.
     let (target, profile_problem) = match crate::identity::resolve(target.clone(), env) {
         Ok((resolved, _)) => (resolved, None),
-        Err(e) => (target, Some(e.to_string())),
+        Err(e) => (with_env_endpoint(target, env), Some(e.to_string())),
     };
     let source = AwsTokenSource::from_env(env, deadline);
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
+    let files_unread = profile_problem.is_some();
     detected.problems.extend(profile_problem);
     let (resolved, unresolved) = resolve_credentials(&source, &target);
-    let endpoint = endpoint(&target);
+    let endpoint = endpoint(&target, files_unread);
     let (cache, fetch) = match lookup {
         Some(l) => {
             // The lookup is the `get` a client would make: a bound of its own.
@@ -159,36 +239,39 @@ fn diagnose_host(
                 ..l.clone()
             };
             (
-                cache_check(&l, &host, env),
-                fetch(&l, &host, &source, &resolved, unresolved),
+                cache_check(&l, host, env),
+                fetch(&l, host, &source, &resolved, unresolved),
             )
         }
         None => (
-            CacheCheck::Unavailable,
+            CacheCheck::Unknown("the config file is invalid".into()),
             FetchCheck::Skipped("the config file is invalid".into()),
         ),
     };
-    HostDiagnosis {
-        input: input.to_string(),
-        registry: RegistryCheck::Ecr {
-            host: host.clone(),
-            description: describe_registry(&target),
+    Details {
+        config_entry: target.source.clone(),
+        config_known: lookup.is_some(),
+        settings: describe_settings(&target),
+        credentials: CredentialCheck {
+            source: detected.description,
+            problems: detected.problems,
+            resolved,
         },
-        details: Some(Details {
-            config_entry: target.source.clone(),
-            settings: describe_settings(&target),
-            credentials: CredentialCheck {
-                source: detected.description,
-                problems: detected.problems,
-                resolved,
-            },
-            region: target.api_region().to_string(),
-            endpoint,
-            cache,
-            fetch,
-        }),
-        routes,
+        region: target.api_region().to_string(),
+        endpoint,
+        cache,
+        fetch,
     }
+}
+
+/// `target` with the endpoint the environment alone names (`AWS_ENDPOINT_URL_ECR`, …), for
+/// when the AWS files cannot be read: the SDK takes those variables before the files.
+fn with_env_endpoint(mut target: Target, env: &dyn Env) -> Target {
+    let profile = target.settings.profile.clone();
+    if let Ok(none) = crate::profiles::Profiles::parse("", "", env, profile.as_deref()) {
+        target.endpoint = crate::endpoint::configured(&target, &none);
+    }
+    target
 }
 
 fn describe_registry(target: &Target) -> String {
@@ -318,26 +401,34 @@ fn provider_name(creds: &aws_credential_types::Credentials) -> Option<String> {
 }
 
 /// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
-fn endpoint(target: &Target) -> (String, String) {
+/// With `files_unread`, the AWS files could not be read and may name another.
+fn endpoint(target: &Target, files_unread: bool) -> (String, String) {
     if let Some(e) = &target.endpoint {
         return (e.url.clone(), e.source.clone());
     }
+    let why = if files_unread {
+        "the SDK's default for the region, unless the unreadable AWS files name another"
+    } else {
+        "the SDK's default for the region"
+    };
     match crate::endpoint::url(target) {
-        Ok(url) => (url, "the SDK's default for the region".into()),
+        Ok(url) => (url, why.into()),
         Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
     }
 }
 
 fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
     let Some(cache) = &lookup.cache else {
-        return if env.flag(crate::dirs::DISABLE_CACHE_VAR) {
-            CacheCheck::Disabled
-        } else {
-            CacheCheck::Unavailable
+        return match crate::dirs::cache_location(env) {
+            Err(crate::dirs::NoCacheDir::Disabled) => CacheCheck::Disabled,
+            Err(why) => CacheCheck::Unavailable(why.to_string()),
+            // The lookup found none a moment ago; the environment does not change.
+            Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.display())),
         };
     };
-    let Ok((target, key)) = lookup.target(host) else {
-        return CacheCheck::Unavailable;
+    let (target, key) = match lookup.target(host) {
+        Ok(found) => found,
+        Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
     if let Err(why) = cache.probe() {
         return CacheCheck::Unusable(why.to_string());
@@ -452,7 +543,8 @@ mod tests {
         assert_eq!(
             d.hosts[1].registry,
             RegistryCheck::NotEcr {
-                host: "docker.io".into()
+                host: "docker.io".into(),
+                fallback: None,
             }
         );
         assert!(d.hosts.iter().all(|h| h.details.is_none()));
@@ -465,7 +557,7 @@ mod tests {
         let at = |host: &str| {
             let target = Config::default().resolve(host).unwrap();
             let (target, _) = crate::identity::resolve(target, &env).unwrap();
-            endpoint(&target)
+            endpoint(&target, false)
         };
         assert_eq!(
             at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
@@ -481,7 +573,7 @@ mod tests {
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
             .unwrap();
         let (target, _) = crate::identity::resolve(target, &env).unwrap();
-        let (url, why) = endpoint(&target);
+        let (url, why) = endpoint(&target, false);
         assert_eq!(url, "http://127.0.0.1:9");
         assert_eq!(why, "AWS_ENDPOINT_URL_ECR");
     }

@@ -14,6 +14,8 @@ pub struct Diagnosis {
     pub nothing_routed: bool,
     /// The client config files searched for routed hosts, when none was found.
     pub searched: Vec<PathBuf>,
+    /// docker's file, when its `credsStore` sends every registry here.
+    pub creds_store: Option<PathBuf>,
     /// The `credHelpers` value that means this helper (`ecr` for `docker-credential-ecr`).
     pub helper_name: String,
 }
@@ -35,19 +37,36 @@ pub struct HostDiagnosis {
     /// Only for ECR registries.
     pub details: Option<Details>,
     pub routes: Vec<Route>,
+    /// Some client config file exists, so whether a client sends the host here is known.
+    pub routing_known: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryCheck {
     NotAHost,
-    NotEcr { host: String },
-    Ecr { host: String, description: String },
+    /// Not ECR: the helper forwards it to `fallback` (a `docker-credential-*` name) or, with
+    /// none, answers "not found".
+    NotEcr {
+        host: String,
+        fallback: Option<String>,
+    },
+    /// Not an ECR host name, and whether the config file makes it an alias cannot be told.
+    Unknown {
+        host: String,
+        why: String,
+    },
+    Ecr {
+        host: String,
+        description: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Details {
     /// `file:line` of the config entry that matched.
     pub config_entry: Option<String>,
+    /// The config file parsed, so which entry matches (if any) is known.
+    pub config_known: bool,
     /// Non-secret settings the entry chose (`profile "dev"`, `role …`).
     pub settings: Vec<String>,
     pub credentials: CredentialCheck,
@@ -85,8 +104,10 @@ pub enum Resolved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheCheck {
     Disabled,
-    /// No cache directory can be found (no HOME).
-    Unavailable,
+    /// No cache directory, and why ([`crate::dirs::NoCacheDir`]).
+    Unavailable(String),
+    /// Which entry a request would use cannot be told: why (the identity or config failed).
+    Unknown(String),
     /// The cache directory cannot be used: why, in one line.
     Unusable(String),
     Entry {
@@ -130,7 +151,7 @@ impl Diagnosis {
     pub fn healthy(&self) -> bool {
         !matches!(self.config, ConfigCheck::Invalid(_))
             && !self.hosts.is_empty()
-            && self.hosts.iter().all(HostDiagnosis::has_token)
+            && self.hosts.iter().all(HostDiagnosis::works)
     }
 }
 
@@ -139,6 +160,16 @@ impl HostDiagnosis {
         self.details
             .as_ref()
             .is_some_and(|d| matches!(d.fetch, FetchCheck::Hit { .. } | FetchCheck::Fetched { .. }))
+    }
+
+    /// Some client sends the host here (when the clients' files say anything at all).
+    pub fn routed_here(&self) -> bool {
+        !self.routing_known || self.routes.iter().any(|r| r.ours)
+    }
+
+    /// A token can be had, and a client that asks for one asks this helper.
+    pub fn works(&self) -> bool {
+        self.has_token() && self.routed_here()
     }
 }
 
@@ -213,7 +244,17 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
             &format!("{message} (every request fails until it is fixed)"),
         ),
     }
-    if d.nothing_routed {
+    if let (true, Some(path)) = (d.nothing_routed, &d.creds_store) {
+        line(
+            Mark::Info,
+            "routing",
+            &format!(
+                "{}: credsStore = \"{}\" sends every registry docker uses to this helper; name one to check it: `doctor <registry host>`",
+                path.display(),
+                d.helper_name
+            ),
+        );
+    } else if d.nothing_routed {
         let files: Vec<String> = d.searched.iter().map(|p| p.display().to_string()).collect();
         line(
             Mark::Fail,
@@ -242,8 +283,17 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
     } else if d.hosts.is_empty() {
         format!("{} nothing to diagnose", style.mark(Mark::Fail))
     } else {
+        let unrouted = d
+            .hosts
+            .iter()
+            .filter(|h| h.has_token() && !h.routed_here())
+            .count();
+        let but = match unrouted {
+            0 => String::new(),
+            n => format!(", but no client sends {n} of them to this helper"),
+        };
         format!(
-            "{} a token can be had for {good} of {} registries",
+            "{} a token can be had for {good} of {} registries{but}",
             style.mark(Mark::Fail),
             d.hosts.len()
         )
@@ -266,19 +316,34 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
             );
             return;
         }
-        RegistryCheck::NotEcr { host } => {
+        RegistryCheck::NotEcr { host, fallback } => {
+            let answer = match fallback {
+                Some(f) => {
+                    format!("the helper forwards it to docker-credential-{f} (fallback_store)")
+                }
+                None => "the helper answers \"not found\" and clients pull anonymously".into(),
+            };
             line(
                 Mark::Fail,
                 "registry",
                 &format!(
-                    "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; the helper answers \"not found\" and clients pull anonymously"
+                    "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; {answer}"
                 ),
             );
         }
+        RegistryCheck::Unknown { host, why } => line(
+            Mark::Fail,
+            "registry",
+            &format!("cannot tell whether {host} is an alias of an ECR registry: {why}"),
+        ),
         RegistryCheck::Ecr { description, .. } => line(Mark::Ok, "registry", description),
     }
     if let Some(d) = &h.details {
         let entry = match &d.config_entry {
+            _ if !d.config_known => {
+                "not known: the config file is invalid, so which entry matches cannot be told"
+                    .into()
+            }
             Some(at) if d.settings.is_empty() => format!("entry at {at}"),
             Some(at) => format!("entry at {at}: {}", d.settings.join(", ")),
             None => "no entry matched: the environment's AWS settings apply".into(),
@@ -328,9 +393,12 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
                 Mark::Info,
                 "disabled (AWS_ECR_DISABLE_CACHE): every request calls the API".to_string(),
             ),
-            CacheCheck::Unavailable => (
+            CacheCheck::Unavailable(why) => {
+                (Mark::Warn, format!("{why}: every request calls the API"))
+            }
+            CacheCheck::Unknown(why) => (
                 Mark::Warn,
-                "no cache directory (HOME unset): every request calls the API".to_string(),
+                format!("cannot tell which entry a request would use: {why}"),
             ),
             CacheCheck::Unusable(why) => {
                 (Mark::Warn, format!("{why}: every request calls the API"))
@@ -414,8 +482,22 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
         };
         line(mark, "token", &fetch);
     } else {
+        // A host this helper does not serve: routed here without a fallback store, clients
+        // get "not found" for it.
+        let forwarded = matches!(
+            &h.registry,
+            RegistryCheck::NotEcr {
+                fallback: Some(_),
+                ..
+            }
+        );
         for r in &h.routes {
-            line(Mark::Info, r.client, &r.summary);
+            let mark = if r.ours && !forwarded {
+                Mark::Warn
+            } else {
+                Mark::Info
+            };
+            line(mark, r.client, &r.summary);
         }
     }
 }
@@ -464,6 +546,7 @@ mod tests {
                 },
                 details: Some(Details {
                     config_entry: None,
+                    config_known: true,
                     settings: vec![],
                     credentials: CredentialCheck {
                         source: "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)".into(),
@@ -502,9 +585,11 @@ mod tests {
                     ),
                     notes: vec![],
                 }],
+                routing_known: true,
             }],
             nothing_routed: false,
             searched: vec![],
+            creds_store: None,
             helper_name: "ecr".into(),
         }
     }
@@ -552,9 +637,11 @@ mod tests {
             input: "docker.io".into(),
             registry: RegistryCheck::NotEcr {
                 host: "docker.io".into(),
+                fallback: None,
             },
             details: None,
             routes: vec![],
+            routing_known: true,
         });
         assert!(!d.healthy());
         let plain = render(&d, Style { color: false });
