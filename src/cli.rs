@@ -14,6 +14,8 @@ mod client;
 pub mod generate;
 pub mod outcome;
 
+pub(crate) use client::shows_stdout as client_shows_stdout;
+
 use crate::deadline;
 use crate::env::{Env, ProcessEnv};
 use crate::fallback::Fallback;
@@ -110,7 +112,7 @@ fn protocol(
     if let Some(note) = result.as_ref().err().and_then(ProtocolError::note) {
         // The note repeats the answer for clients that drop it, not for those that show it.
         let repeats_answer = result.as_ref().is_err_and(|e| e.to_string() == note);
-        if !(repeats_answer && client::shows_stdout()) {
+        if !(repeats_answer && client_shows_stdout()) {
             let _ = writeln!(std::io::stderr(), "{program}: {note}");
         }
     }

@@ -427,13 +427,19 @@ fn fire() {
     let line = message(doing.as_deref(), limit);
     // Raw writes: the main thread may hold std's stdout lock, and is stuck.
     let (stdout, stderr) = match &form {
-        Form::Protocol { program } => (Some(format!("{line}\n")), format!("{program}: {line}\n")),
-        Form::Stderr { prefix } => (None, format!("{prefix}: {line}\n")),
+        // The stderr copy only for clients that drop stdout, as for every protocol error.
+        Form::Protocol { program } => (
+            Some(format!("{line}\n")),
+            (!crate::cli::client_shows_stdout()).then(|| format!("{program}: {line}\n")),
+        ),
+        Form::Stderr { prefix } => (None, Some(format!("{prefix}: {line}\n"))),
     };
     if let Some(text) = stdout {
         platform::write_unbuffered(Stream::Stdout, text.as_bytes());
     }
-    platform::write_unbuffered(Stream::Stderr, stderr.as_bytes());
+    if let Some(text) = stderr {
+        platform::write_unbuffered(Stream::Stderr, text.as_bytes());
+    }
     // Nothing buffered is lost: the answer was written unbuffered above. No destructor of the
     // stuck main thread runs.
     platform::exit_at_once(1)

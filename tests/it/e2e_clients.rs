@@ -663,4 +663,21 @@ fn a_failed_get_is_one_short_line_that_each_client_shows_once() {
         );
     }
     assert_eq!(sb.calls(), (0, 0));
+
+    // The watchdog's answer, when the request is stuck past its bound, is shown once too.
+    let mut stuck = Sandbox::new();
+    rig.alias_local_registry(&mut stuck);
+    stuck
+        .env("DOCKER_CREDENTIAL_ECR_TEST_STALL", "1")
+        .env(ENV_TIMEOUT, "1");
+    for flow in runnable(test, &["skopeo-pull", "podman-pull", "docker-pull"]) {
+        let run = rig.flow(&stuck, flow, Target::Local);
+        run.assert_failed();
+        assert_eq!(
+            run.err.matches("timed out").count(),
+            1,
+            "shown once: {}",
+            run.describe()
+        );
+    }
 }
