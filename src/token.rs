@@ -160,10 +160,7 @@ const NOT_ENABLED: &str = "the credential provider was not enabled";
 /// (`profile `prod` was not defined`), else the providers it tried; else its text.
 fn tried_sources(detail: &str) -> String {
     let Some((_, attempted)) = detail.split_once("Attempted:") else {
-        return detail
-            .strip_prefix(NOT_ENABLED)
-            .map_or(detail, |rest| rest.trim_start_matches(": "))
-            .to_string();
+        return gist(detail).to_string();
     };
     let mut found: Vec<(usize, &str, &str)> = PROVIDERS
         .iter()
@@ -188,6 +185,29 @@ fn tried_sources(detail: &str) -> String {
     }
     let names: Vec<&str> = found.iter().map(|f| f.2).collect();
     format!("the SDK tried {}", names.join(", "))
+}
+
+/// The SDK's wrappers that say only that something failed, outermost first as they nest.
+const GENERIC: [&str; 9] = [
+    "an error occurred while loading credentials: ",
+    "the credentials provider was not properly configured: ",
+    "the credential provider was not enabled: ",
+    "ProfileFile provider could not be built: ",
+    "Error retrieving credentials: ",
+    "dispatch failure: ",
+    "io error: ",
+    "client error (Connect): ",
+    "tcp connect error: ",
+];
+
+/// An SDK error's text without the wrappers that say nothing of the cause, so that a clipped
+/// line keeps the cause (`failed to load IMDS session token: …`, `Connection refused`).
+fn gist(detail: &str) -> &str {
+    let mut rest = detail;
+    while let Some(inner) = GENERIC.iter().find_map(|g| rest.strip_prefix(g)) {
+        rest = inner;
+    }
+    rest
 }
 
 /// `s` cut to `max` characters, with `…` where it was cut.
@@ -688,7 +708,7 @@ where
     let refused = matches!(sts, aws_sdk_sts::error::SdkError::ServiceError(_));
     let detail = match (sts.code(), sts.message()) {
         (Some(code), message) => format!("{code}: {}", one_line(message.unwrap_or("(no message)"))),
-        (None, _) => error_line(sts, Repeats::Adjacent),
+        (None, _) => gist(&error_line(sts, Repeats::Adjacent)).to_string(),
     };
     (refused, detail)
 }
@@ -962,6 +982,22 @@ mod tests {
         }
         .to_string();
         assert!(long.chars().count() <= MAX_LINE, "{long}");
+        // The SDK's generic wrappers go, so the cause survives the clipping.
+        let imds = TokenError::NoCredentials {
+            profile: None,
+            detail: "an error occurred while loading credentials: failed to load IMDS session token: service error: request forbidden: IMDS is disabled or the caller has insufficient permissions.".into(),
+        }
+        .to_string();
+        assert!(
+            imds.starts_with("no AWS credentials found: failed to load IMDS session token: service error: request forbidden"),
+            "{imds}"
+        );
+        assert_eq!(
+            gist(
+                "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)"
+            ),
+            "Connection refused (os error 111)"
+        );
         assert!(
             long.contains("failed to load IMDS session token: xx") && long.contains("…;"),
             "{long}"
