@@ -303,19 +303,38 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
     out
 }
 
+/// Where a report's lines go, and how their marks are drawn.
+struct Lines<'a> {
+    out: &'a mut String,
+    style: Style,
+}
+
+impl Lines<'_> {
+    fn line(&mut self, mark: Mark, label: &str, text: &str) {
+        let mark = self.style.mark(mark);
+        self.out.push_str(&format!("  {mark} {label:<13} {text}\n"));
+    }
+}
+
 fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
-    let mut line = |mark: Mark, label: &str, text: &str| {
-        out.push_str(&format!("  {} {label:<13} {text}\n", style.mark(mark)));
-    };
-    match &h.registry {
-        RegistryCheck::NotAHost => {
-            line(
-                Mark::Fail,
-                "registry",
-                "not a registry host or URL (expected host[:port], https://host/…)",
-            );
-            return;
-        }
+    let mut lines = Lines { out, style };
+    let (mark, text) = registry_line(&h.registry);
+    lines.line(mark, "registry", &text);
+    if h.registry == RegistryCheck::NotAHost {
+        return;
+    }
+    match &h.details {
+        Some(d) => render_details(&mut lines, d, &h.routes, now),
+        None => render_foreign_routes(&mut lines, h),
+    }
+}
+
+fn registry_line(r: &RegistryCheck) -> (Mark, String) {
+    match r {
+        RegistryCheck::NotAHost => (
+            Mark::Fail,
+            "not a registry host or URL (expected host[:port], https://host/…)".into(),
+        ),
         RegistryCheck::NotEcr { host, fallback } => {
             let answer = match fallback {
                 Some(f) => {
@@ -323,182 +342,194 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
                 }
                 None => "the helper answers \"not found\" and clients pull anonymously".into(),
             };
-            line(
+            (
                 Mark::Fail,
-                "registry",
-                &format!(
+                format!(
                     "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; {answer}"
                 ),
-            );
+            )
         }
-        RegistryCheck::Unknown { host, why } => line(
+        RegistryCheck::Unknown { host, why } => (
             Mark::Fail,
-            "registry",
-            &format!("cannot tell whether {host} is an alias of an ECR registry: {why}"),
+            format!("cannot tell whether {host} is an alias of an ECR registry: {why}"),
         ),
-        RegistryCheck::Ecr { description, .. } => line(Mark::Ok, "registry", description),
+        RegistryCheck::Ecr { description, .. } => (Mark::Ok, description.clone()),
     }
-    if let Some(d) = &h.details {
-        let entry = match &d.config_entry {
-            _ if !d.config_known => {
-                "not known: the config file is invalid, so which entry matches cannot be told"
-                    .into()
-            }
-            Some(at) if d.settings.is_empty() => format!("entry at {at}"),
-            Some(at) => format!("entry at {at}: {}", d.settings.join(", ")),
-            None => "no entry matched: the environment's AWS settings apply".into(),
+}
+
+/// The lines of an ECR registry (or alias), in the order a request meets them.
+fn render_details(lines: &mut Lines, d: &Details, routes: &[Route], now: u64) {
+    lines.line(Mark::Info, "config entry", &entry_text(d));
+    let c = &d.credentials;
+    let (mark, resolved) = resolved_line(c, now);
+    lines.line(mark, "credentials", &c.source);
+    lines.line(Mark::Info, "", &resolved);
+    for p in &c.problems {
+        lines.line(Mark::Warn, "", p);
+    }
+    let api = format!("{} ({}), region {}", d.endpoint.0, d.endpoint.1, d.region);
+    lines.line(Mark::Info, "api", &api);
+    let (mark, cache) = cache_line(&d.cache, now);
+    lines.line(mark, "cache", &cache);
+    if let CacheCheck::Entry { scope, hosts, .. } = &d.cache {
+        let answered = match hosts.len() {
+            0 => String::new(),
+            1 => format!("; it has answered {}", hosts[0]),
+            n => format!("; it has answered {n} registries: {}", hosts.join(", ")),
         };
-        line(Mark::Info, "config entry", &entry);
-        let c = &d.credentials;
-        let (mark, resolved) = match &c.resolved {
-            Resolved::Ok {
-                key_id,
-                provider,
-                expires_ms,
-                took_ms,
-            } => {
-                let provider = provider
-                    .as_ref()
-                    .map(|p| format!("{p}, "))
-                    .unwrap_or_default();
-                let expiry = expires_ms
-                    .map(|e| format!(", expires {}", relative(e, now)))
-                    .unwrap_or_default();
-                (
-                    if c.problems.is_empty() {
-                        Mark::Ok
-                    } else {
-                        Mark::Warn
-                    },
-                    format!("resolved by the SDK in {took_ms} ms ({provider}key {key_id}{expiry})"),
-                )
-            }
-            Resolved::Failed { message, took_ms } => (
-                Mark::Fail,
-                format!("the SDK got no credentials after {took_ms} ms: {message}"),
-            ),
-        };
-        line(mark, "credentials", &c.source);
-        line(Mark::Info, "", &resolved);
-        for p in &c.problems {
-            line(Mark::Warn, "", p);
+        lines.line(Mark::Info, "", &format!("{scope}{answered}"));
+    }
+    for r in routes {
+        let mark = if r.ours { Mark::Ok } else { Mark::Warn };
+        lines.line(mark, r.client, &r.summary);
+        for n in &r.notes {
+            lines.line(Mark::Warn, "", n);
         }
-        line(
-            Mark::Info,
-            "api",
-            &format!("{} ({}), region {}", d.endpoint.0, d.endpoint.1, d.region),
-        );
-        let (mark, cache) = match &d.cache {
-            CacheCheck::Disabled => (
-                Mark::Info,
-                "disabled (AWS_ECR_DISABLE_CACHE): every request calls the API".to_string(),
-            ),
-            CacheCheck::Unavailable(why) => {
-                (Mark::Warn, format!("{why}: every request calls the API"))
-            }
-            CacheCheck::Unknown(why) => (
-                Mark::Warn,
-                format!("cannot tell which entry a request would use: {why}"),
-            ),
-            CacheCheck::Unusable(why) => {
-                (Mark::Warn, format!("{why}: every request calls the API"))
-            }
-            CacheCheck::Entry { path, state, .. } => {
-                let (mark, what) = match state {
-                    EntryState::None => (Mark::Info, "no entry yet".to_string()),
-                    EntryState::Token {
-                        expires_ms,
-                        fresh: true,
-                    } => (
-                        Mark::Ok,
-                        format!("token valid, expires {}", relative(*expires_ms, now)),
-                    ),
-                    EntryState::Token {
-                        expires_ms,
-                        fresh: false,
-                    } => (
-                        Mark::Info,
-                        format!(
-                            "token due for refresh, expires {}",
-                            relative(*expires_ms, now)
-                        ),
-                    ),
-                    EntryState::Expired { expires_ms } => (
-                        Mark::Info,
-                        format!("token expired {}", relative(*expires_ms, now)),
-                    ),
-                    EntryState::Failure { at_ms, message } => (
-                        Mark::Warn,
-                        format!("last refresh failed {}: {message}", relative(*at_ms, now)),
-                    ),
-                };
-                (mark, format!("{} ({what})", path.display()))
-            }
-        };
-        line(mark, "cache", &cache);
-        if let CacheCheck::Entry { scope, hosts, .. } = &d.cache {
-            let answered = match hosts.len() {
-                0 => String::new(),
-                1 => format!("; it has answered {}", hosts[0]),
-                n => format!("; it has answered {n} registries: {}", hosts.join(", ")),
-            };
-            line(Mark::Info, "", &format!("{scope}{answered}"));
+    }
+    let (mark, fetch) = fetch_line(&d.fetch, now);
+    lines.line(mark, "token", &fetch);
+}
+
+fn entry_text(d: &Details) -> String {
+    match &d.config_entry {
+        _ if !d.config_known => {
+            "not known: the config file is invalid, so which entry matches cannot be told".into()
         }
-        for r in &h.routes {
-            line(
-                if r.ours { Mark::Ok } else { Mark::Warn },
-                r.client,
-                &r.summary,
-            );
-            for n in &r.notes {
-                line(Mark::Warn, "", n);
-            }
-        }
-        let (mark, fetch) = match &d.fetch {
-            FetchCheck::Hit {
-                took_ms,
-                expires_ms,
-            } => (
-                Mark::Ok,
-                format!(
-                    "cache hit in {took_ms} ms, expires {}",
-                    relative(*expires_ms, now)
-                ),
-            ),
-            FetchCheck::Fetched {
-                took_ms,
-                expires_ms,
-            } => (
-                Mark::Ok,
-                format!(
-                    "fetched in {took_ms} ms, expires {}",
-                    relative(*expires_ms, now)
-                ),
-            ),
-            FetchCheck::Failed { took_ms, message } => {
-                (Mark::Fail, format!("failed after {took_ms} ms: {message}"))
-            }
-            FetchCheck::Skipped(why) => (Mark::Fail, format!("not attempted: {why}")),
-        };
-        line(mark, "token", &fetch);
-    } else {
-        // A host this helper does not serve: routed here without a fallback store, clients
-        // get "not found" for it.
-        let forwarded = matches!(
-            &h.registry,
-            RegistryCheck::NotEcr {
-                fallback: Some(_),
-                ..
-            }
-        );
-        for r in &h.routes {
-            let mark = if r.ours && !forwarded {
-                Mark::Warn
+        Some(at) if d.settings.is_empty() => format!("entry at {at}"),
+        Some(at) => format!("entry at {at}: {}", d.settings.join(", ")),
+        None => "no entry matched: the environment's AWS settings apply".into(),
+    }
+}
+
+/// What the SDK resolved; marked as a warning when the detected source has problems.
+fn resolved_line(c: &CredentialCheck, now: u64) -> (Mark, String) {
+    match &c.resolved {
+        Resolved::Ok {
+            key_id,
+            provider,
+            expires_ms,
+            took_ms,
+        } => {
+            let provider = provider
+                .as_ref()
+                .map(|p| format!("{p}, "))
+                .unwrap_or_default();
+            let expiry = expires_ms
+                .map(|e| format!(", expires {}", relative(e, now)))
+                .unwrap_or_default();
+            let mark = if c.problems.is_empty() {
+                Mark::Ok
             } else {
-                Mark::Info
+                Mark::Warn
             };
-            line(mark, r.client, &r.summary);
+            let text =
+                format!("resolved by the SDK in {took_ms} ms ({provider}key {key_id}{expiry})");
+            (mark, text)
         }
+        Resolved::Failed { message, took_ms } => (
+            Mark::Fail,
+            format!("the SDK got no credentials after {took_ms} ms: {message}"),
+        ),
+    }
+}
+
+fn cache_line(cache: &CacheCheck, now: u64) -> (Mark, String) {
+    match cache {
+        CacheCheck::Disabled => (
+            Mark::Info,
+            "disabled (AWS_ECR_DISABLE_CACHE): every request calls the API".to_string(),
+        ),
+        CacheCheck::Unavailable(why) | CacheCheck::Unusable(why) => {
+            (Mark::Warn, format!("{why}: every request calls the API"))
+        }
+        CacheCheck::Unknown(why) => (
+            Mark::Warn,
+            format!("cannot tell which entry a request would use: {why}"),
+        ),
+        CacheCheck::Entry { path, state, .. } => {
+            let (mark, what) = entry_state_line(state, now);
+            (mark, format!("{} ({what})", path.display()))
+        }
+    }
+}
+
+fn entry_state_line(state: &EntryState, now: u64) -> (Mark, String) {
+    match state {
+        EntryState::None => (Mark::Info, "no entry yet".to_string()),
+        EntryState::Token {
+            expires_ms,
+            fresh: true,
+        } => (
+            Mark::Ok,
+            format!("token valid, expires {}", relative(*expires_ms, now)),
+        ),
+        EntryState::Token {
+            expires_ms,
+            fresh: false,
+        } => (
+            Mark::Info,
+            format!(
+                "token due for refresh, expires {}",
+                relative(*expires_ms, now)
+            ),
+        ),
+        EntryState::Expired { expires_ms } => (
+            Mark::Info,
+            format!("token expired {}", relative(*expires_ms, now)),
+        ),
+        EntryState::Failure { at_ms, message } => (
+            Mark::Warn,
+            format!("last refresh failed {}: {message}", relative(*at_ms, now)),
+        ),
+    }
+}
+
+fn fetch_line(fetch: &FetchCheck, now: u64) -> (Mark, String) {
+    match fetch {
+        FetchCheck::Hit {
+            took_ms,
+            expires_ms,
+        } => (
+            Mark::Ok,
+            format!(
+                "cache hit in {took_ms} ms, expires {}",
+                relative(*expires_ms, now)
+            ),
+        ),
+        FetchCheck::Fetched {
+            took_ms,
+            expires_ms,
+        } => (
+            Mark::Ok,
+            format!(
+                "fetched in {took_ms} ms, expires {}",
+                relative(*expires_ms, now)
+            ),
+        ),
+        FetchCheck::Failed { took_ms, message } => {
+            (Mark::Fail, format!("failed after {took_ms} ms: {message}"))
+        }
+        FetchCheck::Skipped(why) => (Mark::Fail, format!("not attempted: {why}")),
+    }
+}
+
+/// A host this helper does not serve: routed here without a fallback store, clients get
+/// "not found" for it, which is worth a warning.
+fn render_foreign_routes(lines: &mut Lines, h: &HostDiagnosis) {
+    let forwarded = matches!(
+        &h.registry,
+        RegistryCheck::NotEcr {
+            fallback: Some(_),
+            ..
+        }
+    );
+    for r in &h.routes {
+        let mark = if r.ours && !forwarded {
+            Mark::Warn
+        } else {
+            Mark::Info
+        };
+        lines.line(mark, r.client, &r.summary);
     }
 }
 
