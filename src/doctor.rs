@@ -6,7 +6,8 @@
 //! masked key id only), the API region and endpoint, the cache entry, whether docker and
 //! podman/skopeo route the host here, and finally a real token lookup through the same cache
 //! and herd lock as `get` (a fresh cached token is a hit, not refetched). The exit status is 0
-//! when a token can be had for every host checked.
+//! when, for every host checked, a token can be had and a client (when any client config file
+//! exists) sends the host here.
 //!
 //! Collecting is impure; rendering ([`report::render`]) is a pure function of the result.
 

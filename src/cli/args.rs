@@ -36,7 +36,7 @@ pub enum Command {
     #[command(name = configure::COMMAND)]
     Configure(ConfigureArgs),
 
-    /// Explain whether and why HOST (default: every registry routed here) gets a token; exit 0 if all do
+    /// Explain whether and why HOST (default: every registry routed here) gets a token; exit 0 if all do and are routed here
     #[command(name = crate::doctor::COMMAND)]
     Doctor(DoctorArgs),
 

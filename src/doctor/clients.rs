@@ -460,6 +460,34 @@ mod tests {
         assert!(!r.ours && r.summary.contains("not valid JSON (line 1, column 2)"));
     }
 
+    /// A host the helper does not serve gets facts, never advice to route it here.
+    #[test]
+    fn foreign_hosts_get_no_advice_and_a_warning_when_routed_here() {
+        let does = Some("answers \"not found\" for it");
+        let r = docker_route(&missing("/d.json"), "ghcr.io", "ecr", does);
+        assert_eq!(r.summary, "/d.json does not exist");
+        let r = docker_route(&file("/d.json", "{}"), "ghcr.io", "ecr", does);
+        assert_eq!(r.summary, "/d.json: no credHelpers entry for ghcr.io");
+        let r = docker_route(
+            &file("/d.json", r#"{"credHelpers":{"ghcr.io":"ecr"}}"#),
+            "ghcr.io",
+            "ecr",
+            does,
+        );
+        assert!(r.ours);
+        assert!(
+            r.summary
+                .ends_with(", but the helper answers \"not found\" for it")
+        );
+        let r = containers_route(
+            &[file("/d.json", r#"{"credsStore":"ecr"}"#)],
+            "ghcr.io",
+            "ecr",
+            does,
+        );
+        assert!(r.notes.is_empty() && !r.summary.contains("add"), "{r:?}");
+    }
+
     #[test]
     fn routed_hosts_lists_our_exact_keys_once() {
         let docker = file(
