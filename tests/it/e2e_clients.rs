@@ -617,12 +617,15 @@ fn cut_off_laptop_docker_pull_of_a_non_ecr_image_is_not_delayed() {
 
 /// A failed `get` is one line a person reads at a glance (the cause, what was tried, the fix;
 /// the SDK's chain goes to the log and to `doctor`), and every client shows it exactly once:
-/// skopeo and podman show the helper's stdout and pass its stderr through, docker shows only
-/// its stderr.
+/// skopeo, podman and buildah show the helper's stdout and pass its stderr through, docker
+/// shows only its stderr.
 #[test]
 fn a_failed_get_is_one_short_line_that_each_client_shows_once() {
     let test = "a_failed_get_is_one_short_line_that_each_client_shows_once";
-    let flows = runnable(test, &["skopeo-pull", "podman-pull", "docker-pull"]);
+    let flows = runnable(
+        test,
+        &["skopeo-pull", "podman-pull", "docker-pull", "buildah-from"],
+    );
     let Some(rig) = Rig::up_for(test, &flows) else {
         return;
     };
@@ -630,9 +633,15 @@ fn a_failed_get_is_one_short_line_that_each_client_shows_once() {
     rig.alias_local_registry(&mut sb);
     sb.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
-    let host = rig.local_host();
     for flow in flows {
-        let run = rig.flow(&sb, flow, Target::Local);
+        // buildah's flows use the ECR name (through the rig's proxy); the others the alias.
+        let target = if flow.starts_with("buildah") {
+            Target::Ecr
+        } else {
+            Target::Local
+        };
+        let host = rig.host(target);
+        let run = rig.flow(&sb, flow, target);
         run.assert_failed();
         assert_eq!(
             run.call_summary(),
