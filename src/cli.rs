@@ -10,8 +10,11 @@
 //! exit status 2.
 
 pub mod args;
+mod client;
 pub mod generate;
 pub mod outcome;
+
+pub(crate) use client::shows_stdout as client_shows_stdout;
 
 use crate::deadline;
 use crate::env::{Env, ProcessEnv};
@@ -32,6 +35,8 @@ pub fn main(args: &[OsString]) -> u8 {
     crate::deadline::take_handoff();
     crate::env::normalise_process_env();
     crate::log::init(&ProcessEnv);
+    let program = crate::program::name_from_args(args);
+    crate::deadline::warn_unusable_timeout(&ProcessEnv, &program);
     // This is the real process: at a request's deadline it may be ended and its children
     // killed. (The watchdog thread itself starts only once a request has been read.)
     crate::deadline::enable();
@@ -50,6 +55,9 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
             return crate::kubelet::main(env, stdin, out);
         }
         [] => return reply(out, Err(ProtocolError::Usage { program })),
+        // A person asking for a verb's help gets clap's (clients never send it).
+        [first, flag] if Verb::from_word(first).is_some() && (flag == "--help" || flag == "-h") => {
+        }
         [first, _, ..] if Verb::from_word(first).is_some() => {
             return reply(out, Err(ProtocolError::Usage { program }));
         }
@@ -102,7 +110,11 @@ fn protocol(
     // From here on only one answer: ours, or the watchdog's if it came first.
     crate::deadline::claim_answer();
     if let Some(note) = result.as_ref().err().and_then(ProtocolError::note) {
-        let _ = writeln!(std::io::stderr(), "{program}: {note}");
+        // The note repeats the answer for clients that drop it, not for those that show it.
+        let repeats_answer = result.as_ref().is_err_and(|e| e.to_string() == note);
+        if !(repeats_answer && client_shows_stdout()) {
+            let _ = writeln!(std::io::stderr(), "{program}: {note}");
+        }
     }
     reply(out, result)
 }
@@ -148,10 +160,30 @@ fn parse_error(program: &str, words: &[OsString], e: &clap::Error, out: &mut dyn
             )
         }
         _ => {
-            let _ = write!(std::io::stderr(), "{}", e.render());
+            let _ = writeln!(std::io::stderr(), "{}", usage_error_line(program, e));
             u8::try_from(e.exit_code()).unwrap_or(2)
         }
     }
+}
+
+/// clap's usage error in one line, as every other error is: what is wrong, clap's tips, and
+/// the command's usage (`prog: unexpected argument '--bogus' found; tip: ...; usage: prog
+/// doctor [HOST]...`). Its "For more information, try '--help'" is left out.
+fn usage_error_line(program: &str, e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let parts: Vec<String> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .map(|l| {
+            let l = l.strip_prefix("error: ").unwrap_or(l);
+            match l.strip_prefix("Usage: ") {
+                Some(usage) => format!("usage: {usage}"),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    crate::text::one_line(&format!("{program}: {}", parts.join("; ")))
 }
 
 fn protocol_action(
@@ -287,7 +319,14 @@ mod tests {
         let usage = "Usage: docker-credential-ecr <get|store|erase|list|version>\n";
         assert_eq!(run_with(&[], ""), (1, usage.into()));
         assert_eq!(run_with(&["get", "extra"], ""), (1, usage.into()));
-        assert_eq!(run_with(&["get", "--help"], ""), (1, usage.into()));
+        // Only a person asks a verb for its help: clap's help of the verb.
+        let (code, help) = run_with(&["get", "--help"], "");
+        assert_eq!(code, 0);
+        assert!(
+            help.contains("Usage: docker-credential-ecr get\n"),
+            "{help}"
+        );
+        assert_eq!(run_with(&["get", "--help", "x"], ""), (1, usage.into()));
         assert_eq!(run_with(&["--"], ""), (1, usage.into()));
         let (code, out) = run_with(&["fetch"], "");
         assert_eq!(code, 1);
@@ -334,7 +373,7 @@ mod tests {
                 .filter_map(|l| l.split_whitespace().next())
                 .collect();
             assert_eq!(commands, [&COMMANDS[..], &["help"]].concat(), "{out}");
-            assert!(!out.contains("--generate"), "hidden: {out}");
+            assert!(out.contains("--generate <KIND>"), "not listed: {out}");
         }
         for (args, wanted) in [
             (&["configure", "--help"][..], "--all-regions <ACCOUNT>"),

@@ -153,11 +153,14 @@ struct RawEntry {
     share_token: Option<bool>,
 }
 
-/// The config file's path: `$DOCKER_CREDENTIAL_ECR_CONFIG`, else `config.toml` in the user's
-/// config directory (`~/.config/docker-credential-ecr/` on Linux).
+/// The config file's path: `$DOCKER_CREDENTIAL_ECR_CONFIG` (a leading `~` expanded by the
+/// rule every path variable follows), else `config.toml` in the user's config directory
+/// (`~/.config/docker-credential-ecr/` on Linux).
 pub fn path(env: &dyn Env) -> Option<PathBuf> {
     if let Some(p) = env.var(ENV_VAR) {
-        return Some(PathBuf::from(p));
+        // With no home to expand `~` to, the literal path: a file named explicitly and not
+        // found is an error, never a silently empty config.
+        return Some(crate::dirs::expand_tilde(&p, env).unwrap_or_else(|| PathBuf::from(p)));
     }
     crate::dirs::config_dir(env).map(|d| d.join("config.toml"))
 }
@@ -199,14 +202,18 @@ impl Config {
         let entries = raw
             .registry
             .into_iter()
-            .map(|spanned| {
+            .enumerate()
+            .map(|(index, spanned)| {
                 let offset = spanned.span().start;
                 let raw = spanned.into_inner();
                 let line = |field: &Option<toml::Spanned<String>>| {
                     line_of(text, field.as_ref().map_or(offset, |f| f.span().start))
                 };
                 let lines = (line_of(text, offset), line(&raw.region), line(&raw.account));
-                Entry::from_raw(raw, lines).map_err(|m| invalid(offset, m))
+                Entry::from_raw(raw, lines).map_err(|e| {
+                    let at = field_offset(text, index, e.field).unwrap_or(offset);
+                    invalid(at, e.message)
+                })
             })
             .collect::<Result<_, _>>()?;
         let fallback_store = match raw.fallback_store {
@@ -266,94 +273,36 @@ impl Config {
     }
 }
 
+/// What is wrong with a `[[registry]]` entry, and the field whose line the error points at.
+#[derive(Debug)]
+struct EntryError {
+    field: &'static str,
+    message: String,
+}
+
+impl EntryError {
+    fn at(field: &'static str, message: impl Into<String>) -> EntryError {
+        EntryError {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
 impl Entry {
     /// `lines`: the entry's header, its `region` and its `account` (the header's when absent).
-    fn from_raw(raw: RawEntry, lines: (usize, usize, usize)) -> Result<Entry, String> {
+    fn from_raw(raw: RawEntry, lines: (usize, usize, usize)) -> Result<Entry, EntryError> {
         let (line, region_line, account_line) = lines;
-        let region = raw.region.map(toml::Spanned::into_inner);
-        let account = raw.account.map(toml::Spanned::into_inner);
-        let text = raw.pattern.trim().to_ascii_lowercase();
-        let pattern = if text == "public" {
-            Pattern::Public
-        } else if registry::is_account(&text) {
-            Pattern::Account(text)
-        } else if !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-.:*[]".contains(&b))
-        {
-            Pattern::Host(text.strip_suffix(":443").unwrap_or(&text).to_string())
-        } else {
-            return Err(format!(
-                "field `match`: {:?} is not a host[:port], a host glob, a 12-digit account id or \"public\"",
-                raw.pattern
-            ));
-        };
-        if let Some(region) = &region
-            && !registry::is_region(region)
-        {
-            return Err(format!(
-                "field `region`: {region:?} is not an AWS region name"
-            ));
-        }
-        if let Some(endpoint) = &raw.endpoint
-            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
-        {
-            return Err(format!(
-                "field `endpoint`: {endpoint:?} must start with https:// or http://"
-            ));
-        }
-        if let Some(arn) = &raw.role_arn
-            && !is_role_arn(arn)
-        {
-            return Err(format!(
-                "field `role_arn`: {arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
-            ));
-        }
-        if raw.role_arn.is_none() && (raw.external_id.is_some() || raw.role_session_name.is_some())
-        {
-            return Err("fields `external_id` and `role_session_name` need `role_arn`".into());
-        }
-        let alias = match (&account, raw.public.unwrap_or(false)) {
-            (Some(_), true) => {
-                return Err("fields `account` and `public` exclude each other".into());
-            }
-            (Some(account), false) => {
-                if !registry::is_account(account) {
-                    return Err(format!(
-                        "field `account`: {account:?} is not a 12-digit AWS account id"
-                    ));
-                }
-                let Some(region) = region.clone() else {
-                    return Err(
-                        "field `region` is required with `account` (an alias needs both)".into(),
-                    );
-                };
-                Some(Registry::Private(PrivateRegistry {
-                    account: account.clone(),
-                    region,
-                    fips: false,
-                    dual_stack: false,
-                }))
-            }
-            (None, true) => Some(Registry::Public),
-            (None, false) => None,
-        };
+        let pattern = parse_pattern(&raw.pattern)?;
+        check_settings(&raw)?;
+        let alias = alias_of(&raw)?;
         if let Pattern::Host(host) = &pattern
             && !host.contains('*')
         {
-            let is_ecr = registry::parse_registry(host).is_some();
-            if is_ecr && alias.is_some() {
-                return Err(format!(
-                    "fields `account`/`public`: {host} is already an ECR registry and cannot be an alias"
-                ));
-            }
-            if !is_ecr && alias.is_none() {
-                return Err(format!(
-                    "field `match`: {host} is not an ECR registry; add `account` and `region` (or `public = true`) to make it an alias"
-                ));
-            }
+            check_alias(host, alias.is_some(), raw.account.is_some())?;
         }
+        let region = raw.region.map(toml::Spanned::into_inner);
+        let account = raw.account.map(toml::Spanned::into_inner);
         Ok(Entry {
             pattern,
             alias,
@@ -423,6 +372,130 @@ impl Entry {
     }
 }
 
+/// What an entry's `match` stands for.
+fn parse_pattern(pattern: &str) -> Result<Pattern, EntryError> {
+    let text = pattern.trim().to_ascii_lowercase();
+    if text == "public" {
+        Ok(Pattern::Public)
+    } else if registry::is_account(&text) {
+        Ok(Pattern::Account(text))
+    } else if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:*[]".contains(&b))
+    {
+        Ok(Pattern::Host(
+            text.strip_suffix(":443").unwrap_or(&text).to_string(),
+        ))
+    } else {
+        Err(EntryError::at(
+            "match",
+            format!(
+                "field `match`: {pattern:?} is not a host[:port], a host glob, a 12-digit account id or \"public\""
+            ),
+        ))
+    }
+}
+
+/// The region, endpoint and role settings, each on its own.
+fn check_settings(raw: &RawEntry) -> Result<(), EntryError> {
+    if let Some(region) = raw.region.as_ref().map(toml::Spanned::get_ref)
+        && !registry::is_region(region)
+    {
+        return Err(EntryError::at(
+            "region",
+            format!("field `region`: {region:?} is not an AWS region name"),
+        ));
+    }
+    if let Some(endpoint) = &raw.endpoint
+        && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+    {
+        return Err(EntryError::at(
+            "endpoint",
+            format!("field `endpoint`: {endpoint:?} must start with https:// or http://"),
+        ));
+    }
+    if let Some(arn) = &raw.role_arn
+        && !is_role_arn(arn)
+    {
+        return Err(EntryError::at(
+            "role_arn",
+            format!(
+                "field `role_arn`: {arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+            ),
+        ));
+    }
+    if raw.role_arn.is_none() && (raw.external_id.is_some() || raw.role_session_name.is_some()) {
+        return Err(EntryError::at(
+            if raw.external_id.is_some() {
+                "external_id"
+            } else {
+                "role_session_name"
+            },
+            "fields `external_id` and `role_session_name` need `role_arn`",
+        ));
+    }
+    Ok(())
+}
+
+/// The registry an alias entry (`account` and `region`, or `public`) makes its host stand for.
+fn alias_of(raw: &RawEntry) -> Result<Option<Registry>, EntryError> {
+    let account = raw.account.as_ref().map(toml::Spanned::get_ref);
+    let alias = match (account, raw.public.unwrap_or(false)) {
+        (Some(_), true) => {
+            return Err(EntryError::at(
+                "public",
+                "fields `account` and `public` exclude each other",
+            ));
+        }
+        (Some(account), false) => {
+            if !registry::is_account(account) {
+                return Err(EntryError::at(
+                    "account",
+                    format!("field `account`: {account:?} is not a 12-digit AWS account id"),
+                ));
+            }
+            let Some(region) = raw.region.as_ref().map(|r| r.get_ref().clone()) else {
+                return Err(EntryError::at(
+                    "account",
+                    "field `region` is required with `account` (an alias needs both)",
+                ));
+            };
+            Some(Registry::Private(PrivateRegistry {
+                account: account.clone(),
+                region,
+                fips: false,
+                dual_stack: false,
+            }))
+        }
+        (None, true) => Some(Registry::Public),
+        (None, false) => None,
+    };
+    Ok(alias)
+}
+
+/// An exact host must be an ECR registry, or an alias of one, and not both.
+fn check_alias(host: &str, alias: bool, account: bool) -> Result<(), EntryError> {
+    let is_ecr = registry::parse_registry(host).is_some();
+    if is_ecr && alias {
+        return Err(EntryError::at(
+            if account { "account" } else { "public" },
+            format!(
+                "fields `account`/`public`: {host} is already an ECR registry and cannot be an alias"
+            ),
+        ));
+    }
+    if !is_ecr && !alias {
+        return Err(EntryError::at(
+            "match",
+            format!(
+                "field `match`: {host} is not an ECR registry; add `account` and `region` (or `public = true`) to make it an alias"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `*` matches exactly one DNS label, as in the kubelet's `matchImages`.
 fn host_glob_matches(pattern: &str, host: &str) -> bool {
     let (p_host, p_port) = pattern.rsplit_once(':').unwrap_or((pattern, ""));
@@ -481,6 +554,21 @@ pub(crate) fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
         if partition.starts_with("aws") && registry::is_account(account) && resource.starts_with("role/") && resource.len() > 5)
+}
+
+/// Where the `field` key of the `index`th `[[registry]]` entry is written, so that an error
+/// points at its line rather than the entry's header. Only called for a file that parsed.
+fn field_offset(text: &str, index: usize, field: &str) -> Option<usize> {
+    let root = toml::de::DeTable::parse(text).ok()?.into_inner();
+    let (_, registries) = root.iter().find(|(k, _)| k.get_ref() == "registry")?;
+    let toml::de::DeValue::Array(entries) = registries.get_ref() else {
+        return None;
+    };
+    let toml::de::DeValue::Table(entry) = entries.get(index)?.get_ref() else {
+        return None;
+    };
+    let (key, _) = entry.iter().find(|(k, _)| k.get_ref() == field)?;
+    Some(key.span().start)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -589,12 +677,23 @@ external_id = "x"
     }
 
     #[test]
+    fn the_config_variable_expands_a_tilde_as_the_cache_variable_does() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        let env = crate::env::MapEnv::new(&[(ENV_VAR, "~/x.toml"), ("HOME", h)]);
+        assert_eq!(path(&env), Some(home.path().join("x.toml")));
+        let env = crate::env::MapEnv::new(&[(ENV_VAR, "~/x.toml")]);
+        assert_eq!(path(&env), Some(PathBuf::from("~/x.toml")));
+        assert!(Config::load(&env).is_err());
+    }
+
+    #[test]
     fn errors_name_file_line_and_field() {
         assert_eq!(
             err("\n\n[[registry]]\nmatch = \"public\"\nprofil = \"x\"\n"),
             "invalid config file /etc/ecr.toml, line 5: unknown field `profil`, expected one of `match`, `profile`, `role_arn`, `external_id`, `role_session_name`, `region`, `endpoint`, `account`, `public`, `share_token`"
         );
-        assert!(err("[[registry]]\nmatch = \"x.example\"\n").starts_with("invalid config file /etc/ecr.toml, line 1: field `match`: x.example is not an ECR registry"));
+        assert!(err("[[registry]]\nmatch = \"x.example\"\n").starts_with("invalid config file /etc/ecr.toml, line 2: field `match`: x.example is not an ECR registry"));
         assert!(
             err("[[registry]]\nmatch = \"a.example\"\naccount = \"1234\"\nregion=\"us-east-1\"\n")
                 .contains("field `account`")
@@ -621,6 +720,31 @@ external_id = "x"
         assert!(err("[[registry]]\nmatch = \"a b\"\n").contains("field `match`"));
         assert!(err("registry = 3").contains("line 1"));
         assert!(err("[[registry]\n").contains("line 1"));
+    }
+
+    /// The line is the field's, not the `[[registry]]` header's: in a long entry (or the second
+    /// of two) the header is far from what is wrong.
+    #[test]
+    fn errors_point_at_the_fields_line() {
+        let two = "[[registry]]\nmatch = \"public\"\n\n[[registry]]\n# a comment\nmatch = \"123456789012\"\nprofile = \"p\"\n";
+        for (extra, line) in [
+            ("region = \"Mars\"", 8),
+            ("endpoint = \"ftp://x\"", 8),
+            ("role_arn = \"nope\"", 8),
+            ("external_id = \"x\"", 8),
+            (
+                "  public = true\naccount = \"123456789012\"\nregion = \"us-east-1\"",
+                8,
+            ),
+        ] {
+            let e = err(&format!("{two}{extra}\n"));
+            assert!(e.contains(&format!(", line {line}: ")), "{extra}: {e}");
+        }
+        let e = err("[[registry]]\nprofile = \"p\"\nmatch = \"x.example\"\n");
+        assert!(e.contains(", line 3: field `match`"), "{e}");
+        let e =
+            err("[[registry]]\nmatch = \"a.example\"\nregion = \"us-east-1\"\naccount = \"1\"\n");
+        assert!(e.contains(", line 4: field `account`"), "{e}");
     }
 
     /// `region` and `account` are for alias hosts: an entry that matches a host naming its own

@@ -229,7 +229,8 @@ fn hosts(o: &Options, env: &dyn Env) -> Result<Vec<String>, ConfigureError> {
     Ok(hosts)
 }
 
-/// Clients exec `docker-credential-<suffix>` from PATH; say so if that will not be this binary.
+/// Clients exec `docker-credential-<suffix>` from PATH; say so if that will not be this
+/// installation's front.
 fn path_warning(suffix: &str, env: &dyn Env, self_exe: Option<&Path>) -> Option<String> {
     let name = format!("{}{suffix}", crate::program::HELPER_PREFIX);
     match targets::find_on_path(&name, env) {
@@ -243,13 +244,24 @@ fn path_warning(suffix: &str, env: &dyn Env, self_exe: Option<&Path>) -> Option<
                 |me: &Path| me == found_real || crate::dirs::engine_beside(&found_real) == me;
             match self_exe {
                 Some(me) if !is_me(me) => Some(format!(
-                    "clients will run {}, which is not this binary ({})",
+                    "clients will run {}, not this installation's {} ({})",
                     found.display(),
-                    me.display()
+                    crate::program::NAME,
+                    front_of(me).display()
                 )),
                 _ => None,
             }
         }
+    }
+}
+
+/// What clients should find on PATH for this process: the front beside it when this is the
+/// engine (which clients never run themselves), else this program.
+fn front_of(me: &Path) -> std::path::PathBuf {
+    if me.file_name() == Some(std::ffi::OsStr::new(crate::program::ENGINE)) {
+        me.with_file_name(crate::program::NAME)
+    } else {
+        me.to_path_buf()
     }
 }
 

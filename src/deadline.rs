@@ -34,13 +34,49 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT_VAR: &str = "DOCKER_CREDENTIAL_ECR_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A bound past a day is a typo, not a wish: no client waits that long.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// An unusable `DOCKER_CREDENTIAL_ECR_TIMEOUT`, and the default used in its place.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{TIMEOUT_VAR}={value:?} is not a number of seconds above 0 and below {MAX_TIMEOUT_SECS}; using the default, {}s",
+    DEFAULT_TIMEOUT.as_secs()
+)]
+pub struct TimeoutError {
+    value: String,
+}
+
 /// The bound on a whole request, a token fetch and its credential resolution included:
 /// `DOCKER_CREDENTIAL_ECR_TIMEOUT` seconds, else 10.
 pub fn timeout(env: &dyn crate::env::Env) -> Duration {
-    env.var(TIMEOUT_VAR)
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
+    timeout_setting(env).unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// The variable's bound, or why it cannot be used.
+pub fn timeout_setting(env: &dyn crate::env::Env) -> Result<Duration, TimeoutError> {
+    let Some(value) = env.var(TIMEOUT_VAR) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < MAX_TIMEOUT_SECS)
+        .map(Duration::from_secs_f64)
+        .ok_or(TimeoutError { value })
+}
+
+/// Says on stderr, once per process, that the variable is unusable. Not for an engine the
+/// front handed a request to: the front has said it.
+pub fn warn_unusable_timeout(env: &dyn crate::env::Env, program: &str) {
+    if HANDED_OVER.get().is_some() {
+        return;
+    }
+    if let Err(e) = timeout_setting(env) {
+        // Not eprintln!: a closed stderr must not turn a warning into a panic.
+        let _ = writeln!(std::io::stderr(), "{program}: {e}");
+    }
 }
 
 /// Kept back from the work at the end of the bound: the time to stop it, kill child processes,
@@ -175,7 +211,8 @@ where
                 });
             // The caller may have stopped waiting: nobody to tell.
             let _ = tx.send(result);
-        })?;
+        })
+        .map_err(|e| name_the_limit(e, "a thread"))?;
     match rx.recv_timeout(budget) {
         Ok(result) => result.map(Some),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -186,6 +223,21 @@ where
             Err(std::io::Error::other("the AWS client stopped unexpectedly"))
         }
     }
+}
+
+/// A thread or process that could not start for want of room (EAGAIN from `clone`): the
+/// error names the limit (a user's `ulimit -u`, a container's pids limit), where the errno's
+/// own text, "Resource temporarily unavailable", says neither what nor which.
+pub fn name_the_limit(error: std::io::Error, what: &str) -> std::io::Error {
+    if error.raw_os_error() != Some(libc::EAGAIN) {
+        return error;
+    }
+    std::io::Error::new(
+        error.kind(),
+        format!(
+            "cannot start {what}: the limit on processes and threads is reached (ulimit -u, or the container's pids limit)"
+        ),
+    )
 }
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -375,13 +427,19 @@ fn fire() {
     let line = message(doing.as_deref(), limit);
     // Raw writes: the main thread may hold std's stdout lock, and is stuck.
     let (stdout, stderr) = match &form {
-        Form::Protocol { program } => (Some(format!("{line}\n")), format!("{program}: {line}\n")),
-        Form::Stderr { prefix } => (None, format!("{prefix}: {line}\n")),
+        // The stderr copy only for clients that drop stdout, as for every protocol error.
+        Form::Protocol { program } => (
+            Some(format!("{line}\n")),
+            (!crate::cli::client_shows_stdout()).then(|| format!("{program}: {line}\n")),
+        ),
+        Form::Stderr { prefix } => (None, Some(format!("{prefix}: {line}\n"))),
     };
     if let Some(text) = stdout {
         platform::write_unbuffered(Stream::Stdout, text.as_bytes());
     }
-    platform::write_unbuffered(Stream::Stderr, stderr.as_bytes());
+    if let Some(text) = stderr {
+        platform::write_unbuffered(Stream::Stderr, text.as_bytes());
+    }
     // Nothing buffered is lost: the answer was written unbuffered above. No destructor of the
     // stuck main thread runs.
     platform::exit_at_once(1)
@@ -453,6 +511,39 @@ mod tests {
         let d = Deadline::after(Duration::from_millis(500));
         assert_eq!(d.margin(), Duration::from_millis(100));
         assert_eq!(Deadline::after(Duration::ZERO).work_left(), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_unusable_timeout_is_an_error_naming_the_variable_and_the_default() {
+        use crate::env::MapEnv;
+        for bad in ["abc", "0", "-1", "1e9", "86400", "NaN", "inf", "10s"] {
+            let env = MapEnv::new(&[(TIMEOUT_VAR, bad)]);
+            let e = timeout_setting(&env).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "{TIMEOUT_VAR}={bad:?} is not a number of seconds above 0 and below 86400; using the default, 10s"
+                )
+            );
+            assert_eq!(timeout(&env), DEFAULT_TIMEOUT);
+        }
+        let env = MapEnv::new(&[(TIMEOUT_VAR, " 2.5 ")]);
+        assert_eq!(timeout_setting(&env).unwrap(), Duration::from_millis(2500));
+        assert_eq!(
+            timeout_setting(&MapEnv::default()).unwrap(),
+            DEFAULT_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn a_full_process_table_is_named_as_the_limit() {
+        let e = name_the_limit(std::io::Error::from_raw_os_error(libc::EAGAIN), "a thread");
+        assert_eq!(
+            e.to_string(),
+            "cannot start a thread: the limit on processes and threads is reached (ulimit -u, or the container's pids limit)"
+        );
+        let other = name_the_limit(std::io::Error::from_raw_os_error(libc::ENOMEM), "a thread");
+        assert_eq!(other.raw_os_error(), Some(libc::ENOMEM));
     }
 
     #[test]

@@ -32,20 +32,38 @@ pub fn config_dir(env: &dyn Env) -> Option<PathBuf> {
 
 /// The token cache directory, or `None` when caching is disabled or there is no usable home.
 pub fn cache_dir(env: &dyn Env) -> Option<PathBuf> {
+    cache_location(env).ok()
+}
+
+/// Why there is no cache directory: `get` serves tokens uncached, and `doctor` says this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoCacheDir {
+    #[error("disabled ({DISABLE_CACHE_VAR})")]
+    Disabled,
+    #[error("{CACHE_DIR_VAR}={0} is not an absolute path, so nothing is cached")]
+    Relative(String),
+    #[error("no cache directory (HOME unset)")]
+    NoHome,
+}
+
+/// The token cache directory, or why there is none.
+pub fn cache_location(env: &dyn Env) -> Result<PathBuf, NoCacheDir> {
     if env.flag(DISABLE_CACHE_VAR) {
-        return None;
+        return Err(NoCacheDir::Disabled);
     }
-    if let Some(dir) = env.var(CACHE_DIR_VAR) {
-        let dir = expand_tilde(&dir, env)?;
+    if let Some(value) = env.var(CACHE_DIR_VAR) {
+        let dir = expand_tilde(&value, env).ok_or(NoCacheDir::NoHome)?;
         // A relative path would put a cache in whatever directory the client runs us from:
         // serve tokens uncached instead.
         if dir.is_relative() {
             crate::debug!("{CACHE_DIR_VAR} is not an absolute path: not caching");
-            return None;
+            return Err(NoCacheDir::Relative(value));
         }
-        return Some(dir.join(APP));
+        return Ok(dir.join(APP));
     }
-    xdg(env, "XDG_CACHE_HOME", ".cache").map(|d| d.join(APP))
+    xdg(env, "XDG_CACHE_HOME", ".cache")
+        .map(|d| d.join(APP))
+        .ok_or(NoCacheDir::NoHome)
 }
 
 /// The engine beside the front at `front` (its file in the same directory), which the front
@@ -74,7 +92,7 @@ fn aws_file(env: &dyn Env, var: &str, default: &str) -> Option<PathBuf> {
 
 /// The Go helper and the SDK expand a leading `~`; so do we, so that one setting serves all.
 /// `None` for a `~` with no usable home to expand it to.
-fn expand_tilde(path: &str, env: &dyn Env) -> Option<PathBuf> {
+pub(crate) fn expand_tilde(path: &str, env: &dyn Env) -> Option<PathBuf> {
     match path
         .strip_prefix("~/")
         .or(path.strip_prefix("~").filter(|r| r.is_empty()))

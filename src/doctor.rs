@@ -6,7 +6,8 @@
 //! masked key id only), the API region and endpoint, the cache entry, whether docker and
 //! podman/skopeo route the host here, and finally a real token lookup through the same cache
 //! and herd lock as `get` (a fresh cached token is a hit, not refetched). The exit status is 0
-//! when a token can be had for every host checked.
+//! when, for every host checked, a token can be had and a client (when any client config file
+//! exists) sends the host here.
 //!
 //! Collecting is impure; rendering ([`report::render`]) is a pure function of the result.
 
@@ -24,6 +25,7 @@ use crate::registry::{self, Registry};
 use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_credential_types::provider::ProvideCredentials;
 use clients::ClientFiles;
+use clients::Route;
 use report::{
     CacheCheck, ConfigCheck, CredentialCheck, Details, Diagnosis, EntryState, FetchCheck,
     HostDiagnosis, RegistryCheck, Resolved, Style,
@@ -66,7 +68,17 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
         Err(e) => ConfigCheck::Invalid(e.to_string()),
     };
     let inputs: Vec<String> = if hosts.is_empty() {
-        clients.routed_hosts(&helper_name)
+        let mut routed = clients.routed_hosts(&helper_name);
+        // Through credsStore, the registries docker has logged in to that this helper serves.
+        for key in clients.creds_store_hosts(&helper_name) {
+            let ours = lookup
+                .as_ref()
+                .is_ok_and(|l| matches!(l.registry(&key), Ok(Some(_))));
+            if ours && !routed.contains(&key) {
+                routed.push(key);
+            }
+        }
+        routed
     } else {
         hosts.iter().map(|h| h.to_string()).collect()
     };
@@ -91,6 +103,9 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
             .collect(),
         nothing_routed,
         searched,
+        creds_store: clients
+            .creds_store_file(&helper_name)
+            .map(|f| f.path.clone()),
         helper_name,
     }
 }
@@ -118,40 +133,108 @@ fn diagnose_host(
             registry: RegistryCheck::NotAHost,
             details: None,
             routes: Vec::new(),
+            routing_known: clients.any_present(),
         };
     };
-    let docker = clients::docker_route(&clients.docker, &host, helper);
-    let mut containers = clients::containers_route(&clients.containers, &host, helper);
-    // Both clients read docker's file: say what is wrong with it once.
-    containers.notes.retain(|n| !docker.notes.contains(n));
-    let routes = vec![docker, containers];
     // With an invalid config file nothing is fetched, but the host is still explained.
     let fallback = Config::default();
     let config = lookup.map_or(&fallback, |l| &l.config);
     let (target, conflict) = resolve_host(config, &host);
     let Some(target) = target else {
-        return HostDiagnosis {
-            input: input.to_string(),
-            registry: RegistryCheck::NotEcr { host },
-            details: None,
-            routes,
-        };
+        return foreign_host(input, host, lookup, clients, helper);
     };
+    let mut diagnosis = HostDiagnosis {
+        input: input.to_string(),
+        registry: RegistryCheck::Ecr {
+            host: host.clone(),
+            description: describe_registry(&target),
+        },
+        details: None,
+        routes: routes(clients, &host, helper, None),
+        routing_known: clients.any_present(),
+    };
+    diagnosis.details = Some(details(&host, (target, conflict), env, program, lookup));
+    diagnosis
+}
+
+/// Whether docker and podman/skopeo send `host` here; `foreign` says what the helper does with
+/// a host that is not ECR.
+fn routes(
+    clients: &ClientFiles,
+    host: &str,
+    helper: &str,
+    foreign: clients::Foreign,
+) -> Vec<Route> {
+    let docker = clients::docker_route(&clients.docker, host, helper, foreign);
+    let mut containers = clients::containers_route(&clients.containers, host, helper, foreign);
+    // Both clients read docker's file: say what is wrong with it once.
+    containers.notes.retain(|n| !docker.notes.contains(n));
+    vec![docker, containers]
+}
+
+/// A host that is not ECR nor (as far as can be told) an alias: what the helper does with it,
+/// and which clients send it here, without advice to send it here.
+fn foreign_host(
+    input: &str,
+    host: String,
+    lookup: Option<&Lookup>,
+    clients: &ClientFiles,
+    helper: &str,
+) -> HostDiagnosis {
+    let (registry, does) = match lookup {
+        None => (
+            RegistryCheck::Unknown {
+                host: host.clone(),
+                why: "the config file is invalid (above)".into(),
+            },
+            "fails every request until the config file is fixed".to_string(),
+        ),
+        Some(l) => {
+            let fallback = l.config.fallback_store().map(str::to_string);
+            let does = match &fallback {
+                Some(f) => format!("forwards it to docker-credential-{f} (fallback_store)"),
+                None => "answers \"not found\" for it, so the client pulls anonymously".into(),
+            };
+            let registry = RegistryCheck::NotEcr {
+                host: host.clone(),
+                fallback,
+            };
+            (registry, does)
+        }
+    };
+    HostDiagnosis {
+        input: input.to_string(),
+        routes: routes(clients, &host, helper, Some(&does)),
+        registry,
+        details: None,
+        routing_known: clients.any_present(),
+    }
+}
+
+/// The checks of an ECR registry (or alias), each from the resolution `get` makes.
+/// `conflict`: the error `get` answers for this host's config entry, which stops the fetch.
+fn details(
+    host: &str,
+    (target, conflict): (Target, Option<String>),
+    env: &dyn Env,
+    program: &str,
+    lookup: Option<&Lookup>,
+) -> Details {
     // Each host's checks get the bound a `get` gets, from here (the profile files are read next).
     let deadline = bound(env, program);
     // The same resolution as `get`: the endpoint and the cache key come from one place.
     let (target, profile_problem) = match crate::identity::resolve(target.clone(), env) {
         Ok((resolved, _)) => (resolved, None),
-        Err(e) => (target, Some(e.to_string())),
+        Err(e) => (with_env_endpoint(target, env), Some(e.to_string())),
     };
     let source = AwsTokenSource::from_env(env, deadline);
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
-    detected.problems.extend(profile_problem.clone());
-    let resolved = resolve_credentials(&source, &target);
     let endpoint = endpoint(&target, profile_problem.as_deref());
+    detected.problems.extend(profile_problem);
+    let (resolved, unresolved) = resolve_credentials(&source, &target);
     let (cache, fetch) = match (lookup, conflict) {
-        (Some(l), Some(conflict)) => (cache_check(l, &host, env), FetchCheck::Skipped(conflict)),
+        (Some(l), Some(conflict)) => (cache_check(l, host, env), FetchCheck::Skipped(conflict)),
         (Some(l), None) => {
             // The lookup is the `get` a client would make: a bound of its own.
             let deadline = bound(env, program);
@@ -161,42 +244,45 @@ fn diagnose_host(
                 ..l.clone()
             };
             (
-                cache_check(&l, &host, env),
+                cache_check(&l, host, env),
                 fetch(
                     &l,
-                    &host,
+                    host,
                     &source,
-                    &resolved,
+                    (&resolved, unresolved),
                     target.settings.profile.clone(),
                 ),
             )
         }
         (None, _) => (
-            CacheCheck::Unavailable,
+            CacheCheck::Unknown("the config file is invalid".into()),
             FetchCheck::Skipped("the config file is invalid".into()),
         ),
     };
-    HostDiagnosis {
-        input: input.to_string(),
-        registry: RegistryCheck::Ecr {
-            host: host.clone(),
-            description: describe_registry(&target),
+    Details {
+        config_entry: target.source.clone(),
+        config_known: lookup.is_some(),
+        settings: describe_settings(&target),
+        credentials: CredentialCheck {
+            source: detected.description,
+            problems: detected.problems,
+            resolved,
         },
-        details: Some(Details {
-            config_entry: target.source.clone(),
-            settings: describe_settings(&target),
-            credentials: CredentialCheck {
-                source: detected.description,
-                problems: detected.problems,
-                resolved,
-            },
-            region: target.api_region().to_string(),
-            endpoint,
-            cache,
-            fetch,
-        }),
-        routes,
+        region: target.api_region().to_string(),
+        endpoint,
+        cache,
+        fetch,
     }
+}
+
+/// `target` with the endpoint the environment alone names (`AWS_ENDPOINT_URL_ECR`, …), for
+/// when the AWS files cannot be read: the SDK takes those variables before the files.
+fn with_env_endpoint(mut target: Target, env: &dyn Env) -> Target {
+    let profile = target.settings.profile.clone();
+    if let Ok(none) = crate::profiles::Profiles::parse("", "", env, profile.as_deref()) {
+        target.endpoint = crate::endpoint::configured(&target, &none).ok().flatten();
+    }
+    target
 }
 
 fn describe_registry(target: &Target) -> String {
@@ -255,30 +341,48 @@ fn describe_settings(target: &Target) -> Vec<String> {
 
 /// Resolves credentials the way a token fetch would, reporting only the provider's name, the
 /// masked key id and the expiry.
-fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
+/// Why the SDK's chain resolved nothing: its own words, or an error classified as `get`'s.
+enum Unresolved {
+    Why(String),
+    Failed(TokenError),
+}
+
+/// What the SDK's chain resolves for `target`, and when it resolves nothing, the error a fetch
+/// would meet (a failed role assumption, classified as `get` classifies it).
+fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> (Resolved, Option<TokenError>) {
     let start = Instant::now();
     let (source_copy, target) = (source.clone(), target.clone());
     let resolve = move || async move {
         let conf = source_copy
             .sdk_config(&target)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(Unresolved::Failed)?;
         let provider = conf
             .credentials_provider()
-            .ok_or_else(|| "no credentials provider is configured".to_string())?;
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| crate::text::error_line(&e, crate::text::Repeats::Contained))
+            .ok_or_else(|| Unresolved::Why("no credentials provider is configured".into()))?;
+        provider.provide_credentials().await.map_err(|e| {
+            let config_role = target.settings.role.as_ref().map(|r| r.arn.as_str());
+            match crate::token::assume_role_failure(&e, config_role) {
+                Some(failed) => {
+                    Unresolved::Failed(crate::token::with_profile_role(failed, &target))
+                }
+                None => {
+                    Unresolved::Why(crate::text::error_line(&e, crate::text::Repeats::Contained))
+                }
+            }
+        })
     };
     crate::deadline::doing("resolving AWS credentials");
     let result = match crate::deadline::run_bounded(source.deadline.work_left(), resolve) {
         Ok(Some(result)) => result,
-        Ok(None) => Err(crate::deadline::message(None, source.deadline.limit())),
-        Err(e) => Err(format!("cannot start the AWS client: {e}")),
+        Ok(None) => Err(Unresolved::Why(crate::deadline::message(
+            None,
+            source.deadline.limit(),
+        ))),
+        Err(e) => Err(Unresolved::Why(format!("cannot start the AWS client: {e}"))),
     };
     let took_ms = start.elapsed().as_millis() as u64;
-    match result {
+    let resolved = match result {
         Ok(creds) => Resolved::Ok {
             key_id: credentials::mask_key_id(creds.access_key_id()),
             provider: provider_name(&creds),
@@ -288,8 +392,13 @@ fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> Resolved {
                 .map(|d| d.as_millis() as u64),
             took_ms,
         },
-        Err(message) => Resolved::Failed { message, took_ms },
-    }
+        Err(Unresolved::Why(message)) => Resolved::Failed { message, took_ms },
+        Err(Unresolved::Failed(failed)) => {
+            let message = failed.to_string();
+            return (Resolved::Failed { message, took_ms }, Some(failed));
+        }
+    };
+    (resolved, None)
 }
 
 /// The SDK names the provider that produced credentials only in their `Debug` output (whose
@@ -318,14 +427,15 @@ fn resolve_host(config: &Config, host: &str) -> (Option<Target>, Option<String>)
 }
 
 /// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
-/// AWS files that cannot be used (`problem`) leave it unknown: a fetch fails before choosing.
+/// AWS files that cannot be used (`problem`) leave it unknown unless it is explicit: a fetch
+/// fails before choosing.
 fn endpoint(target: &Target, problem: Option<&str>) -> (String, String) {
+    if let Some(e) = &target.endpoint {
+        return (e.url.clone(), e.source.clone());
+    }
     if let Some(problem) = problem {
         let why = format!("the AWS config cannot be used: {problem}");
         return ("(none)".into(), why);
-    }
-    if let Some(e) = &target.endpoint {
-        return (e.url.clone(), e.source.clone());
     }
     match crate::endpoint::url(target) {
         Ok(url) => (url, crate::endpoint::reason(target)),
@@ -335,14 +445,16 @@ fn endpoint(target: &Target, problem: Option<&str>) -> (String, String) {
 
 fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
     let Some(cache) = &lookup.cache else {
-        return if env.flag(crate::dirs::DISABLE_CACHE_VAR) {
-            CacheCheck::Disabled
-        } else {
-            CacheCheck::Unavailable
+        return match crate::dirs::cache_location(env) {
+            Err(crate::dirs::NoCacheDir::Disabled) => CacheCheck::Disabled,
+            Err(why) => CacheCheck::Unavailable(why.to_string()),
+            // The lookup found none a moment ago; the environment does not change.
+            Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.display())),
         };
     };
-    let Ok((target, key)) = lookup.target(host) else {
-        return CacheCheck::Unavailable;
+    let (target, key) = match lookup.target(host) {
+        Ok(found) => found,
+        Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
     if let Err(why) = cache.probe() {
         return CacheCheck::Unusable(why.to_string());
@@ -383,19 +495,20 @@ fn fetch(
     lookup: &Lookup,
     host: &str,
     source: &AwsTokenSource,
-    resolved: &Resolved,
+    (resolved, unresolved): (&Resolved, Option<TokenError>),
     entry_profile: Option<String>,
 ) -> FetchCheck {
     let start = Instant::now();
-    let result = match resolved {
-        Resolved::Failed { .. } => lookup.get(
+    let result = match (resolved, unresolved) {
+        (_, Some(failed)) => lookup.get(host, &Known(failed)),
+        (Resolved::Failed { .. }, None) => lookup.get(
             host,
             &Known(TokenError::NoCredentials {
                 profile: entry_profile.or_else(|| source.env_profile.clone()),
                 detail: "the SDK's credential chain found none".into(),
             }),
         ),
-        Resolved::Ok { .. } => lookup.get(host, source),
+        (Resolved::Ok { .. }, None) => lookup.get(host, source),
     };
     let took_ms = start.elapsed().as_millis() as u64;
     match result {
@@ -457,7 +570,8 @@ mod tests {
         assert_eq!(
             d.hosts[1].registry,
             RegistryCheck::NotEcr {
-                host: "docker.io".into()
+                host: "docker.io".into(),
+                fallback: None,
             }
         );
         assert!(d.hosts.iter().all(|h| h.details.is_none()));

@@ -103,32 +103,19 @@ impl Fallback {
             .map_err(|source| FallbackError::Start {
                 program: self.program.clone(),
                 config: self.config.clone(),
-                source,
+                source: crate::deadline::name_the_limit(source, "a process"),
             })?;
         let io = |e: std::io::Error| FallbackError::Io {
             program: self.program.clone(),
             detail: e.to_string(),
         };
-        // Written from a thread: a helper that does not read its stdin must not block us.
-        if let Some(mut stdin) = child.stdin.take() {
-            let input = input.to_vec();
-            std::thread::spawn(move || {
-                let _ = stdin.write_all(&input);
-            });
-        }
-        let Some(stdout) = child.stdout.take() else {
-            kill_group(&mut child);
-            return Err(io(std::io::Error::other("no stdout pipe")));
+        let rx = match talk(&mut child, input) {
+            Ok(rx) => rx,
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(io(e));
+            }
         };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let result = stdout
-                .take(MAX_OUTPUT + 1)
-                .read_to_end(&mut buf)
-                .map(|_| buf);
-            let _ = tx.send(result);
-        });
         let timed_out = |child: &mut Child| {
             kill_group(child);
             FallbackError::Timeout {
@@ -174,6 +161,41 @@ impl Fallback {
             program: self.program.clone(),
         })
     }
+}
+
+/// Writes `input` to the child's stdin and reads its stdout (at most `MAX_OUTPUT` + 1 bytes),
+/// each from a thread: a helper that does not read its stdin must not block us, nor one that
+/// never closes its stdout. The output arrives on the receiver.
+fn talk(
+    child: &mut Child,
+    input: &[u8],
+) -> std::io::Result<mpsc::Receiver<std::io::Result<Vec<u8>>>> {
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(std::io::Error::other("no stdin or stdout pipe"));
+    };
+    let input = input.to_vec();
+    spawn(move || {
+        let _ = stdin.write_all(&input);
+    })?;
+    let (tx, rx) = mpsc::channel();
+    spawn(move || {
+        let mut buf = Vec::new();
+        let result = stdout
+            .take(MAX_OUTPUT + 1)
+            .read_to_end(&mut buf)
+            .map(|_| buf);
+        let _ = tx.send(result);
+    })?;
+    Ok(rx)
+}
+
+/// A thread, or the error that names the limit that stopped it (std's `thread::spawn` would
+/// panic instead).
+fn spawn(work: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .spawn(work)
+        .map(drop)
+        .map_err(|e| crate::deadline::name_the_limit(e, "a thread"))
 }
 
 /// Kills the helper's whole process group and reaps the helper.

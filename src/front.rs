@@ -49,6 +49,7 @@ pub fn main(args: &[OsString]) -> u8 {
     };
     deadline::enable();
     let program = crate::program::name_from_args(args);
+    deadline::warn_unusable_timeout(&env, &program);
     let deadline = deadline::start(&env, deadline::Form::Protocol { program });
     let hit = Lookup::new(&env, deadline)
         .ok()

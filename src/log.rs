@@ -48,11 +48,32 @@ pub fn filter(value: &str) -> Result<Option<Targets>, FilterError> {
         "warning" => "warn".to_string(),
         _ => trimmed.to_string(),
     };
-    let targets: Targets = directives.parse().map_err(|e| FilterError {
+    let error = |reason: String| FilterError {
         value: value.to_string(),
-        reason: format!("{e}"),
-    })?;
+        reason,
+    };
+    let targets: Targets = directives.parse().map_err(|e| error(format!("{e}")))?;
+    // `tracing` takes any word that is not a level for a target (`verbose`, `99`, `level` of
+    // `level=debug`), which would turn logging on for events that never come.
+    if let Some((target, _)) = targets.iter().find(|(t, _)| !names_a_logger(t)) {
+        return Err(error(format!(
+            "no events have the target {target:?}: give a level, off to trace, or target=level with a target among {}",
+            LOGGERS.join(", ").replace("aws_", "aws_*")
+        )));
+    }
     Ok((targets.default_level().is_some() || targets.iter().next().is_some()).then_some(targets))
+}
+
+/// The crates whose `tracing` events reach this subscriber (`aws_` stands for the SDK's crates);
+/// a crate that logs through `log` sends none.
+const LOGGERS: &[&str] = &["docker_credential_ecr", "aws_", "h2", "hyper_util"];
+
+/// Whether a directive's target selects any event: `tracing` matches a target as a prefix of
+/// the event's, so `aws` and `docker_credential_ecr::cache` both do.
+fn names_a_logger(target: &str) -> bool {
+    LOGGERS
+        .iter()
+        .any(|l| l.starts_with(target) || target.starts_with(l))
 }
 
 /// The caps of [`SECRET_CAPS`], for everything else no limit.
@@ -146,6 +167,25 @@ mod tests {
         let e = filter("aws_config=loud").unwrap_err().to_string();
         assert!(e.starts_with(ENV_VAR), "{e}");
         assert!(e.contains("logging stays off"), "{e}");
+    }
+
+    #[test]
+    fn a_word_that_is_no_level_and_names_no_logger_is_an_error() {
+        for bad in ["verbose", "99", "level=debug", "debug,verbose", "-1"] {
+            let e = filter(bad).err().map(|e| e.to_string());
+            let e = e.unwrap_or_else(|| panic!("{bad:?} was accepted"));
+            assert!(e.starts_with(&format!("{ENV_VAR}={bad:?}")), "{e}");
+            assert!(e.contains("logging stays off"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        for good in [
+            "aws=debug",
+            "docker_credential_ecr::cache=trace",
+            "h2=info",
+            "2",
+        ] {
+            assert!(filter(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

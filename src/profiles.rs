@@ -50,8 +50,13 @@ const IDENTITY_KEYS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("{var} {} is not a regular file", path.display())]
-    NotAFile { var: &'static str, path: PathBuf },
+    #[error("{} is not a regular file", origin(.var, *.from_var, .path))]
+    NotAFile {
+        var: &'static str,
+        /// Whether `var` named the file (else it is the default under the home).
+        from_var: bool,
+        path: PathBuf,
+    },
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -59,6 +64,7 @@ pub enum ProfileError {
     },
     #[error("{} is larger than {MAX_FILE_BYTES} bytes; it is not an AWS config file", path.display())]
     TooLarge { path: PathBuf },
+    /// The parser's own words name the file and the line it stopped at.
     #[error("invalid AWS config: {0}")]
     Parse(String),
     /// As the AWS CLI refuses it: the endpoint a `[services]` entry would give is unknown.
@@ -66,6 +72,16 @@ pub enum ProfileError {
         "profile {profile:?} sets `services = {name}`, but the AWS config file has no [services {name}] section; add it or remove the setting"
     )]
     NoServicesSection { profile: String, name: String },
+}
+
+/// Where a shared file came from, as a user would look for it: the variable that named it, or
+/// the default location (with the variable that would move it).
+fn origin(var: &str, from_var: bool, path: &Path) -> String {
+    if from_var {
+        format!("{var} {}", path.display())
+    } else {
+        format!("{} (the default; {var} is unset)", path.display())
+    }
 }
 
 /// The parsed files and the profile selected for one registry.
@@ -101,15 +117,24 @@ impl Profiles {
     /// Reads and parses both files; `profile` is the config file's choice for the registry,
     /// else `AWS_PROFILE`, else `default` (the SDK's own order).
     pub fn load(env: &dyn Env, profile: Option<&str>) -> Result<Profiles, ProfileError> {
-        let config = read_optional(
-            crate::dirs::aws_config_file(env),
-            crate::dirs::AWS_CONFIG_FILE_VAR,
-        )?;
+        let config_path = crate::dirs::aws_config_file(env);
+        let credentials_path = crate::dirs::aws_credentials_file(env);
+        let config = read_optional(config_path.clone(), crate::dirs::AWS_CONFIG_FILE_VAR, env)?;
         let credentials = read_optional(
-            crate::dirs::aws_credentials_file(env),
+            credentials_path.clone(),
             crate::dirs::AWS_CREDENTIALS_FILE_VAR,
+            env,
         )?;
-        Profiles::parse(&config, &credentials, env, profile)
+        let named =
+            |path: Option<PathBuf>, fallback: &str| path.unwrap_or_else(|| PathBuf::from(fallback));
+        let files = [
+            (named(config_path, "AWS config file"), config.as_str()),
+            (
+                named(credentials_path, "AWS credentials file"),
+                credentials.as_str(),
+            ),
+        ];
+        Profiles::parse_files(&files, env, profile)
     }
 
     /// Parses the two files' contents as the SDK would with this environment.
@@ -119,6 +144,21 @@ impl Profiles {
         env: &dyn Env,
         profile: Option<&str>,
     ) -> Result<Profiles, ProfileError> {
+        let files = [
+            (PathBuf::from("AWS config file"), config),
+            (PathBuf::from("AWS credentials file"), credentials),
+        ];
+        Profiles::parse_files(&files, env, profile)
+    }
+
+    /// Parses `[(config path, contents), (credentials path, contents)]`. The contents are
+    /// handed to the SDK's parser under their paths, so that its error names the file and line.
+    fn parse_files(
+        files: &[(PathBuf, &str); 2],
+        env: &dyn Env,
+        profile: Option<&str>,
+    ) -> Result<Profiles, ProfileError> {
+        let [(config_path, config), (credentials_path, credentials)] = files;
         let values: Vec<(&str, String)> = SDK_VARS
             .iter()
             .filter_map(|name| env.var(name).map(|v| (*name, v)))
@@ -142,10 +182,25 @@ impl Profiles {
             });
         }
         let files = EnvConfigFiles::builder()
-            .with_contents(EnvConfigFileKind::Config, config)
-            .with_contents(EnvConfigFileKind::Credentials, credentials)
+            .with_file(EnvConfigFileKind::Config, config_path)
+            .with_file(EnvConfigFileKind::Credentials, credentials_path)
             .build();
-        let sections = parse_files(&files, &sdk_env, profile)?;
+        // The SDK "reads" them from this map: what we read, bounded, once.
+        let fs = aws_types::os_shim_internal::Fs::from_raw_map(
+            [
+                (
+                    credentials_path.as_os_str().to_owned(),
+                    credentials.as_bytes().to_vec(),
+                ),
+                (
+                    config_path.as_os_str().to_owned(),
+                    config.as_bytes().to_vec(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let sections = load_sections(&files, &fs, &sdk_env, profile)?;
         Ok(Profiles {
             selected,
             sections: Some(sections),
@@ -168,7 +223,8 @@ impl Profiles {
                 self.credentials_text.as_str(),
             )
             .build();
-        let sections = parse_files(&files, &self.sdk_env, None)?;
+        let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
+        let sections = load_sections(&files, &fs, &self.sdk_env, None)?;
         let Some(section) = sections.get_profile(profile) else {
             return Ok(None);
         };
@@ -360,28 +416,42 @@ fn services_sections(config: &str) -> Vec<String> {
 
 /// The files' contents through aws-config's own loader. With the contents given, the loader
 /// reads nothing: its future completes at once.
-fn parse_files(
+fn load_sections(
     files: &EnvConfigFiles,
+    fs: &aws_types::os_shim_internal::Fs,
     sdk_env: &aws_types::os_shim_internal::Env,
     profile: Option<&str>,
 ) -> Result<EnvConfigSections, ProfileError> {
-    let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
     let chosen = profile.map(|p| Cow::Owned(p.to_string()));
-    crate::text::poll_ready(aws_config::profile::load(&fs, sdk_env, files, chosen))
+    crate::text::poll_ready(aws_config::profile::load(fs, sdk_env, files, chosen))
         .ok_or_else(|| ProfileError::Parse("the profile loader did not finish".into()))?
-        .map_err(|e| ProfileError::Parse(crate::text::one_line(&e.to_string())))
+        .map_err(|e| {
+            // The top error says only "could not parse profile file"; its source says which
+            // file and where.
+            let parser = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
+            ProfileError::Parse(crate::text::one_line(&parser))
+        })
 }
 
 /// A file's contents, or empty when it does not exist. Anything but a regular file is refused
 /// before it is opened, and the read is bounded.
-fn read_optional(path: Option<PathBuf>, var: &'static str) -> Result<String, ProfileError> {
+fn read_optional(
+    path: Option<PathBuf>,
+    var: &'static str,
+    env: &dyn Env,
+) -> Result<String, ProfileError> {
     let Some(path) = path else {
         return Ok(String::new());
     };
+    let from_var = env.var(var).is_some();
     match read_bounded(&path, MAX_FILE_BYTES) {
         Ok(Some(text)) => Ok(text),
         Ok(None) => Ok(String::new()),
-        Err(BoundedReadError::NotAFile) => Err(ProfileError::NotAFile { var, path }),
+        Err(BoundedReadError::NotAFile) => Err(ProfileError::NotAFile {
+            var,
+            from_var,
+            path,
+        }),
         Err(BoundedReadError::TooLarge) => Err(ProfileError::TooLarge { path }),
         Err(BoundedReadError::Io(source)) => Err(ProfileError::Read { path, source }),
     }
@@ -510,6 +580,44 @@ mod tests {
         let empty_section = "[default]\nservices = s\n[services s]\n";
         let p = with_files(empty_section, "", &[]);
         assert_eq!(p.endpoint_override("ECR").unwrap(), None);
+    }
+
+    #[test]
+    fn a_parse_error_names_the_file_and_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            "[default]\nregion = us-east-1\nthis is not a setting\n",
+        )
+        .unwrap();
+        let env = MapEnv::new(&[("AWS_CONFIG_FILE", config.to_str().unwrap())]);
+        let err = Profiles::load(&env, None).err().unwrap().to_string();
+        assert!(err.contains(config.to_str().unwrap()), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn an_unusable_default_file_is_not_blamed_on_its_variable() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".aws/config")).unwrap();
+        let env = MapEnv::new(&[("HOME", home.path().to_str().unwrap())]);
+        let err = Profiles::load(&env, None).err().unwrap().to_string();
+        assert!(
+            err.starts_with(home.path().join(".aws/config").to_str().unwrap()),
+            "{err}"
+        );
+        assert!(
+            err.contains("the default; AWS_CONFIG_FILE is unset"),
+            "{err}"
+        );
+        let env = MapEnv::new(&[(
+            "AWS_CONFIG_FILE",
+            home.path().join(".aws/config").to_str().unwrap(),
+        )]);
+        let err = Profiles::load(&env, None).err().unwrap().to_string();
+        assert!(err.starts_with("AWS_CONFIG_FILE /"), "{err}");
     }
 
     #[test]

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum TokenError {
-    #[error("no AWS credentials found{}: {detail}; {}", profile_hint(.profile), credentials_fix(.profile))]
+    /// `detail` is the SDK's whole chain, for `doctor` and the log; the line shows its gist.
+    #[error("{}", no_credentials_line(.profile, .detail))]
     NoCredentials {
         profile: Option<String>,
         detail: String,
@@ -56,11 +57,38 @@ pub enum TokenError {
         fix: String,
         credentials: bool,
     },
+    /// STS refused to assume a role, or could not be reached to: the credentials behind the
+    /// role may be fine; the role's trust, the caller's permission or the way to STS is not.
+    #[error("cannot assume {}{} through AWS STS: {detail}; {}", role_name(.role), if *.web_identity { " with a web identity token" } else { "" }, assume_fix(*.refused, *.web_identity))]
+    AssumeRole {
+        /// The role's ARN; `None` until the profile or variable that holds it is known.
+        role: Option<String>,
+        detail: String,
+        /// STS answered with a refusal (else it was not reached, or did not answer in time).
+        refused: bool,
+        /// AssumeRoleWithWebIdentity (IRSA, a CI's OIDC token), not AssumeRole.
+        web_identity: bool,
+    },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
     /// The environment or the files choose no usable source (see `credentials::plan`).
     #[error(transparent)]
     Choice(#[from] crate::credentials::ChoiceError),
+}
+
+fn role_name(role: &Option<String>) -> String {
+    role.as_ref()
+        .map_or_else(|| "the profile's role".to_string(), |r| format!("role {r}"))
+}
+
+fn assume_fix(refused: bool, web_identity: bool) -> &'static str {
+    if refused && web_identity {
+        "check that the role's trust policy allows sts:AssumeRoleWithWebIdentity for the token's issuer, audience and subject"
+    } else if refused {
+        "check the role's trust policy and that the source credentials may call sts:AssumeRole on it"
+    } else {
+        "check the network or proxy (HTTPS_PROXY) between here and STS, and AWS_ENDPOINT_URL_STS"
+    }
 }
 
 /// Service error codes that mean "these credentials may not do this", or "these are not
@@ -82,6 +110,7 @@ impl TokenError {
     pub fn identity_refused(&self) -> bool {
         match self {
             TokenError::NoCredentials { .. } | TokenError::SsoLogin { .. } => true,
+            TokenError::AssumeRole { refused, .. } => *refused,
             TokenError::Service { code, .. } => REFUSED_IDENTITY_CODES.contains(&code.as_str()),
             _ => false,
         }
@@ -104,15 +133,105 @@ fn login_profile(profile: &Option<String>) -> String {
     }
 }
 
-/// What a user with no usable credentials does next.
+/// How long a failed `get`'s line may be: clients show it on one terminal line, and the
+/// SDK's chain (600-700 characters) is for the log and `doctor`.
+pub const MAX_LINE: usize = 240;
+
+/// `no AWS credentials found …`: the cause, the sources the SDK tried (its chain shortened),
+/// the fix, within [`MAX_LINE`]. The whole chain is logged where it is met ([`classify`]).
+fn no_credentials_line(profile: &Option<String>, detail: &str) -> String {
+    let head = format!("no AWS credentials found{}: ", profile_hint(profile));
+    let fix = credentials_fix(profile);
+    let room = MAX_LINE.saturating_sub(head.chars().count() + fix.chars().count() + 2);
+    let tried = clip(&tried_sources(detail), room.max(40));
+    format!("{head}{tried}; {fix}")
+}
+
+/// The SDK's providers as the chain's error names them, and as a person would.
+const PROVIDERS: [(&str, &str); 5] = [
+    ("Environment:", "environment"),
+    ("Profile:", "profile"),
+    ("WebIdentityToken:", "web identity"),
+    ("EcsContainer:", "container"),
+    ("Ec2InstanceMetadata:", "instance metadata"),
+];
+
+/// What the SDK says when a provider has nothing to offer, which says nothing about why.
+const NOT_ENABLED: &str = "the credential provider was not enabled";
+
+/// The gist of the SDK's error: for its default chain, the profile's own reason if it has one
+/// (`profile `prod` was not defined`), else the providers it tried; else its text.
+fn tried_sources(detail: &str) -> String {
+    let Some((_, attempted)) = detail.split_once("Attempted:") else {
+        return gist(detail).to_string();
+    };
+    let mut found: Vec<(usize, &str, &str)> = PROVIDERS
+        .iter()
+        .filter_map(|(label, name)| Some((attempted.find(label)?, *label, *name)))
+        .collect();
+    found.sort();
+    let profile_reason = found.iter().enumerate().find_map(|(i, (at, label, _))| {
+        if *label != "Profile:" {
+            return None;
+        }
+        let end = found.get(i + 1).map_or(attempted.len(), |next| next.0);
+        let reason = attempted[at + label.len()..end].trim();
+        let reason = reason
+            .strip_prefix(NOT_ENABLED)?
+            .trim_start_matches(':')
+            .trim();
+        (!reason.is_empty()).then(|| reason.to_string())
+    });
+    // A profile's own reason is the cause; the other providers had nothing to say.
+    if let Some(reason) = profile_reason {
+        return reason;
+    }
+    let names: Vec<&str> = found.iter().map(|f| f.2).collect();
+    format!("the SDK tried {}", names.join(", "))
+}
+
+/// The SDK's wrappers that say only that something failed, outermost first as they nest.
+const GENERIC: [&str; 9] = [
+    "an error occurred while loading credentials: ",
+    "the credentials provider was not properly configured: ",
+    "the credential provider was not enabled: ",
+    "ProfileFile provider could not be built: ",
+    "Error retrieving credentials: ",
+    "dispatch failure: ",
+    "io error: ",
+    "client error (Connect): ",
+    "tcp connect error: ",
+];
+
+/// An SDK error's text without the wrappers that say nothing of the cause, so that a clipped
+/// line keeps the cause (`failed to load IMDS session token: …`, `Connection refused`).
+fn gist(detail: &str) -> &str {
+    let mut rest = detail;
+    while let Some(inner) = GENERIC.iter().find_map(|g| rest.strip_prefix(g)) {
+        rest = inner;
+    }
+    rest
+}
+
+/// `s` cut to `max` characters, with `…` where it was cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", kept.trim_end())
+}
+
+/// What a user with no usable credentials does next, and where the whole story is.
 fn credentials_fix(profile: &Option<String>) -> String {
-    let explain = "`docker-credential-ecr doctor HOST` shows what the credential chain found";
+    let explain = "`docker-credential-ecr doctor HOST` says more";
     match profile {
-        Some(p) => format!(
-            "give profile {p:?} credentials in ~/.aws/config (`aws configure --profile {p}`); {explain}"
+        Some(_) => format!(
+            "give it credentials (`aws configure{}`); {explain}",
+            login_profile(profile)
         ),
         None => format!(
-            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure`; {explain}"
+            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`; {explain}"
         ),
     }
 }
@@ -193,8 +312,38 @@ impl TokenSource for AwsTokenSource {
                     TokenError::NoCredentials { profile, detail }
                 }
                 TokenError::SsoLogin { .. } => TokenError::SsoLogin { profile },
-                other => other,
+                other => with_profile_role(other, target),
             })
+    }
+}
+
+/// Names the role of a failed assumption that the SDK's error leaves unnamed: for a web
+/// identity, `AWS_ROLE_ARN` when set; else the selected profile's `role_arn`, read from the
+/// files the SDK read. Both from the process environment, which is what the SDK reads.
+pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
+    use crate::env::{Env, ProcessEnv};
+    let TokenError::AssumeRole {
+        role: None,
+        detail,
+        refused,
+        web_identity,
+    } = error
+    else {
+        return error;
+    };
+    let from_env = web_identity
+        .then(|| ProcessEnv.var("AWS_ROLE_ARN"))
+        .flatten();
+    let role = from_env.or_else(|| {
+        crate::profiles::Profiles::load(&ProcessEnv, target.settings.profile.as_deref())
+            .ok()
+            .and_then(|p| p.get("role_arn").map(str::to_string))
+    });
+    TokenError::AssumeRole {
+        role,
+        detail,
+        refused,
+        web_identity,
     }
 }
 
@@ -209,7 +358,16 @@ impl AwsTokenSource {
                         code: Option<&str>,
                         message: Option<&str>,
                         status: Option<u16>| {
-            classify(e, code, message, status, &endpoint, self.deadline.limit())
+            let role = target.settings.role.as_ref().map(|r| r.arn.as_str());
+            classify(
+                e,
+                code,
+                message,
+                status,
+                &endpoint,
+                self.deadline.limit(),
+                role,
+            )
         };
         let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
             Registry::Private(_) => {
@@ -433,6 +591,7 @@ fn classify(
     status: Option<u16>,
     endpoint: &str,
     timeout: Duration,
+    config_role: Option<&str>,
 ) -> TokenError {
     let chain = error_chain(err, Repeats::Adjacent);
     let has = |needle: &str| chain.iter().any(|s| s.contains(needle));
@@ -447,6 +606,11 @@ fn classify(
             if needs_sso_login(&detail) {
                 return TokenError::SsoLogin { profile: None };
             }
+            if let Some(failed) = assume_role_failure(c, config_role) {
+                return failed;
+            }
+            // The line shows the gist; the whole chain is for whoever turns the log on.
+            crate::debug!("the SDK's credential chain: {detail}");
             return TokenError::NoCredentials {
                 profile: None,
                 detail,
@@ -496,6 +660,57 @@ fn classify(
             detail: one_line(&detail),
         },
     }
+}
+
+/// A role assumption that failed inside a credentials error, from the STS AssumeRole (or
+/// AssumeRoleWithWebIdentity) error in its chain: the innermost one, which is where the chain
+/// of roles broke. The role is the config file's when it was the only one assumed (it is
+/// assumed last, on top of the profile), else the profile's or the web identity's, which the
+/// caller names ([`with_profile_role`]).
+pub fn assume_role_failure(
+    err: &(dyn StdError + 'static),
+    config_role: Option<&str>,
+) -> Option<TokenError> {
+    use aws_sdk_sts::error::SdkError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
+    let mut hops = 0;
+    // (refused, detail, web identity) of the innermost failure seen so far.
+    let mut innermost = None;
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(sts) = e.downcast_ref::<SdkError<AssumeRoleError>>() {
+            hops += 1;
+            innermost = Some((sts_failure(sts), false));
+        } else if let Some(sts) = e.downcast_ref::<SdkError<AssumeRoleWithWebIdentityError>>() {
+            hops += 1;
+            innermost = Some((sts_failure(sts), true));
+        }
+        source = e.source();
+    }
+    let ((refused, detail), web_identity) = innermost?;
+    Some(TokenError::AssumeRole {
+        role: config_role
+            .filter(|_| hops == 1 && !web_identity)
+            .map(str::to_string),
+        detail,
+        refused,
+        web_identity,
+    })
+}
+
+/// Whether STS answered with a refusal, and what it said (its code and message), or why it
+/// was not reached.
+fn sts_failure<E>(sts: &aws_sdk_sts::error::SdkError<E>) -> (bool, String)
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    let refused = matches!(sts, aws_sdk_sts::error::SdkError::ServiceError(_));
+    let detail = match (sts.code(), sts.message()) {
+        (Some(code), message) => format!("{code}: {}", one_line(message.unwrap_or("(no message)"))),
+        (None, _) => gist(&error_line(sts, Repeats::Adjacent)).to_string(),
+    };
+    (refused, detail)
 }
 
 /// Whether a credential failure is the SSO provider's "log in again". aws-config's SSO errors
@@ -648,7 +863,15 @@ mod tests {
                 .unwrap_err()
         };
         let classify = |e: &(dyn StdError + 'static)| {
-            classify(e, None, None, None, "ecr.us-east-1", Duration::from_secs(1))
+            classify(
+                e,
+                None,
+                None,
+                None,
+                "ecr.us-east-1",
+                Duration::from_secs(1),
+                None,
+            )
         };
         let e = classify(&*ecr);
         assert!(
@@ -679,6 +902,108 @@ mod tests {
         );
     }
 
+    /// A role assumption's failure, behind the credentials error the SDK wraps it in, is told
+    /// apart from missing credentials: refused or unreached, and whose role.
+    #[test]
+    fn a_failed_role_assumption_is_not_missing_credentials() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_sts::error::SdkError;
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        let unreached: SdkError<AssumeRoleError> = SdkError::timeout_error("connect timed out");
+        let e = classify(
+            &CredentialsError::provider_error(unreached),
+            None,
+            None,
+            None,
+            "ecr.us-east-1",
+            Duration::from_secs(1),
+            Some("arn:aws:iam::123456789012:role/r"),
+        );
+        assert!(
+            matches!(&e, TokenError::AssumeRole { role: Some(r), refused: false, .. } if r.ends_with("role/r")),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with(
+                "cannot assume role arn:aws:iam::123456789012:role/r through AWS STS: "
+            )
+        );
+        assert!(!e.identity_refused());
+        let refused = TokenError::AssumeRole {
+            role: None,
+            detail: "AccessDenied: no".into(),
+            refused: true,
+            web_identity: false,
+        };
+        assert!(refused.identity_refused());
+        assert!(refused.to_string().starts_with(
+            "cannot assume the profile's role through AWS STS: AccessDenied: no; check the role's trust policy"
+        ));
+    }
+
+    /// The SDK's chain, as it reports it, becomes the providers tried and the profile's own
+    /// reason, within the line's length; what it said of each provider goes to the log.
+    #[test]
+    fn no_credentials_is_a_short_line_naming_what_was_tried() {
+        let chain = "the credential provider was not enabled: no credentials found in chain. Attempted: Environment: the credential provider was not enabled: environment variable not set Profile: the credential provider was not enabled WebIdentityToken: the credential provider was not enabled: $AWS_WEB_IDENTITY_TOKEN_FILE was not set EcsContainer: the credential provider was not enabled: ECS provider not configured Ec2InstanceMetadata: the credential provider was not enabled: IMDS disabled by AWS_EC2_METADATA_DISABLED env var set to `true`";
+        let line = TokenError::NoCredentials {
+            profile: None,
+            detail: chain.into(),
+        }
+        .to_string();
+        assert_eq!(
+            line,
+            "no AWS credentials found: the SDK tried environment, profile, web identity, container, instance metadata; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`; `docker-credential-ecr doctor HOST` says more"
+        );
+        assert!(line.chars().count() <= MAX_LINE);
+        let profile_chain = chain.replace(
+            "Profile: the credential provider was not enabled WebIdentityToken",
+            "Profile: the credential provider was not enabled: profile `prod` was not defined: could not find source profile prod referenced from the root profile WebIdentityToken",
+        );
+        let line = TokenError::NoCredentials {
+            profile: Some("prod".into()),
+            detail: profile_chain,
+        }
+        .to_string();
+        assert!(
+            line.starts_with("no AWS credentials found for profile \"prod\": profile `prod` was not defined: could not find source profile prod"),
+            "{line}"
+        );
+        assert!(line.chars().count() <= MAX_LINE, "{line}");
+        assert!(
+            line.ends_with(
+                "(`aws configure --profile prod`); `docker-credential-ecr doctor HOST` says more"
+            ),
+            "{line}"
+        );
+        let long = TokenError::NoCredentials {
+            profile: None,
+            detail: format!("failed to load IMDS session token: {}", "x".repeat(600)),
+        }
+        .to_string();
+        assert!(long.chars().count() <= MAX_LINE, "{long}");
+        // The SDK's generic wrappers go, so the cause survives the clipping.
+        let imds = TokenError::NoCredentials {
+            profile: None,
+            detail: "an error occurred while loading credentials: failed to load IMDS session token: service error: request forbidden: IMDS is disabled or the caller has insufficient permissions.".into(),
+        }
+        .to_string();
+        assert!(
+            imds.starts_with("no AWS credentials found: failed to load IMDS session token: service error: request forbidden"),
+            "{imds}"
+        );
+        assert_eq!(
+            gist(
+                "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)"
+            ),
+            "Connection refused (os error 111)"
+        );
+        assert!(
+            long.contains("failed to load IMDS session token: xx") && long.contains("…;"),
+            "{long}"
+        );
+    }
+
     #[test]
     fn errors_read_as_one_actionable_line() {
         let e = TokenError::NoCredentials {
@@ -687,7 +1012,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "no AWS credentials found for profile \"dev\": the profile has no credentials; give profile \"dev\" credentials in ~/.aws/config (`aws configure --profile dev`); `docker-credential-ecr doctor HOST` shows what the credential chain found"
+            "no AWS credentials found for profile \"dev\": the profile has no credentials; give it credentials (`aws configure --profile dev`); `docker-credential-ecr doctor HOST` says more"
         );
         let e = TokenError::SsoLogin {
             profile: Some("dev".into()),

@@ -36,7 +36,7 @@ pub enum Command {
     #[command(name = configure::COMMAND)]
     Configure(ConfigureArgs),
 
-    /// Explain whether and why HOST (default: every registry routed here) gets a token; exit 0 if all do
+    /// Explain whether and why HOST (default: every registry routed here) gets a token; exit 0 if all do and are routed here
     #[command(name = crate::doctor::COMMAND)]
     Doctor(DoctorArgs),
 
@@ -122,12 +122,12 @@ pub struct DoctorArgs {
     pub hosts: Vec<String>,
 }
 
-/// What `--generate` prints: packagers run it, so it is added to the parser only
-/// ([`command`]), never to the help, the man page or the completions ([`user_command`]), which
-/// would offer it hidden or not.
+/// What `--generate` prints. It is added to the parser ([`command`]), whose `--help` and man
+/// page list it (a user of `cargo install` needs it to get the man page), but not to the
+/// completions ([`user_command`]), which would offer a packager's option at every TAB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Generate {
-    /// The man page, docker-credential-ecr(1)
+    // No doc comments on the values: clap would turn `--help` into its long form to show them.
     Man,
     Bash,
     Zsh,
@@ -212,14 +212,14 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Parsed, clap::Error> {
     Cli::from_arg_matches(&matches).map(Parsed::Run)
 }
 
-/// The parser: what users see, and packagers' `--generate KIND`.
+/// The parser: what users see, `--generate KIND` included.
 pub fn command() -> clap::Command {
     user_command().arg(
         clap::Arg::new(GENERATE)
             .long(GENERATE)
             .value_name("KIND")
             .value_parser(clap::value_parser!(Generate))
-            .hide(true)
+            .help("Print the man page, docker-credential-ecr(1), or a shell's completion script, and exit")
             .exclusive(true),
     )
 }

@@ -2,8 +2,9 @@
 //! (clap_mangen) and shell completions (clap_complete), rendered from the command line's one
 //! definition ([`super::args`]) so that they cannot drift from the binary they ship with.
 //!
-//! A hidden option of the binary rather than an `xtask`: packagers (Debian, RPM, Homebrew) run
-//! the binary they just built, and need no second program.
+//! An option of the binary rather than an `xtask`: packagers (Debian, RPM, Homebrew) run the
+//! binary they just built, and need no second program; `--help` and the man page list it, for
+//! whoever installed the binary alone.
 
 use super::args::{self, ENV_VARS, Generate};
 use crate::program::{NAME, REPOSITORY};
@@ -106,7 +107,8 @@ const SEE_ALSO: &[(&str, u8)] = &[
 /// `docker-credential-ecr(1)`: clap_mangen's title, name, synopsis and options; the commands
 /// and their options from the same definition; then the sections clap has no words for.
 fn man() -> String {
-    let cmd = args::user_command();
+    // The parser's definition, `--generate` included (the completions leave it out).
+    let cmd = args::command();
     let page = clap_mangen::Man::new(cmd.clone()).manual("User Commands");
     let mut out = Vec::new();
     // Rendering into a Vec cannot fail.
@@ -151,7 +153,7 @@ fn man() -> String {
         ),
         (
             "2",
-            "A usage error of configure, doctor or kubelet (an unknown option, a missing or extra argument), explained on standard error.".to_string(),
+            "A usage error of configure, doctor or kubelet (an unknown option, a missing or extra argument), explained in one line on standard error.".to_string(),
         ),
     ] {
         r.control("TP", []).text([bold(code)]).text([roman(what)]);
@@ -274,8 +276,8 @@ mod tests {
             );
         }
         assert!(
-            !m.contains("generate"),
-            "a packagers' option is not for the page"
+            m.contains("\\-\\-generate"),
+            "how the page is made, for whoever installed the binary alone"
         );
     }
 

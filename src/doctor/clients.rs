@@ -65,6 +65,33 @@ impl ClientFiles {
         ClientFiles { docker, containers }
     }
 
+    /// docker's file, when its `credsStore` sends every registry to helper `ours`.
+    pub fn creds_store_file(&self, ours: &str) -> Option<&ClientFile> {
+        match &self.docker.state {
+            FileState::Parsed(auth) if auth.creds_store.as_deref() == Some(ours) => {
+                Some(&self.docker)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether any client config file exists: with none, nothing can be said of routing (the
+    /// clients may be configured elsewhere, or not be used at all, as on a kubelet node).
+    pub fn any_present(&self) -> bool {
+        std::iter::once(&self.docker)
+            .chain(&self.containers)
+            .any(|f| f.state != FileState::Missing)
+    }
+
+    /// The registries docker has logged in to through `credsStore` (its `auths` keys), when
+    /// that store is helper `ours`.
+    pub fn creds_store_hosts(&self, ours: &str) -> Vec<String> {
+        match self.creds_store_file(ours).map(|f| &f.state) {
+            Some(FileState::Parsed(auth)) => auth.auths.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Hosts that some file routes to helper `ours` by an exact `credHelpers` key, in file order.
     pub fn routed_hosts(&self, ours: &str) -> Vec<String> {
         let mut hosts: Vec<String> = Vec::new();
@@ -135,14 +162,37 @@ pub fn parse(bytes: &[u8]) -> FileState {
     })
 }
 
+/// What this helper does with a registry that is not ECR (`None` for an ECR registry): routing
+/// such a host here is then a fact to state, never advice to give.
+pub type Foreign<'a> = Option<&'a str>;
+
+/// ", but the helper …" for a foreign host routed here.
+fn but(foreign: Foreign) -> String {
+    foreign
+        .map(|f| format!(", but the helper {f}"))
+        .unwrap_or_default()
+}
+
 /// Docker: `credHelpers[host]` exactly, else `credsStore`, else a password stored in `auths`.
-pub fn docker_route(file: &ClientFile, host: &str, ours: &str) -> Route {
+pub fn docker_route(file: &ClientFile, host: &str, ours: &str, foreign: Foreign) -> Route {
     let mut notes = Vec::new();
     let path = file.path.display();
+    let advice = |text: String| {
+        if foreign.is_none() {
+            text
+        } else {
+            String::new()
+        }
+    };
     let (ours_now, summary) = match &file.state {
         FileState::Missing => (
             false,
-            format!("{path} does not exist; add {{\"credHelpers\": {{\"{host}\": \"{ours}\"}}}}"),
+            format!(
+                "{path} does not exist{}",
+                advice(format!(
+                    "; add {{\"credHelpers\": {{\"{host}\": \"{ours}\"}}}}"
+                ))
+            ),
         ),
         FileState::Invalid(why) => (false, format!("{path} is {why}; docker cannot read it")),
         FileState::Parsed(auth) => {
@@ -150,7 +200,10 @@ pub fn docker_route(file: &ClientFile, host: &str, ours: &str) -> Route {
             match (auth.cred_helpers.get(host), &auth.creds_store) {
                 (Some(h), _) if h == ours => (
                     true,
-                    format!("{path}: credHelpers[\"{host}\"] = \"{ours}\""),
+                    format!(
+                        "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
+                        but(foreign)
+                    ),
                 ),
                 (Some(h), _) => (
                     false,
@@ -160,7 +213,10 @@ pub fn docker_route(file: &ClientFile, host: &str, ours: &str) -> Route {
                 ),
                 (None, Some(s)) if s == ours => (
                     true,
-                    format!("{path}: credsStore = \"{ours}\" (every registry)"),
+                    format!(
+                        "{path}: credsStore = \"{ours}\" (every registry){}",
+                        but(foreign)
+                    ),
                 ),
                 (None, Some(s)) => (
                     false,
@@ -171,12 +227,18 @@ pub fn docker_route(file: &ClientFile, host: &str, ours: &str) -> Route {
                 (None, None) if has_auth(auth, host) => (
                     false,
                     format!(
-                        "{path}: only a password stored by `docker login` (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
+                        "{path}: only a password stored by `docker login`{}",
+                        advice(format!(
+                            " (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
+                        ))
                     ),
                 ),
                 (None, None) => (
                     false,
-                    format!("{path}: no credHelpers entry for {host}; add \"{host}\": \"{ours}\""),
+                    format!(
+                        "{path}: no credHelpers entry for {host}{}",
+                        advice(format!("; add \"{host}\": \"{ours}\""))
+                    ),
                 ),
             }
         }
@@ -191,7 +253,7 @@ pub fn docker_route(file: &ClientFile, host: &str, ours: &str) -> Route {
 
 /// containers/image: the first file, in search order, with a `credHelpers` or `auths` entry for
 /// the host decides; `credsStore` is ignored.
-pub fn containers_route(files: &[ClientFile], host: &str, ours: &str) -> Route {
+pub fn containers_route(files: &[ClientFile], host: &str, ours: &str, foreign: Foreign) -> Route {
     let mut notes = Vec::new();
     for file in files {
         let path = file.path.display();
@@ -208,7 +270,10 @@ pub fn containers_route(files: &[ClientFile], host: &str, ours: &str) -> Route {
             FileState::Parsed(auth) => auth,
         };
         notes.extend(near_misses(auth, host));
-        if auth.creds_store.as_deref() == Some(ours) && !auth.cred_helpers.contains_key(host) {
+        if foreign.is_none()
+            && auth.creds_store.as_deref() == Some(ours)
+            && !auth.cred_helpers.contains_key(host)
+        {
             notes.push(format!(
                 "{path}: credsStore is ignored by podman and skopeo; they need credHelpers[\"{host}\"]"
             ));
@@ -216,13 +281,20 @@ pub fn containers_route(files: &[ClientFile], host: &str, ours: &str) -> Route {
         let (is_ours, summary) = match auth.cred_helpers.get(host) {
             Some(h) if h == ours => (
                 true,
-                format!("{path}: credHelpers[\"{host}\"] = \"{ours}\""),
+                format!(
+                    "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
+                    but(foreign)
+                ),
             ),
             Some(h) => (
                 false,
                 format!(
                     "{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"
                 ),
+            ),
+            None if has_auth(auth, host) && foreign.is_some() => (
+                false,
+                format!("{path}: a stored password for {host} is used"),
             ),
             None if has_auth(auth, host) => (
                 false,
@@ -300,12 +372,23 @@ mod tests {
             ),
             HOST,
             "ecr",
+            None,
         );
         assert!(r.ours, "{r:?}");
-        let r = docker_route(&file("/d.json", r#"{"credsStore":"ecr"}"#), HOST, "ecr");
+        let r = docker_route(
+            &file("/d.json", r#"{"credsStore":"ecr"}"#),
+            HOST,
+            "ecr",
+            None,
+        );
         assert!(r.ours);
         assert!(r.summary.contains("every registry"));
-        let r = docker_route(&file("/d.json", r#"{"credsStore":"desktop"}"#), HOST, "ecr");
+        let r = docker_route(
+            &file("/d.json", r#"{"credsStore":"desktop"}"#),
+            HOST,
+            "ecr",
+            None,
+        );
         assert!(!r.ours);
         assert!(r.summary.contains("docker-credential-desktop"));
         let r = docker_route(
@@ -315,10 +398,11 @@ mod tests {
             ),
             HOST,
             "ecr",
+            None,
         );
         assert!(!r.ours);
         assert!(r.summary.contains("docker-credential-ecr-login"));
-        let r = docker_route(&missing("/d.json"), HOST, "ecr");
+        let r = docker_route(&missing("/d.json"), HOST, "ecr", None);
         assert!(!r.ours && r.summary.contains("does not exist"));
     }
 
@@ -327,7 +411,7 @@ mod tests {
         let json = format!(
             r#"{{"credHelpers":{{"https://{HOST}":"ecr"}},"auths":{{"https://{HOST}/v1/":{{"auth":"QVdTOnNlY3JldA=="}}}}}}"#
         );
-        let r = docker_route(&file("/d.json", &json), HOST, "ecr");
+        let r = docker_route(&file("/d.json", &json), HOST, "ecr", None);
         assert!(!r.ours);
         assert!(r.summary.contains("docker login"), "{r:?}");
         assert_eq!(r.notes.len(), 1);
@@ -348,7 +432,7 @@ mod tests {
                 &format!(r#"{{"credHelpers":{{"{HOST}":"ecr"}}}}"#),
             ),
         ];
-        let r = containers_route(&files, HOST, "ecr");
+        let r = containers_route(&files, HOST, "ecr", None);
         assert!(r.ours, "{r:?}");
         assert!(r.summary.starts_with("/d.json"));
         let files = [
@@ -361,14 +445,47 @@ mod tests {
                 &format!(r#"{{"credHelpers":{{"{HOST}":"ecr"}}}}"#),
             ),
         ];
-        let r = containers_route(&files, HOST, "ecr");
+        let r = containers_route(&files, HOST, "ecr", None);
         assert!(!r.ours);
         assert!(r.summary.contains("stored password"));
-        let r = containers_route(&[file("/d.json", r#"{"credsStore":"ecr"}"#)], HOST, "ecr");
+        let r = containers_route(
+            &[file("/d.json", r#"{"credsStore":"ecr"}"#)],
+            HOST,
+            "ecr",
+            None,
+        );
         assert!(!r.ours);
         assert!(r.notes[0].contains("credsStore is ignored"));
-        let r = containers_route(&[file("/a.json", "{not json")], HOST, "ecr");
+        let r = containers_route(&[file("/a.json", "{not json")], HOST, "ecr", None);
         assert!(!r.ours && r.summary.contains("not valid JSON (line 1, column 2)"));
+    }
+
+    /// A host the helper does not serve gets facts, never advice to route it here.
+    #[test]
+    fn foreign_hosts_get_no_advice_and_a_warning_when_routed_here() {
+        let does = Some("answers \"not found\" for it");
+        let r = docker_route(&missing("/d.json"), "ghcr.io", "ecr", does);
+        assert_eq!(r.summary, "/d.json does not exist");
+        let r = docker_route(&file("/d.json", "{}"), "ghcr.io", "ecr", does);
+        assert_eq!(r.summary, "/d.json: no credHelpers entry for ghcr.io");
+        let r = docker_route(
+            &file("/d.json", r#"{"credHelpers":{"ghcr.io":"ecr"}}"#),
+            "ghcr.io",
+            "ecr",
+            does,
+        );
+        assert!(r.ours);
+        assert!(
+            r.summary
+                .ends_with(", but the helper answers \"not found\" for it")
+        );
+        let r = containers_route(
+            &[file("/d.json", r#"{"credsStore":"ecr"}"#)],
+            "ghcr.io",
+            "ecr",
+            does,
+        );
+        assert!(r.notes.is_empty() && !r.summary.contains("add"), "{r:?}");
     }
 
     #[test]

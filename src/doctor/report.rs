@@ -14,6 +14,8 @@ pub struct Diagnosis {
     pub nothing_routed: bool,
     /// The client config files searched for routed hosts, when none was found.
     pub searched: Vec<PathBuf>,
+    /// docker's file, when its `credsStore` sends every registry here.
+    pub creds_store: Option<PathBuf>,
     /// The `credHelpers` value that means this helper (`ecr` for `docker-credential-ecr`).
     pub helper_name: String,
 }
@@ -35,19 +37,36 @@ pub struct HostDiagnosis {
     /// Only for ECR registries.
     pub details: Option<Details>,
     pub routes: Vec<Route>,
+    /// Some client config file exists, so whether a client sends the host here is known.
+    pub routing_known: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryCheck {
     NotAHost,
-    NotEcr { host: String },
-    Ecr { host: String, description: String },
+    /// Not ECR: the helper forwards it to `fallback` (a `docker-credential-*` name) or, with
+    /// none, answers "not found".
+    NotEcr {
+        host: String,
+        fallback: Option<String>,
+    },
+    /// Not an ECR host name, and whether the config file makes it an alias cannot be told.
+    Unknown {
+        host: String,
+        why: String,
+    },
+    Ecr {
+        host: String,
+        description: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Details {
     /// `file:line` of the config entry that matched.
     pub config_entry: Option<String>,
+    /// The config file parsed, so which entry matches (if any) is known.
+    pub config_known: bool,
     /// Non-secret settings the entry chose (`profile "dev"`, `role …`).
     pub settings: Vec<String>,
     pub credentials: CredentialCheck,
@@ -85,8 +104,10 @@ pub enum Resolved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheCheck {
     Disabled,
-    /// No cache directory can be found (no HOME).
-    Unavailable,
+    /// No cache directory, and why ([`crate::dirs::NoCacheDir`]).
+    Unavailable(String),
+    /// Which entry a request would use cannot be told: why (the identity or config failed).
+    Unknown(String),
     /// The cache directory cannot be used: why, in one line.
     Unusable(String),
     Entry {
@@ -130,7 +151,7 @@ impl Diagnosis {
     pub fn healthy(&self) -> bool {
         !matches!(self.config, ConfigCheck::Invalid(_))
             && !self.hosts.is_empty()
-            && self.hosts.iter().all(HostDiagnosis::has_token)
+            && self.hosts.iter().all(HostDiagnosis::works)
     }
 }
 
@@ -139,6 +160,16 @@ impl HostDiagnosis {
         self.details
             .as_ref()
             .is_some_and(|d| matches!(d.fetch, FetchCheck::Hit { .. } | FetchCheck::Fetched { .. }))
+    }
+
+    /// Some client sends the host here (when the clients' files say anything at all).
+    pub fn routed_here(&self) -> bool {
+        !self.routing_known || self.routes.iter().any(|r| r.ours)
+    }
+
+    /// A token can be had, and a client that asks for one asks this helper.
+    pub fn works(&self) -> bool {
+        self.has_token() && self.routed_here()
     }
 }
 
@@ -213,7 +244,17 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
             &format!("{message} (every request fails until it is fixed)"),
         ),
     }
-    if d.nothing_routed {
+    if let (true, Some(path)) = (d.nothing_routed, &d.creds_store) {
+        line(
+            Mark::Info,
+            "routing",
+            &format!(
+                "{}: credsStore = \"{}\" sends every registry docker uses to this helper; name one to check it: `doctor <registry host>`",
+                path.display(),
+                d.helper_name
+            ),
+        );
+    } else if d.nothing_routed {
         let files: Vec<String> = d.searched.iter().map(|p| p.display().to_string()).collect();
         line(
             Mark::Fail,
@@ -242,8 +283,17 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
     } else if d.hosts.is_empty() {
         format!("{} nothing to diagnose", style.mark(Mark::Fail))
     } else {
+        let unrouted = d
+            .hosts
+            .iter()
+            .filter(|h| h.has_token() && !h.routed_here())
+            .count();
+        let but = match unrouted {
+            0 => String::new(),
+            n => format!(", but no client sends {n} of them to this helper"),
+        };
         format!(
-            "{} a token can be had for {good} of {} registries",
+            "{} a token can be had for {good} of {} registries{but}",
             style.mark(Mark::Fail),
             d.hosts.len()
         )
@@ -253,170 +303,233 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
     out
 }
 
-fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
-    let mut line = |mark: Mark, label: &str, text: &str| {
-        out.push_str(&format!("  {} {label:<13} {text}\n", style.mark(mark)));
-    };
-    match &h.registry {
-        RegistryCheck::NotAHost => {
-            line(
-                Mark::Fail,
-                "registry",
-                "not a registry host or URL (expected host[:port], https://host/…)",
-            );
-            return;
-        }
-        RegistryCheck::NotEcr { host } => {
-            line(
-                Mark::Fail,
-                "registry",
-                &format!(
-                    "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; the helper answers \"not found\" and clients pull anonymously"
-                ),
-            );
-        }
-        RegistryCheck::Ecr { description, .. } => line(Mark::Ok, "registry", description),
+/// Where a report's lines go, and how their marks are drawn.
+struct Lines<'a> {
+    out: &'a mut String,
+    style: Style,
+}
+
+impl Lines<'_> {
+    fn line(&mut self, mark: Mark, label: &str, text: &str) {
+        let mark = self.style.mark(mark);
+        self.out.push_str(&format!("  {mark} {label:<13} {text}\n"));
     }
-    if let Some(d) = &h.details {
-        let entry = match &d.config_entry {
-            Some(at) if d.settings.is_empty() => format!("entry at {at}"),
-            Some(at) => format!("entry at {at}: {}", d.settings.join(", ")),
-            None => "no entry matched: the environment's AWS settings apply".into(),
-        };
-        line(Mark::Info, "config entry", &entry);
-        let c = &d.credentials;
-        let (mark, resolved) = match &c.resolved {
-            Resolved::Ok {
-                key_id,
-                provider,
-                expires_ms,
-                took_ms,
-            } => {
-                let provider = provider
-                    .as_ref()
-                    .map(|p| format!("{p}, "))
-                    .unwrap_or_default();
-                let expiry = expires_ms
-                    .map(|e| format!(", expires {}", relative(e, now)))
-                    .unwrap_or_default();
-                (
-                    if c.problems.is_empty() {
-                        Mark::Ok
-                    } else {
-                        Mark::Warn
-                    },
-                    format!("resolved by the SDK in {took_ms} ms ({provider}key {key_id}{expiry})"),
-                )
-            }
-            Resolved::Failed { message, took_ms } => (
-                Mark::Fail,
-                format!("the SDK found none after {took_ms} ms: {message}"),
-            ),
-        };
-        line(mark, "credentials", &c.source);
-        line(Mark::Info, "", &resolved);
-        for p in &c.problems {
-            line(Mark::Warn, "", p);
-        }
-        line(
-            Mark::Info,
-            "api",
-            &format!("{} ({}), region {}", d.endpoint.0, d.endpoint.1, d.region),
-        );
-        let (mark, cache) = match &d.cache {
-            CacheCheck::Disabled => (
-                Mark::Info,
-                "disabled (AWS_ECR_DISABLE_CACHE): every request calls the API".to_string(),
-            ),
-            CacheCheck::Unavailable => (
-                Mark::Warn,
-                "no cache directory (HOME unset): every request calls the API".to_string(),
-            ),
-            CacheCheck::Unusable(why) => {
-                (Mark::Warn, format!("{why}: every request calls the API"))
-            }
-            CacheCheck::Entry { path, state, .. } => {
-                let (mark, what) = match state {
-                    EntryState::None => (Mark::Info, "no entry yet".to_string()),
-                    EntryState::Token {
-                        expires_ms,
-                        fresh: true,
-                    } => (
-                        Mark::Ok,
-                        format!("token valid, expires {}", relative(*expires_ms, now)),
-                    ),
-                    EntryState::Token {
-                        expires_ms,
-                        fresh: false,
-                    } => (
-                        Mark::Info,
-                        format!(
-                            "token due for refresh, expires {}",
-                            relative(*expires_ms, now)
-                        ),
-                    ),
-                    EntryState::Expired { expires_ms } => (
-                        Mark::Info,
-                        format!("token expired {}", relative(*expires_ms, now)),
-                    ),
-                    EntryState::Failure { at_ms, message } => (
-                        Mark::Warn,
-                        format!("last refresh failed {}: {message}", relative(*at_ms, now)),
-                    ),
-                };
-                (mark, format!("{} ({what})", path.display()))
-            }
-        };
-        line(mark, "cache", &cache);
-        if let CacheCheck::Entry { scope, hosts, .. } = &d.cache {
-            let answered = match hosts.len() {
-                0 => String::new(),
-                1 => format!("; it has answered {}", hosts[0]),
-                n => format!("; it has answered {n} registries: {}", hosts.join(", ")),
+}
+
+fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
+    let mut lines = Lines { out, style };
+    let (mark, text) = registry_line(&h.registry);
+    lines.line(mark, "registry", &text);
+    if h.registry == RegistryCheck::NotAHost {
+        return;
+    }
+    match &h.details {
+        Some(d) => render_details(&mut lines, d, &h.routes, now),
+        None => render_foreign_routes(&mut lines, h),
+    }
+}
+
+fn registry_line(r: &RegistryCheck) -> (Mark, String) {
+    match r {
+        RegistryCheck::NotAHost => (
+            Mark::Fail,
+            "not a registry host or URL (expected host[:port], https://host/…)".into(),
+        ),
+        RegistryCheck::NotEcr { host, fallback } => {
+            let answer = match fallback {
+                Some(f) => {
+                    format!("the helper forwards it to docker-credential-{f} (fallback_store)")
+                }
+                None => "the helper answers \"not found\" and clients pull anonymously".into(),
             };
-            line(Mark::Info, "", &format!("{scope}{answered}"));
-        }
-        for r in &h.routes {
-            line(
-                if r.ours { Mark::Ok } else { Mark::Warn },
-                r.client,
-                &r.summary,
-            );
-            for n in &r.notes {
-                line(Mark::Warn, "", n);
-            }
-        }
-        let (mark, fetch) = match &d.fetch {
-            FetchCheck::Hit {
-                took_ms,
-                expires_ms,
-            } => (
-                Mark::Ok,
+            (
+                Mark::Fail,
                 format!(
-                    "cache hit in {took_ms} ms, expires {}",
-                    relative(*expires_ms, now)
+                    "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; {answer}"
                 ),
-            ),
-            FetchCheck::Fetched {
-                took_ms,
-                expires_ms,
-            } => (
-                Mark::Ok,
-                format!(
-                    "fetched in {took_ms} ms, expires {}",
-                    relative(*expires_ms, now)
-                ),
-            ),
-            FetchCheck::Failed { took_ms, message } => {
-                (Mark::Fail, format!("failed after {took_ms} ms: {message}"))
-            }
-            FetchCheck::Skipped(why) => (Mark::Fail, format!("not attempted: {why}")),
+            )
+        }
+        RegistryCheck::Unknown { host, why } => (
+            Mark::Fail,
+            format!("cannot tell whether {host} is an alias of an ECR registry: {why}"),
+        ),
+        RegistryCheck::Ecr { description, .. } => (Mark::Ok, description.clone()),
+    }
+}
+
+/// The lines of an ECR registry (or alias), in the order a request meets them.
+fn render_details(lines: &mut Lines, d: &Details, routes: &[Route], now: u64) {
+    lines.line(Mark::Info, "config entry", &entry_text(d));
+    let c = &d.credentials;
+    let (mark, resolved) = resolved_line(c, now);
+    lines.line(mark, "credentials", &c.source);
+    lines.line(Mark::Info, "", &resolved);
+    for p in &c.problems {
+        lines.line(Mark::Warn, "", p);
+    }
+    let api = format!("{} ({}), region {}", d.endpoint.0, d.endpoint.1, d.region);
+    lines.line(Mark::Info, "api", &api);
+    let (mark, cache) = cache_line(&d.cache, now);
+    lines.line(mark, "cache", &cache);
+    if let CacheCheck::Entry { scope, hosts, .. } = &d.cache {
+        let answered = match hosts.len() {
+            0 => String::new(),
+            1 => format!("; it has answered {}", hosts[0]),
+            n => format!("; it has answered {n} registries: {}", hosts.join(", ")),
         };
-        line(mark, "token", &fetch);
-    } else {
-        for r in &h.routes {
-            line(Mark::Info, r.client, &r.summary);
+        lines.line(Mark::Info, "", &format!("{scope}{answered}"));
+    }
+    for r in routes {
+        let mark = if r.ours { Mark::Ok } else { Mark::Warn };
+        lines.line(mark, r.client, &r.summary);
+        for n in &r.notes {
+            lines.line(Mark::Warn, "", n);
         }
+    }
+    let (mark, fetch) = fetch_line(&d.fetch, now);
+    lines.line(mark, "token", &fetch);
+}
+
+fn entry_text(d: &Details) -> String {
+    match &d.config_entry {
+        _ if !d.config_known => {
+            "not known: the config file is invalid, so which entry matches cannot be told".into()
+        }
+        Some(at) if d.settings.is_empty() => format!("entry at {at}"),
+        Some(at) => format!("entry at {at}: {}", d.settings.join(", ")),
+        None => "no entry matched: the environment's AWS settings apply".into(),
+    }
+}
+
+/// What the SDK resolved; marked as a warning when the detected source has problems.
+fn resolved_line(c: &CredentialCheck, now: u64) -> (Mark, String) {
+    match &c.resolved {
+        Resolved::Ok {
+            key_id,
+            provider,
+            expires_ms,
+            took_ms,
+        } => {
+            let provider = provider
+                .as_ref()
+                .map(|p| format!("{p}, "))
+                .unwrap_or_default();
+            let expiry = expires_ms
+                .map(|e| format!(", expires {}", relative(e, now)))
+                .unwrap_or_default();
+            let mark = if c.problems.is_empty() {
+                Mark::Ok
+            } else {
+                Mark::Warn
+            };
+            let text =
+                format!("resolved by the SDK in {took_ms} ms ({provider}key {key_id}{expiry})");
+            (mark, text)
+        }
+        Resolved::Failed { message, took_ms } => (
+            Mark::Fail,
+            format!("the SDK got no credentials after {took_ms} ms: {message}"),
+        ),
+    }
+}
+
+fn cache_line(cache: &CacheCheck, now: u64) -> (Mark, String) {
+    match cache {
+        CacheCheck::Disabled => (
+            Mark::Info,
+            "disabled (AWS_ECR_DISABLE_CACHE): every request calls the API".to_string(),
+        ),
+        CacheCheck::Unavailable(why) | CacheCheck::Unusable(why) => {
+            (Mark::Warn, format!("{why}: every request calls the API"))
+        }
+        CacheCheck::Unknown(why) => (
+            Mark::Warn,
+            format!("cannot tell which entry a request would use: {why}"),
+        ),
+        CacheCheck::Entry { path, state, .. } => {
+            let (mark, what) = entry_state_line(state, now);
+            (mark, format!("{} ({what})", path.display()))
+        }
+    }
+}
+
+fn entry_state_line(state: &EntryState, now: u64) -> (Mark, String) {
+    match state {
+        EntryState::None => (Mark::Info, "no entry yet".to_string()),
+        EntryState::Token {
+            expires_ms,
+            fresh: true,
+        } => (
+            Mark::Ok,
+            format!("token valid, expires {}", relative(*expires_ms, now)),
+        ),
+        EntryState::Token {
+            expires_ms,
+            fresh: false,
+        } => (
+            Mark::Info,
+            format!(
+                "token due for refresh, expires {}",
+                relative(*expires_ms, now)
+            ),
+        ),
+        EntryState::Expired { expires_ms } => (
+            Mark::Info,
+            format!("token expired {}", relative(*expires_ms, now)),
+        ),
+        EntryState::Failure { at_ms, message } => (
+            Mark::Warn,
+            format!("last refresh failed {}: {message}", relative(*at_ms, now)),
+        ),
+    }
+}
+
+fn fetch_line(fetch: &FetchCheck, now: u64) -> (Mark, String) {
+    match fetch {
+        FetchCheck::Hit {
+            took_ms,
+            expires_ms,
+        } => (
+            Mark::Ok,
+            format!(
+                "cache hit in {took_ms} ms, expires {}",
+                relative(*expires_ms, now)
+            ),
+        ),
+        FetchCheck::Fetched {
+            took_ms,
+            expires_ms,
+        } => (
+            Mark::Ok,
+            format!(
+                "fetched in {took_ms} ms, expires {}",
+                relative(*expires_ms, now)
+            ),
+        ),
+        FetchCheck::Failed { took_ms, message } => {
+            (Mark::Fail, format!("failed after {took_ms} ms: {message}"))
+        }
+        FetchCheck::Skipped(why) => (Mark::Fail, format!("not attempted: {why}")),
+    }
+}
+
+/// A host this helper does not serve: routed here without a fallback store, clients get
+/// "not found" for it, which is worth a warning.
+fn render_foreign_routes(lines: &mut Lines, h: &HostDiagnosis) {
+    let forwarded = matches!(
+        &h.registry,
+        RegistryCheck::NotEcr {
+            fallback: Some(_),
+            ..
+        }
+    );
+    for r in &h.routes {
+        let mark = if r.ours && !forwarded {
+            Mark::Warn
+        } else {
+            Mark::Info
+        };
+        lines.line(mark, r.client, &r.summary);
     }
 }
 
@@ -464,6 +577,7 @@ mod tests {
                 },
                 details: Some(Details {
                     config_entry: None,
+                    config_known: true,
                     settings: vec![],
                     credentials: CredentialCheck {
                         source: "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)".into(),
@@ -502,9 +616,11 @@ mod tests {
                     ),
                     notes: vec![],
                 }],
+                routing_known: true,
             }],
             nothing_routed: false,
             searched: vec![],
+            creds_store: None,
             helper_name: "ecr".into(),
         }
     }
@@ -552,9 +668,11 @@ mod tests {
             input: "docker.io".into(),
             registry: RegistryCheck::NotEcr {
                 host: "docker.io".into(),
+                fallback: None,
             },
             details: None,
             routes: vec![],
+            routing_known: true,
         });
         assert!(!d.healthy());
         let plain = render(&d, Style { color: false });

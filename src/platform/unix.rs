@@ -194,6 +194,16 @@ pub fn process_table() -> Vec<(u32, u32)> {
         .collect()
 }
 
+/// The parent of `pid` (`None` for this process's own) and the name its program runs as
+/// (`comm`), from Linux's `/proc`; `None` where there is none.
+pub fn process_parent_and_name(pid: Option<u32>) -> Option<(u32, String)> {
+    let pid = pid.map_or_else(|| "self".to_string(), |p| p.to_string());
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, ppid) = parse_stat(&stat)?;
+    let name = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some((ppid, name.trim_end().to_string()))
+}
+
 /// State and parent from `/proc/PID/stat` (`pid (comm) S ppid …`; comm may hold anything,
 /// parentheses and spaces included, so it is skipped up to the last `)`).
 fn parse_stat(stat: &str) -> Option<(char, u32)> {

@@ -373,7 +373,16 @@ fn warns_when_clients_cannot_find_the_helper() {
         !stderr.contains("no docker-credential-ecr on PATH"),
         "{stderr}"
     );
-    assert!(stderr.contains("which is not this binary"), "{stderr}");
+    // Named as clients run it: the front beside this engine, never the engine itself.
+    let front = std::fs::canonicalize(BIN).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            ", not this installation's docker-credential-ecr ({})",
+            front.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("-engine"), "{stderr}");
 }
 
 /// Run through the front, `configure` runs in the engine: clients that find the front on PATH

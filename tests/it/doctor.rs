@@ -133,7 +133,7 @@ fn missing_credentials_are_explained() {
         "{text}"
     );
     assert!(text.contains("profile \"dev\" is not defined in"), "{text}");
-    assert!(text.contains("the SDK found none after"), "{text}");
+    assert!(text.contains("the SDK got no credentials after"), "{text}");
     assert!(
         has_line(
             &text,
@@ -167,7 +167,8 @@ fn a_config_entry_and_its_pitfalls_are_shown() {
     );
     let (code, text) = doctor(&sb, &[&host]);
     // The entry's profile is used as `aws --profile` uses it, even with the environment's keys
-    // set: its SSO session is not defined, so no token is had.
+    // set: its SSO session is not defined, so no token is had (and only an `https://` key, which no
+    // client uses, names the host).
     assert_eq!(code, 1, "{text}");
     assert!(
         has_line(&text, "✓", "config", &config.display().to_string()),
@@ -384,4 +385,178 @@ fn doctor_names_the_shared_entry_a_host_would_use() {
         "{text}"
     );
     assert_eq!(sb.calls(), (2, 0), "its own entry, its own token");
+}
+
+/// The line of `label` (its first), for assertions about what it says and does not say.
+fn line_of(text: &str, label: &str) -> String {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} line in:\n{text}"))
+        .to_string()
+}
+
+/// With HOME set, the cache line never blames HOME: it says what is broken (the AWS files,
+/// a relative AWS_ECR_CACHE_DIR, the config file), as `get` would meet it.
+#[test]
+fn the_cache_line_names_what_is_broken_not_home() {
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    // The AWS config file is a directory: the identity, so the entry, cannot be known.
+    let mut sb = sandbox();
+    let aws = sb.home().join(".aws").join("config");
+    std::fs::create_dir_all(&aws).unwrap();
+    sb.env("AWS_CONFIG_FILE", &aws);
+    let (_, text) = doctor(&sb, &[&host]);
+    let cache = line_of(&text, "! cache");
+    assert!(!cache.contains("HOME"), "{text}");
+    assert!(cache.contains(&aws.display().to_string()), "{text}");
+    // A relative cache directory: `get` serves uncached, and says so in the log.
+    let mut sb = sandbox();
+    sb.env(ENV_CACHE_DIR, "relative/cache");
+    let (code, text) = doctor(&sb, &[&host]);
+    assert_eq!(code, 0, "{text}");
+    let cache = line_of(&text, "! cache");
+    assert!(!cache.contains("HOME"), "{text}");
+    assert!(
+        cache.contains("AWS_ECR_CACHE_DIR=relative/cache is not an absolute path"),
+        "{text}"
+    );
+    // An invalid config file: nothing is looked up.
+    let mut sb = sandbox();
+    sb.config("bad.toml", "[[registry]]\nmatch = \"x\"\nprofil = \"x\"\n");
+    let (_, text) = doctor(&sb, &[&host]);
+    let cache = line_of(&text, "! cache");
+    assert!(!cache.contains("HOME"), "{text}");
+    assert!(cache.contains("the config file is invalid"), "{text}");
+}
+
+/// AWS_ENDPOINT_URL_ECR decides the endpoint even when the AWS files cannot be read, as it
+/// does for the SDK: the api line names it, not the SDK's default.
+#[test]
+fn the_api_line_names_the_endpoint_variable_when_the_aws_files_are_broken() {
+    let mut sb = sandbox();
+    let aws = sb.home().join(".aws").join("config");
+    std::fs::create_dir_all(&aws).unwrap();
+    sb.env("AWS_CONFIG_FILE", &aws);
+    let (code, text) = doctor(&sb, &[&private_host(MOTO_ACCOUNT, "eu-west-1")]);
+    assert_eq!(code, 1, "{text}");
+    let api = line_of(&text, "· api");
+    assert!(
+        api.contains(&format!(
+            "{} (AWS_ENDPOINT_URL_ECR)",
+            sb.emulator.endpoint()
+        )),
+        "{text}"
+    );
+}
+
+/// An alias host is not called "not an ECR registry" because of a typo elsewhere in the
+/// config file: whether it is an alias cannot be told until the file parses.
+#[test]
+fn an_alias_host_with_an_invalid_config_file_is_not_called_foreign() {
+    let mut sb = sandbox();
+    sb.config(
+        "aliases.toml",
+        "[[registry]]\nmatch = \"registry.example.com\"\naccount = \"123456789012\"\nregion = \"eu-west-1\"\n\n[[registry]]\nmatch = \"public\"\nprofil = \"x\"\n",
+    );
+    let (code, text) = doctor(&sb, &["registry.example.com"]);
+    assert_eq!(code, 1, "{text}");
+    let registry = line_of(&text, "✗ registry");
+    assert!(!registry.contains("not an ECR registry"), "{text}");
+    assert!(
+        registry.contains("cannot tell whether registry.example.com is an alias")
+            && registry.contains("the config file is invalid"),
+        "{text}"
+    );
+    // Nor is it advised to route a host that may not be this helper's.
+    assert!(!text.contains("add {\"credHelpers\""), "{text}");
+}
+
+/// `doctor ghcr.io`: not ECR, so no advice to route it here; routed here, a warning.
+#[test]
+fn a_foreign_host_is_never_advised_to_be_routed_here() {
+    let sb = sandbox();
+    let (code, text) = doctor(&sb, &["ghcr.io"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(!text.contains("\"ghcr.io\": \"ecr\""), "{text}");
+    assert!(!text.contains("add "), "{text}");
+    docker_config(&sb, r#"{"credHelpers": {"ghcr.io": "ecr"}}"#);
+    let (_, text) = doctor(&sb, &[]);
+    assert!(
+        has_line(
+            &text,
+            "!",
+            "docker",
+            "credHelpers[\"ghcr.io\"] = \"ecr\", but the helper answers \"not found\" for it"
+        ),
+        "{text}"
+    );
+}
+
+/// A token alone is not a working setup: a host docker and podman send to another helper
+/// (`ecr-login`), or that only an `https://` key names (clients match keys exactly), fails.
+#[test]
+fn a_host_no_client_sends_here_does_not_count_as_working() {
+    let sb = sandbox();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    docker_config(
+        &sb,
+        &format!(r#"{{"credHelpers": {{"{host}": "ecr-login"}}}}"#),
+    );
+    let (code, text) = doctor(&sb, &[&host]);
+    assert!(has_line(&text, "✓", "token", "fetched in"), "{text}");
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.ends_with("✗ a token can be had for 1 of 1 registries, but no client sends 1 of them to this helper\n"),
+        "{text}"
+    );
+    docker_config(
+        &sb,
+        &format!(r#"{{"credHelpers": {{"https://{host}": "ecr"}}}}"#),
+    );
+    let (code, text) = doctor(&sb, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("is never used"), "{text}");
+    assert!(
+        text.ends_with("but no client sends 1 of them to this helper\n"),
+        "{text}"
+    );
+}
+
+/// `"credsStore": "ecr"` routes every registry docker uses here: doctor says so, and checks
+/// the registries docker has logged in to.
+#[test]
+fn creds_store_is_recognised_as_routing_every_host_here() {
+    let sb = sandbox();
+    docker_config(&sb, r#"{"credsStore": "ecr"}"#);
+    let (code, text) = doctor(&sb, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        !text.contains("no client config routes a registry to this helper"),
+        "{text}"
+    );
+    assert!(
+        has_line(
+            &text,
+            "·",
+            "routing",
+            "credsStore = \"ecr\" sends every registry"
+        ),
+        "{text}"
+    );
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    docker_config(
+        &sb,
+        &format!(r#"{{"credsStore": "ecr", "auths": {{"{host}": {{}}}}}}"#),
+    );
+    let (code, text) = doctor(&sb, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        has_line(
+            &text,
+            "✓",
+            "docker",
+            "credsStore = \"ecr\" (every registry)"
+        ),
+        "{text}"
+    );
 }

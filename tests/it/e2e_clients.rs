@@ -614,3 +614,79 @@ fn cut_off_laptop_docker_pull_of_a_non_ecr_image_is_not_delayed() {
         run.elapsed, run.calls[0].ms
     );
 }
+
+/// A failed `get` is one line a person reads at a glance (the cause, what was tried, the fix;
+/// the SDK's chain goes to the log and to `doctor`), and every client shows it exactly once:
+/// skopeo, podman and buildah show the helper's stdout and pass its stderr through, docker
+/// shows only its stderr.
+#[test]
+fn a_failed_get_is_one_short_line_that_each_client_shows_once() {
+    let test = "a_failed_get_is_one_short_line_that_each_client_shows_once";
+    let flows = runnable(
+        test,
+        &["skopeo-pull", "podman-pull", "docker-pull", "buildah-from"],
+    );
+    let Some(rig) = Rig::up_for(test, &flows) else {
+        return;
+    };
+    let mut sb = Sandbox::new();
+    rig.alias_local_registry(&mut sb);
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    for flow in flows {
+        // buildah's flows use the ECR name (through the rig's proxy); the others the alias.
+        let target = if flow.starts_with("buildah") {
+            Target::Ecr
+        } else {
+            Target::Local
+        };
+        let host = rig.host(target);
+        let run = rig.flow(&sb, flow, target);
+        run.assert_failed();
+        assert_eq!(
+            run.call_summary(),
+            [get_failed(&host)],
+            "{}",
+            run.describe()
+        );
+        let message = run.calls[0].stdout.trim_end();
+        assert!(
+            message.starts_with("no AWS credentials found") && !message.contains('\n'),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            message.chars().count() <= 240,
+            "{} characters: {message}",
+            message.chars().count()
+        );
+        assert!(
+            !message.contains("Attempted") && !message.contains("provider was not enabled"),
+            "the SDK's chain belongs to the log and doctor: {message}"
+        );
+        assert_eq!(
+            run.err.matches("no AWS credentials found").count(),
+            1,
+            "shown once: {}",
+            run.describe()
+        );
+    }
+    assert_eq!(sb.calls(), (0, 0));
+
+    // The watchdog's answer, when the request is stuck past its bound, is shown once too.
+    let mut stuck = Sandbox::new();
+    rig.alias_local_registry(&mut stuck);
+    stuck
+        .env("DOCKER_CREDENTIAL_ECR_TEST_STALL", "1")
+        .env(ENV_TIMEOUT, "1");
+    for flow in runnable(test, &["skopeo-pull", "podman-pull", "docker-pull"]) {
+        let run = rig.flow(&stuck, flow, Target::Local);
+        run.assert_failed();
+        assert_eq!(
+            run.err.matches("timed out").count(),
+            1,
+            "shown once: {}",
+            run.describe()
+        );
+    }
+}

@@ -140,3 +140,29 @@ fn trace_into_a_closed_or_failing_stderr_still_answers() {
         sb.run(["erase"], &host());
     }
 }
+
+/// A failed `get` answers one short line; the SDK's whole credential chain, which the line
+/// only sums up, is in the debug log (issue 17, symptom 10).
+#[test]
+fn the_sdks_credential_chain_goes_to_the_debug_log_not_the_answer() {
+    let mut sb = Sandbox::new();
+    sb.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .debug_log();
+    let out = sb.get(&host());
+    assert!(!out.status.success(), "{}", describe(&out));
+    let answer = stdout(&out);
+    assert!(
+        answer.starts_with("no AWS credentials found: the SDK tried environment"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!answer.contains("Attempted"), "{}", describe(&out));
+    let log = stderr(&out);
+    assert!(
+        log.lines().any(|l| l
+            .contains("docker_credential_ecr::token: the SDK's credential chain:")
+            && l.contains("Attempted: Environment")),
+        "{log}"
+    );
+}

@@ -30,6 +30,7 @@ mod identity;
 mod kubelet;
 mod logging;
 mod man_and_completions;
+mod messages;
 mod protocol;
 mod secrets;
 mod torture;
