@@ -650,3 +650,169 @@ mod hard_bound {
         assert_all_gone(&pids);
     }
 }
+
+/// Issue 17, symptom 6: time spent is blamed on the step that spent it.
+mod blame {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// Stops, then ends, a process of ours when dropped, so a failed assertion leaves nothing
+    /// stopped behind.
+    struct Stopped(Child);
+
+    impl Stopped {
+        fn pid(&self) -> i32 {
+            self.0.id() as i32
+        }
+    }
+
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            // SAFETY: kill takes plain integers; the pid is our own child's, not yet reaped.
+            unsafe { libc::kill(self.pid(), libc::SIGKILL) };
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A `credential_process` whose first run (in this sandbox) marks `started` and then takes
+    /// a minute, and whose later runs answer at once with the sandbox's keys.
+    fn first_run_hangs(sb: &mut Sandbox, started: &Path) {
+        let script = sb.root().join("creds.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nif mkdir '{first}' 2>/dev/null; then : > '{started}'; exec sleep 60; fi\necho '{{\"Version\":1,\"AccessKeyId\":\"{akid}\",\"SecretAccessKey\":\"{secret}\"}}'\n",
+                first = sb.root().join("first-run").display(),
+                started = started.display(),
+                akid = sb.akid,
+                secret = TEST_SECRET_KEY
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let aws_config = sb.root().join("aws-config");
+        std::fs::write(
+            &aws_config,
+            format!(
+                "[profile slow]\ncredential_process = {}\n",
+                script.display()
+            ),
+        )
+        .unwrap();
+        sb.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_PROFILE", "slow")
+            .env("AWS_CONFIG_FILE", &aws_config);
+    }
+
+    /// A refresher stopped while it holds the key's lock (Ctrl-Z on a `docker pull`, a
+    /// SIGSTOPped CI step) does not make the next `get` wait out its bound: it waits a part of
+    /// it, then fetches without the lock, answers with a token and no message, and caches it.
+    #[test]
+    fn a_stopped_lock_holder_costs_a_part_of_the_bound_and_one_more_call() {
+        let mut sb = Sandbox::new();
+        let started = sb.root().join("holder-started");
+        first_run_hangs(&mut sb, &started);
+        sb.env(ENV_TIMEOUT, "4");
+        let mut holder = sb.spawn_get();
+        holder
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+        let holder = Stopped(holder);
+        let waited = Instant::now();
+        while !started.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the holder never ran"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        // The holder has the lock (it resolves credentials under it) and is stopped there.
+        // SAFETY: kill takes plain integers; the pid is our own child's.
+        assert_eq!(unsafe { libc::kill(holder.pid(), libc::SIGSTOP) }, 0);
+        let calls_before = sb.calls().0;
+
+        let t = Instant::now();
+        let out = sb.get(&host());
+        let took = t.elapsed();
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            out.stderr.is_empty(),
+            "a message without a failure: {}",
+            describe(&out)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["Secret"], private_password(MOTO_ACCOUNT).as_str());
+        assert!(took <= Duration::from_secs(4) + SLACK, "took {took:?}");
+        assert_eq!(sb.calls().0, calls_before + 1, "one API call more");
+        // The unlocked fetch cached its token: the next get is a hit, with no wait and no call.
+        let t = Instant::now();
+        let again = sb.get(&host());
+        assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            sb.calls().0,
+            calls_before + 1,
+            "the second get was not a hit"
+        );
+        drop(holder);
+    }
+
+    /// A `get` stuck behind a lock holder that is working (not stopped) on a longer bound than
+    /// its own says what it waited for: the lock, and the holder's pid.
+    #[test]
+    fn a_wait_for_a_working_lock_holder_names_the_lock_and_its_pid() {
+        let mut sb = Sandbox::new();
+        let started = sb.root().join("holder-started");
+        first_run_hangs(&mut sb, &started);
+        let mut holder = sb.cmd(["get"]);
+        holder
+            .env(ENV_TIMEOUT, "30")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut holder = holder.spawn().unwrap();
+        holder
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+        let holder = Stopped(holder);
+        let waited = Instant::now();
+        while !started.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the holder never ran"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        sb.env(ENV_TIMEOUT, "2");
+        let t = Instant::now();
+        let out = sb.get(&host());
+        assert!(
+            t.elapsed() <= Duration::from_secs(2) + SLACK,
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert_eq!(
+            stdout(&out).trim_end(),
+            format!(
+                "timed out waiting for the token cache lock held by process {} (another docker-credential-ecr refreshing this token) after 2s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)",
+                holder.pid()
+            ),
+            "{}",
+            describe(&out)
+        );
+        drop(holder);
+    }
+}
