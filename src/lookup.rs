@@ -281,7 +281,7 @@ impl<'a> Lookup<'a> {
             return Err(Contended::Stalled { holder });
         };
         deadline::doing(lock_wait_doing(pid));
-        match cache.lock(&key.id, self.deadline.work_left()) {
+        match cache.lock(&key.id, self.deadline.wait_left()) {
             Ok(lock) => Ok(lock),
             Err(cache::CacheError::LockTimeout { .. }) => Err(Contended::Waited { holder: pid }),
             Err(e) => Err(Contended::Unusable(e)),
