@@ -33,8 +33,10 @@ pub enum TokenError {
     SsoLogin { profile: Option<String> },
     #[error("{code}: {message}")]
     Service { code: String, message: String },
-    #[error("{}", crate::deadline::message(Some(&format!("reaching {endpoint}")), *.after))]
-    Timeout { endpoint: String, after: Duration },
+    /// The bound ran out; `doing` is the step under way ([`Step`]): the credential source
+    /// being resolved, or the endpoint being called.
+    #[error("{}", crate::deadline::message(Some(.doing), *.after))]
+    Timeout { doing: String, after: Duration },
     #[error("cannot reach {endpoint}: {detail}")]
     Network { endpoint: String, detail: String },
     /// The endpoint answered, but not with anything the SDK could read (a proxy's error page,
@@ -194,24 +196,24 @@ impl AwsTokenSource {
 
 impl TokenSource for AwsTokenSource {
     fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
-        let endpoint = endpoint_name(target);
-        crate::deadline::doing(format!("reaching {endpoint}"));
         let profile = target
             .settings
             .profile
             .clone()
             .or_else(|| self.env_profile.clone());
+        let progress = Progress::new(target);
+        progress.enter(Step::Configuration);
         // The SDK's own timeouts bound each phase; this one bounds the whole, loading the
         // profile files and credential resolution included, whatever a provider does. Both
         // end before the deadline, so that this precise error is answered, not the watchdog's.
         // The fetch runs on a thread of its own, so it needs its own copies.
-        let (source, owned) = (self.clone(), target.clone());
-        let fetch = move || async move { source.fetch_async(&owned).await };
+        let (source, owned, tracked) = (self.clone(), target.clone(), progress.clone());
+        let fetch = move || async move { source.fetch_async(&owned, &tracked).await };
         crate::deadline::run_bounded(self.deadline.work_left(), fetch)
             .map_err(|e| TokenError::Runtime(e.to_string()))?
             .unwrap_or_else(|| {
                 Err(TokenError::Timeout {
-                    endpoint,
+                    doing: String::new(),
                     after: self.deadline.limit(),
                 })
             })
@@ -220,9 +222,178 @@ impl TokenSource for AwsTokenSource {
                     TokenError::NoCredentials { profile, detail }
                 }
                 TokenError::SsoLogin { .. } => TokenError::SsoLogin { profile },
+                // Whichever timer ended it, the step under way is the one to blame.
+                TokenError::Timeout { after, .. } => TokenError::Timeout {
+                    doing: progress.doing(),
+                    after,
+                },
                 other => with_profile_role(other, target),
             })
     }
+}
+
+/// A step of a fetch, for the timeout that may end it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Loading the SDK's configuration (the AWS files).
+    Configuration,
+    /// The credential chain: a `credential_process`, SSO, a profile's role, a web identity.
+    Credentials,
+    /// The config file's `role_arn`, assumed on top of those credentials.
+    ConfigRole,
+    /// GetAuthorizationToken.
+    Endpoint,
+}
+
+/// What one fetch is doing, shared by the fetch's thread (which moves it on) and the caller
+/// (which names it if the bound runs out): a value of the fetch, passed down to the
+/// credentials provider it wraps ([`TracedCredentials`]). Each step is also said to the
+/// watchdog (`deadline::doing`), its last resort.
+#[derive(Debug, Clone)]
+struct Progress {
+    step: std::sync::Arc<std::sync::Mutex<Step>>,
+    /// The phrases, fixed before the fetch starts: naming the credential source reads the
+    /// AWS files, which the fetch's thread may be blocked on.
+    credentials: String,
+    config_role: Option<String>,
+    endpoint: String,
+}
+
+impl Progress {
+    fn new(target: &Target) -> Progress {
+        Progress {
+            step: std::sync::Arc::new(std::sync::Mutex::new(Step::Configuration)),
+            credentials: credentials_doing(target),
+            config_role: target
+                .settings
+                .role
+                .as_ref()
+                .map(|r| format!("assuming role {} through AWS STS", r.arn)),
+            endpoint: format!("reaching {}", endpoint_name(target)),
+        }
+    }
+
+    /// Moves to `step`; returns the step it left.
+    fn enter(&self, step: Step) -> Step {
+        let left = match self.step.lock() {
+            Ok(mut current) => std::mem::replace(&mut *current, step),
+            Err(_) => step,
+        };
+        crate::deadline::doing(self.phrase(step));
+        left
+    }
+
+    fn doing(&self) -> String {
+        let step = self.step.lock().map_or(Step::Endpoint, |s| *s);
+        self.phrase(step)
+    }
+
+    fn phrase(&self, step: Step) -> String {
+        match step {
+            Step::Configuration => "reading the AWS configuration".into(),
+            Step::Credentials => self.credentials.clone(),
+            Step::ConfigRole => self
+                .config_role
+                .clone()
+                .unwrap_or_else(|| self.credentials.clone()),
+            Step::Endpoint => self.endpoint.clone(),
+        }
+    }
+}
+
+/// The credential source the SDK will wait on, as a timeout names it. From the process
+/// environment and the profile, which is what the SDK reads; generic where they say nothing
+/// slower than keys (the container or instance metadata service).
+fn credentials_doing(target: &Target) -> String {
+    use crate::env::{Env, ProcessEnv};
+    let profiles =
+        crate::profiles::Profiles::load(&ProcessEnv, target.settings.profile.as_deref()).ok();
+    let setting = |key: &str| {
+        profiles
+            .as_ref()
+            .and_then(|p| p.get(key).map(str::to_string))
+    };
+    let name = profiles
+        .as_ref()
+        .map_or_else(|| "default".to_string(), |p| p.selected().to_string());
+    let env_web_identity = ProcessEnv.var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some();
+    if let Some(role) = setting("role_arn") {
+        let how = if setting("web_identity_token_file").is_some() {
+            " with a web identity token"
+        } else {
+            ""
+        };
+        format!("assuming role {role} of profile {name:?}{how} through AWS STS")
+    } else if setting("sso_session").is_some() || setting("sso_start_url").is_some() {
+        format!("getting credentials from AWS SSO (IAM Identity Center) for profile {name:?}")
+    } else if setting("credential_process").is_some() {
+        format!("running the credential_process of profile {name:?}")
+    } else if let (true, Some(role)) = (env_web_identity, ProcessEnv.var("AWS_ROLE_ARN")) {
+        format!("assuming role {role} with a web identity token through AWS STS")
+    } else if ProcessEnv
+        .var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .is_some()
+        || ProcessEnv
+            .var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .is_some()
+    {
+        "getting credentials from the container credentials endpoint".into()
+    } else if !ProcessEnv
+        .var("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        "getting credentials from the EC2 instance metadata service".into()
+    } else {
+        "resolving AWS credentials".into()
+    }
+}
+
+/// A credentials provider that says, while it runs, that credentials are being resolved, and
+/// once it has them goes back to the step it interrupted (the SDK resolves them lazily, from inside
+/// the call to the endpoint).
+#[derive(Debug)]
+struct TracedCredentials {
+    inner: aws_credential_types::provider::SharedCredentialsProvider,
+    progress: Progress,
+    step: Step,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for TracedCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let left = self.progress.enter(self.step);
+            let out = self.inner.provide_credentials().await;
+            // A failure ends the call, and a provider's own timeout (credential_process has
+            // one) comes back as one: the step stays the one to blame.
+            if out.is_ok() {
+                self.progress.enter(left);
+            }
+            out
+        })
+    }
+}
+
+/// `config` with its credentials provider traced as `step`.
+fn traced(config: SdkConfig, progress: &Progress, step: Step) -> SdkConfig {
+    let Some(inner) = config.credentials_provider() else {
+        return config;
+    };
+    let provider = TracedCredentials {
+        inner,
+        progress: progress.clone(),
+        step,
+    };
+    config
+        .into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
 }
 
 /// Names the role of a failed assumption that the SDK's error leaves unnamed: for a web
@@ -256,8 +427,9 @@ pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
 }
 
 impl AwsTokenSource {
-    async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
-        let config = self.sdk_config(target).await;
+    async fn fetch_async(&self, target: &Target, progress: &Progress) -> Result<Token, TokenError> {
+        let config = self.traced_sdk_config(target, progress).await;
+        progress.enter(Step::Endpoint);
         let endpoint = endpoint_name(target);
         let reply_time = ReplyTime::default();
         let classify = |e: &(dyn StdError + 'static),
@@ -355,6 +527,11 @@ impl AwsTokenSource {
 
     /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
     pub async fn sdk_config(&self, target: &Target) -> SdkConfig {
+        self.traced_sdk_config(target, &Progress::new(target)).await
+    }
+
+    /// [`Self::sdk_config`], its credential steps reported to `progress`.
+    async fn traced_sdk_config(&self, target: &Target, progress: &Progress) -> SdkConfig {
         let region = Region::new(target.api_region().to_string());
         let budget = self.deadline.work_left();
         let timeouts = TimeoutConfig::builder()
@@ -374,7 +551,7 @@ impl AwsTokenSource {
         if let Some(provider) = &self.credentials {
             loader = loader.credentials_provider(provider.clone());
         }
-        let base = loader.load().await;
+        let base = traced(loader.load().await, progress, Step::Credentials);
         let Some(role) = &settings.role else {
             return base;
         };
@@ -390,11 +567,13 @@ impl AwsTokenSource {
             assume = assume.external_id(id);
         }
         let provider = assume.build().await;
-        base.into_builder()
+        let assumed = base
+            .into_builder()
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
-            .build()
+            .build();
+        traced(assumed, progress, Step::ConfigRole)
     }
 }
 
@@ -533,7 +712,7 @@ fn classify(
     }
     if has("timeout") || has("timed out") || has("Timeout") {
         return TokenError::Timeout {
-            endpoint: endpoint.to_string(),
+            doing: format!("reaching {endpoint}"),
             after: timeout,
         };
     }
@@ -876,7 +1055,7 @@ mod tests {
             "{e}"
         );
         let e = TokenError::Timeout {
-            endpoint: "ecr.us-east-1".into(),
+            doing: "reaching ecr.us-east-1".into(),
             after: Duration::from_secs(10),
         };
         assert_eq!(

@@ -617,7 +617,7 @@ mod hard_bound {
             let pids = hanging_credential_process(&mut sb);
             let line = bounded(&mut sb, Mode::Get, timeout_secs, Some(&pids));
             assert!(
-                line.starts_with("timed out reaching ")
+                line.starts_with("timed out running the credential_process of profile \"slow\"")
                     && line.contains(&format!(
                         " after {timeout_secs}s (set DOCKER_CREDENTIAL_ECR_TIMEOUT"
                     )),
@@ -631,7 +631,10 @@ mod hard_bound {
         let mut sb = Sandbox::new();
         let pids = hanging_credential_process(&mut sb);
         let line = bounded(&mut sb, Mode::Kubelet, 1, Some(&pids));
-        assert!(line.starts_with("timed out reaching "), "{line}");
+        assert!(
+            line.starts_with("timed out running the credential_process of profile \"slow\""),
+            "{line}"
+        );
     }
 
     /// A herd waiting behind a lock holder that hangs: the waiters' own deadlines end their
@@ -814,5 +817,30 @@ mod blame {
             describe(&out)
         );
         drop(holder);
+    }
+
+    /// A `credential_process` that takes longer than the bound is named, not the endpoint the
+    /// request never reached.
+    #[test]
+    fn a_slow_credential_process_is_named_not_the_endpoint() {
+        let mut sb = Sandbox::new();
+        let started = sb.root().join("started");
+        first_run_hangs(&mut sb, &started);
+        sb.env(ENV_TIMEOUT, "1");
+        let t = Instant::now();
+        let out = sb.get(&host());
+        assert!(
+            t.elapsed() <= Duration::from_secs(1) + SLACK,
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert_eq!(
+            stdout(&out).trim_end(),
+            "timed out running the credential_process of profile \"slow\" after 1s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)",
+            "{}",
+            describe(&out)
+        );
+        assert_eq!(sb.calls().0, 0);
     }
 }
