@@ -252,8 +252,14 @@ enum Step {
 #[derive(Debug, Clone)]
 struct Progress {
     step: std::sync::Arc<std::sync::Mutex<Step>>,
-    /// The phrases, fixed before the fetch starts: naming the credential source reads the
-    /// AWS files, which the fetch's thread may be blocked on.
+    /// `None` for a configuration built outside a fetch (`doctor`'s), which reports nothing.
+    phrases: Option<std::sync::Arc<Phrases>>,
+}
+
+/// How each step is named, fixed before the fetch starts: naming the credential source reads
+/// the AWS files, which the fetch's thread may be blocked on.
+#[derive(Debug)]
+struct Phrases {
     credentials: String,
     config_role: Option<String>,
     endpoint: String,
@@ -261,15 +267,25 @@ struct Progress {
 
 impl Progress {
     fn new(target: &Target) -> Progress {
-        Progress {
-            step: std::sync::Arc::new(std::sync::Mutex::new(Step::Configuration)),
-            credentials: credentials_doing(target),
+        let phrases = Phrases {
+            credentials: credentials_doing(target, &crate::env::ProcessEnv),
             config_role: target
                 .settings
                 .role
                 .as_ref()
                 .map(|r| format!("assuming role {} through AWS STS", r.arn)),
             endpoint: format!("reaching {}", endpoint_name(target)),
+        };
+        Progress {
+            phrases: Some(std::sync::Arc::new(phrases)),
+            ..Progress::untracked()
+        }
+    }
+
+    fn untracked() -> Progress {
+        Progress {
+            step: std::sync::Arc::new(std::sync::Mutex::new(Step::Configuration)),
+            phrases: None,
         }
     }
 
@@ -279,7 +295,9 @@ impl Progress {
             Ok(mut current) => std::mem::replace(&mut *current, step),
             Err(_) => step,
         };
-        crate::deadline::doing(self.phrase(step));
+        if self.phrases.is_some() {
+            crate::deadline::doing(self.phrase(step));
+        }
         left
     }
 
@@ -289,25 +307,26 @@ impl Progress {
     }
 
     fn phrase(&self, step: Step) -> String {
+        let Some(p) = &self.phrases else {
+            return String::new();
+        };
         match step {
             Step::Configuration => "reading the AWS configuration".into(),
-            Step::Credentials => self.credentials.clone(),
-            Step::ConfigRole => self
+            Step::Credentials => p.credentials.clone(),
+            Step::ConfigRole => p
                 .config_role
                 .clone()
-                .unwrap_or_else(|| self.credentials.clone()),
-            Step::Endpoint => self.endpoint.clone(),
+                .unwrap_or_else(|| p.credentials.clone()),
+            Step::Endpoint => p.endpoint.clone(),
         }
     }
 }
 
-/// The credential source the SDK will wait on, as a timeout names it. From the process
-/// environment and the profile, which is what the SDK reads; generic where they say nothing
-/// slower than keys (the container or instance metadata service).
-fn credentials_doing(target: &Target) -> String {
-    use crate::env::{Env, ProcessEnv};
-    let profiles =
-        crate::profiles::Profiles::load(&ProcessEnv, target.settings.profile.as_deref()).ok();
+/// The credential source the SDK will wait on, as a timeout names it. From the environment
+/// and the profile, which is what the SDK reads (the process environment, normalised at
+/// start-up); generic where they say nothing slower than keys.
+fn credentials_doing(target: &Target, env: &dyn crate::env::Env) -> String {
+    let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let setting = |key: &str| {
         profiles
             .as_ref()
@@ -316,7 +335,6 @@ fn credentials_doing(target: &Target) -> String {
     let name = profiles
         .as_ref()
         .map_or_else(|| "default".to_string(), |p| p.selected().to_string());
-    let env_web_identity = ProcessEnv.var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some();
     if let Some(role) = setting("role_arn") {
         let how = if setting("web_identity_token_file").is_some() {
             " with a web identity token"
@@ -328,17 +346,16 @@ fn credentials_doing(target: &Target) -> String {
         format!("getting credentials from AWS SSO (IAM Identity Center) for profile {name:?}")
     } else if setting("credential_process").is_some() {
         format!("running the credential_process of profile {name:?}")
-    } else if let (true, Some(role)) = (env_web_identity, ProcessEnv.var("AWS_ROLE_ARN")) {
+    } else if let (Some(_), Some(role)) = (
+        env.var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        env.var("AWS_ROLE_ARN"),
+    ) {
         format!("assuming role {role} with a web identity token through AWS STS")
-    } else if ProcessEnv
-        .var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-        .is_some()
-        || ProcessEnv
-            .var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-            .is_some()
+    } else if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
+        || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
     {
         "getting credentials from the container credentials endpoint".into()
-    } else if !ProcessEnv
+    } else if !env
         .var("AWS_EC2_METADATA_DISABLED")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
@@ -527,7 +544,7 @@ impl AwsTokenSource {
 
     /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
     pub async fn sdk_config(&self, target: &Target) -> SdkConfig {
-        self.traced_sdk_config(target, &Progress::new(target)).await
+        self.traced_sdk_config(target, &Progress::untracked()).await
     }
 
     /// [`Self::sdk_config`], its credential steps reported to `progress`.
@@ -1025,6 +1042,62 @@ mod tests {
         assert!(refused.to_string().starts_with(
             "cannot assume the profile's role through AWS STS: AccessDenied: no; check the role's trust policy"
         ));
+    }
+
+    /// What a timeout blames while credentials are resolved: the source the SDK waits on.
+    #[test]
+    fn a_timeout_names_the_credential_source() {
+        use crate::env::MapEnv;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            "[profile proc]\ncredential_process = slow\n\
+             [profile sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n\
+             [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+             [profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = proc\n",
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let target = crate::config::Config::default()
+            .resolve("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+            .unwrap();
+        let doing = |vars: &[(&str, &str)]| {
+            let mut all = vec![("AWS_CONFIG_FILE", config), ("HOME", "/nonexistent")];
+            all.extend_from_slice(vars);
+            credentials_doing(&target, &MapEnv::new(&all))
+        };
+        assert_eq!(
+            doing(&[("AWS_PROFILE", "proc")]),
+            "running the credential_process of profile \"proc\""
+        );
+        assert_eq!(
+            doing(&[("AWS_PROFILE", "sso")]),
+            "getting credentials from AWS SSO (IAM Identity Center) for profile \"sso\""
+        );
+        assert_eq!(
+            doing(&[("AWS_PROFILE", "role")]),
+            "assuming role arn:aws:iam::123456789012:role/r of profile \"role\" through AWS STS"
+        );
+        assert_eq!(
+            doing(&[
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+                ("AWS_ROLE_ARN", "arn:aws:iam::1:role/w")
+            ]),
+            "assuming role arn:aws:iam::1:role/w with a web identity token through AWS STS"
+        );
+        assert_eq!(
+            doing(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/c")]),
+            "getting credentials from the container credentials endpoint"
+        );
+        assert_eq!(
+            doing(&[]),
+            "getting credentials from the EC2 instance metadata service"
+        );
+        assert_eq!(
+            doing(&[("AWS_EC2_METADATA_DISABLED", "true")]),
+            "resolving AWS credentials"
+        );
     }
 
     #[test]
