@@ -233,6 +233,12 @@ impl Cache {
 
     /// Drops a key's entry (`erase`).
     pub fn remove(&self, _lock: &KeyLock, id: &str) -> Result<(), CacheError> {
+        self.remove_unlocked(id)
+    }
+
+    /// Drops a key's entry without its lock, its holder being stopped (see `lookup`): one
+    /// `unlink`, so a reader finds the entry or nothing.
+    pub fn remove_unlocked(&self, id: &str) -> Result<(), CacheError> {
         let path = self.entry_path(id);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),

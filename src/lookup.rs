@@ -388,8 +388,20 @@ impl<'a> Lookup<'a> {
         if cache.read(&key.id).is_none() {
             return Ok(());
         }
-        let lock = cache.lock(&key.id, self.deadline.work_left())?;
-        cache.remove(&lock, &key.id)?;
+        match self.wait_for_lock(cache, &key) {
+            Ok(lock) => cache.remove(&lock, &key.id)?,
+            Err(Contended::Stalled { holder }) => {
+                crate::debug!("not waiting for {} to erase", holder_name(holder));
+                cache.remove_unlocked(&key.id)?;
+            }
+            Err(Contended::Waited { holder }) => {
+                return Err(LookupError::LockWait {
+                    holder,
+                    after: self.deadline.limit(),
+                });
+            }
+            Err(Contended::Unusable(e)) => return Err(e.into()),
+        }
         Ok(())
     }
 

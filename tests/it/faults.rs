@@ -681,11 +681,18 @@ mod blame {
     /// A `credential_process` whose first run (in this sandbox) marks `started` and then takes
     /// a minute, and whose later runs answer at once with the sandbox's keys.
     fn first_run_hangs(sb: &mut Sandbox, started: &Path) {
+        let always = sb.root().to_path_buf();
+        first_run_once_armed_hangs(sb, started, &always);
+    }
+
+    /// The same, counting only the runs once `armed` exists.
+    fn first_run_once_armed_hangs(sb: &mut Sandbox, started: &Path, armed: &Path) {
         let script = sb.root().join("creds.sh");
         std::fs::write(
             &script,
             format!(
-                "#!/bin/sh\nif mkdir '{first}' 2>/dev/null; then : > '{started}'; exec sleep 60; fi\necho '{{\"Version\":1,\"AccessKeyId\":\"{akid}\",\"SecretAccessKey\":\"{secret}\"}}'\n",
+                "#!/bin/sh\nif [ -e '{armed}' ] && mkdir '{first}' 2>/dev/null; then : > '{started}'; exec sleep 60; fi\necho '{{\"Version\":1,\"AccessKeyId\":\"{akid}\",\"SecretAccessKey\":\"{secret}\"}}'\n",
+                armed = armed.display(),
                 first = sb.root().join("first-run").display(),
                 started = started.display(),
                 akid = sb.akid,
@@ -766,6 +773,52 @@ mod blame {
             calls_before + 1,
             "the second get was not a hit"
         );
+        drop(holder);
+    }
+
+    /// `docker logout` while a refresher is stopped holding the lock: the entry is forgotten
+    /// after a part of the bound, not an error after all of it.
+    #[test]
+    fn erase_does_not_wait_out_a_stopped_lock_holder() {
+        let mut sb = Sandbox::new();
+        let (started, armed) = (sb.root().join("holder-started"), sb.root().join("armed"));
+        first_run_once_armed_hangs(&mut sb, &started, &armed);
+        sb.env(ENV_TIMEOUT, "2");
+        sb.get_ok(&host());
+        sb.age_cache(Duration::from_secs(13 * 3600));
+        std::fs::write(&armed, "").unwrap();
+        let mut holder = sb.spawn_get();
+        holder
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+        let holder = Stopped(holder);
+        let waited = Instant::now();
+        while !started.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the holder never ran"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: kill takes plain integers; the pid is our own child's.
+        assert_eq!(unsafe { libc::kill(holder.pid(), libc::SIGSTOP) }, 0);
+        let t = Instant::now();
+        let out = sb.run(["erase"], &host());
+        assert!(
+            t.elapsed() <= Duration::from_secs(2) + SLACK,
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "{}",
+            describe(&out)
+        );
+        assert!(entries(&sb).is_empty(), "the entry is still there");
         drop(holder);
     }
 
