@@ -6,7 +6,7 @@
 //! 2. Otherwise take the key's lock and look again: whoever held the lock may have refreshed it.
 //!    Fifty processes that miss together make one API call; the other forty-nine read its result.
 //!    A holder that is stopped (Ctrl-Z, SIGSTOP) or cannot be seen is waited for only a part of
-//!    the bound ([`LOCK_WAIT_PART`]); then the refresh goes on without the lock.
+//!    the bound (`LOCK_WAIT_PART`); then the refresh goes on without the lock.
 //! 3. A refresh that fails is recorded, so the processes queued behind it share the failure
 //!    instead of each waiting out the same timeout.
 //! 4. If a refresh fails while the cached token is still valid, the cached token is answered.

@@ -33,7 +33,7 @@ pub enum TokenError {
     SsoLogin { profile: Option<String> },
     #[error("{code}: {message}")]
     Service { code: String, message: String },
-    /// The bound ran out; `doing` is the step under way ([`Step`]): the credential source
+    /// The bound ran out; `doing` is the step under way: the credential source
     /// being resolved, or the endpoint being called.
     #[error("{}", crate::deadline::message(Some(.doing), *.after))]
     Timeout { doing: String, after: Duration },
