@@ -172,6 +172,9 @@ pub struct AwsTokenSource {
     pub env_profile: Option<String>,
     /// Replaces the SDK's default credential chain (a config `role_arn` still applies on top).
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    /// What resolving those credentials is, as a timeout names it (`assuming role … through
+    /// AWS STS`); the default chain's source is read from the profile instead.
+    pub credentials_doing: Option<String>,
 }
 
 impl AwsTokenSource {
@@ -182,14 +185,18 @@ impl AwsTokenSource {
                 .var("AWS_PROFILE")
                 .or_else(|| env.var("AWS_DEFAULT_PROFILE")),
             credentials: None,
+            credentials_doing: None,
         }
     }
 
+    /// `provider` in place of the default chain; `doing` says what it does, for a timeout.
     pub fn with_credentials(
         mut self,
         provider: aws_credential_types::provider::SharedCredentialsProvider,
+        doing: String,
     ) -> AwsTokenSource {
         self.credentials = Some(provider);
+        self.credentials_doing = Some(doing);
         self
     }
 }
@@ -201,7 +208,7 @@ impl TokenSource for AwsTokenSource {
             .profile
             .clone()
             .or_else(|| self.env_profile.clone());
-        let progress = Progress::new(target);
+        let progress = Progress::new(target, self.credentials_doing.as_deref());
         progress.enter(Step::Configuration);
         // The SDK's own timeouts bound each phase; this one bounds the whole, loading the
         // profile files and credential resolution included, whatever a provider does. Both
@@ -266,9 +273,14 @@ struct Phrases {
 }
 
 impl Progress {
-    fn new(target: &Target) -> Progress {
+    /// The phrases for a fetch of `target`; `credentials` names a provider that replaces the
+    /// default chain.
+    fn new(target: &Target, credentials: Option<&str>) -> Progress {
         let phrases = Phrases {
-            credentials: credentials_doing(target, &crate::env::ProcessEnv),
+            credentials: credentials.map_or_else(
+                || credentials_doing(target, &crate::env::ProcessEnv),
+                str::to_string,
+            ),
             config_role: target
                 .settings
                 .role
