@@ -896,4 +896,52 @@ mod blame {
         );
         assert_eq!(sb.calls().0, 0);
     }
+
+    /// An STS that never answers: the role being assumed is named, whether the config file's
+    /// entry asks for it (on top of the environment's keys) or the profile does.
+    #[test]
+    fn a_silent_sts_is_named_with_the_role() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sts = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let role = "arn:aws:iam::210987654321:role/puller";
+        let mut entry = Sandbox::new();
+        entry.config(
+            "config.toml",
+            &format!("[[registry]]\nmatch = \"{MOTO_ACCOUNT}\"\nrole_arn = \"{role}\"\n"),
+        );
+        let mut profile = Sandbox::new();
+        let aws_config = profile.root().join("aws-config");
+        std::fs::write(
+            &aws_config,
+            format!(
+                "[profile deploy]\nrole_arn = {role}\nsource_profile = base\n[profile base]\naws_access_key_id = {}\naws_secret_access_key = {TEST_SECRET_KEY}\n",
+                profile.akid
+            ),
+        )
+        .unwrap();
+        profile
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_PROFILE", "deploy")
+            .env("AWS_CONFIG_FILE", &aws_config);
+        for (sb, doing) in [
+            (&mut entry, format!("assuming role {role} through AWS STS")),
+            (
+                &mut profile,
+                format!("assuming role {role} of profile \"deploy\" through AWS STS"),
+            ),
+        ] {
+            sb.env("AWS_ENDPOINT_URL_STS", &sts).env(ENV_TIMEOUT, "1");
+            let out = sb.get(&host());
+            assert_eq!(
+                stdout(&out).trim_end(),
+                format!(
+                    "timed out {doing} after 1s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)"
+                ),
+                "{}",
+                describe(&out)
+            );
+        }
+        drop(listener);
+    }
 }
