@@ -208,7 +208,9 @@ impl Cache {
     /// holder that does not finish (see `lookup`). Safe because entries are only ever replaced
     /// whole, by `rename`: a reader sees this entry or another whole one, never a mix. What it
     /// can cost is a concurrent writer's entry (both hold a fresh token, and the last rename
-    /// wins), and with it a host recorded for `list`, which the next get records again.
+    /// wins), and with it a host recorded for `list`, which the next get records again; or,
+    /// should the stopped holder be resumed and record its own timeout over this entry, one
+    /// more fetch by the next get.
     pub fn write_unlocked(&self, id: &str, entry: &Entry) -> Result<(), CacheError> {
         self.ensure_dir()?;
         self.replace(id, entry)
