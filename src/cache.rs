@@ -3,7 +3,8 @@
 //!
 //! Layout, in a 0700 directory of our own (never AWS's Go helper's `cache.json`):
 //! - `<key id>.json`: one entry (a token and/or the last refresh failure), mode 0600;
-//! - `<key id>.lock`: held exclusively by the one process refreshing that key;
+//! - `<key id>.lock`: held exclusively by the one process refreshing that key, which writes its
+//!   pid there so that a process kept waiting can tell whose refresh it waits for;
 //! - `.<key id>.json.<random>.tmp`: an entry being written, renamed over `<key id>.json` when whole;
 //! - `prune.stamp`: when expired entries were last swept.
 //!
@@ -168,7 +169,10 @@ impl Cache {
         let start = Instant::now();
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(KeyLock { _file: file }),
+                Ok(()) => {
+                    record_holder(&file);
+                    return Ok(KeyLock { _file: file });
+                }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -180,9 +184,39 @@ impl Cache {
         }
     }
 
+    /// The pid of the process that holds (or last held) the key's lock, as it wrote it there:
+    /// `None` when none is written (a holder of an older version, or one that has yet to write).
+    /// Read only by a process that has waited for the lock, never on a hit.
+    pub fn holder(&self, id: &str) -> Option<u32> {
+        let path = self.dir.join(format!("{id}.lock"));
+        let contents = fsutil::read_regular(&path, 32, Links::Refuse).ok()?;
+        std::str::from_utf8(&contents.bytes)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+            .filter(|pid| *pid > 0)
+    }
+
     /// Replaces the key's entry atomically; the caller holds its lock. Occasionally sweeps
     /// expired entries and debris left by killed processes.
     pub fn write(&self, _lock: &KeyLock, id: &str, entry: &Entry) -> Result<(), CacheError> {
+        self.replace(id, entry)
+    }
+
+    /// Replaces the key's entry without its lock, for a process that gave up waiting for a
+    /// holder that does not finish (see `lookup`). Safe because entries are only ever replaced
+    /// whole, by `rename`: a reader sees this entry or another whole one, never a mix. What it
+    /// can cost is a concurrent writer's entry (both hold a fresh token, and the last rename
+    /// wins), and with it a host recorded for `list`, which the next get records again; or,
+    /// should the stopped holder be resumed and record its own timeout over this entry, one
+    /// more fetch by the next get.
+    pub fn write_unlocked(&self, id: &str, entry: &Entry) -> Result<(), CacheError> {
+        self.ensure_dir()?;
+        self.replace(id, entry)
+    }
+
+    fn replace(&self, id: &str, entry: &Entry) -> Result<(), CacheError> {
         let json = serde_json::to_vec(entry).map_err(|e| io_err(&self.dir)(e.into()))?;
         let target = self.entry_path(id);
         let new = fsutil::NewFile {
@@ -201,6 +235,12 @@ impl Cache {
 
     /// Drops a key's entry (`erase`).
     pub fn remove(&self, _lock: &KeyLock, id: &str) -> Result<(), CacheError> {
+        self.remove_unlocked(id)
+    }
+
+    /// Drops a key's entry without its lock, its holder being stopped (see `lookup`): one
+    /// `unlink`, so a reader finds the entry or nothing.
+    pub fn remove_unlocked(&self, id: &str) -> Result<(), CacheError> {
         let path = self.entry_path(id);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),
@@ -379,6 +419,19 @@ impl Cache {
             }
         }
         Ok(())
+    }
+}
+
+/// Writes this process's pid into the lock file it has just locked, for [`Cache::holder`].
+/// Best effort: a waiter that cannot read it treats the holder as unknown.
+fn record_holder(file: &File) {
+    use std::os::unix::fs::FileExt;
+    let pid = format!("{}\n", std::process::id());
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.write_all_at(pid.as_bytes(), 0));
+    if let Err(e) = written {
+        crate::debug!("cannot record this process in its cache lock: {e}");
     }
 }
 
@@ -603,6 +656,7 @@ mod tests {
         // Locks are per open file description, so a second open in this process contends too.
         let err = cache.lock("k", Duration::from_millis(50)).err().unwrap();
         assert!(matches!(err, CacheError::LockTimeout { .. }), "{err}");
+        assert_eq!(cache.holder("k"), Some(std::process::id()));
         assert!(cache.lock("other", Duration::from_millis(50)).is_ok());
     }
 

@@ -131,6 +131,15 @@ impl Deadline {
         self.remaining().saturating_sub(self.margin())
     }
 
+    /// Time left for a wait after which the request only reads a result and answers (the
+    /// wait for another process's refresh of the same token): most of the margin, which is
+    /// kept for stopping work and tidying up, is not needed after it. A refresher that began
+    /// a moment earlier ends its work a moment before us; waiting only [`Self::work_left`]
+    /// would give up just before it shares what it found.
+    pub fn wait_left(&self) -> Duration {
+        self.remaining().saturating_sub(self.margin() / 4)
+    }
+
     fn margin(&self) -> Duration {
         ANSWER_MARGIN.min(self.limit / 5)
     }

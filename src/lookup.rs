@@ -5,6 +5,8 @@
 //!    unless the host is new to the entry (then one short, bounded wait to record it for `list`).
 //! 2. Otherwise take the key's lock and look again: whoever held the lock may have refreshed it.
 //!    Fifty processes that miss together make one API call; the other forty-nine read its result.
+//!    A holder that is stopped (Ctrl-Z, SIGSTOP) or cannot be seen is waited for only a part of
+//!    the bound (`LOCK_WAIT_PART`); then the refresh goes on without the lock.
 //! 3. A refresh that fails is recorded, so the processes queued behind it share the failure
 //!    instead of each waiting out the same timeout.
 //! 4. If a refresh fails while the cached token is still valid, the cached token is answered.
@@ -57,6 +59,66 @@ pub enum LookupError {
     Cache(#[from] cache::CacheError),
     #[error(transparent)]
     Profile(#[from] crate::profiles::ProfileError),
+    /// Another process refreshing the same token held the cache's lock, working, for all of
+    /// this request's bound.
+    #[error("{}", deadline::message(Some(&lock_wait_doing(*.holder)), *.after))]
+    LockWait { holder: u32, after: Duration },
+}
+
+/// How much of the request's bound a refresh waits for another process's refresh of the same
+/// key (the bound divided by this) before looking at who holds the key's lock. Half: a refresh
+/// (a GetAuthorizationToken of well under a second, a role assumption or a `credential_process`
+/// of a few) ends well within it, so a herd still makes one call; and it leaves the other half
+/// for a fetch of our own, which needs as long as theirs. Past it, a holder that is working is
+/// waited for to the end (its own bound ends its refresh, and a herd must not multiply the
+/// calls to a slow or throttling API); one that is stopped (Ctrl-Z on a `docker pull`, a
+/// SIGSTOPped CI step) or that cannot be seen (it wrote no pid, or runs in another pid
+/// namespace) may never release the lock, so the refresh goes on without it: the lock spares
+/// the API a herd, and correctness does not rest on it.
+const LOCK_WAIT_PART: f64 = 2.0;
+
+/// Why the key's lock was not taken.
+enum Contended {
+    /// Its holder is stopped, or cannot be seen: a refresh without the lock.
+    Stalled { holder: Option<u32> },
+    /// Its holder is working and still had it when the time for work ran out.
+    Waited { holder: u32 },
+    /// The cache cannot be used: an uncached fetch.
+    Unusable(cache::CacheError),
+}
+
+/// What a process waiting for the lock is doing, for the watchdog and for [`LookupError::LockWait`].
+fn lock_wait_doing(pid: u32) -> String {
+    format!(
+        "waiting for the token cache lock held by process {pid} (another {} refreshing this token)",
+        crate::program::NAME
+    )
+}
+
+fn holder_name(holder: Option<u32>) -> String {
+    holder.map_or_else(
+        || "an unknown lock holder".into(),
+        |pid| format!("process {pid}, stopped"),
+    )
+}
+
+/// A new entry for `key`: the hosts of the entry it replaces, and `host`.
+fn new_entry(
+    key: &CacheKey,
+    replaces: Option<&Entry>,
+    host: &str,
+    token: Option<Token>,
+    failure: Option<Failure>,
+) -> Entry {
+    let mut entry = Entry {
+        schema: cache::SCHEMA.to_string(),
+        identity: key.description.clone(),
+        hosts: replaces.map(|e| e.hosts.clone()).unwrap_or_default(),
+        token,
+        failure,
+    };
+    entry.add_host(host);
+    entry
 }
 
 /// What the cache holds for a key: a token to answer with, or what a refresh starts from.
@@ -184,21 +246,69 @@ impl<'a> Lookup<'a> {
             Cached::Hit(hit) => return Ok(hit),
             Cached::Miss(entry) => entry,
         };
-        deadline::doing("waiting for another process's refresh");
-        let lock = match cache.lock(&key.id, self.deadline.work_left()) {
-            Ok(lock) => lock,
-            Err(e) => {
-                crate::debug!("fetching uncached: {e}");
-                return fetch(target, source)
-                    .or_else(|err| still_valid(cached.as_ref(), self.clock.now_ms(), err));
+        let now = || self.clock.now_ms();
+        match self.wait_for_lock(cache, &key) {
+            Ok(lock) => self.refresh(cache, &lock, target, &key, source),
+            Err(Contended::Stalled { holder }) => {
+                crate::debug!(
+                    "not waiting any longer for {}: fetching without the lock",
+                    holder_name(holder)
+                );
+                self.refresh_unlocked(cache, target, &key, cached, source)
             }
+            Err(Contended::Waited { holder }) => {
+                let err = LookupError::LockWait {
+                    holder,
+                    after: self.deadline.limit(),
+                };
+                still_valid(cached.as_ref(), now(), err)
+            }
+            Err(Contended::Unusable(e)) => {
+                crate::debug!("fetching uncached: {e}");
+                fetch(target, source).or_else(|err| still_valid(cached.as_ref(), now(), err))
+            }
+        }
+    }
+
+    /// Takes the key's lock, waiting [`LOCK_WAIT_PART`] of the bound for it, and then on to the
+    /// end of the work only if its holder is known and working.
+    fn wait_for_lock(&self, cache: &Cache, key: &CacheKey) -> Result<cache::KeyLock, Contended> {
+        deadline::doing("waiting for the token cache lock");
+        let part = self.deadline.limit().div_f64(LOCK_WAIT_PART);
+        match cache.lock(&key.id, part.min(self.deadline.work_left())) {
+            Ok(lock) => return Ok(lock),
+            Err(cache::CacheError::LockTimeout { .. }) => {}
+            Err(e) => return Err(Contended::Unusable(e)),
+        }
+        let holder = cache.holder(&key.id);
+        let Some(pid) = holder.filter(|pid| crate::platform::is_stopped(*pid) == Some(false))
+        else {
+            return Err(Contended::Stalled { holder });
         };
+        deadline::doing(lock_wait_doing(pid));
+        match cache.lock(&key.id, self.deadline.wait_left()) {
+            Ok(lock) => Ok(lock),
+            Err(cache::CacheError::LockTimeout { .. }) => Err(Contended::Waited { holder: pid }),
+            Err(e) => Err(Contended::Unusable(e)),
+        }
+    }
+
+    /// Under the key's lock: the token another process refreshed while this one waited, the
+    /// failure it met, or a fetch of our own, recorded for the processes queued behind us.
+    fn refresh(
+        &self,
+        cache: &Cache,
+        lock: &cache::KeyLock,
+        target: &Target,
+        key: &CacheKey,
+        source: &dyn TokenSource,
+    ) -> Result<Credential, LookupError> {
         // Whoever held the lock before us may have done the work.
-        let current = read_own(cache, &key);
+        let current = read_own(cache, key);
         let now = self.clock.now_ms();
         if let Some(hit) = fresh_token(current.as_ref(), now) {
             crate::debug!("refreshed by another process for {}", target.host);
-            record_host(cache, &lock, &key, current, &target.host);
+            record_host(cache, lock, key, current, &target.host);
             return Ok(hit);
         }
         let previous_token = current.as_ref().and_then(|e| e.token.clone());
@@ -217,33 +327,57 @@ impl<'a> Lookup<'a> {
         }
         crate::debug!("fetching a token for {}", target.host);
         let result = source.fetch(target);
-        let mut entry = Entry {
-            schema: cache::SCHEMA.to_string(),
-            identity: key.description.clone(),
-            hosts: current
-                .as_ref()
-                .map(|e| e.hosts.clone())
-                .unwrap_or_default(),
-            token: match &result {
-                Ok(t) => Some(t.clone()),
-                Err(_) => previous_token
-                    .clone()
-                    .filter(|t| t.is_valid(self.clock.now_ms())),
-            },
-            failure: result.as_ref().err().map(|e| Failure {
-                at: self.clock.now_ms(),
-                message: e.to_string(),
-                identity_refused: e.identity_refused(),
-            }),
+        let now = self.clock.now_ms();
+        let token = match &result {
+            Ok(t) => Some(t.clone()),
+            Err(_) => previous_token.clone().filter(|t| t.is_valid(now)),
         };
-        entry.add_host(&target.host);
-        write_entry(cache, &lock, &key, &entry);
+        let failure = result.as_ref().err().map(|e| Failure {
+            at: now,
+            message: e.to_string(),
+            identity_refused: e.identity_refused(),
+        });
+        let entry = new_entry(key, current.as_ref(), &target.host, token, failure);
+        write_entry(cache, lock, key, &entry);
         match result {
             Ok(token) => Ok(Credential {
                 token,
                 from_cache: false,
             }),
-            Err(err) => usable(previous_token.as_ref(), self.clock.now_ms()).ok_or(err.into()),
+            Err(err) => usable(previous_token.as_ref(), now).ok_or(err.into()),
+        }
+    }
+
+    /// Without the key's lock, its holder being stopped or unknown: a fetch of our own, whose
+    /// token is cached (atomically, see [`Cache::write_unlocked`]) so that the gets after it
+    /// hit instead of waiting in turn. A failure is not recorded: it is shared only with the
+    /// processes queued behind the lock, which the stalled holder still has.
+    fn refresh_unlocked(
+        &self,
+        cache: &Cache,
+        target: &Target,
+        key: &CacheKey,
+        cached: Option<Entry>,
+        source: &dyn TokenSource,
+    ) -> Result<Credential, LookupError> {
+        match source.fetch(target) {
+            Ok(token) => {
+                let entry = new_entry(
+                    key,
+                    cached.as_ref(),
+                    &target.host,
+                    Some(token.clone()),
+                    None,
+                );
+                if let Err(e) = cache.write_unlocked(&key.id, &entry) {
+                    crate::debug!("token not cached: {e}");
+                }
+                Ok(Credential {
+                    token,
+                    from_cache: false,
+                })
+            }
+            Err(err) => still_valid(cached.as_ref(), self.clock.now_ms(), err.into()),
         }
     }
 
@@ -259,8 +393,20 @@ impl<'a> Lookup<'a> {
         if cache.read(&key.id).is_none() {
             return Ok(());
         }
-        let lock = cache.lock(&key.id, self.deadline.work_left())?;
-        cache.remove(&lock, &key.id)?;
+        match self.wait_for_lock(cache, &key) {
+            Ok(lock) => cache.remove(&lock, &key.id)?,
+            Err(Contended::Stalled { holder }) => {
+                crate::debug!("not waiting for {} to erase", holder_name(holder));
+                cache.remove_unlocked(&key.id)?;
+            }
+            Err(Contended::Waited { holder }) => {
+                return Err(LookupError::LockWait {
+                    holder,
+                    after: self.deadline.limit(),
+                });
+            }
+            Err(Contended::Unusable(e)) => return Err(e.into()),
+        }
         Ok(())
     }
 

@@ -34,8 +34,10 @@ pub enum TokenError {
     SsoLogin { profile: Option<String> },
     #[error("{code}: {message}")]
     Service { code: String, message: String },
-    #[error("{}", crate::deadline::message(Some(&format!("reaching {endpoint}")), *.after))]
-    Timeout { endpoint: String, after: Duration },
+    /// The bound ran out; `doing` is the step under way: the credential source
+    /// being resolved, or the endpoint being called.
+    #[error("{}", crate::deadline::message(Some(.doing), *.after))]
+    Timeout { doing: String, after: Duration },
     #[error("cannot reach {endpoint}: {detail}")]
     Network { endpoint: String, detail: String },
     /// The endpoint answered, but not with anything the SDK could read (a proxy's error page,
@@ -264,6 +266,9 @@ pub struct AwsTokenSource {
     pub env_profile: Option<String>,
     /// Replaces the SDK's default credential chain (a config `role_arn` still applies on top).
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    /// What resolving those credentials is, as a timeout names it (`assuming role … through
+    /// AWS STS`); the default chain's source is read from the profile instead.
+    pub credentials_doing: Option<String>,
 }
 
 impl AwsTokenSource {
@@ -272,38 +277,42 @@ impl AwsTokenSource {
             deadline,
             env_profile: env.var("AWS_PROFILE"),
             credentials: None,
+            credentials_doing: None,
         }
     }
 
+    /// `provider` in place of the default chain; `doing` says what it does, for a timeout.
     pub fn with_credentials(
         mut self,
         provider: aws_credential_types::provider::SharedCredentialsProvider,
+        doing: String,
     ) -> AwsTokenSource {
         self.credentials = Some(provider);
+        self.credentials_doing = Some(doing);
         self
     }
 }
 
 impl TokenSource for AwsTokenSource {
     fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
-        let endpoint = endpoint_name(target);
-        crate::deadline::doing(format!("reaching {endpoint}"));
         let profile = target
             .settings
             .profile
             .clone()
             .or_else(|| self.env_profile.clone());
+        let progress = Progress::new(target, self.credentials_doing.as_deref());
+        progress.enter(Step::Configuration);
         // The SDK's own timeouts bound each phase; this one bounds the whole, loading the
         // profile files and credential resolution included, whatever a provider does. Both
         // end before the deadline, so that this precise error is answered, not the watchdog's.
         // The fetch runs on a thread of its own, so it needs its own copies.
-        let (source, owned) = (self.clone(), target.clone());
-        let fetch = move || async move { source.fetch_async(&owned).await };
+        let (source, owned, tracked) = (self.clone(), target.clone(), progress.clone());
+        let fetch = move || async move { source.fetch_async(&owned, &tracked).await };
         crate::deadline::run_bounded(self.deadline.work_left(), fetch)
             .map_err(|e| TokenError::Runtime(e.to_string()))?
             .unwrap_or_else(|| {
                 Err(TokenError::Timeout {
-                    endpoint,
+                    doing: String::new(),
                     after: self.deadline.limit(),
                 })
             })
@@ -312,9 +321,200 @@ impl TokenSource for AwsTokenSource {
                     TokenError::NoCredentials { profile, detail }
                 }
                 TokenError::SsoLogin { .. } => TokenError::SsoLogin { profile },
+                // Whichever timer ended it, the step under way is the one to blame.
+                TokenError::Timeout { after, .. } => TokenError::Timeout {
+                    doing: progress.doing(),
+                    after,
+                },
                 other => with_profile_role(other, target),
             })
     }
+}
+
+/// A step of a fetch, for the timeout that may end it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Loading the SDK's configuration (the AWS files).
+    Configuration,
+    /// The credential chain: a `credential_process`, SSO, a profile's role, a web identity.
+    Credentials,
+    /// The config file's `role_arn`, assumed on top of those credentials.
+    ConfigRole,
+    /// GetAuthorizationToken.
+    Endpoint,
+}
+
+/// What one fetch is doing, shared by the fetch's thread (which moves it on) and the caller
+/// (which names it if the bound runs out): a value of the fetch, passed down to the
+/// credentials provider it wraps ([`TracedCredentials`]). Each step is also said to the
+/// watchdog (`deadline::doing`), its last resort.
+#[derive(Debug, Clone)]
+struct Progress {
+    step: std::sync::Arc<std::sync::Mutex<Step>>,
+    /// `None` for a configuration built outside a fetch (`doctor`'s), which reports nothing.
+    phrases: Option<std::sync::Arc<Phrases>>,
+}
+
+/// How each step is named, fixed before the fetch starts: naming the credential source reads
+/// the AWS files, which the fetch's thread may be blocked on.
+#[derive(Debug)]
+struct Phrases {
+    credentials: String,
+    config_role: Option<String>,
+    endpoint: String,
+}
+
+impl Progress {
+    /// The phrases for a fetch of `target`; `credentials` names a provider that replaces the
+    /// default chain.
+    fn new(target: &Target, credentials: Option<&str>) -> Progress {
+        let phrases = Phrases {
+            credentials: credentials.map_or_else(
+                || credentials_doing(target, &crate::env::ProcessEnv),
+                str::to_string,
+            ),
+            config_role: target
+                .settings
+                .role
+                .as_ref()
+                .map(|r| format!("assuming role {} through AWS STS", r.arn)),
+            endpoint: format!("reaching {}", endpoint_name(target)),
+        };
+        Progress {
+            phrases: Some(std::sync::Arc::new(phrases)),
+            ..Progress::untracked()
+        }
+    }
+
+    fn untracked() -> Progress {
+        Progress {
+            step: std::sync::Arc::new(std::sync::Mutex::new(Step::Configuration)),
+            phrases: None,
+        }
+    }
+
+    /// Moves to `step`; returns the step it left.
+    fn enter(&self, step: Step) -> Step {
+        let left = match self.step.lock() {
+            Ok(mut current) => std::mem::replace(&mut *current, step),
+            Err(_) => step,
+        };
+        if self.phrases.is_some() {
+            crate::deadline::doing(self.phrase(step));
+        }
+        left
+    }
+
+    fn doing(&self) -> String {
+        let step = self.step.lock().map_or(Step::Endpoint, |s| *s);
+        self.phrase(step)
+    }
+
+    fn phrase(&self, step: Step) -> String {
+        let Some(p) = &self.phrases else {
+            return String::new();
+        };
+        match step {
+            Step::Configuration => "reading the AWS configuration".into(),
+            Step::Credentials => p.credentials.clone(),
+            Step::ConfigRole => p
+                .config_role
+                .clone()
+                .unwrap_or_else(|| p.credentials.clone()),
+            Step::Endpoint => p.endpoint.clone(),
+        }
+    }
+}
+
+/// The credential source the SDK will wait on, as a timeout names it. From the environment
+/// and the profile, which is what the SDK reads (the process environment, normalised at
+/// start-up); generic where they say nothing slower than keys.
+fn credentials_doing(target: &Target, env: &dyn crate::env::Env) -> String {
+    let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
+    let setting = |key: &str| {
+        profiles
+            .as_ref()
+            .and_then(|p| p.get(key).map(str::to_string))
+    };
+    let name = profiles
+        .as_ref()
+        .map_or_else(|| "default".to_string(), |p| p.selected().to_string());
+    if let Some(role) = setting("role_arn") {
+        let how = if setting("web_identity_token_file").is_some() {
+            " with a web identity token"
+        } else {
+            ""
+        };
+        format!("assuming role {role} of profile {name:?}{how} through AWS STS")
+    } else if setting("sso_session").is_some() || setting("sso_start_url").is_some() {
+        format!("getting credentials from AWS SSO (IAM Identity Center) for profile {name:?}")
+    } else if setting("credential_process").is_some() {
+        format!("running the credential_process of profile {name:?}")
+    } else if let (Some(_), Some(role)) = (
+        env.var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        env.var("AWS_ROLE_ARN"),
+    ) {
+        format!("assuming role {role} with a web identity token through AWS STS")
+    } else if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
+        || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
+    {
+        "getting credentials from the container credentials endpoint".into()
+    } else if !env
+        .var("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        "getting credentials from the EC2 instance metadata service".into()
+    } else {
+        "resolving AWS credentials".into()
+    }
+}
+
+/// A credentials provider that says, while it runs, that credentials are being resolved, and
+/// once it has them goes back to the step it interrupted (the SDK resolves them lazily, from inside
+/// the call to the endpoint).
+#[derive(Debug)]
+struct TracedCredentials {
+    inner: aws_credential_types::provider::SharedCredentialsProvider,
+    progress: Progress,
+    step: Step,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for TracedCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let left = self.progress.enter(self.step);
+            let out = self.inner.provide_credentials().await;
+            // A failure ends the call, and a provider's own timeout (credential_process has
+            // one) comes back as one: the step stays the one to blame.
+            if out.is_ok() {
+                self.progress.enter(left);
+            }
+            out
+        })
+    }
+}
+
+/// `config` with its credentials provider traced as `step`.
+fn traced(config: SdkConfig, progress: &Progress, step: Step) -> SdkConfig {
+    let Some(inner) = config.credentials_provider() else {
+        return config;
+    };
+    let provider = TracedCredentials {
+        inner,
+        progress: progress.clone(),
+        step,
+    };
+    config
+        .into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
 }
 
 /// Names the role of a failed assumption that the SDK's error leaves unnamed: for a web
@@ -348,8 +548,9 @@ pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
 }
 
 impl AwsTokenSource {
-    async fn fetch_async(&self, target: &Target) -> Result<Token, TokenError> {
-        let config = self.sdk_config(target).await?;
+    async fn fetch_async(&self, target: &Target, progress: &Progress) -> Result<Token, TokenError> {
+        let config = self.traced_sdk_config(target, progress).await?;
+        progress.enter(Step::Endpoint);
         let endpoint = endpoint_name(target);
         // The one rule (see `endpoint`): an explicit URL and no variant, else the variant.
         let (url, variant) = crate::endpoint::client_inputs(target);
@@ -440,6 +641,15 @@ impl AwsTokenSource {
 
     /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
     pub async fn sdk_config(&self, target: &Target) -> Result<SdkConfig, TokenError> {
+        self.traced_sdk_config(target, &Progress::untracked()).await
+    }
+
+    /// [`Self::sdk_config`], its credential steps reported to `progress`.
+    async fn traced_sdk_config(
+        &self,
+        target: &Target,
+        progress: &Progress,
+    ) -> Result<SdkConfig, TokenError> {
         let region = Region::new(target.api_region().to_string());
         let budget = self.deadline.work_left();
         let timeouts = TimeoutConfig::builder()
@@ -456,7 +666,7 @@ impl AwsTokenSource {
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
-        let base = match &self.credentials {
+        let loaded = match &self.credentials {
             Some(provider) => loader.credentials_provider(provider.clone()).load().await,
             None => {
                 let steps = crate::credentials::steps(settings.profile.as_deref())?;
@@ -465,6 +675,7 @@ impl AwsTokenSource {
                 base.into_builder().credentials_provider(chain).build()
             }
         };
+        let base = traced(loaded, progress, Step::Credentials);
         let Some(role) = &settings.role else {
             return Ok(base);
         };
@@ -480,12 +691,13 @@ impl AwsTokenSource {
             assume = assume.external_id(id);
         }
         let provider = assume.build().await;
-        Ok(base
+        let assumed = base
             .into_builder()
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
-            .build())
+            .build();
+        Ok(traced(assumed, progress, Step::ConfigRole))
     }
 }
 
@@ -626,7 +838,7 @@ fn classify(
     }
     if has("timeout") || has("timed out") || has("Timeout") {
         return TokenError::Timeout {
-            endpoint: endpoint.to_string(),
+            doing: format!("reaching {endpoint}"),
             after: timeout,
         };
     }
@@ -1004,6 +1216,63 @@ mod tests {
         );
     }
 
+    /// What a timeout blames while credentials are resolved: the source the SDK waits on.
+    #[test]
+    fn a_timeout_names_the_credential_source() {
+        use crate::env::MapEnv;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            "[profile proc]\ncredential_process = slow\n\
+             [profile sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n\
+             [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+             [profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = proc\n",
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let target = crate::config::Config::default()
+            .resolve("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+            .unwrap()
+            .unwrap();
+        let doing = |vars: &[(&str, &str)]| {
+            let mut all = vec![("AWS_CONFIG_FILE", config), ("HOME", "/nonexistent")];
+            all.extend_from_slice(vars);
+            credentials_doing(&target, &MapEnv::new(&all))
+        };
+        assert_eq!(
+            doing(&[("AWS_PROFILE", "proc")]),
+            "running the credential_process of profile \"proc\""
+        );
+        assert_eq!(
+            doing(&[("AWS_PROFILE", "sso")]),
+            "getting credentials from AWS SSO (IAM Identity Center) for profile \"sso\""
+        );
+        assert_eq!(
+            doing(&[("AWS_PROFILE", "role")]),
+            "assuming role arn:aws:iam::123456789012:role/r of profile \"role\" through AWS STS"
+        );
+        assert_eq!(
+            doing(&[
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+                ("AWS_ROLE_ARN", "arn:aws:iam::1:role/w")
+            ]),
+            "assuming role arn:aws:iam::1:role/w with a web identity token through AWS STS"
+        );
+        assert_eq!(
+            doing(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/c")]),
+            "getting credentials from the container credentials endpoint"
+        );
+        assert_eq!(
+            doing(&[]),
+            "getting credentials from the EC2 instance metadata service"
+        );
+        assert_eq!(
+            doing(&[("AWS_EC2_METADATA_DISABLED", "true")]),
+            "resolving AWS credentials"
+        );
+    }
+
     #[test]
     fn errors_read_as_one_actionable_line() {
         let e = TokenError::NoCredentials {
@@ -1032,7 +1301,7 @@ mod tests {
             "{e}"
         );
         let e = TokenError::Timeout {
-            endpoint: "ecr.us-east-1".into(),
+            doing: "reaching ecr.us-east-1".into(),
             after: Duration::from_secs(10),
         };
         assert_eq!(

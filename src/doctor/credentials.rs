@@ -57,7 +57,9 @@ fn base_source(
         // The caller says why the files could not be read.
         (None, Some(name)) => return format!("profile {name:?} (AWS files not read)"),
         // Unreadable files say nothing about the profile the environment names.
-        (None, None) if env.var("AWS_PROFILE").is_some() && env.var("AWS_ACCESS_KEY_ID").is_none() => {
+        (None, None)
+            if env.var("AWS_PROFILE").is_some() && env.var("AWS_ACCESS_KEY_ID").is_none() =>
+        {
             let name = env.var("AWS_PROFILE").unwrap_or_default();
             return format!("profile {name:?} (AWS files not read)");
         }

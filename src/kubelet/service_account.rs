@@ -140,6 +140,10 @@ impl ServiceAccount {
     pub fn token_source(self, node: AwsTokenSource, region: &str) -> ServiceAccountTokenSource {
         let identity = self.identity();
         let session_name = self.session_name();
+        let doing = format!(
+            "assuming role {} with the service account's token through AWS STS",
+            self.role_arn
+        );
         let provider = WebIdentity {
             role_arn: self.role_arn,
             session_name,
@@ -148,7 +152,7 @@ impl ServiceAccount {
             deadline: node.deadline,
         };
         ServiceAccountTokenSource {
-            inner: node.with_credentials(SharedCredentialsProvider::new(provider)),
+            inner: node.with_credentials(SharedCredentialsProvider::new(provider), doing),
             identity,
         }
     }

@@ -204,6 +204,17 @@ pub fn process_parent_and_name(pid: Option<u32>) -> Option<(u32, String)> {
     Some((ppid, name.trim_end().to_string()))
 }
 
+/// Whether a live process is stopped (by SIGSTOP, a terminal's Ctrl-Z, or a tracer): `None`
+/// when no such process is visible here (gone, or in another pid namespace).
+pub fn is_stopped(pid: u32) -> Option<bool> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (state, _) = parse_stat(&stat)?;
+    match state {
+        'Z' | 'X' => None,
+        state => Some(matches!(state, 'T' | 't')),
+    }
+}
+
 /// State and parent from `/proc/PID/stat` (`pid (comm) S ppid …`; comm may hold anything,
 /// parentheses and spaces included, so it is skipped up to the last `)`).
 fn parse_stat(stat: &str) -> Option<(char, u32)> {
@@ -325,5 +336,22 @@ mod tests {
     fn the_process_table_has_this_process_under_its_parent() {
         let me = (std::process::id(), std::os::unix::process::parent_id());
         assert!(process_table().contains(&me));
+    }
+
+    #[test]
+    fn a_stopped_process_is_told_from_a_running_one_and_a_missing_one() {
+        assert_eq!(is_stopped(std::process::id()), Some(false));
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        // SAFETY: kill takes plain integers; the pid is our own unreaped child's.
+        unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+        let stopped = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            is_stopped(pid) == Some(true)
+        });
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(stopped);
+        assert_eq!(is_stopped(pid), None, "a reaped process is not there");
     }
 }

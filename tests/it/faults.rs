@@ -617,7 +617,7 @@ mod hard_bound {
             let pids = hanging_credential_process(&mut sb);
             let line = bounded(&mut sb, Mode::Get, timeout_secs, Some(&pids));
             assert!(
-                line.starts_with("timed out reaching ")
+                line.starts_with("timed out running the credential_process of profile \"slow\"")
                     && line.contains(&format!(
                         " after {timeout_secs}s (set DOCKER_CREDENTIAL_ECR_TIMEOUT"
                     )),
@@ -631,7 +631,10 @@ mod hard_bound {
         let mut sb = Sandbox::new();
         let pids = hanging_credential_process(&mut sb);
         let line = bounded(&mut sb, Mode::Kubelet, 1, Some(&pids));
-        assert!(line.starts_with("timed out reaching "), "{line}");
+        assert!(
+            line.starts_with("timed out running the credential_process of profile \"slow\""),
+            "{line}"
+        );
     }
 
     /// A herd waiting behind a lock holder that hangs: the waiters' own deadlines end their
@@ -648,5 +651,297 @@ mod hard_bound {
             assert!(stdout(out).starts_with("timed out"), "{}", describe(out));
         }
         assert_all_gone(&pids);
+    }
+}
+
+/// Issue 17, symptom 6: time spent is blamed on the step that spent it.
+mod blame {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// Stops, then ends, a process of ours when dropped, so a failed assertion leaves nothing
+    /// stopped behind.
+    struct Stopped(Child);
+
+    impl Stopped {
+        fn pid(&self) -> i32 {
+            self.0.id() as i32
+        }
+    }
+
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            // SAFETY: kill takes plain integers; the pid is our own child's, not yet reaped.
+            unsafe { libc::kill(self.pid(), libc::SIGKILL) };
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A `credential_process` whose first run (in this sandbox) marks `started` and then takes
+    /// a minute, and whose later runs answer at once with the sandbox's keys.
+    fn first_run_hangs(sb: &mut Sandbox, started: &Path) {
+        let always = sb.root().to_path_buf();
+        first_run_once_armed_hangs(sb, started, &always);
+    }
+
+    /// The same, counting only the runs once `armed` exists.
+    fn first_run_once_armed_hangs(sb: &mut Sandbox, started: &Path, armed: &Path) {
+        let script = sb.root().join("creds.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nif [ -e '{armed}' ] && mkdir '{first}' 2>/dev/null; then : > '{started}'; exec sleep 60; fi\necho '{{\"Version\":1,\"AccessKeyId\":\"{akid}\",\"SecretAccessKey\":\"{secret}\"}}'\n",
+                armed = armed.display(),
+                first = sb.root().join("first-run").display(),
+                started = started.display(),
+                akid = sb.akid,
+                secret = TEST_SECRET_KEY
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let aws_config = sb.root().join("aws-config");
+        std::fs::write(
+            &aws_config,
+            format!(
+                "[profile slow]\ncredential_process = {}\n",
+                script.display()
+            ),
+        )
+        .unwrap();
+        sb.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_PROFILE", "slow")
+            .env("AWS_CONFIG_FILE", &aws_config);
+    }
+
+    /// A refresher stopped while it holds the key's lock (Ctrl-Z on a `docker pull`, a
+    /// SIGSTOPped CI step) does not make the next `get` wait out its bound: it waits a part of
+    /// it, then fetches without the lock, answers with a token and no message, and caches it.
+    #[test]
+    fn a_stopped_lock_holder_costs_a_part_of_the_bound_and_one_more_call() {
+        let mut sb = Sandbox::new();
+        let started = sb.root().join("holder-started");
+        first_run_hangs(&mut sb, &started);
+        sb.env(ENV_TIMEOUT, "4");
+        let mut holder = sb.spawn_get();
+        holder
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+        let holder = Stopped(holder);
+        let waited = Instant::now();
+        while !started.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the holder never ran"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        // The holder has the lock (it resolves credentials under it) and is stopped there.
+        // SAFETY: kill takes plain integers; the pid is our own child's.
+        assert_eq!(unsafe { libc::kill(holder.pid(), libc::SIGSTOP) }, 0);
+        let calls_before = sb.calls().0;
+
+        let t = Instant::now();
+        let out = sb.get(&host());
+        let took = t.elapsed();
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            out.stderr.is_empty(),
+            "a message without a failure: {}",
+            describe(&out)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["Secret"], private_password(MOTO_ACCOUNT).as_str());
+        assert!(took <= Duration::from_secs(4) + SLACK, "took {took:?}");
+        assert_eq!(sb.calls().0, calls_before + 1, "one API call more");
+        // The unlocked fetch cached its token: the next get is a hit, with no wait and no call.
+        let t = Instant::now();
+        let again = sb.get(&host());
+        assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            sb.calls().0,
+            calls_before + 1,
+            "the second get was not a hit"
+        );
+        drop(holder);
+    }
+
+    /// `docker logout` while a refresher is stopped holding the lock: the entry is forgotten
+    /// after a part of the bound, not an error after all of it.
+    #[test]
+    fn erase_does_not_wait_out_a_stopped_lock_holder() {
+        let mut sb = Sandbox::new();
+        let (started, armed) = (sb.root().join("holder-started"), sb.root().join("armed"));
+        first_run_once_armed_hangs(&mut sb, &started, &armed);
+        sb.env(ENV_TIMEOUT, "2");
+        sb.get_ok(&host());
+        sb.age_cache(Duration::from_secs(13 * 3600));
+        std::fs::write(&armed, "").unwrap();
+        let mut holder = sb.spawn_get();
+        holder
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+        let holder = Stopped(holder);
+        let waited = Instant::now();
+        while !started.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the holder never ran"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: kill takes plain integers; the pid is our own child's.
+        assert_eq!(unsafe { libc::kill(holder.pid(), libc::SIGSTOP) }, 0);
+        let t = Instant::now();
+        let out = sb.run(["erase"], &host());
+        assert!(
+            t.elapsed() <= Duration::from_secs(2) + SLACK,
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "{}",
+            describe(&out)
+        );
+        assert!(entries(&sb).is_empty(), "the entry is still there");
+        drop(holder);
+    }
+
+    /// A `get` stuck behind a lock holder that is working (not stopped) on a longer bound than
+    /// its own says what it waited for: the lock, and the holder's pid.
+    #[test]
+    fn a_wait_for_a_working_lock_holder_names_the_lock_and_its_pid() {
+        let mut sb = Sandbox::new();
+        let started = sb.root().join("holder-started");
+        first_run_hangs(&mut sb, &started);
+        let mut holder = sb.cmd(["get"]);
+        holder
+            .env(ENV_TIMEOUT, "30")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut holder = holder.spawn().unwrap();
+        holder
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+        let holder = Stopped(holder);
+        let waited = Instant::now();
+        while !started.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the holder never ran"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        sb.env(ENV_TIMEOUT, "2");
+        let t = Instant::now();
+        let out = sb.get(&host());
+        assert!(
+            t.elapsed() <= Duration::from_secs(2) + SLACK,
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert_eq!(
+            stdout(&out).trim_end(),
+            format!(
+                "timed out waiting for the token cache lock held by process {} (another docker-credential-ecr refreshing this token) after 2s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)",
+                holder.pid()
+            ),
+            "{}",
+            describe(&out)
+        );
+        drop(holder);
+    }
+
+    /// A `credential_process` that takes longer than the bound is named, not the endpoint the
+    /// request never reached.
+    #[test]
+    fn a_slow_credential_process_is_named_not_the_endpoint() {
+        let mut sb = Sandbox::new();
+        let started = sb.root().join("started");
+        first_run_hangs(&mut sb, &started);
+        sb.env(ENV_TIMEOUT, "1");
+        let t = Instant::now();
+        let out = sb.get(&host());
+        assert!(
+            t.elapsed() <= Duration::from_secs(1) + SLACK,
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert_eq!(
+            stdout(&out).trim_end(),
+            "timed out running the credential_process of profile \"slow\" after 1s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)",
+            "{}",
+            describe(&out)
+        );
+        assert_eq!(sb.calls().0, 0);
+    }
+
+    /// An STS that never answers: the role being assumed is named, whether the config file's
+    /// entry asks for it (on top of the environment's keys) or the profile does.
+    #[test]
+    fn a_silent_sts_is_named_with_the_role() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sts = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let role = "arn:aws:iam::210987654321:role/puller";
+        let mut entry = Sandbox::new();
+        entry.config(
+            "config.toml",
+            &format!("[[registry]]\nmatch = \"{MOTO_ACCOUNT}\"\nrole_arn = \"{role}\"\n"),
+        );
+        let mut profile = Sandbox::new();
+        let aws_config = profile.root().join("aws-config");
+        std::fs::write(
+            &aws_config,
+            format!(
+                "[profile deploy]\nrole_arn = {role}\nsource_profile = base\n[profile base]\naws_access_key_id = {}\naws_secret_access_key = {TEST_SECRET_KEY}\n",
+                profile.akid
+            ),
+        )
+        .unwrap();
+        profile
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_PROFILE", "deploy")
+            .env("AWS_CONFIG_FILE", &aws_config);
+        for (sb, doing) in [
+            (&mut entry, format!("assuming role {role} through AWS STS")),
+            (
+                &mut profile,
+                format!("assuming role {role} of profile \"deploy\" through AWS STS"),
+            ),
+        ] {
+            sb.env("AWS_ENDPOINT_URL_STS", &sts).env(ENV_TIMEOUT, "1");
+            let out = sb.get(&host());
+            assert_eq!(
+                stdout(&out).trim_end(),
+                format!(
+                    "timed out {doing} after 1s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)"
+                ),
+                "{}",
+                describe(&out)
+            );
+        }
+        drop(listener);
     }
 }

@@ -444,7 +444,10 @@ fn no_credentials_and_a_silent_metadata_service_fail_within_seconds() {
     );
     let text = stdout(&out);
     assert!(
-        text.starts_with("no AWS credentials found") || text.starts_with("timed out reaching"),
+        text.starts_with("no AWS credentials found")
+            || text.starts_with(
+                "timed out getting credentials from the EC2 instance metadata service"
+            ),
         "{}",
         describe(&out)
     );

@@ -444,3 +444,26 @@ fn cache_duration_is_counted_from_the_fetch_whatever_the_servers_clock() {
         );
     }
 }
+
+/// Issue 17, symptom 6: an STS that does not answer the service account's role assumption is
+/// named, with the role, not the ECR endpoint the request never reached.
+#[test]
+fn a_silent_sts_is_named_with_the_service_accounts_role() {
+    // An "STS" on loopback that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut sb = Sandbox::new();
+    sb.env("AWS_ENDPOINT_URL_STS", format!("http://127.0.0.1:{port}"))
+        .env(ENV_TIMEOUT, "2");
+    let role = "arn:aws:iam::210987654321:role/image-puller";
+    let image = format!("{}/team-a/app:1", private_host(MOTO_ACCOUNT, "eu-west-1"));
+    let token = sa_token("team-a", "puller", "web-1");
+    let out = kubelet(&sb, &sa_request(&image, &token, Some(role)));
+    drop(listener);
+    assert_eq!(
+        failure(&out),
+        format!(
+            "docker-credential-ecr: timed out assuming role {role} with the service account's token through AWS STS after 2s (set DOCKER_CREDENTIAL_ECR_TIMEOUT to wait longer)\n"
+        )
+    );
+}
