@@ -82,7 +82,7 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
     match cli.command {
         // Only `--` was given: no verb, as with no argument at all.
         None => reply(out, Err(ProtocolError::Usage { program })),
-        Some(Command::Protocol(verb)) => protocol(&program, verb, env, stdin, out),
+        Some(Command::Protocol(verb)) => protocol(&program, verb.into(), env, stdin, out),
         Some(Command::Configure(a)) => crate::configure::main(
             &program,
             &a.into_options(),

@@ -5,7 +5,6 @@
 //! is shown to the user, so those must be one actionable line.
 
 use crate::authorization::Token;
-use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 use std::io::Read;
 
@@ -39,39 +38,47 @@ pub enum InputError {
 }
 
 /// The docker-credential-helper protocol: each is the only argument, with the request, if any,
-/// on stdin. A value enum as well as subcommands, so that the protocol's usage line and its
-/// one-word fast path read the same names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand, ValueEnum)]
+/// on stdin. A plain type: the front reads a verb without the command-line parser, and the CLI
+/// maps its subcommands onto these (`cli::args`, whose test keeps the two names the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
-    /// Read a registry URL on stdin; print {"ServerURL","Username","Secret"} for it (other hosts: the fallback_store's answer)
     Get,
-    /// Accept credentials from `docker login`: ECR hosts succeed silently (tokens are minted, not stored); other hosts go to the config file's fallback_store
     Store,
-    /// Read a registry URL on stdin; forget its cached token, or the fallback_store's credentials for other hosts (`docker logout`)
     Erase,
-    /// Print {"<server URL>":"AWS"} for every registry with a valid cached token, merged with the fallback_store's list
     List,
-    /// Print the name, project URL and version
     Version,
 }
 
 impl Verb {
-    /// The protocol verb a word names, exactly as clients spell it.
-    pub fn from_word(word: &std::ffi::OsStr) -> Option<Verb> {
-        word.to_str()
-            .and_then(|w| <Verb as ValueEnum>::from_str(w, false).ok())
+    /// Every verb, in the reference library's usage order.
+    pub const ALL: [Verb; 5] = [
+        Verb::Get,
+        Verb::Store,
+        Verb::Erase,
+        Verb::List,
+        Verb::Version,
+    ];
+
+    /// The word clients pass.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::Store => "store",
+            Verb::Erase => "erase",
+            Verb::List => "list",
+            Verb::Version => "version",
+        }
     }
 
-    pub fn name(self) -> String {
-        self.to_possible_value()
-            .map(|p| p.get_name().to_string())
-            .unwrap_or_default()
+    /// The protocol verb a word names, exactly as clients spell it.
+    pub fn from_word(word: &std::ffi::OsStr) -> Option<Verb> {
+        Verb::ALL.into_iter().find(|v| word == v.name())
     }
 
     /// The reference library's usage line, which clients may expect when they misuse the
     /// protocol: `Usage: <name> <get|store|erase|list|version>`.
     pub fn usage(program: &str) -> String {
-        let names: Vec<String> = Verb::value_variants().iter().map(|v| v.name()).collect();
+        let names: Vec<&str> = Verb::ALL.iter().map(|v| v.name()).collect();
         format!("Usage: {program} <{}>", names.join("|"))
     }
 }

@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     #[command(flatten)]
-    Protocol(Verb),
+    Protocol(ProtocolVerb),
 
     /// Route ECR registries to this helper in docker's config.json or containers' auth.json
     #[command(name = configure::COMMAND)]
@@ -43,6 +43,34 @@ pub enum Command {
     /// Kubelet credential provider plugin: CredentialProviderRequest on stdin, response on stdout (also as `ecr-credential-provider`)
     #[command(name = crate::kubelet::COMMAND)]
     Kubelet,
+}
+
+/// The protocol's verbs as subcommands, for parsing, help, the man page and completions; the
+/// wire protocol's own type ([`Verb`]) knows nothing of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum ProtocolVerb {
+    /// Read a registry URL on stdin; print {"ServerURL","Username","Secret"} for it (other hosts: the fallback_store's answer)
+    Get,
+    /// Accept credentials from `docker login`: ECR hosts succeed silently (tokens are minted, not stored); other hosts go to the config file's fallback_store
+    Store,
+    /// Read a registry URL on stdin; forget its cached token, or the fallback_store's credentials for other hosts (`docker logout`)
+    Erase,
+    /// Print {"<server URL>":"AWS"} for every registry with a valid cached token, merged with the fallback_store's list
+    List,
+    /// Print the name, project URL and version
+    Version,
+}
+
+impl From<ProtocolVerb> for Verb {
+    fn from(verb: ProtocolVerb) -> Verb {
+        match verb {
+            ProtocolVerb::Get => Verb::Get,
+            ProtocolVerb::Store => Verb::Store,
+            ProtocolVerb::Erase => Verb::Erase,
+            ProtocolVerb::List => Verb::List,
+            ProtocolVerb::Version => Verb::Version,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -335,14 +363,20 @@ mod tests {
         assert_eq!(Verb::from_word("get".as_ref()), Some(Verb::Get));
         assert_eq!(Verb::from_word("GET".as_ref()), None);
         assert_eq!(Verb::from_word("configure".as_ref()), None);
-        for v in Verb::value_variants() {
+        // Each protocol verb is the subcommand of the same name, and clap knows no other.
+        for v in Verb::ALL {
             let name = v.name();
-            assert_eq!(Verb::from_word(name.as_ref()), Some(*v));
-            match parse(&[&name]).unwrap().command {
-                Some(Command::Protocol(parsed)) => assert_eq!(parsed, *v),
+            assert_eq!(Verb::from_word(name.as_ref()), Some(v));
+            match parse(&[name]).unwrap().command {
+                Some(Command::Protocol(parsed)) => assert_eq!(Verb::from(parsed), v),
                 other => panic!("{other:?}"),
             }
         }
+        let clap_verbs =
+            <ProtocolVerb as clap::Subcommand>::augment_subcommands(clap::Command::new("x"))
+                .get_subcommands()
+                .count();
+        assert_eq!(clap_verbs, Verb::ALL.len());
         assert_eq!(Verb::usage("x"), "Usage: x <get|store|erase|list|version>");
     }
 }
