@@ -38,7 +38,7 @@ fn completion(shell: Shell, out: &mut Vec<u8>) {
         // clap_complete spells a hyphenated program's state two ways in bash, so that nothing
         // after the first word completed (clap-rs/clap#6421, #6529): the case labels get the
         // spelling the dispatch loop sets. A no-op once it is fixed there; the COMPREPLY test in
-        // tests/man_and_completions.rs checks the result either way.
+        // tests/it/man_and_completions.rs checks the result either way.
         let wrong = NAME.replace('-', "__subcmd__");
         let right = NAME.replace('-', "__");
         let text = String::from_utf8_lossy(out).replace(&wrong, &right);
@@ -52,16 +52,17 @@ const DESCRIPTION: &[&str] = &[
     "To route registries to the helper, map their hosts to ecr in the credHelpers object of a client's config file; configure does that safely. AWS credentials come from the usual chain (environment, profile, web identity, container and instance roles), per registry as the config file says.",
 ];
 
+/// The cache's line of FILES; `see ENTRY_SCOPE` becomes the cache module's own words for what
+/// an entry is, so the page cannot drift from the layout again.
+const CACHE_FILES: &str = "The token cache: see ENTRY_SCOPE, in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set.";
+
 /// Where the files live on Linux.
 const FILES: &[(&str, &str)] = &[
     (
         "~/.config/docker-credential-ecr/config.toml",
         "Per-registry profiles, roles, regions, endpoints and aliases (TOML); $DOCKER_CREDENTIAL_ECR_CONFIG names another file.",
     ),
-    (
-        "~/.cache/docker-credential-ecr/",
-        "The token cache: one 0600 file per registry and identity, in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set.",
-    ),
+    ("~/.cache/docker-credential-ecr/", CACHE_FILES),
     (
         "~/.docker/config.json",
         "docker's config; its \"credHelpers\" map routes a registry host to this helper as \"ecr\". $DOCKER_CONFIG/config.json when DOCKER_CONFIG is set.",
@@ -137,9 +138,10 @@ fn man() -> String {
     }
     r.control("SH", ["FILES"]);
     for (path, what) in FILES {
+        let what = what.replace("see ENTRY_SCOPE", crate::cache::ENTRY_SCOPE);
         r.control("TP", [])
             .text([italic(*path)])
-            .text([roman(*what)]);
+            .text([roman(what)]);
     }
     r.control("SH", ["EXIT STATUS"]);
     for (code, what) in [
@@ -254,6 +256,11 @@ mod tests {
                 "{section}"
             );
         }
+        // FILES says what a cache entry is in the cache module's words (it once said "per
+        // registry", after the cache had become per identity and region).
+        assert!(!m.contains("ENTRY_SCOPE") && !m.contains("per registry and identity"));
+        let scope = crate::cache::ENTRY_SCOPE.replace('-', "\\-");
+        assert!(m.contains(&scope), "{m}");
         let cmd = args::user_command();
         for sub in cmd.get_subcommands() {
             assert!(
