@@ -12,7 +12,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// Config files are a few KiB; a megabyte is generous and still cheap to hold.
+/// Config files (ours, the clients', the shared AWS files) are a few KiB, generated IAM Identity
+/// Center configs a few hundred; a megabyte is generous, cheap to hold, and bounds a `/dev/zero`.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// Whether a symbolic link at the path itself is followed. Files the user names or keeps in

@@ -13,9 +13,6 @@ use aws_runtime::env_config::section::EnvConfigSections;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-/// Shared config files are a few KiB; a megabyte is generous and bounds a `/dev/zero`.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
 /// The variables the SDK's profile and endpoint rules read, handed to its parser from our view.
 const SDK_VARS: &[&str] = &[
     "AWS_PROFILE",
@@ -62,7 +59,7 @@ pub enum ProfileError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{} is larger than {MAX_FILE_BYTES} bytes; it is not an AWS config file", path.display())]
+    #[error("{} is larger than {} bytes; it is not an AWS config file", path.display(), crate::fsutil::MAX_CONFIG_BYTES)]
     TooLarge { path: PathBuf },
     /// The parser's own words name the file and the line it stopped at.
     #[error("invalid AWS config: {0}")]
@@ -444,7 +441,7 @@ fn read_optional(
         return Ok(String::new());
     };
     let from_var = env.var(var).is_some();
-    match read_bounded(&path, MAX_FILE_BYTES) {
+    match read_bounded(&path, crate::fsutil::MAX_CONFIG_BYTES) {
         Ok(Some(text)) => Ok(text),
         Ok(None) => Ok(String::new()),
         Err(BoundedReadError::NotAFile) => Err(ProfileError::NotAFile {
