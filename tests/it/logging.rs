@@ -153,7 +153,7 @@ fn the_sdks_credential_chain_goes_to_the_debug_log_not_the_answer() {
     assert!(!out.status.success(), "{}", describe(&out));
     let answer = stdout(&out);
     assert!(
-        answer.starts_with("no AWS credentials found: the SDK tried environment"),
+        answer.starts_with("no AWS credentials found: the SDK tried profile"),
         "{}",
         describe(&out)
     );
@@ -162,7 +162,7 @@ fn the_sdks_credential_chain_goes_to_the_debug_log_not_the_answer() {
     assert!(
         log.lines().any(|l| l
             .contains("docker_credential_ecr::token: the SDK's credential chain:")
-            && l.contains("Attempted: Environment")),
+            && l.contains("Attempted: Profile")),
         "{log}"
     );
 }
