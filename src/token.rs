@@ -551,92 +551,22 @@ impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target, progress: &Progress) -> Result<Token, TokenError> {
         let config = self.traced_sdk_config(target, progress).await?;
         progress.enter(Step::Endpoint);
-        let endpoint = endpoint_name(target);
         // The one rule (see `endpoint`): an explicit URL and no variant, else the variant.
         let (url, variant) = crate::endpoint::client_inputs(target);
-        let reply_time = ReplyTime::default();
-        let classify = |e: &(dyn StdError + 'static),
-                        code: Option<&str>,
-                        message: Option<&str>,
-                        status: Option<u16>| {
-            let role = target.settings.role.as_ref().map(|r| r.arn.as_str());
-            classify(
-                e,
-                code,
-                message,
-                status,
-                &endpoint,
-                self.deadline.limit(),
-                role,
-            )
+        let call = TokenCall {
+            config: &config,
+            url,
+            variant,
+            reply_time: ReplyTime::default(),
+            endpoint: endpoint_name(target),
+            timeout: self.deadline.limit(),
+            config_role: target.settings.role.as_ref().map(|r| r.arn.as_str()),
         };
-        let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
-            Registry::Private(_) => {
-                let mut builder = aws_sdk_ecr::config::Builder::from(&config);
-                builder
-                    .set_endpoint_url(url.clone())
-                    .set_use_fips(Some(variant.fips))
-                    .set_use_dual_stack(Some(variant.dual_stack));
-                let conf = builder.interceptor(reply_time.clone()).build();
-                let out = aws_sdk_ecr::Client::from_conf(conf)
-                    .get_authorization_token()
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let status = e.raw_response().map(|r| r.status().as_u16());
-                        classify(&e, e.code(), e.message(), status)
-                    })?;
-                let data = out
-                    .authorization_data()
-                    .first()
-                    .ok_or_else(|| bad(&endpoint, "no authorization data in the response"))?;
-                (
-                    data.authorization_token().map(str::to_owned),
-                    data.proxy_endpoint().map(str::to_owned),
-                    data.expires_at().map(|t| t.to_millis()),
-                )
-            }
-            Registry::Public => {
-                let mut builder = aws_sdk_ecrpublic::config::Builder::from(&config);
-                builder
-                    .set_endpoint_url(url.clone())
-                    .set_use_fips(Some(variant.fips))
-                    .set_use_dual_stack(Some(variant.dual_stack));
-                let conf = builder.interceptor(reply_time.clone()).build();
-                let out = aws_sdk_ecrpublic::Client::from_conf(conf)
-                    .get_authorization_token()
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let status = e.raw_response().map(|r| r.status().as_u16());
-                        classify(&e, e.code(), e.message(), status)
-                    })?;
-                let data = out
-                    .authorization_data()
-                    .ok_or_else(|| bad(&endpoint, "no authorization data in the response"))?;
-                (
-                    data.authorization_token().map(str::to_owned),
-                    None,
-                    data.expires_at().map(|t| t.to_millis()),
-                )
-            }
+        let reply = match &target.registry {
+            Registry::Private(_) => call.ask_private().await?,
+            Registry::Public => call.ask_public().await?,
         };
-        let token_b64 = token_b64.ok_or_else(|| bad(&endpoint, "the token is missing"))?;
-        let (username, password) = decode_token(&token_b64).map_err(|d| bad(&endpoint, d))?;
-        let expires_at = match expires_at {
-            Some(Ok(ms)) if ms > 0 => ms,
-            Some(_) => return Err(bad(&endpoint, "its expiry time is out of range")),
-            None => return Err(bad(&endpoint, "it has no expiry time")),
-        };
-        let validity = reply_time
-            .validity(expires_at)
-            .ok_or_else(|| bad(&endpoint, "it has already expired"))?;
-        Ok(Token {
-            proxy_endpoint: proxy_endpoint.unwrap_or_else(|| format!("https://{}", target.host)),
-            username,
-            password,
-            validity,
-        })
+        call.token(reply, &target.host)
     }
 
     /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
@@ -698,6 +628,123 @@ impl AwsTokenSource {
             )
             .build();
         Ok(traced(assumed, progress, Step::ConfigRole))
+    }
+}
+
+/// One GetAuthorizationToken call, to ECR or ECR Public: the two SDKs differ in types only, so
+/// what the call needs and how a failure is reported are kept here, once.
+struct TokenCall<'a> {
+    config: &'a SdkConfig,
+    url: Option<String>,
+    variant: crate::endpoint::Variant,
+    reply_time: ReplyTime,
+    endpoint: String,
+    timeout: Duration,
+    config_role: Option<&'a str>,
+}
+
+/// A reply's fields before they are checked; ECR Public has no proxy endpoint.
+struct RawReply {
+    token_b64: Option<String>,
+    proxy_endpoint: Option<String>,
+    expires_at: Option<aws_smithy_types::DateTime>,
+}
+
+impl TokenCall<'_> {
+    async fn ask_private(&self) -> Result<RawReply, TokenError> {
+        let mut builder = aws_sdk_ecr::config::Builder::from(self.config);
+        builder
+            .set_endpoint_url(self.url.clone())
+            .set_use_fips(Some(self.variant.fips))
+            .set_use_dual_stack(Some(self.variant.dual_stack));
+        let conf = builder.interceptor(self.reply_time.clone()).build();
+        let out = aws_sdk_ecr::Client::from_conf(conf)
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                self.failure(&e, e.code(), e.message(), status)
+            })?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
+        Ok(RawReply {
+            token_b64: data.authorization_token().map(str::to_owned),
+            proxy_endpoint: data.proxy_endpoint().map(str::to_owned),
+            expires_at: data.expires_at().copied(),
+        })
+    }
+
+    async fn ask_public(&self) -> Result<RawReply, TokenError> {
+        let mut builder = aws_sdk_ecrpublic::config::Builder::from(self.config);
+        builder
+            .set_endpoint_url(self.url.clone())
+            .set_use_fips(Some(self.variant.fips))
+            .set_use_dual_stack(Some(self.variant.dual_stack));
+        let conf = builder.interceptor(self.reply_time.clone()).build();
+        let out = aws_sdk_ecrpublic::Client::from_conf(conf)
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                self.failure(&e, e.code(), e.message(), status)
+            })?;
+        let data = out
+            .authorization_data()
+            .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
+        Ok(RawReply {
+            token_b64: data.authorization_token().map(str::to_owned),
+            proxy_endpoint: None,
+            expires_at: data.expires_at().copied(),
+        })
+    }
+
+    fn failure(
+        &self,
+        e: &(dyn StdError + 'static),
+        code: Option<&str>,
+        message: Option<&str>,
+        status: Option<u16>,
+    ) -> TokenError {
+        classify(
+            e,
+            code,
+            message,
+            status,
+            &self.endpoint,
+            self.timeout,
+            self.config_role,
+        )
+    }
+
+    /// The token a reply carries, refused (naming the endpoint) unless it is whole and still
+    /// valid; a registry without a proxy endpoint is reached at its own host.
+    fn token(&self, reply: RawReply, host: &str) -> Result<Token, TokenError> {
+        let endpoint = &self.endpoint;
+        let token_b64 = reply
+            .token_b64
+            .ok_or_else(|| bad(endpoint, "the token is missing"))?;
+        let (username, password) = decode_token(&token_b64).map_err(|d| bad(endpoint, d))?;
+        let expires_at = match reply.expires_at.map(|t| t.to_millis()) {
+            Some(Ok(ms)) if ms > 0 => ms,
+            Some(_) => return Err(bad(endpoint, "its expiry time is out of range")),
+            None => return Err(bad(endpoint, "it has no expiry time")),
+        };
+        let validity = self
+            .reply_time
+            .validity(expires_at)
+            .ok_or_else(|| bad(endpoint, "it has already expired"))?;
+        Ok(Token {
+            proxy_endpoint: reply
+                .proxy_endpoint
+                .unwrap_or_else(|| format!("https://{host}")),
+            username,
+            password,
+            validity,
+        })
     }
 }
 
