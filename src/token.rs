@@ -857,25 +857,8 @@ fn classify(
     if let Some(refused) = endpoint_refusal(err) {
         return refused;
     }
-    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
-        {
-            let detail = error_line(c, Repeats::Adjacent);
-            if needs_sso_login(&detail) {
-                return TokenError::SsoLogin { profile: None };
-            }
-            if let Some(failed) = assume_role_failure(c, config_role) {
-                return failed;
-            }
-            // The line shows the gist; the whole chain is for whoever turns the log on.
-            crate::debug!("the SDK's credential chain: {detail}");
-            return TokenError::NoCredentials {
-                profile: None,
-                detail,
-            };
-        }
-        source = e.source();
+    if let Some(failed) = credentials_failure(err, config_role) {
+        return failed;
     }
     if let Some(code) = code {
         return TokenError::Service {
@@ -895,7 +878,41 @@ fn classify(
             detail: one_line(chain.last().map_or("", String::as_str)),
         };
     }
-    // Dispatch failures and unparseable replies: show the most specific cause.
+    dispatch_or_reply_failure(&chain, status, endpoint)
+}
+
+/// The credentials error in `err`'s sources, if the SDK failed there, as what it means: an
+/// SSO login to renew, a role that could not be assumed, or no credentials at all.
+fn credentials_failure(
+    err: &(dyn StdError + 'static),
+    config_role: Option<&str>,
+) -> Option<TokenError> {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            let detail = error_line(c, Repeats::Adjacent);
+            if needs_sso_login(&detail) {
+                return Some(TokenError::SsoLogin { profile: None });
+            }
+            if let Some(failed) = assume_role_failure(c, config_role) {
+                return Some(failed);
+            }
+            // The line shows the gist; the whole chain is for whoever turns the log on.
+            crate::debug!("the SDK's credential chain: {detail}");
+            return Some(TokenError::NoCredentials {
+                profile: None,
+                detail,
+            });
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// Dispatch failures and unparseable replies: the most specific cause, as a bad reply when
+/// the endpoint answered with a status, else as a network failure.
+fn dispatch_or_reply_failure(chain: &[String], status: Option<u16>, endpoint: &str) -> TokenError {
     let detail = chain
         .iter()
         .skip(1)
