@@ -1111,9 +1111,6 @@ mod tests {
     /// Fails if the SDK moves to an aws-smithy-http whose error type differs from ours.
     #[test]
     fn endpoint_rule_refusals_are_invalid_configuration() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let ecr = {
             use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
             let params = Params::builder()
@@ -1122,34 +1119,9 @@ mod tests {
                 .endpoint("http://127.0.0.1:1")
                 .build()
                 .unwrap();
-            runtime
-                .block_on(DefaultResolver::new().resolve_endpoint(&params))
-                .unwrap_err()
+            block_on(DefaultResolver::new().resolve_endpoint(&params)).unwrap_err()
         };
-        let sts = {
-            use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            let params = Params::builder()
-                .region("us-east-1")
-                .use_dual_stack(true)
-                .endpoint("http://127.0.0.1:1")
-                .build()
-                .unwrap();
-            runtime
-                .block_on(DefaultResolver::new().resolve_endpoint(&params))
-                .unwrap_err()
-        };
-        let classify = |e: &(dyn StdError + 'static)| {
-            classify(
-                e,
-                None,
-                None,
-                None,
-                "ecr.us-east-1",
-                Duration::from_secs(1),
-                None,
-            )
-        };
-        let e = classify(&*ecr);
+        let e = classify_alone(&*ecr);
         assert!(
             matches!(
                 e,
@@ -1166,9 +1138,25 @@ mod tests {
              AWS_USE_FIPS_ENDPOINT (use_fips_endpoint in the AWS config file) or the custom \
              endpoint (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, endpoint_url)"
         );
+    }
+
+    /// STS's refusal reaches us behind a credentials error: it is the credentials provider's
+    /// configuration that is invalid.
+    #[test]
+    fn endpoint_rule_refusals_behind_credentials_name_the_provider() {
+        let sts = {
+            use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            let params = Params::builder()
+                .region("us-east-1")
+                .use_dual_stack(true)
+                .endpoint("http://127.0.0.1:1")
+                .build()
+                .unwrap();
+            block_on(DefaultResolver::new().resolve_endpoint(&params)).unwrap_err()
+        };
         let behind_credentials =
             aws_credential_types::provider::error::CredentialsError::provider_error(sts);
-        let e = classify(&behind_credentials);
+        let e = classify_alone(&behind_credentials);
         assert!(
             e.to_string().starts_with(
                 "invalid AWS configuration for the credentials provider: Dualstack and custom \
@@ -1176,6 +1164,26 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// `classify` for an error with no service code or status, as an endpoint rule's is.
+    fn classify_alone(e: &(dyn StdError + 'static)) -> TokenError {
+        classify(
+            e,
+            None,
+            None,
+            None,
+            "ecr.us-east-1",
+            Duration::from_secs(1),
+            None,
+        )
     }
 
     /// A role assumption's failure, behind the credentials error the SDK wraps it in, is told
