@@ -590,39 +590,7 @@ mod tests {
                     description: "ECR private registry: account 123456789012, region eu-west-1"
                         .into(),
                 },
-                details: Some(Details {
-                    config_entry: None,
-                    config_known: true,
-                    settings: vec![],
-                    credentials: CredentialCheck {
-                        source: "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)".into(),
-                        problems: vec![],
-                        resolved: Resolved::Ok {
-                            key_id: "AKIA…MPLE".into(),
-                            provider: Some("EnvironmentVariable".into()),
-                            expires_ms: None,
-                            took_ms: 2,
-                        },
-                    },
-                    region: "eu-west-1".into(),
-                    endpoint: (
-                        "https://api.ecr.eu-west-1.amazonaws.com".into(),
-                        "SDK default".into(),
-                    ),
-                    cache: CacheCheck::Entry {
-                        path: "/c/abc.json".into(),
-                        state: EntryState::Token {
-                            expires_ms: NOW + 11 * HOUR + 29 * 60_000,
-                            fresh: true,
-                        },
-                        scope: "shared by every private registry in eu-west-1 that this identity pulls from, via ecr.eu-west-1".into(),
-                        hosts: vec![HOST.into(), "210987654321.dkr.ecr.eu-west-1.amazonaws.com".into()],
-                    },
-                    fetch: FetchCheck::Hit {
-                        took_ms: 1,
-                        expires_ms: NOW + 11 * HOUR + 29 * 60_000,
-                    },
-                }),
+                details: Some(working_details()),
                 routes: vec![Route {
                     client: "docker",
                     ours: true,
@@ -637,6 +605,43 @@ mod tests {
             searched: vec![],
             creds_store: None,
             helper_name: "ecr".into(),
+        }
+    }
+
+    /// What `working()`'s one host's checks found: environment keys, a fresh cached token.
+    fn working_details() -> Details {
+        Details {
+            config_entry: None,
+            config_known: true,
+            settings: vec![],
+            credentials: CredentialCheck {
+                source: "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)".into(),
+                problems: vec![],
+                resolved: Resolved::Ok {
+                    key_id: "AKIA…MPLE".into(),
+                    provider: Some("EnvironmentVariable".into()),
+                    expires_ms: None,
+                    took_ms: 2,
+                },
+            },
+            region: "eu-west-1".into(),
+            endpoint: (
+                "https://api.ecr.eu-west-1.amazonaws.com".into(),
+                "SDK default".into(),
+            ),
+            cache: CacheCheck::Entry {
+                path: "/c/abc.json".into(),
+                state: EntryState::Token {
+                    expires_ms: NOW + 11 * HOUR + 29 * 60_000,
+                    fresh: true,
+                },
+                scope: "shared by every private registry in eu-west-1 that this identity pulls from, via ecr.eu-west-1".into(),
+                hosts: vec![HOST.into(), "210987654321.dkr.ecr.eu-west-1.amazonaws.com".into()],
+            },
+            fetch: FetchCheck::Hit {
+                took_ms: 1,
+                expires_ms: NOW + 11 * HOUR + 29 * 60_000,
+            },
         }
     }
 
