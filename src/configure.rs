@@ -102,65 +102,25 @@ fn run(
     };
     // The command line requires a host or --all-regions for an addition.
     let hosts = hosts(o, env)?;
-    let suffix = crate::program::helper_suffix(program);
+    let run = Run {
+        program,
+        dry_run: o.dry_run,
+        env,
+        action,
+        suffix: crate::program::helper_suffix(program),
+    };
 
     // Every file is read and edited before any is written: one bad file stops them all.
     let plans = o
         .clients
         .iter()
-        .map(|&client| plan(client, env, action, &hosts, &suffix))
+        .map(|&client| plan(client, env, action, &hosts, &run.suffix))
         .collect::<Result<Vec<_>, _>>()?;
-
-    for (client, current, edit) in &plans {
-        let path = &current.real_path;
-        let old = current.text.as_deref().unwrap_or("");
-        for note in notes(&edit.changes) {
-            let _ = writeln!(err, "{program}: note: {}: {note}", path.display());
-        }
-        if edit.text == old {
-            let _ = writeln!(
-                out,
-                "{}: {}",
-                path.display(),
-                unchanged(current, edit, action)
-            );
-            continue;
-        }
-        if o.dry_run {
-            let old_name = match current.text {
-                Some(_) => path.display().to_string(),
-                None => "/dev/null".to_string(),
-            };
-            let _ = write!(
-                out,
-                "{}",
-                diff::unified(old, &edit.text, &old_name, &path.display().to_string())
-            );
-            continue;
-        }
-        let backup = file::replace(current, &edit.text)?;
-        let _ = writeln!(
-            out,
-            "updated {}{}",
-            path.display(),
-            backup
-                .map(|b| format!(" (previous version: {})", b.display()))
-                .unwrap_or_default()
-        );
-        for line in summary(&edit.changes, &suffix) {
-            let _ = writeln!(out, "  {line}");
-        }
-        if *client == Client::Containers && targets::is_runtime(path, env) {
-            let _ = writeln!(
-                err,
-                "{program}: note: {} is emptied at logout; for a lasting setting set {}=~/.config/containers/auth.json and run again, or rely on docker's file, which containers tools also read",
-                path.display(),
-                targets::REGISTRY_AUTH_FILE_VAR
-            );
-        }
+    for plan in &plans {
+        run.apply(plan, out, err)?;
     }
     if action == Action::Add
-        && let Some(warning) = path_warning(&suffix, env, self_exe)
+        && let Some(warning) = path_warning(&run.suffix, env, self_exe)
     {
         let _ = writeln!(err, "{program}: warning: {warning}");
     }
@@ -171,13 +131,84 @@ fn run(
 }
 
 /// One client's file as it is, and as the edit would leave it.
+type Plan = (Client, file::Current, cred_helpers::Edit);
+
+/// What every file's step of one `configure` run shares.
+struct Run<'a> {
+    program: &'a str,
+    dry_run: bool,
+    env: &'a dyn Env,
+    action: Action,
+    suffix: String,
+}
+
+impl Run<'_> {
+    /// Writes one client's edit (or, dry, shows its diff) and says what happened.
+    fn apply(
+        &self,
+        (client, current, edit): &Plan,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<(), ConfigureError> {
+        let path = &current.real_path;
+        let old = current.text.as_deref().unwrap_or("");
+        for note in notes(&edit.changes) {
+            let _ = writeln!(err, "{}: note: {}: {note}", self.program, path.display());
+        }
+        if edit.text == old {
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                path.display(),
+                unchanged(current, edit, self.action)
+            );
+            return Ok(());
+        }
+        if self.dry_run {
+            let old_name = match current.text {
+                Some(_) => path.display().to_string(),
+                None => "/dev/null".to_string(),
+            };
+            let _ = write!(
+                out,
+                "{}",
+                diff::unified(old, &edit.text, &old_name, &path.display().to_string())
+            );
+            return Ok(());
+        }
+        let backup = file::replace(current, &edit.text)?;
+        let _ = writeln!(
+            out,
+            "updated {}{}",
+            path.display(),
+            backup
+                .map(|b| format!(" (previous version: {})", b.display()))
+                .unwrap_or_default()
+        );
+        for line in summary(&edit.changes, &self.suffix) {
+            let _ = writeln!(out, "  {line}");
+        }
+        if *client == Client::Containers && targets::is_runtime(path, self.env) {
+            let _ = writeln!(
+                err,
+                "{}: note: {} is emptied at logout; for a lasting setting set {}=~/.config/containers/auth.json and run again, or rely on docker's file, which containers tools also read",
+                self.program,
+                path.display(),
+                targets::REGISTRY_AUTH_FILE_VAR
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Reads one client's file and edits it in memory; nothing is written yet.
 fn plan(
     client: Client,
     env: &dyn Env,
     action: Action,
     hosts: &[String],
     suffix: &str,
-) -> Result<(Client, file::Current, cred_helpers::Edit), ConfigureError> {
+) -> Result<Plan, ConfigureError> {
     let path = targets::path(client, env)?;
     let current = file::read(&path)?;
     let edit =

@@ -235,25 +235,14 @@ fn details(
     let (resolved, unresolved) = resolve_credentials(&source, &target);
     let (cache, fetch) = match (lookup, conflict) {
         (Some(l), Some(conflict)) => (cache_check(l, host, env), FetchCheck::Skipped(conflict)),
-        (Some(l), None) => {
-            // The lookup is the `get` a client would make: a bound of its own.
-            let deadline = bound(env, program);
-            let source = AwsTokenSource::from_env(env, deadline);
-            let l = Lookup {
-                deadline,
-                ..l.clone()
-            };
-            (
-                cache_check(&l, host, env),
-                fetch(
-                    &l,
-                    host,
-                    &source,
-                    (&resolved, unresolved),
-                    target.settings.profile.clone(),
-                ),
-            )
-        }
+        (Some(l), None) => as_get(
+            l,
+            host,
+            env,
+            program,
+            (&resolved, unresolved),
+            target.settings.profile.clone(),
+        ),
         (None, _) => (
             CacheCheck::Unknown("the config file is invalid".into()),
             FetchCheck::Skipped("the config file is invalid".into()),
@@ -273,6 +262,28 @@ fn details(
         cache,
         fetch,
     }
+}
+
+/// The cache entry and the fetch of the `get` a client would make, with a bound of its own
+/// as that `get` would have.
+fn as_get(
+    lookup: &Lookup,
+    host: &str,
+    env: &dyn Env,
+    program: &str,
+    credentials: (&Resolved, Option<TokenError>),
+    entry_profile: Option<String>,
+) -> (CacheCheck, FetchCheck) {
+    let deadline = bound(env, program);
+    let source = AwsTokenSource::from_env(env, deadline);
+    let lookup = Lookup {
+        deadline,
+        ..lookup.clone()
+    };
+    (
+        cache_check(&lookup, host, env),
+        fetch(&lookup, host, &source, credentials, entry_profile),
+    )
 }
 
 /// `target` with the endpoint the environment alone names (`AWS_ENDPOINT_URL_ECR`, …), for

@@ -271,7 +271,11 @@ mod tests {
                 "{host} {vars:?} {aws_config:?}"
             );
         }
-        // `doctor` says what asked for each variant.
+    }
+
+    #[test]
+    fn doctor_says_what_asked_for_each_variant() {
+        let fips_host = "111122223333.dkr.ecr-fips.us-east-1.amazonaws.com";
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config");
         std::fs::write(&file, "").unwrap();
@@ -286,7 +290,12 @@ mod tests {
             "the SDK's default for the region, FIPS (the host's form), dual-stack \
              (AWS_USE_DUALSTACK_ENDPOINT or use_dualstack_endpoint)"
         );
-        // Another endpoint is another cache entry, whichever way the setting was made.
+    }
+
+    /// Another endpoint is another cache entry, whichever way the setting was made.
+    #[test]
+    fn a_variant_from_the_profile_is_another_cache_entry() {
+        let plain = "111122223333.dkr.ecr.us-east-1.amazonaws.com";
         let profile_fips = call(plain, &[], "[default]\nuse_fips_endpoint = true\n").1;
         assert_ne!(profile_fips, call(plain, &[], "").1);
     }

@@ -403,13 +403,18 @@ mod tests {
         resolve(target, &MapEnv::new(env)).unwrap().1
     }
 
-    #[test]
-    fn one_key_per_identity_and_region_endpoint_whatever_the_account() {
-        let c = Config::parse(
+    /// An alias for a registry in us-east-1, to show that it shares that region's key.
+    fn alias_config() -> Config {
+        Config::parse(
             "[[registry]]\nmatch = \"registry.example.com\"\naccount = \"333333333333\"\nregion = \"us-east-1\"\n",
             std::path::Path::new("/c.toml"),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn one_key_per_identity_and_region_endpoint_whatever_the_account() {
+        let c = alias_config();
         let k = |host: &str| key_of_host(&c, host, &[("AWS_PROFILE", "dev")]);
         let east = k("111111111111.dkr.ecr.us-east-1.amazonaws.com");
         assert_eq!(east, k("222222222222.dkr.ecr.us-east-1.amazonaws.com:443"));
@@ -428,8 +433,14 @@ mod tests {
         }
         assert_ne!(fips, dual);
         assert_eq!(fips, k("222222222222.dkr.ecr-fips.us-east-1.amazonaws.com"));
-        // The key names the endpoint without resolving it; it must still part exactly what
-        // the SDK's rules resolve apart: same key, same region and URL, and the reverse.
+    }
+
+    /// The key names the endpoint without resolving it; it must still part exactly what the
+    /// SDK's rules resolve apart: same key, same region and URL, and the reverse.
+    #[test]
+    fn keys_part_exactly_what_the_sdk_resolves_apart() {
+        let c = alias_config();
+        let k = |host: &str| key_of_host(&c, host, &[("AWS_PROFILE", "dev")]);
         let hosts = [
             "111111111111.dkr.ecr.us-east-1.amazonaws.com",
             "222222222222.dkr.ecr.us-east-1.amazonaws.com",
@@ -456,16 +467,29 @@ mod tests {
                 assert_eq!(k(a) == k(b), resolved(a) == resolved(b), "{a} / {b}");
             }
         }
-        // Never another identity's.
+    }
+
+    #[test]
+    fn never_another_identitys_key() {
+        let c = alias_config();
         assert_ne!(
-            east,
+            key_of_host(
+                &c,
+                "111111111111.dkr.ecr.us-east-1.amazonaws.com",
+                &[("AWS_PROFILE", "dev")]
+            ),
             key_of_host(
                 &c,
                 "222222222222.dkr.ecr.us-east-1.amazonaws.com",
                 &[("AWS_PROFILE", "prod")]
             )
         );
-        // ECR Public: one entry per identity, whichever of its names.
+    }
+
+    /// ECR Public: one entry per identity, whichever of its names.
+    #[test]
+    fn ecr_public_is_one_entry_per_identity() {
+        let c = alias_config();
         assert_eq!(
             key_of_host(&c, "public.ecr.aws", &[]),
             key_of_host(&c, "ecr-public.aws.com", &[])

@@ -201,8 +201,19 @@ pub fn parse_request(input: &[u8]) -> Result<Request, KubeletError> {
     let service_account_token = text("serviceAccountToken")?
         .filter(|t| !t.is_empty())
         .map(Secret::new);
-    let service_account_annotations = match fields.get("serviceAccountAnnotations") {
-        None | Some(Value::Null) => BTreeMap::new(),
+    Ok(Request {
+        api_version,
+        image: image.trim().to_string(),
+        service_account_token,
+        service_account_annotations: annotations(fields.get("serviceAccountAnnotations"))?,
+    })
+}
+
+/// `serviceAccountAnnotations`: string values only; an error names the key (shortened), never
+/// the value.
+fn annotations(field: Option<&Value>) -> Result<BTreeMap<String, String>, KubeletError> {
+    match field {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(map)) => map
             .iter()
             .map(|(k, v)| match v {
@@ -212,19 +223,11 @@ pub fn parse_request(input: &[u8]) -> Result<Request, KubeletError> {
                     shorten(k)
                 ))),
             })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(KubeletError::Shape(
-                "field `serviceAccountAnnotations` is not an object".into(),
-            ));
-        }
-    };
-    Ok(Request {
-        api_version,
-        image: image.trim().to_string(),
-        service_account_token,
-        service_account_annotations,
-    })
+            .collect(),
+        Some(_) => Err(KubeletError::Shape(
+            "field `serviceAccountAnnotations` is not an object".into(),
+        )),
+    }
 }
 
 /// The registry part of an image reference, exactly as written (`host[:port]`): the kubelet

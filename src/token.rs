@@ -551,92 +551,22 @@ impl AwsTokenSource {
     async fn fetch_async(&self, target: &Target, progress: &Progress) -> Result<Token, TokenError> {
         let config = self.traced_sdk_config(target, progress).await?;
         progress.enter(Step::Endpoint);
-        let endpoint = endpoint_name(target);
         // The one rule (see `endpoint`): an explicit URL and no variant, else the variant.
         let (url, variant) = crate::endpoint::client_inputs(target);
-        let reply_time = ReplyTime::default();
-        let classify = |e: &(dyn StdError + 'static),
-                        code: Option<&str>,
-                        message: Option<&str>,
-                        status: Option<u16>| {
-            let role = target.settings.role.as_ref().map(|r| r.arn.as_str());
-            classify(
-                e,
-                code,
-                message,
-                status,
-                &endpoint,
-                self.deadline.limit(),
-                role,
-            )
+        let call = TokenCall {
+            config: &config,
+            url,
+            variant,
+            reply_time: ReplyTime::default(),
+            endpoint: endpoint_name(target),
+            timeout: self.deadline.limit(),
+            config_role: target.settings.role.as_ref().map(|r| r.arn.as_str()),
         };
-        let (token_b64, proxy_endpoint, expires_at) = match &target.registry {
-            Registry::Private(_) => {
-                let mut builder = aws_sdk_ecr::config::Builder::from(&config);
-                builder
-                    .set_endpoint_url(url.clone())
-                    .set_use_fips(Some(variant.fips))
-                    .set_use_dual_stack(Some(variant.dual_stack));
-                let conf = builder.interceptor(reply_time.clone()).build();
-                let out = aws_sdk_ecr::Client::from_conf(conf)
-                    .get_authorization_token()
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let status = e.raw_response().map(|r| r.status().as_u16());
-                        classify(&e, e.code(), e.message(), status)
-                    })?;
-                let data = out
-                    .authorization_data()
-                    .first()
-                    .ok_or_else(|| bad(&endpoint, "no authorization data in the response"))?;
-                (
-                    data.authorization_token().map(str::to_owned),
-                    data.proxy_endpoint().map(str::to_owned),
-                    data.expires_at().map(|t| t.to_millis()),
-                )
-            }
-            Registry::Public => {
-                let mut builder = aws_sdk_ecrpublic::config::Builder::from(&config);
-                builder
-                    .set_endpoint_url(url.clone())
-                    .set_use_fips(Some(variant.fips))
-                    .set_use_dual_stack(Some(variant.dual_stack));
-                let conf = builder.interceptor(reply_time.clone()).build();
-                let out = aws_sdk_ecrpublic::Client::from_conf(conf)
-                    .get_authorization_token()
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let status = e.raw_response().map(|r| r.status().as_u16());
-                        classify(&e, e.code(), e.message(), status)
-                    })?;
-                let data = out
-                    .authorization_data()
-                    .ok_or_else(|| bad(&endpoint, "no authorization data in the response"))?;
-                (
-                    data.authorization_token().map(str::to_owned),
-                    None,
-                    data.expires_at().map(|t| t.to_millis()),
-                )
-            }
+        let reply = match &target.registry {
+            Registry::Private(_) => call.ask_private().await?,
+            Registry::Public => call.ask_public().await?,
         };
-        let token_b64 = token_b64.ok_or_else(|| bad(&endpoint, "the token is missing"))?;
-        let (username, password) = decode_token(&token_b64).map_err(|d| bad(&endpoint, d))?;
-        let expires_at = match expires_at {
-            Some(Ok(ms)) if ms > 0 => ms,
-            Some(_) => return Err(bad(&endpoint, "its expiry time is out of range")),
-            None => return Err(bad(&endpoint, "it has no expiry time")),
-        };
-        let validity = reply_time
-            .validity(expires_at)
-            .ok_or_else(|| bad(&endpoint, "it has already expired"))?;
-        Ok(Token {
-            proxy_endpoint: proxy_endpoint.unwrap_or_else(|| format!("https://{}", target.host)),
-            username,
-            password,
-            validity,
-        })
+        call.token(reply, &target.host)
     }
 
     /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
@@ -698,6 +628,123 @@ impl AwsTokenSource {
             )
             .build();
         Ok(traced(assumed, progress, Step::ConfigRole))
+    }
+}
+
+/// One GetAuthorizationToken call, to ECR or ECR Public: the two SDKs differ in types only, so
+/// what the call needs and how a failure is reported are kept here, once.
+struct TokenCall<'a> {
+    config: &'a SdkConfig,
+    url: Option<String>,
+    variant: crate::endpoint::Variant,
+    reply_time: ReplyTime,
+    endpoint: String,
+    timeout: Duration,
+    config_role: Option<&'a str>,
+}
+
+/// A reply's fields before they are checked; ECR Public has no proxy endpoint.
+struct RawReply {
+    token_b64: Option<String>,
+    proxy_endpoint: Option<String>,
+    expires_at: Option<aws_smithy_types::DateTime>,
+}
+
+impl TokenCall<'_> {
+    async fn ask_private(&self) -> Result<RawReply, TokenError> {
+        let mut builder = aws_sdk_ecr::config::Builder::from(self.config);
+        builder
+            .set_endpoint_url(self.url.clone())
+            .set_use_fips(Some(self.variant.fips))
+            .set_use_dual_stack(Some(self.variant.dual_stack));
+        let conf = builder.interceptor(self.reply_time.clone()).build();
+        let out = aws_sdk_ecr::Client::from_conf(conf)
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                self.failure(&e, e.code(), e.message(), status)
+            })?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
+        Ok(RawReply {
+            token_b64: data.authorization_token().map(str::to_owned),
+            proxy_endpoint: data.proxy_endpoint().map(str::to_owned),
+            expires_at: data.expires_at().copied(),
+        })
+    }
+
+    async fn ask_public(&self) -> Result<RawReply, TokenError> {
+        let mut builder = aws_sdk_ecrpublic::config::Builder::from(self.config);
+        builder
+            .set_endpoint_url(self.url.clone())
+            .set_use_fips(Some(self.variant.fips))
+            .set_use_dual_stack(Some(self.variant.dual_stack));
+        let conf = builder.interceptor(self.reply_time.clone()).build();
+        let out = aws_sdk_ecrpublic::Client::from_conf(conf)
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                self.failure(&e, e.code(), e.message(), status)
+            })?;
+        let data = out
+            .authorization_data()
+            .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
+        Ok(RawReply {
+            token_b64: data.authorization_token().map(str::to_owned),
+            proxy_endpoint: None,
+            expires_at: data.expires_at().copied(),
+        })
+    }
+
+    fn failure(
+        &self,
+        e: &(dyn StdError + 'static),
+        code: Option<&str>,
+        message: Option<&str>,
+        status: Option<u16>,
+    ) -> TokenError {
+        classify(
+            e,
+            code,
+            message,
+            status,
+            &self.endpoint,
+            self.timeout,
+            self.config_role,
+        )
+    }
+
+    /// The token a reply carries, refused (naming the endpoint) unless it is whole and still
+    /// valid; a registry without a proxy endpoint is reached at its own host.
+    fn token(&self, reply: RawReply, host: &str) -> Result<Token, TokenError> {
+        let endpoint = &self.endpoint;
+        let token_b64 = reply
+            .token_b64
+            .ok_or_else(|| bad(endpoint, "the token is missing"))?;
+        let (username, password) = decode_token(&token_b64).map_err(|d| bad(endpoint, d))?;
+        let expires_at = match reply.expires_at.map(|t| t.to_millis()) {
+            Some(Ok(ms)) if ms > 0 => ms,
+            Some(_) => return Err(bad(endpoint, "its expiry time is out of range")),
+            None => return Err(bad(endpoint, "it has no expiry time")),
+        };
+        let validity = self
+            .reply_time
+            .validity(expires_at)
+            .ok_or_else(|| bad(endpoint, "it has already expired"))?;
+        Ok(Token {
+            proxy_endpoint: reply
+                .proxy_endpoint
+                .unwrap_or_else(|| format!("https://{host}")),
+            username,
+            password,
+            validity,
+        })
     }
 }
 
@@ -810,25 +857,8 @@ fn classify(
     if let Some(refused) = endpoint_refusal(err) {
         return refused;
     }
-    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
-        {
-            let detail = error_line(c, Repeats::Adjacent);
-            if needs_sso_login(&detail) {
-                return TokenError::SsoLogin { profile: None };
-            }
-            if let Some(failed) = assume_role_failure(c, config_role) {
-                return failed;
-            }
-            // The line shows the gist; the whole chain is for whoever turns the log on.
-            crate::debug!("the SDK's credential chain: {detail}");
-            return TokenError::NoCredentials {
-                profile: None,
-                detail,
-            };
-        }
-        source = e.source();
+    if let Some(failed) = credentials_failure(err, config_role) {
+        return failed;
     }
     if let Some(code) = code {
         return TokenError::Service {
@@ -848,7 +878,41 @@ fn classify(
             detail: one_line(chain.last().map_or("", String::as_str)),
         };
     }
-    // Dispatch failures and unparseable replies: show the most specific cause.
+    dispatch_or_reply_failure(&chain, status, endpoint)
+}
+
+/// The credentials error in `err`'s sources, if the SDK failed there, as what it means: an
+/// SSO login to renew, a role that could not be assumed, or no credentials at all.
+fn credentials_failure(
+    err: &(dyn StdError + 'static),
+    config_role: Option<&str>,
+) -> Option<TokenError> {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            let detail = error_line(c, Repeats::Adjacent);
+            if needs_sso_login(&detail) {
+                return Some(TokenError::SsoLogin { profile: None });
+            }
+            if let Some(failed) = assume_role_failure(c, config_role) {
+                return Some(failed);
+            }
+            // The line shows the gist; the whole chain is for whoever turns the log on.
+            crate::debug!("the SDK's credential chain: {detail}");
+            return Some(TokenError::NoCredentials {
+                profile: None,
+                detail,
+            });
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// Dispatch failures and unparseable replies: the most specific cause, as a bad reply when
+/// the endpoint answered with a status, else as a network failure.
+fn dispatch_or_reply_failure(chain: &[String], status: Option<u16>, endpoint: &str) -> TokenError {
     let detail = chain
         .iter()
         .skip(1)
@@ -1047,9 +1111,6 @@ mod tests {
     /// Fails if the SDK moves to an aws-smithy-http whose error type differs from ours.
     #[test]
     fn endpoint_rule_refusals_are_invalid_configuration() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let ecr = {
             use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
             let params = Params::builder()
@@ -1058,34 +1119,9 @@ mod tests {
                 .endpoint("http://127.0.0.1:1")
                 .build()
                 .unwrap();
-            runtime
-                .block_on(DefaultResolver::new().resolve_endpoint(&params))
-                .unwrap_err()
+            block_on(DefaultResolver::new().resolve_endpoint(&params)).unwrap_err()
         };
-        let sts = {
-            use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            let params = Params::builder()
-                .region("us-east-1")
-                .use_dual_stack(true)
-                .endpoint("http://127.0.0.1:1")
-                .build()
-                .unwrap();
-            runtime
-                .block_on(DefaultResolver::new().resolve_endpoint(&params))
-                .unwrap_err()
-        };
-        let classify = |e: &(dyn StdError + 'static)| {
-            classify(
-                e,
-                None,
-                None,
-                None,
-                "ecr.us-east-1",
-                Duration::from_secs(1),
-                None,
-            )
-        };
-        let e = classify(&*ecr);
+        let e = classify_alone(&*ecr);
         assert!(
             matches!(
                 e,
@@ -1102,9 +1138,25 @@ mod tests {
              AWS_USE_FIPS_ENDPOINT (use_fips_endpoint in the AWS config file) or the custom \
              endpoint (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, endpoint_url)"
         );
+    }
+
+    /// STS's refusal reaches us behind a credentials error: it is the credentials provider's
+    /// configuration that is invalid.
+    #[test]
+    fn endpoint_rule_refusals_behind_credentials_name_the_provider() {
+        let sts = {
+            use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+            let params = Params::builder()
+                .region("us-east-1")
+                .use_dual_stack(true)
+                .endpoint("http://127.0.0.1:1")
+                .build()
+                .unwrap();
+            block_on(DefaultResolver::new().resolve_endpoint(&params)).unwrap_err()
+        };
         let behind_credentials =
             aws_credential_types::provider::error::CredentialsError::provider_error(sts);
-        let e = classify(&behind_credentials);
+        let e = classify_alone(&behind_credentials);
         assert!(
             e.to_string().starts_with(
                 "invalid AWS configuration for the credentials provider: Dualstack and custom \
@@ -1112,6 +1164,26 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// `classify` for an error with no service code or status, as an endpoint rule's is.
+    fn classify_alone(e: &(dyn StdError + 'static)) -> TokenError {
+        classify(
+            e,
+            None,
+            None,
+            None,
+            "ecr.us-east-1",
+            Duration::from_secs(1),
+            None,
+        )
     }
 
     /// A role assumption's failure, behind the credentials error the SDK wraps it in, is told

@@ -118,6 +118,22 @@ fn man() -> String {
     let _ = page.render_synopsis_section(&mut out);
 
     let mut r = Roff::new();
+    description(&mut r);
+    let _ = r.to_writer(&mut out);
+    let _ = page.render_options_section(&mut out);
+
+    let mut r = Roff::new();
+    commands(&mut r, &cmd);
+    environment(&mut r);
+    files(&mut r);
+    exit_status(&mut r);
+    examples(&mut r);
+    see_also(&mut r);
+    let _ = r.to_writer(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn description(r: &mut Roff) {
     r.control("SH", ["DESCRIPTION"]);
     for (i, paragraph) in DESCRIPTION.iter().enumerate() {
         if i > 0 {
@@ -125,17 +141,18 @@ fn man() -> String {
         }
         r.text([roman(*paragraph)]);
     }
-    let _ = r.to_writer(&mut out);
-    let _ = page.render_options_section(&mut out);
+}
 
-    let mut r = Roff::new();
-    commands(&mut r, &cmd);
+fn environment(r: &mut Roff) {
     r.control("SH", ["ENVIRONMENT"]);
     for v in ENV_VARS {
         r.control("TP", [])
             .text([bold(v.name)])
             .text([roman(v.summary)]);
     }
+}
+
+fn files(r: &mut Roff) {
     r.control("SH", ["FILES"]);
     for (path, what) in FILES {
         let what = what.replace("see ENTRY_SCOPE", crate::cache::ENTRY_SCOPE);
@@ -143,6 +160,9 @@ fn man() -> String {
             .text([italic(*path)])
             .text([roman(what)]);
     }
+}
+
+fn exit_status(r: &mut Roff) {
     r.control("SH", ["EXIT STATUS"]);
     for (code, what) in [
         ("0", "Success.".to_string()),
@@ -160,6 +180,9 @@ fn man() -> String {
     ] {
         r.control("TP", []).text([bold(code)]).text([roman(what)]);
     }
+}
+
+fn examples(r: &mut Roff) {
     r.control("SH", ["EXAMPLES"]);
     for (what, command) in EXAMPLES {
         r.control("PP", []).text([roman(*what)]);
@@ -167,14 +190,15 @@ fn man() -> String {
         r.text([roman(*command)]);
         r.control("EE", []).control("RE", []);
     }
+}
+
+fn see_also(r: &mut Roff) {
     r.control("SH", ["SEE ALSO"]);
     for (i, (page, section)) in SEE_ALSO.iter().enumerate() {
         let sep = if i + 1 < SEE_ALSO.len() { "," } else { "" };
         r.control("BR", [*page, &format!("({section}){sep}")]);
     }
     r.control("PP", []).text([roman(REPOSITORY)]);
-    let _ = r.to_writer(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One entry per visible command, with its arguments and options, as `--help` shows them.

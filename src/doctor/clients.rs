@@ -5,7 +5,7 @@
 use crate::env::Env;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One client config file as found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,74 +173,35 @@ fn but(foreign: Foreign) -> String {
         .unwrap_or_default()
 }
 
+/// Advice to route `host` here, given only for an ECR registry: for a foreign host, routing it
+/// here is a fact to state, never advice.
+fn advice(foreign: Foreign, text: String) -> String {
+    if foreign.is_none() {
+        text
+    } else {
+        String::new()
+    }
+}
+
 /// Docker: `credHelpers[host]` exactly, else `credsStore`, else a password stored in `auths`.
 pub fn docker_route(file: &ClientFile, host: &str, ours: &str, foreign: Foreign) -> Route {
     let mut notes = Vec::new();
     let path = file.path.display();
-    let advice = |text: String| {
-        if foreign.is_none() {
-            text
-        } else {
-            String::new()
-        }
-    };
     let (ours_now, summary) = match &file.state {
         FileState::Missing => (
             false,
             format!(
                 "{path} does not exist{}",
-                advice(format!(
-                    "; add {{\"credHelpers\": {{\"{host}\": \"{ours}\"}}}}"
-                ))
+                advice(
+                    foreign,
+                    format!("; add {{\"credHelpers\": {{\"{host}\": \"{ours}\"}}}}")
+                )
             ),
         ),
         FileState::Invalid(why) => (false, format!("{path} is {why}; docker cannot read it")),
         FileState::Parsed(auth) => {
             notes.extend(near_misses(auth, host));
-            match (auth.cred_helpers.get(host), &auth.creds_store) {
-                (Some(h), _) if h == ours => (
-                    true,
-                    format!(
-                        "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
-                        but(foreign)
-                    ),
-                ),
-                (Some(h), _) => (
-                    false,
-                    format!(
-                        "{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"
-                    ),
-                ),
-                (None, Some(s)) if s == ours => (
-                    true,
-                    format!(
-                        "{path}: credsStore = \"{ours}\" (every registry){}",
-                        but(foreign)
-                    ),
-                ),
-                (None, Some(s)) => (
-                    false,
-                    format!(
-                        "{path}: no credHelpers entry for {host}, so credsStore sends it to docker-credential-{s}"
-                    ),
-                ),
-                (None, None) if has_auth(auth, host) => (
-                    false,
-                    format!(
-                        "{path}: only a password stored by `docker login`{}",
-                        advice(format!(
-                            " (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
-                        ))
-                    ),
-                ),
-                (None, None) => (
-                    false,
-                    format!(
-                        "{path}: no credHelpers entry for {host}{}",
-                        advice(format!("; add \"{host}\": \"{ours}\""))
-                    ),
-                ),
-            }
+            docker_entry(auth, &file.path, host, ours, foreign)
         }
     };
     Route {
@@ -248,6 +209,62 @@ pub fn docker_route(file: &ClientFile, host: &str, ours: &str, foreign: Foreign)
         ours: ours_now,
         summary,
         notes,
+    }
+}
+
+/// Whether docker's parsed file sends `host` here, and the line that says why.
+fn docker_entry(
+    auth: &AuthFile,
+    path: &Path,
+    host: &str,
+    ours: &str,
+    foreign: Foreign,
+) -> (bool, String) {
+    let path = path.display();
+    match (auth.cred_helpers.get(host), &auth.creds_store) {
+        (Some(h), _) if h == ours => (
+            true,
+            format!(
+                "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
+                but(foreign)
+            ),
+        ),
+        (Some(h), _) => (
+            false,
+            format!("{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"),
+        ),
+        (None, Some(s)) if s == ours => (
+            true,
+            format!(
+                "{path}: credsStore = \"{ours}\" (every registry){}",
+                but(foreign)
+            ),
+        ),
+        (None, Some(s)) => (
+            false,
+            format!(
+                "{path}: no credHelpers entry for {host}, so credsStore sends it to docker-credential-{s}"
+            ),
+        ),
+        (None, None) if has_auth(auth, host) => (
+            false,
+            format!(
+                "{path}: only a password stored by `docker login`{}",
+                advice(
+                    foreign,
+                    format!(
+                        " (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
+                    )
+                )
+            ),
+        ),
+        (None, None) => (
+            false,
+            format!(
+                "{path}: no credHelpers entry for {host}{}",
+                advice(foreign, format!("; add \"{host}\": \"{ours}\""))
+            ),
+        ),
     }
 }
 
@@ -278,31 +295,9 @@ pub fn containers_route(files: &[ClientFile], host: &str, ours: &str, foreign: F
                 "{path}: credsStore is ignored by podman and skopeo; they need credHelpers[\"{host}\"]"
             ));
         }
-        let (is_ours, summary) = match auth.cred_helpers.get(host) {
-            Some(h) if h == ours => (
-                true,
-                format!(
-                    "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
-                    but(foreign)
-                ),
-            ),
-            Some(h) => (
-                false,
-                format!(
-                    "{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"
-                ),
-            ),
-            None if has_auth(auth, host) && foreign.is_some() => (
-                false,
-                format!("{path}: a stored password for {host} is used"),
-            ),
-            None if has_auth(auth, host) => (
-                false,
-                format!(
-                    "{path}: a stored password for {host} is used (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
-                ),
-            ),
-            None => continue,
+        let Some((is_ours, summary)) = containers_entry(auth, &file.path, host, ours, foreign)
+        else {
+            continue;
         };
         return Route {
             client: "podman/skopeo",
@@ -318,6 +313,43 @@ pub fn containers_route(files: &[ClientFile], host: &str, ours: &str, foreign: F
         summary: format!("no credHelpers entry for {host} in {}", searched.join(", ")),
         notes,
     }
+}
+
+/// Whether one containers file sends `host` here, and the line that says why; `None` when the
+/// file has no entry for the host, so that the search goes on to the next file.
+fn containers_entry(
+    auth: &AuthFile,
+    path: &Path,
+    host: &str,
+    ours: &str,
+    foreign: Foreign,
+) -> Option<(bool, String)> {
+    let path = path.display();
+    let entry = match auth.cred_helpers.get(host) {
+        Some(h) if h == ours => (
+            true,
+            format!(
+                "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
+                but(foreign)
+            ),
+        ),
+        Some(h) => (
+            false,
+            format!("{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"),
+        ),
+        None if has_auth(auth, host) && foreign.is_some() => (
+            false,
+            format!("{path}: a stored password for {host} is used"),
+        ),
+        None if has_auth(auth, host) => (
+            false,
+            format!(
+                "{path}: a stored password for {host} is used (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
+            ),
+        ),
+        None => return None,
+    };
+    Some(entry)
 }
 
 /// `auths` keys may carry a scheme or a path (`https://host/v1/`); both clients match those.

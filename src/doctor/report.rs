@@ -218,53 +218,14 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
         crate::program::NAME,
         crate::program::VERSION
     );
-    let mut line = |mark: Mark, label: &str, text: &str| {
-        out.push_str(&format!("  {} {label:<13} {text}\n", style.mark(mark)));
+    let mut lines = Lines {
+        out: &mut out,
+        style,
     };
-    match &d.config {
-        ConfigCheck::Absent(Some(path)) => line(
-            Mark::Info,
-            "config",
-            &format!(
-                "{} not present (optional): registries use the environment's AWS settings",
-                path.display()
-            ),
-        ),
-        ConfigCheck::Absent(None) => line(
-            Mark::Info,
-            "config",
-            "no config directory (HOME unset): registries use the environment's AWS settings",
-        ),
-        ConfigCheck::Loaded(path) => {
-            line(Mark::Ok, "config", &format!("{} parses", path.display()))
-        }
-        ConfigCheck::Invalid(message) => line(
-            Mark::Fail,
-            "config",
-            &format!("{message} (every request fails until it is fixed)"),
-        ),
-    }
-    if let (true, Some(path)) = (d.nothing_routed, &d.creds_store) {
-        line(
-            Mark::Info,
-            "routing",
-            &format!(
-                "{}: credsStore = \"{}\" sends every registry docker uses to this helper; name one to check it: `doctor <registry host>`",
-                path.display(),
-                d.helper_name
-            ),
-        );
-    } else if d.nothing_routed {
-        let files: Vec<String> = d.searched.iter().map(|p| p.display().to_string()).collect();
-        line(
-            Mark::Fail,
-            "routing",
-            &format!(
-                "no client config routes a registry to this helper (searched {}); add {{\"credHelpers\": {{\"<registry host>\": \"{}\"}}}} or run `doctor <registry host>`",
-                files.join(", "),
-                d.helper_name
-            ),
-        );
+    let (mark, text) = config_line(&d.config);
+    lines.line(mark, "config", &text);
+    if let Some((mark, text)) = routing_line(d) {
+        lines.line(mark, "routing", &text);
     }
     for host in &d.hosts {
         out.push('\n');
@@ -273,34 +234,88 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
         render_host(&mut out, host, d.now_ms, style);
     }
     out.push('\n');
-    let good = d.hosts.iter().filter(|h| h.has_token()).count();
-    let summary = if d.healthy() {
+    out.push_str(&summary(d, style));
+    out.push('\n');
+    out
+}
+
+fn config_line(config: &ConfigCheck) -> (Mark, String) {
+    match config {
+        ConfigCheck::Absent(Some(path)) => (
+            Mark::Info,
+            format!(
+                "{} not present (optional): registries use the environment's AWS settings",
+                path.display()
+            ),
+        ),
+        ConfigCheck::Absent(None) => (
+            Mark::Info,
+            "no config directory (HOME unset): registries use the environment's AWS settings"
+                .into(),
+        ),
+        ConfigCheck::Loaded(path) => (Mark::Ok, format!("{} parses", path.display())),
+        ConfigCheck::Invalid(message) => (
+            Mark::Fail,
+            format!("{message} (every request fails until it is fixed)"),
+        ),
+    }
+}
+
+/// Said only when no client file routes a host here: a `credsStore` naming this helper routes
+/// every host, so the way to check one is to name it; with neither, nothing reaches the helper.
+fn routing_line(d: &Diagnosis) -> Option<(Mark, String)> {
+    if !d.nothing_routed {
+        return None;
+    }
+    if let Some(path) = &d.creds_store {
+        return Some((
+            Mark::Info,
+            format!(
+                "{}: credsStore = \"{}\" sends every registry docker uses to this helper; name one to check it: `doctor <registry host>`",
+                path.display(),
+                d.helper_name
+            ),
+        ));
+    }
+    let files: Vec<String> = d.searched.iter().map(|p| p.display().to_string()).collect();
+    Some((
+        Mark::Fail,
         format!(
+            "no client config routes a registry to this helper (searched {}); add {{\"credHelpers\": {{\"<registry host>\": \"{}\"}}}} or run `doctor <registry host>`",
+            files.join(", "),
+            d.helper_name
+        ),
+    ))
+}
+
+/// The last line: how many hosts a token can be had for, and how many of those no client
+/// sends here (a token nobody asks this helper for does not make a host work).
+fn summary(d: &Diagnosis, style: Style) -> String {
+    let good = d.hosts.iter().filter(|h| h.has_token()).count();
+    if d.healthy() {
+        return format!(
             "{} a token can be had for {good} of {} registries",
             style.mark(Mark::Ok),
             d.hosts.len()
-        )
-    } else if d.hosts.is_empty() {
-        format!("{} nothing to diagnose", style.mark(Mark::Fail))
-    } else {
-        let unrouted = d
-            .hosts
-            .iter()
-            .filter(|h| h.has_token() && !h.routed_here())
-            .count();
-        let but = match unrouted {
-            0 => String::new(),
-            n => format!(", but no client sends {n} of them to this helper"),
-        };
-        format!(
-            "{} a token can be had for {good} of {} registries{but}",
-            style.mark(Mark::Fail),
-            d.hosts.len()
-        )
+        );
+    }
+    if d.hosts.is_empty() {
+        return format!("{} nothing to diagnose", style.mark(Mark::Fail));
+    }
+    let unrouted = d
+        .hosts
+        .iter()
+        .filter(|h| h.has_token() && !h.routed_here())
+        .count();
+    let but = match unrouted {
+        0 => String::new(),
+        n => format!(", but no client sends {n} of them to this helper"),
     };
-    out.push_str(&summary);
-    out.push('\n');
-    out
+    format!(
+        "{} a token can be had for {good} of {} registries{but}",
+        style.mark(Mark::Fail),
+        d.hosts.len()
+    )
 }
 
 /// Where a report's lines go, and how their marks are drawn.
@@ -575,39 +590,7 @@ mod tests {
                     description: "ECR private registry: account 123456789012, region eu-west-1"
                         .into(),
                 },
-                details: Some(Details {
-                    config_entry: None,
-                    config_known: true,
-                    settings: vec![],
-                    credentials: CredentialCheck {
-                        source: "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)".into(),
-                        problems: vec![],
-                        resolved: Resolved::Ok {
-                            key_id: "AKIA…MPLE".into(),
-                            provider: Some("EnvironmentVariable".into()),
-                            expires_ms: None,
-                            took_ms: 2,
-                        },
-                    },
-                    region: "eu-west-1".into(),
-                    endpoint: (
-                        "https://api.ecr.eu-west-1.amazonaws.com".into(),
-                        "SDK default".into(),
-                    ),
-                    cache: CacheCheck::Entry {
-                        path: "/c/abc.json".into(),
-                        state: EntryState::Token {
-                            expires_ms: NOW + 11 * HOUR + 29 * 60_000,
-                            fresh: true,
-                        },
-                        scope: "shared by every private registry in eu-west-1 that this identity pulls from, via ecr.eu-west-1".into(),
-                        hosts: vec![HOST.into(), "210987654321.dkr.ecr.eu-west-1.amazonaws.com".into()],
-                    },
-                    fetch: FetchCheck::Hit {
-                        took_ms: 1,
-                        expires_ms: NOW + 11 * HOUR + 29 * 60_000,
-                    },
-                }),
+                details: Some(working_details()),
                 routes: vec![Route {
                     client: "docker",
                     ours: true,
@@ -622,6 +605,43 @@ mod tests {
             searched: vec![],
             creds_store: None,
             helper_name: "ecr".into(),
+        }
+    }
+
+    /// What `working()`'s one host's checks found: environment keys, a fresh cached token.
+    fn working_details() -> Details {
+        Details {
+            config_entry: None,
+            config_known: true,
+            settings: vec![],
+            credentials: CredentialCheck {
+                source: "environment (AWS_ACCESS_KEY_ID AKIA…MPLE)".into(),
+                problems: vec![],
+                resolved: Resolved::Ok {
+                    key_id: "AKIA…MPLE".into(),
+                    provider: Some("EnvironmentVariable".into()),
+                    expires_ms: None,
+                    took_ms: 2,
+                },
+            },
+            region: "eu-west-1".into(),
+            endpoint: (
+                "https://api.ecr.eu-west-1.amazonaws.com".into(),
+                "SDK default".into(),
+            ),
+            cache: CacheCheck::Entry {
+                path: "/c/abc.json".into(),
+                state: EntryState::Token {
+                    expires_ms: NOW + 11 * HOUR + 29 * 60_000,
+                    fresh: true,
+                },
+                scope: "shared by every private registry in eu-west-1 that this identity pulls from, via ecr.eu-west-1".into(),
+                hosts: vec![HOST.into(), "210987654321.dkr.ecr.eu-west-1.amazonaws.com".into()],
+            },
+            fetch: FetchCheck::Hit {
+                took_ms: 1,
+                expires_ms: NOW + 11 * HOUR + 29 * 60_000,
+            },
         }
     }
 
