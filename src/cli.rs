@@ -215,7 +215,7 @@ fn protocol_action(
                 return Ok(String::new());
             }
             match Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                Some(fallback) => forward(&fallback, "store", &input),
+                Some(fallback) => forward(&fallback, protocol::Verb::Store, &input),
                 None => Err(no_fallback_store(&url, env)),
             }
         }
@@ -228,7 +228,7 @@ fn protocol_action(
                 Ok(()) => Ok(String::new()),
                 Err(LookupError::NotEcr) => {
                     match Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                        Some(fallback) => forward(&fallback, "erase", &input),
+                        Some(fallback) => forward(&fallback, protocol::Verb::Erase, &input),
                         // Nothing of that host is kept here: forgetting it is done.
                         None => Ok(String::new()),
                     }
@@ -258,7 +258,7 @@ fn protocol_action(
                 Ok(cred) => Ok(protocol::credential_json(url, &cred.token)),
                 Err(LookupError::NotEcr) => {
                     match Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                        Some(fallback) => forward(&fallback, "get", &input),
+                        Some(fallback) => forward(&fallback, protocol::Verb::Get, &input),
                         None => Err(ProtocolError::NotFound),
                     }
                 }
@@ -269,8 +269,12 @@ fn protocol_action(
 }
 
 /// The fallback store's answer as this helper's own: its stdout, success or failure.
-fn forward(fallback: &Fallback, action: &str, input: &[u8]) -> Result<String, ProtocolError> {
-    Ok(fallback.run(action, input)?)
+fn forward(
+    fallback: &Fallback,
+    verb: protocol::Verb,
+    input: &[u8],
+) -> Result<String, ProtocolError> {
+    Ok(fallback.run(verb, input)?)
 }
 
 /// `docker login` to a host that is not ECR, with nowhere to keep its password: failing is the

@@ -10,6 +10,7 @@
 
 use crate::deadline::Deadline;
 use crate::env::Env;
+use crate::protocol::Verb;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -79,10 +80,10 @@ impl Fallback {
         })
     }
 
-    /// Runs `<program> <action>` with `input` on its stdin; stderr is the user's. Its answer
+    /// Runs `<program> <verb>` with `input` on its stdin; stderr is the user's. Its answer
     /// is what it printed on stdout when it exits with status 0; any other status is an error
     /// with that text ([`FallbackError::NotFound`] for the protocol's "not found").
-    pub fn run(&self, action: &str, input: &[u8]) -> Result<String, FallbackError> {
+    pub fn run(&self, verb: Verb, input: &[u8]) -> Result<String, FallbackError> {
         if self.forwarded {
             return Err(FallbackError::Loop {
                 config: self.config.clone(),
@@ -90,11 +91,11 @@ impl Fallback {
         }
         let deadline = Instant::now() + self.deadline.work_left();
         crate::deadline::doing(format!("waiting for {}", self.program));
-        crate::debug!("forwarding `{action}` to {}", self.program);
+        crate::debug!("forwarding `{}` to {}", verb.name(), self.program);
         let mut command = Command::new(&self.program);
         // Its own group, so that a timeout kills whatever it started, too.
         let mut child = crate::platform::in_own_process_group(&mut command)
-            .arg(action)
+            .arg(verb.name())
             .env(FORWARDED_VAR, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -144,7 +145,7 @@ impl Fallback {
                 program: self.program.clone(),
             });
         }
-        crate::debug!("{} `{action}` exited with {status}", self.program);
+        crate::debug!("{} `{}` exited with {status}", self.program, verb.name());
         let text = String::from_utf8_lossy(&stdout);
         let text = text.trim_end_matches(['\n', '\r']);
         match (status.success(), text) {
@@ -156,7 +157,7 @@ impl Fallback {
 
     /// The fallback store's `list`: `{server URL: user name}`.
     pub fn list(&self) -> Result<BTreeMap<String, String>, FallbackError> {
-        let answer = self.run("list", b"")?;
+        let answer = self.run(Verb::List, b"")?;
         serde_json::from_str(&answer).map_err(|_| FallbackError::BadList {
             program: self.program.clone(),
         })
