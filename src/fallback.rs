@@ -10,8 +10,8 @@
 
 use crate::deadline::Deadline;
 use crate::env::Env;
-use crate::protocol::Verb;
-use std::collections::BTreeMap;
+use crate::protocol::{Answer, Listing, Request, Verb};
+use crate::store::Store;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -154,9 +154,27 @@ impl Fallback {
             (false, other) => Err(FallbackError::Failed(other.to_string())),
         }
     }
+}
 
-    /// The fallback store's `list`: `{server URL: user name}`.
-    pub fn list(&self) -> Result<BTreeMap<String, String>, FallbackError> {
+/// Every verb is forwarded with the request as the client sent it, and its answer handed back
+/// as the helper wrote it: to the client, the two helpers are one store.
+impl Store for Fallback {
+    type Error = FallbackError;
+
+    fn get(&self, request: &Request) -> Result<Answer, FallbackError> {
+        self.run(Verb::Get, request.raw()).map(Answer::verbatim)
+    }
+
+    fn store(&self, request: &Request) -> Result<Answer, FallbackError> {
+        self.run(Verb::Store, request.raw()).map(Answer::verbatim)
+    }
+
+    fn erase(&self, request: &Request) -> Result<Answer, FallbackError> {
+        self.run(Verb::Erase, request.raw()).map(Answer::verbatim)
+    }
+
+    /// Its listing is parsed, so that the router can merge it with the token store's.
+    fn list(&self) -> Result<Listing, FallbackError> {
         let answer = self.run(Verb::List, b"")?;
         serde_json::from_str(&answer).map_err(|_| FallbackError::BadList {
             program: self.program.clone(),
