@@ -1,7 +1,9 @@
 //! The command line: which action runs, and the exit code and output each outcome gets.
 //!
 //! - [`args`]: the one clap definition, from which parsing, help and usage errors come;
-//! - [`generate`]: the man page and shell completions, rendered from that definition.
+//! - [`generate`]: the man page and shell completions, rendered from that definition;
+//! - `router`: the one store a protocol verb is served by, which chooses the ECR token store
+//!   or the fallback store per host.
 //!
 //! The protocol's own rules come first, as the reference helpers have them: exactly one verb,
 //! with its answer or error on stdout, and for anything else a client could send, exit status 1
@@ -13,19 +15,20 @@ pub mod args;
 mod client;
 pub mod generate;
 pub mod outcome;
+mod router;
 
 pub(crate) use client::shows_stdout as client_shows_stdout;
 
 use crate::deadline;
 use crate::env::{Env, ProcessEnv};
-use crate::fallback::Fallback;
-use crate::lookup::{Lookup, LookupError};
 use crate::program::version_line;
-use crate::protocol;
+use crate::protocol::{self, Request};
+use crate::store::Store;
 use crate::token::AwsTokenSource;
 use args::{Command, Parsed, Verb};
 use clap::error::ErrorKind;
 use outcome::ProtocolError;
+use router::Router;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 
@@ -194,95 +197,30 @@ fn protocol_action(
 ) -> Result<String, ProtocolError> {
     // Only get, store and erase have a request on stdin; `list` and `version` must not wait
     // for an EOF that a terminal never sends.
-    let mut input = || protocol::read_input(stdin);
-    // The bound runs from when the request has been read (see `deadline`).
-    let start = || {
-        let form = deadline::Form::Protocol {
-            program: program.to_string(),
-        };
-        deadline::start(env, form)
+    let input = match verb {
+        Verb::Version => return Ok(version_line()),
+        Verb::List => Vec::new(),
+        Verb::Get | Verb::Store | Verb::Erase => protocol::read_input(stdin)?,
     };
-    match verb {
-        Verb::Version => Ok(version_line()),
-        Verb::Store => {
-            let input = input()?;
-            let deadline = start();
-            let url = protocol::store_server_url(&input)?;
-            let lookup = Lookup::new(env, deadline)?;
-            if lookup.registry(&url)?.is_some() {
-                // ECR tokens are minted, not stored: accept and drop what `docker login`
-                // sends, so that a login against an ECR host succeeds.
-                return Ok(String::new());
-            }
-            match Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                Some(fallback) => forward(&fallback, "store", &input),
-                None => Err(no_fallback_store(&url, env)),
-            }
-        }
-        Verb::Erase => {
-            let input = input()?;
-            let deadline = start();
-            let url = protocol::server_url(&input)?;
-            let lookup = Lookup::new(env, deadline)?;
-            match lookup.erase(url) {
-                Ok(()) => Ok(String::new()),
-                Err(LookupError::NotEcr) => {
-                    match Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                        Some(fallback) => forward(&fallback, "erase", &input),
-                        // Nothing of that host is kept here: forgetting it is done.
-                        None => Ok(String::new()),
-                    }
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
-        Verb::List => {
-            let lookup = Lookup::new(env, start())?;
-            let mut map = lookup.list()?;
-            if let Some(fallback) = Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                let theirs = fallback.list()?;
-                for (url, user) in theirs {
-                    // An ECR host is answered by this helper, so its own entry is the true one.
-                    map.entry(url).or_insert(user);
-                }
-            }
-            Ok(serde_json::to_string(&map)?)
-        }
-        Verb::Get => {
-            let input = input()?;
-            let deadline = start();
-            let url = protocol::server_url(&input)?;
-            let lookup = Lookup::new(env, deadline)?;
-            let source = AwsTokenSource::from_env(env, deadline);
-            match lookup.get(url, &source) {
-                Ok(cred) => Ok(protocol::credential_json(url, &cred.token)),
-                Err(LookupError::NotEcr) => {
-                    match Fallback::from_config(&lookup.config, env, lookup.deadline) {
-                        Some(fallback) => forward(&fallback, "get", &input),
-                        None => Err(ProtocolError::NotFound),
-                    }
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
-    }
-}
-
-/// The fallback store's answer as this helper's own: its stdout, success or failure.
-fn forward(fallback: &Fallback, action: &str, input: &[u8]) -> Result<String, ProtocolError> {
-    Ok(fallback.run(action, input)?)
-}
-
-/// `docker login` to a host that is not ECR, with nowhere to keep its password: failing is the
-/// only way not to lose it silently.
-fn no_fallback_store(url: &str, env: &dyn Env) -> ProtocolError {
-    let config = crate::config::path(env)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| format!("the config file ${}", crate::config::ENV_VAR));
-    ProtocolError::NoFallbackStore {
-        host: crate::registry::normalize_host(url),
-        config,
-    }
+    // The bound runs from when the request has been read (see `deadline`).
+    let form = deadline::Form::Protocol {
+        program: program.to_string(),
+    };
+    let deadline = deadline::start(env, form);
+    let request = match verb {
+        Verb::List => None,
+        _ => Some(Request::read(verb, &input)?),
+    };
+    let source = AwsTokenSource::from_env(env, deadline);
+    let router = Router::new(env, deadline, &source)?;
+    let answer = match (verb, &request) {
+        (Verb::Get, Some(request)) => router.get(request)?,
+        (Verb::Store, Some(request)) => router.store(request)?,
+        (Verb::Erase, Some(request)) => router.erase(request)?,
+        // `list`, the one verb with no request: both stores' listings in one.
+        _ => return Ok(serde_json::to_string(&router.list()?)?),
+    };
+    Ok(answer.into_text())
 }
 
 #[cfg(test)]

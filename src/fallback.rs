@@ -10,10 +10,11 @@
 
 use crate::deadline::Deadline;
 use crate::env::Env;
-use std::collections::BTreeMap;
+use crate::protocol::{Answer, Listing, Request, Verb};
+use crate::store::Store;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -79,10 +80,10 @@ impl Fallback {
         })
     }
 
-    /// Runs `<program> <action>` with `input` on its stdin; stderr is the user's. Its answer
+    /// Runs `<program> <verb>` with `input` on its stdin; stderr is the user's. Its answer
     /// is what it printed on stdout when it exits with status 0; any other status is an error
     /// with that text ([`FallbackError::NotFound`] for the protocol's "not found").
-    pub fn run(&self, action: &str, input: &[u8]) -> Result<String, FallbackError> {
+    pub fn run(&self, verb: Verb, input: &[u8]) -> Result<String, FallbackError> {
         if self.forwarded {
             return Err(FallbackError::Loop {
                 config: self.config.clone(),
@@ -90,11 +91,26 @@ impl Fallback {
         }
         let deadline = Instant::now() + self.deadline.work_left();
         crate::deadline::doing(format!("waiting for {}", self.program));
-        crate::debug!("forwarding `{action}` to {}", self.program);
+        crate::debug!("forwarding `{}` to {}", verb.name(), self.program);
+        let mut child = self.start(verb)?;
+        let rx = match talk(&mut child, input) {
+            Ok(rx) => rx,
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(self.io(e));
+            }
+        };
+        let (status, stdout) = self.wait(&mut child, &rx, deadline)?;
+        crate::debug!("{} `{}` exited with {status}", self.program, verb.name());
+        self.answer(status, &stdout)
+    }
+
+    /// `<program> <verb>`, in a process group of its own, so that a timeout kills whatever it
+    /// started, too.
+    fn start(&self, verb: Verb) -> Result<Child, FallbackError> {
         let mut command = Command::new(&self.program);
-        // Its own group, so that a timeout kills whatever it started, too.
-        let mut child = crate::platform::in_own_process_group(&mut command)
-            .arg(action)
+        crate::platform::in_own_process_group(&mut command)
+            .arg(verb.name())
             .env(FORWARDED_VAR, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -104,18 +120,16 @@ impl Fallback {
                 program: self.program.clone(),
                 config: self.config.clone(),
                 source: crate::deadline::name_the_limit(source, "a process"),
-            })?;
-        let io = |e: std::io::Error| FallbackError::Io {
-            program: self.program.clone(),
-            detail: e.to_string(),
-        };
-        let rx = match talk(&mut child, input) {
-            Ok(rx) => rx,
-            Err(e) => {
-                kill_group(&mut child);
-                return Err(io(e));
-            }
-        };
+            })
+    }
+
+    /// The helper's exit status and stdout, by `deadline`; past it, its group is killed.
+    fn wait(
+        &self,
+        child: &mut Child,
+        rx: &mpsc::Receiver<std::io::Result<Vec<u8>>>,
+        deadline: Instant,
+    ) -> Result<(ExitStatus, Vec<u8>), FallbackError> {
         let timed_out = |child: &mut Child| {
             kill_group(child);
             FallbackError::Timeout {
@@ -124,28 +138,32 @@ impl Fallback {
             }
         };
         let status = loop {
-            if let Some(status) = child.try_wait().map_err(io)? {
+            if let Some(status) = child.try_wait().map_err(|e| self.io(e))? {
                 break status;
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(timed_out(&mut child));
+                return Err(timed_out(child));
             }
             std::thread::sleep((deadline - now).min(Duration::from_millis(5)));
         };
         // Something it started may still hold the pipe open: wait no longer than the bound.
         let left = deadline.saturating_duration_since(Instant::now());
-        let stdout = match rx.recv_timeout(left) {
-            Ok(result) => result.map_err(io)?,
-            Err(_) => return Err(timed_out(&mut child)),
-        };
+        match rx.recv_timeout(left) {
+            Ok(result) => Ok((status, result.map_err(|e| self.io(e))?)),
+            Err(_) => Err(timed_out(child)),
+        }
+    }
+
+    /// What it printed when it exits with status 0; else the protocol's "not found", or its
+    /// text as an error.
+    fn answer(&self, status: ExitStatus, stdout: &[u8]) -> Result<String, FallbackError> {
         if stdout.len() as u64 > MAX_OUTPUT {
             return Err(FallbackError::TooLarge {
                 program: self.program.clone(),
             });
         }
-        crate::debug!("{} `{action}` exited with {status}", self.program);
-        let text = String::from_utf8_lossy(&stdout);
+        let text = String::from_utf8_lossy(stdout);
         let text = text.trim_end_matches(['\n', '\r']);
         match (status.success(), text) {
             (true, answer) => Ok(answer.to_string()),
@@ -154,9 +172,34 @@ impl Fallback {
         }
     }
 
-    /// The fallback store's `list`: `{server URL: user name}`.
-    pub fn list(&self) -> Result<BTreeMap<String, String>, FallbackError> {
-        let answer = self.run("list", b"")?;
+    fn io(&self, e: std::io::Error) -> FallbackError {
+        FallbackError::Io {
+            program: self.program.clone(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// Every verb is forwarded with the request as the client sent it, and its answer handed back
+/// as the helper wrote it: to the client, the two helpers are one store.
+impl Store for Fallback {
+    type Error = FallbackError;
+
+    fn get(&self, request: &Request) -> Result<Answer, FallbackError> {
+        self.run(Verb::Get, request.raw()).map(Answer::verbatim)
+    }
+
+    fn store(&self, request: &Request) -> Result<Answer, FallbackError> {
+        self.run(Verb::Store, request.raw()).map(Answer::verbatim)
+    }
+
+    fn erase(&self, request: &Request) -> Result<Answer, FallbackError> {
+        self.run(Verb::Erase, request.raw()).map(Answer::verbatim)
+    }
+
+    /// Its listing is parsed, so that the router can merge it with the token store's.
+    fn list(&self) -> Result<Listing, FallbackError> {
+        let answer = self.run(Verb::List, b"")?;
         serde_json::from_str(&answer).map_err(|_| FallbackError::BadList {
             program: self.program.clone(),
         })

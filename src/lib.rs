@@ -22,6 +22,8 @@
 //! - [`fsutil`]: the one non-blocking, size-limited way any file is read;
 //! - [`lookup`]: cache first, then one token fetch per herd;
 //! - [`fallback`]: the helper that keeps credentials for hosts that are not ECR;
+//! - `store`: the seam between the protocol and a store (get, store, erase, list), which the
+//!   ECR token store and the fallback helper implement and `cli`'s router chooses between;
 //! - [`platform`]: every call only a unix system answers (modes, owners, signals, `/proc`);
 //! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
@@ -60,5 +62,6 @@ pub mod protocol;
 pub mod registry;
 pub mod secret;
 pub mod startup;
+mod store;
 pub mod text;
 pub mod token;

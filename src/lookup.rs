@@ -25,6 +25,8 @@ use crate::config::{Config, ConfigError, Target};
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::identity::{self, CacheKey};
+use crate::protocol::{Answer, Listing, Request};
+use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -433,6 +435,42 @@ impl<'a> Lookup<'a> {
             }
         }
         Ok(out)
+    }
+}
+
+/// The ECR token store: a registry's token comes from the cache or from `source`, and is never
+/// kept from a `docker login`. `source` is passed in, so that this module does not reach the
+/// SDK (the front links it).
+pub(crate) struct TokenStore<'a> {
+    pub lookup: Lookup<'a>,
+    pub source: &'a dyn TokenSource,
+}
+
+impl Store for TokenStore<'_> {
+    type Error = LookupError;
+
+    fn get(&self, request: &Request) -> Result<Answer, LookupError> {
+        let url = request.server_url();
+        let credential = self.lookup.get(url, self.source)?;
+        Ok(Answer::credential(url, &credential.token))
+    }
+
+    /// ECR tokens are minted, not stored: what `docker login` sends to an ECR host is accepted
+    /// and dropped, so that the login succeeds.
+    fn store(&self, request: &Request) -> Result<Answer, LookupError> {
+        match self.lookup.registry(request.server_url())? {
+            Some(_) => Ok(Answer::default()),
+            None => Err(LookupError::NotEcr),
+        }
+    }
+
+    fn erase(&self, request: &Request) -> Result<Answer, LookupError> {
+        self.lookup.erase(request.server_url())?;
+        Ok(Answer::default())
+    }
+
+    fn list(&self) -> Result<Listing, LookupError> {
+        self.lookup.list()
     }
 }
 

@@ -6,6 +6,7 @@
 
 use crate::authorization::Token;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Read;
 
 /// The text docker and containers/image take to mean "this helper has nothing for that host".
@@ -139,6 +140,71 @@ pub fn store_server_url(input: &[u8]) -> Result<String, InputError> {
     }
 }
 
+/// A `get`, `store` or `erase` request: the server URL it names, and the request as the client
+/// sent it, which a store that forwards (the fallback helper) hands on unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    server_url: String,
+    raw: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// The request of `verb` in `input`: for `store` a credential's `ServerURL`, for `get` and
+    /// `erase` the whole input ([`store_server_url`], [`server_url`]).
+    pub fn read(verb: Verb, input: &'a [u8]) -> Result<Request<'a>, InputError> {
+        let server_url = match verb {
+            Verb::Store => store_server_url(input)?,
+            _ => server_url(input)?.to_string(),
+        };
+        Ok(Request {
+            server_url,
+            raw: input,
+        })
+    }
+
+    /// The server URL, trimmed, as given: an answer echoes it.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    /// The request's bytes as read.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+}
+
+/// What a store answers on stdout: a credential, or another helper's answer as it wrote it. An
+/// empty answer (`store` and `erase` done) prints nothing.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Answer(String);
+
+impl Answer {
+    /// A `get`'s credential for `server_url` ([`credential_json`]).
+    pub fn credential(server_url: &str, token: &Token) -> Answer {
+        Answer(credential_json(server_url, token))
+    }
+
+    /// Another helper's answer, handed on as it is.
+    pub fn verbatim(text: String) -> Answer {
+        Answer(text)
+    }
+
+    /// The line for stdout, if not empty.
+    pub fn into_text(self) -> String {
+        self.0
+    }
+}
+
+/// Never shown: a credential's answer holds its password.
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Answer({} bytes)", self.0.len())
+    }
+}
+
+/// A `list` answer: `{server URL: user name}`, in a stable order.
+pub type Listing = BTreeMap<String, String>;
+
 /// The JSON answer to `get`.
 pub fn credential_json(server_url: &str, token: &Token) -> String {
     #[derive(Serialize)]
@@ -210,6 +276,32 @@ mod tests {
             Err(InputError::NotCredentials)
         );
         assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_request_is_read_by_its_verb_and_keeps_its_bytes() {
+        let credential = br#"{"ServerURL":" ghcr.io ","Username":"u","Secret":"s"}"#;
+        let store = Request::read(Verb::Store, credential).unwrap();
+        assert_eq!(
+            (store.server_url(), store.raw()),
+            ("ghcr.io", &credential[..])
+        );
+        let get = Request::read(Verb::Get, b" https://h/v2/\n").unwrap();
+        assert_eq!(
+            (get.server_url(), get.raw()),
+            ("https://h/v2/", &b" https://h/v2/\n"[..])
+        );
+        assert_eq!(Request::read(Verb::Erase, b"\n"), Err(InputError::Empty));
+        assert_eq!(
+            Request::read(Verb::Store, b"h"),
+            Err(InputError::NotCredentials)
+        );
+        let answer = Answer::credential("h", &Token::for_test("hunter2", 1, 2));
+        assert!(!format!("{answer:?}").contains("hunter2"));
+        assert_eq!(
+            answer.into_text(),
+            r#"{"ServerURL":"h","Username":"AWS","Secret":"hunter2"}"#
+        );
     }
 
     #[test]
