@@ -435,6 +435,36 @@ impl Sandbox {
         }
     }
 
+    /// Makes profile `slow` the only credential source: a `credential_process` script that
+    /// runs `prelude` (shell lines) and then prints the sandbox's keys.
+    pub fn use_credential_process(&mut self, prelude: &str) -> &mut Sandbox {
+        use std::os::unix::fs::PermissionsExt;
+        let script = self.root().join("creds.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n{prelude}\necho '{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}'\n",
+                self.akid, TEST_SECRET_KEY
+            ),
+        )
+        .expect("credential_process script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("credential_process script mode");
+        let aws_config = self.root().join("aws-config");
+        std::fs::write(
+            &aws_config,
+            format!(
+                "[profile slow]\ncredential_process = {}\n",
+                script.display()
+            ),
+        )
+        .expect("AWS config");
+        self.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_PROFILE", "slow")
+            .env("AWS_CONFIG_FILE", &aws_config)
+    }
+
     /// The sandbox's temp root (HOME and the cache are below it).
     pub fn root(&self) -> &Path {
         self.dir.path()

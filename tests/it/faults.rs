@@ -657,7 +657,6 @@ mod hard_bound {
 /// Issue 17, symptom 6: time spent is blamed on the step that spent it.
 mod blame {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 
     /// Stops, then ends, a process of ours when dropped, so a failed assertion leaves nothing
@@ -668,6 +667,33 @@ mod blame {
         fn pid(&self) -> i32 {
             self.0.id() as i32
         }
+
+        /// SIGSTOP, as a terminal's Ctrl-Z does.
+        fn stop(&self) {
+            // SAFETY: kill takes plain integers; the pid is our own child's, not yet reaped.
+            assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGSTOP) }, 0);
+        }
+    }
+
+    /// `holder`, a `get` just spawned, sent the host and waited for until its
+    /// `credential_process` has started: it then holds the key's lock.
+    fn holding_the_lock(mut holder: Child, started: &Path) -> Stopped {
+        holder
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(host().as_bytes())
+            .unwrap();
+        let holder = Stopped(holder);
+        let waited = Instant::now();
+        while !started.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the holder never ran"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        holder
     }
 
     impl Drop for Stopped {
@@ -687,33 +713,12 @@ mod blame {
 
     /// The same, counting only the runs once `armed` exists.
     fn first_run_once_armed_hangs(sb: &mut Sandbox, started: &Path, armed: &Path) {
-        let script = sb.root().join("creds.sh");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nif [ -e '{armed}' ] && mkdir '{first}' 2>/dev/null; then : > '{started}'; exec sleep 60; fi\necho '{{\"Version\":1,\"AccessKeyId\":\"{akid}\",\"SecretAccessKey\":\"{secret}\"}}'\n",
-                armed = armed.display(),
-                first = sb.root().join("first-run").display(),
-                started = started.display(),
-                akid = sb.akid,
-                secret = TEST_SECRET_KEY
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let aws_config = sb.root().join("aws-config");
-        std::fs::write(
-            &aws_config,
-            format!(
-                "[profile slow]\ncredential_process = {}\n",
-                script.display()
-            ),
-        )
-        .unwrap();
-        sb.env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env("AWS_PROFILE", "slow")
-            .env("AWS_CONFIG_FILE", &aws_config);
+        sb.use_credential_process(&format!(
+            "if [ -e '{armed}' ] && mkdir '{first}' 2>/dev/null; then : > '{started}'; exec sleep 60; fi",
+            armed = armed.display(),
+            first = sb.root().join("first-run").display(),
+            started = started.display(),
+        ));
     }
 
     /// A refresher stopped while it holds the key's lock (Ctrl-Z on a `docker pull`, a
@@ -725,25 +730,9 @@ mod blame {
         let started = sb.root().join("holder-started");
         first_run_hangs(&mut sb, &started);
         sb.env(ENV_TIMEOUT, "4");
-        let mut holder = sb.spawn_get();
-        holder
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(host().as_bytes())
-            .unwrap();
-        let holder = Stopped(holder);
-        let waited = Instant::now();
-        while !started.exists() {
-            assert!(
-                waited.elapsed() < Duration::from_secs(10),
-                "the holder never ran"
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
+        let holder = holding_the_lock(sb.spawn_get(), &started);
         // The holder has the lock (it resolves credentials under it) and is stopped there.
-        // SAFETY: kill takes plain integers; the pid is our own child's.
-        assert_eq!(unsafe { libc::kill(holder.pid(), libc::SIGSTOP) }, 0);
+        holder.stop();
         let calls_before = sb.calls().0;
 
         let t = Instant::now();
@@ -787,24 +776,8 @@ mod blame {
         sb.get_ok(&host());
         sb.age_cache(Duration::from_secs(13 * 3600));
         std::fs::write(&armed, "").unwrap();
-        let mut holder = sb.spawn_get();
-        holder
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(host().as_bytes())
-            .unwrap();
-        let holder = Stopped(holder);
-        let waited = Instant::now();
-        while !started.exists() {
-            assert!(
-                waited.elapsed() < Duration::from_secs(10),
-                "the holder never ran"
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-        // SAFETY: kill takes plain integers; the pid is our own child's.
-        assert_eq!(unsafe { libc::kill(holder.pid(), libc::SIGSTOP) }, 0);
+        let holder = holding_the_lock(sb.spawn_get(), &started);
+        holder.stop();
         let t = Instant::now();
         let out = sb.run(["erase"], &host());
         assert!(
@@ -835,22 +808,7 @@ mod blame {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
-        let mut holder = holder.spawn().unwrap();
-        holder
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(host().as_bytes())
-            .unwrap();
-        let holder = Stopped(holder);
-        let waited = Instant::now();
-        while !started.exists() {
-            assert!(
-                waited.elapsed() < Duration::from_secs(10),
-                "the holder never ran"
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
+        let holder = holding_the_lock(holder.spawn().unwrap(), &started);
         sb.env(ENV_TIMEOUT, "2");
         let t = Instant::now();
         let out = sb.get(&host());

@@ -243,31 +243,7 @@ fn concurrent_cold_gets_make_one_api_call_per_region() {
 fn a_hit_does_not_run_a_slow_credential_process() {
     let mut sb = Sandbox::new();
     let marker = sb.root().join("credential_process.runs");
-    let script = sb.root().join("slow-creds.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho run >> '{}'\nsleep 1\necho '{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}'\n",
-            marker.display(),
-            sb.akid,
-            TEST_SECRET_KEY
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let aws_config = sb.root().join("aws-config");
-    std::fs::write(
-        &aws_config,
-        format!(
-            "[profile slow]\ncredential_process = {}\n",
-            script.display()
-        ),
-    )
-    .unwrap();
-    sb.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_PROFILE", "slow")
-        .env("AWS_CONFIG_FILE", &aws_config);
+    sb.use_credential_process(&format!("echo run >> '{}'\nsleep 1", marker.display()));
 
     let started = Instant::now();
     sb.get_ok(&host());
