@@ -141,11 +141,21 @@ pub fn store_server_url(input: &[u8]) -> Result<String, InputError> {
 }
 
 /// A `get`, `store` or `erase` request: the server URL it names, and the request as the client
-/// sent it, which a store that forwards (the fallback helper) hands on unchanged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// sent it, which a store that forwards (the fallback helper) hands on unchanged. Debug never
+/// shows the bytes: a `store` request holds a password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request<'a> {
     server_url: String,
     raw: &'a [u8],
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("server_url", &self.server_url)
+            .field("raw", &format_args!("{} bytes", self.raw.len()))
+            .finish()
+    }
 }
 
 impl<'a> Request<'a> {
