@@ -312,7 +312,7 @@ impl TokenSource for AwsTokenSource {
             .map_err(|e| TokenError::Runtime(e.to_string()))?
             .unwrap_or_else(|| {
                 Err(TokenError::Timeout {
-                    doing: String::new(),
+                    doing: progress.doing(),
                     after: self.deadline.limit(),
                 })
             })
@@ -426,46 +426,81 @@ impl Progress {
     }
 }
 
-/// The credential source the SDK will wait on, as a timeout names it. From the environment
-/// and the profile, which is what the SDK reads (the process environment, normalised at
-/// start-up); generic where they say nothing slower than keys.
+/// The credential source the SDK will wait on, as a timeout names it: the first source of the
+/// chain a fetch builds ([`crate::credentials::plan`], the AWS CLI's order) that would answer,
+/// in words; generic where that source is keys, which never keep a request waiting.
 fn credentials_doing(target: &Target, env: &dyn crate::env::Env) -> String {
-    let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
+    let generic = || "resolving AWS credentials".to_string();
+    let explicit = target.settings.profile.as_deref();
+    let Ok(profiles) = crate::profiles::Profiles::load(env, explicit) else {
+        return generic();
+    };
+    let Ok(steps) = crate::credentials::plan(env, &profiles, explicit) else {
+        return generic();
+    };
+    for step in &steps {
+        if let Some(doing) = step_doing(step, &profiles, env) {
+            return doing;
+        }
+    }
+    generic()
+}
+
+/// What a step of the chain waits on, or `None` when it would pass to the next.
+fn step_doing(
+    step: &crate::credentials::Step,
+    profiles: &crate::profiles::Profiles,
+    env: &dyn crate::env::Env,
+) -> Option<String> {
+    use crate::credentials::Step;
+    match step {
+        Step::Environment | Step::CredentialsFileKeys(_) => {
+            Some("resolving AWS credentials".into())
+        }
+        Step::WebIdentityFromEnvironment => Some(format!(
+            "assuming role {} with a web identity token through AWS STS",
+            env.var("AWS_ROLE_ARN").unwrap_or_default()
+        )),
+        Step::RoleOverProcess { hops, .. } => hops.first().map(|hop| {
+            format!(
+                "assuming role {} of profile {:?} through AWS STS",
+                hop.role_arn,
+                profiles.selected()
+            )
+        }),
+        Step::Profile(name) => profile_doing(name, profiles),
+        Step::Container => (env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
+            || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some())
+        .then(|| "getting credentials from the container credentials endpoint".into()),
+        Step::InstanceMetadata => (!crate::identity::instance_metadata_disabled(env))
+            .then(|| "getting credentials from the EC2 instance metadata service".into()),
+    }
+}
+
+/// What profile `name`'s own source waits on: its role's STS, its SSO portal or its
+/// `credential_process`; `None` when it has none of them.
+fn profile_doing(name: &str, profiles: &crate::profiles::Profiles) -> Option<String> {
     let setting = |key: &str| {
         profiles
-            .as_ref()
-            .and_then(|p| p.get(key).map(str::to_string))
+            .profile_setting(name, key)
+            .filter(|v| !v.is_empty())
     };
-    let name = profiles
-        .as_ref()
-        .map_or_else(|| "default".to_string(), |p| p.selected().to_string());
     if let Some(role) = setting("role_arn") {
         let how = if setting("web_identity_token_file").is_some() {
             " with a web identity token"
         } else {
             ""
         };
-        format!("assuming role {role} of profile {name:?}{how} through AWS STS")
+        Some(format!(
+            "assuming role {role} of profile {name:?}{how} through AWS STS"
+        ))
     } else if setting("sso_session").is_some() || setting("sso_start_url").is_some() {
-        format!("getting credentials from AWS SSO (IAM Identity Center) for profile {name:?}")
-    } else if setting("credential_process").is_some() {
-        format!("running the credential_process of profile {name:?}")
-    } else if let (Some(_), Some(role)) = (
-        env.var("AWS_WEB_IDENTITY_TOKEN_FILE"),
-        env.var("AWS_ROLE_ARN"),
-    ) {
-        format!("assuming role {role} with a web identity token through AWS STS")
-    } else if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
-        || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
-    {
-        "getting credentials from the container credentials endpoint".into()
-    } else if !env
-        .var("AWS_EC2_METADATA_DISABLED")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        "getting credentials from the EC2 instance metadata service".into()
+        Some(format!(
+            "getting credentials from AWS SSO (IAM Identity Center) for profile {name:?}"
+        ))
     } else {
-        "resolving AWS credentials".into()
+        setting("credential_process")
+            .map(|_| format!("running the credential_process of profile {name:?}"))
     }
 }
 
@@ -1341,6 +1376,29 @@ mod tests {
         );
         assert_eq!(
             doing(&[("AWS_EC2_METADATA_DISABLED", "true")]),
+            "resolving AWS credentials"
+        );
+        // The chain's order decides, as a fetch's does: the environment's keys come before the
+        // profile's role, and keys in the credentials file before its credential_process.
+        assert_eq!(
+            doing(&[
+                ("AWS_PROFILE", "role"),
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "secret")
+            ]),
+            "resolving AWS credentials"
+        );
+        let credentials = dir.path().join("credentials");
+        std::fs::write(
+            &credentials,
+            "[proc]\naws_access_key_id = AKIDFILE\naws_secret_access_key = secret\n",
+        )
+        .unwrap();
+        assert_eq!(
+            doing(&[
+                ("AWS_PROFILE", "proc"),
+                ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap())
+            ]),
             "resolving AWS credentials"
         );
     }
