@@ -364,9 +364,11 @@ impl<'a> Lookup<'a> {
     ) -> Result<Credential, LookupError> {
         match source.fetch(target) {
             Ok(token) => {
+                // As it is now, not as it was before the wait: hosts recorded meanwhile stay.
+                let current = read_own(cache, key).or(cached);
                 let entry = new_entry(
                     key,
-                    cached.as_ref(),
+                    current.as_ref(),
                     &target.host,
                     Some(token.clone()),
                     None,
