@@ -143,18 +143,16 @@ fn diagnose_host(
     let Some(target) = target else {
         return foreign_host(input, host, lookup, clients, helper);
     };
-    let mut diagnosis = HostDiagnosis {
+    HostDiagnosis {
         input: input.to_string(),
         registry: RegistryCheck::Ecr {
             host: host.clone(),
             description: describe_registry(&target),
         },
-        details: None,
         routes: routes(clients, &host, helper, None),
         routing_known: clients.any_present(),
-    };
-    diagnosis.details = Some(details(&host, (target, conflict), env, program, lookup));
-    diagnosis
+        details: Some(details(&host, (target, conflict), env, program, lookup)),
+    }
 }
 
 /// Whether docker and podman/skopeo send `host` here; `foreign` says what the helper does with
@@ -191,10 +189,7 @@ fn foreign_host(
         ),
         Some(l) => {
             let fallback = l.config.fallback_store().map(str::to_string);
-            let does = match &fallback {
-                Some(f) => format!("forwards it to docker-credential-{f} (fallback_store)"),
-                None => "answers \"not found\" for it, so the client pulls anonymously".into(),
-            };
+            let does = report::foreign_answer(fallback.as_deref());
             let registry = RegistryCheck::NotEcr {
                 host: host.clone(),
                 fallback,

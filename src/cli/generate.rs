@@ -52,17 +52,12 @@ const DESCRIPTION: &[&str] = &[
     "To route registries to the helper, map their hosts to ecr in the credHelpers object of a client's config file; configure does that safely. AWS credentials come from the usual chain (environment, profile, web identity, container and instance roles), per registry as the config file says.",
 ];
 
-/// The cache's line of FILES; `see ENTRY_SCOPE` becomes the cache module's own words for what
-/// an entry is, so the page cannot drift from the layout again.
-const CACHE_FILES: &str = "The token cache: see ENTRY_SCOPE, in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set.";
-
 /// Where the files live on Linux.
 const FILES: &[(&str, &str)] = &[
     (
         "~/.config/docker-credential-ecr/config.toml",
         "Per-registry profiles, roles, regions, endpoints and aliases (TOML); $DOCKER_CREDENTIAL_ECR_CONFIG names another file.",
     ),
-    ("~/.cache/docker-credential-ecr/", CACHE_FILES),
     (
         "~/.docker/config.json",
         "docker's config; its \"credHelpers\" map routes a registry host to this helper as \"ecr\". $DOCKER_CONFIG/config.json when DOCKER_CONFIG is set.",
@@ -154,11 +149,20 @@ fn environment(r: &mut Roff) {
 
 fn files(r: &mut Roff) {
     r.control("SH", ["FILES"]);
-    for (path, what) in FILES {
-        let what = what.replace("see ENTRY_SCOPE", crate::cache::ENTRY_SCOPE);
-        r.control("TP", [])
-            .text([italic(*path)])
-            .text([roman(what)]);
+    // The cache's line says what an entry is in the cache module's own words, so the page
+    // cannot drift from the layout again.
+    let cache = format!(
+        "The token cache: {}, in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set.",
+        crate::cache::ENTRY_SCOPE
+    );
+    let (config, clients) = FILES.split_at(1);
+    let lines = config
+        .iter()
+        .map(|(path, what)| (*path, what.to_string()))
+        .chain([("~/.cache/docker-credential-ecr/", cache)])
+        .chain(clients.iter().map(|(path, what)| (*path, what.to_string())));
+    for (path, what) in lines {
+        r.control("TP", []).text([italic(path)]).text([roman(what)]);
     }
 }
 
@@ -282,7 +286,7 @@ mod tests {
         }
         // FILES says what a cache entry is in the cache module's words (it once said "per
         // registry", after the cache had become per identity and region).
-        assert!(!m.contains("ENTRY_SCOPE") && !m.contains("per registry and identity"));
+        assert!(!m.contains("per registry and identity"));
         let scope = crate::cache::ENTRY_SCOPE.replace('-', "\\-");
         assert!(m.contains(&scope), "{m}");
         let cmd = args::user_command();

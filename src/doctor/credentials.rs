@@ -52,17 +52,19 @@ fn base_source(
 ) -> String {
     let explicit = settings.profile.as_deref();
     let unread;
+    // Unreadable files say nothing about the profile the environment names.
+    if profiles.is_none()
+        && explicit.is_none()
+        && env.var("AWS_ACCESS_KEY_ID").is_none()
+        && let Some(name) = env.var("AWS_PROFILE")
+    {
+        return format!("profile {name:?} (AWS files not read)");
+    }
     let profiles = match (profiles, explicit) {
         (Some(p), _) => p,
         // The caller says why the files could not be read.
         (None, Some(name)) => return format!("profile {name:?} (AWS files not read)"),
         // Unreadable files say nothing about the profile the environment names.
-        (None, None)
-            if env.var("AWS_PROFILE").is_some() && env.var("AWS_ACCESS_KEY_ID").is_none() =>
-        {
-            let name = env.var("AWS_PROFILE").unwrap_or_default();
-            return format!("profile {name:?} (AWS files not read)");
-        }
         (None, None) => match Profiles::parse("", "", env, None) {
             Ok(p) => {
                 unread = p;

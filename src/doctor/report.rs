@@ -344,6 +344,14 @@ fn render_host(out: &mut String, h: &HostDiagnosis, now: u64, style: Style) {
     }
 }
 
+/// What the helper does with a host that is not ECR: the fallback store's answer, or "not found".
+pub(crate) fn foreign_answer(fallback: Option<&str>) -> String {
+    match fallback {
+        Some(f) => format!("forwards it to docker-credential-{f} (fallback_store)"),
+        None => "answers \"not found\" for it, so the client pulls anonymously".into(),
+    }
+}
+
 fn registry_line(r: &RegistryCheck) -> (Mark, String) {
     match r {
         RegistryCheck::NotAHost => (
@@ -351,16 +359,11 @@ fn registry_line(r: &RegistryCheck) -> (Mark, String) {
             "not a registry host or URL (expected host[:port], https://host/…)".into(),
         ),
         RegistryCheck::NotEcr { host, fallback } => {
-            let answer = match fallback {
-                Some(f) => {
-                    format!("the helper forwards it to docker-credential-{f} (fallback_store)")
-                }
-                None => "the helper answers \"not found\" and clients pull anonymously".into(),
-            };
+            let answer = foreign_answer(fallback.as_deref());
             (
                 Mark::Fail,
                 format!(
-                    "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; {answer}"
+                    "{host} is not an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, public.ecr.aws, …) and no config entry makes it an alias; the helper {answer}"
                 ),
             )
         }
