@@ -6,19 +6,19 @@
 //! `cli::run` is only called for inputs that never resolve to an ECR registry.
 #![allow(dead_code)]
 
-use docker_credential_ecr::authorization::{self, Token};
-use docker_credential_ecr::cache::{self, Cache, Entry};
-use docker_credential_ecr::cli;
-use docker_credential_ecr::clock;
-use docker_credential_ecr::config::{Config, Target};
-use docker_credential_ecr::deadline::Deadline;
-use docker_credential_ecr::env::MapEnv;
-use docker_credential_ecr::identity;
-use docker_credential_ecr::lookup::{Lookup, LookupError};
 use docker_credential_ecr::protocol;
 use docker_credential_ecr::registry::{self, Registry};
 use docker_credential_ecr::secret::Secret;
-use docker_credential_ecr::token::{TokenError, TokenSource};
+use docker_credential_ecr::testing::authorization::{self, Token};
+use docker_credential_ecr::testing::cache::{self, Cache, Entry};
+use docker_credential_ecr::testing::cli;
+use docker_credential_ecr::testing::clock;
+use docker_credential_ecr::testing::config::{Config, Target};
+use docker_credential_ecr::testing::deadline::Deadline;
+use docker_credential_ecr::testing::env::MapEnv;
+use docker_credential_ecr::testing::identity;
+use docker_credential_ecr::testing::lookup::{Lookup, LookupError};
+use docker_credential_ecr::testing::token::{TokenError, TokenSource};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -37,6 +37,10 @@ pub const ENTRY_SCOPE: &str = "one 0600 file per AWS identity and region (ECR Pu
 /// expiry. Entries of another schema are misses.
 pub const SCHEMA: &str = "docker-credential-ecr/cache/v3";
 
+/// A key's files in the cache directory: `<id>.json`, its entry, and `<id>.lock`, its lock.
+const ENTRY_SUFFIX: &str = ".json";
+const LOCK_SUFFIX: &str = ".lock";
+
 /// How many hosts an entry remembers for `list`: far more registries than one identity pulls
 /// from in a region, and still a small file.
 pub const MAX_HOSTS: usize = 64;
@@ -73,7 +77,7 @@ pub struct Entry {
     /// The non-secret description of the identity and scope this entry belongs to (the cache
     /// key's description).
     pub identity: String,
-    /// The registry hosts the entry has answered, oldest first, at most [`MAX_HOSTS`] (for
+    /// The registry hosts the entry has answered, oldest first, at most `MAX_HOSTS` (for
     /// `list` and `doctor`; a hit never depends on it).
     #[serde(default)]
     pub hosts: Vec<String>,
@@ -139,7 +143,12 @@ impl Cache {
     }
 
     pub fn entry_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
+        self.dir.join(format!("{id}{ENTRY_SUFFIX}"))
+    }
+
+    /// The file whose lock one process holds while it refreshes the key's entry.
+    fn lock_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}{LOCK_SUFFIX}"))
     }
 
     /// The entry for a key, or `None` when it is missing, corrupt, of another schema, or not
@@ -158,7 +167,7 @@ impl Cache {
     /// Waits up to `wait` for the key's refresh lock, creating the directory if needed.
     pub fn lock(&self, id: &str, wait: Duration) -> Result<KeyLock, CacheError> {
         self.ensure_dir()?;
-        let path = self.dir.join(format!("{id}.lock"));
+        let path = self.lock_path(id);
         let how = platform::Open {
             nonblocking: false,
             follow_links: false,
@@ -191,7 +200,7 @@ impl Cache {
     /// `None` when none is written (a holder of an older version, or one that has yet to write).
     /// Read only by a process that has waited for the lock, never on a hit.
     pub fn holder(&self, id: &str) -> Option<u32> {
-        let path = self.dir.join(format!("{id}.lock"));
+        let path = self.lock_path(id);
         let contents = fsutil::read_regular(&path, 32, Links::Refuse).ok()?;
         std::str::from_utf8(&contents.bytes)
             .ok()?
@@ -262,7 +271,7 @@ impl Cache {
         for item in listing {
             let item = item.map_err(io_err(&self.dir))?;
             let name = item.file_name();
-            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(ENTRY_SUFFIX)) else {
                 continue;
             };
             if let Some(entry) = self.read(id) {
@@ -378,7 +387,7 @@ impl Cache {
                 .and_then(|n| n.split_once('.'))
                 .is_some_and(|(id, rest)| is_key_id(id) && rest.ends_with(".tmp"));
             let own_id = |suffix: &str| name.strip_suffix(suffix).filter(|id| is_key_id(id));
-            if !own_temp && own_id(".json").is_none() && own_id(".lock").is_none() {
+            if !own_temp && own_id(ENTRY_SUFFIX).is_none() && own_id(LOCK_SUFFIX).is_none() {
                 continue;
             }
             // Another process may have renamed or removed it since the listing.
@@ -394,7 +403,7 @@ impl Cache {
                 if age >= STALE_TEMP_AGE {
                     let _ = fs::remove_file(&path);
                 }
-            } else if let Some(id) = own_id(".json") {
+            } else if let Some(id) = own_id(ENTRY_SUFFIX) {
                 let keep = read_entry(&path).ok().flatten().is_some_and(|e| {
                     e.token.is_some_and(|t| t.is_valid(now_ms))
                         || e.failure
@@ -402,13 +411,13 @@ impl Cache {
                 });
                 if !keep && meta.is_file() {
                     // Take the key's lock so no refresher of this key is mid-write.
-                    let lock_path = self.dir.join(format!("{id}.lock"));
+                    let lock_path = self.lock_path(id);
                     let lock = fsutil::open_regular(&lock_path, Links::Refuse).ok();
                     if lock.as_ref().is_none_or(|(l, _)| l.try_lock().is_ok()) {
                         let _ = fs::remove_file(&path);
                     }
                 }
-            } else if let Some(id) = own_id(".lock") {
+            } else if let Some(id) = own_id(LOCK_SUFFIX) {
                 // A lock file outlives its entry by a day before it goes: removing one that a
                 // process has just opened would let two refreshers run at once (harmless, but
                 // it costs an extra API call).

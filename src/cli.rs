@@ -1,7 +1,7 @@
 //! The command line: which action runs, and the exit code and output each outcome gets.
 //!
-//! - [`args`]: the one clap definition, from which parsing, help and usage errors come;
-//! - [`generate`]: the man page and shell completions, rendered from that definition;
+//! - `args`: the one clap definition, from which parsing, help and usage errors come;
+//! - `generate`: the man page and shell completions, rendered from that definition;
 //! - `router`: the one store a protocol verb is served by, which chooses the ECR token store
 //!   or the fallback store per host.
 //!
@@ -11,10 +11,10 @@
 //! option or a bad value of `configure`, `doctor` or `kubelet` is clap's error on stderr with
 //! exit status 2.
 
-pub mod args;
+pub(crate) mod args;
 mod client;
-pub mod generate;
-pub mod outcome;
+pub(crate) mod generate;
+pub(crate) mod outcome;
 mod router;
 
 pub(crate) use client::shows_stdout as client_shows_stdout;
@@ -229,17 +229,17 @@ mod tests {
     use crate::env::MapEnv;
     use crate::program::REPOSITORY;
 
-    /// Every command the help lists, protocol verbs first, as `--help` orders them.
-    const COMMANDS: [&str; 8] = [
-        "get",
-        "store",
-        "erase",
-        "list",
-        "version",
-        "configure",
-        "doctor",
-        "kubelet",
-    ];
+    /// Every command the help lists, protocol verbs first, as `--help` orders them: the
+    /// protocol's verbs and each command's own name, where they are defined.
+    fn commands() -> Vec<&'static str> {
+        let verbs = crate::protocol::Verb::ALL.map(|v| v.name());
+        let commands = [
+            crate::configure::COMMAND,
+            crate::doctor::COMMAND,
+            crate::kubelet::COMMAND,
+        ];
+        [&verbs[..], &commands].concat()
+    }
 
     fn run_with(args: &[&str], stdin: &str) -> (u8, String) {
         let args: Vec<OsString> = std::iter::once("docker-credential-ecr")
@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(code, 1);
         assert!(out.starts_with("unknown action \"fetch\""), "{out}");
         assert_eq!(out.lines().count(), 1);
-        for name in COMMANDS {
+        for name in commands() {
             assert!(out.contains(name), "{name} missing: {out}");
         }
         // Usage errors of the other commands are clap's: stderr and exit 2, nothing on stdout.
@@ -303,14 +303,14 @@ mod tests {
             assert_eq!(code, 0, "{a}");
             assert!(out.contains("AWS_ECR_CACHE_DIR"), "{out}");
             assert!(out.contains("Usage: docker-credential-ecr "), "{out}");
-            let commands: Vec<&str> = out
+            let listed: Vec<&str> = out
                 .lines()
                 .skip_while(|l| *l != "Commands:")
                 .skip(1)
                 .take_while(|l| !l.is_empty())
                 .filter_map(|l| l.split_whitespace().next())
                 .collect();
-            assert_eq!(commands, [&COMMANDS[..], &["help"]].concat(), "{out}");
+            assert_eq!(listed, [commands(), vec!["help"]].concat(), "{out}");
             assert!(out.contains("--generate <KIND>"), "not listed: {out}");
         }
         for (args, wanted) in [

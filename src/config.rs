@@ -75,10 +75,10 @@ pub struct Target {
     /// Where the settings came from (`file:line`), for `doctor`.
     pub source: Option<String>,
     /// The explicit API endpoint, filled in by [`crate::identity::resolve`] from the config
-    /// entry or the SDK's endpoint rule ([`crate::endpoint`]).
+    /// entry or the SDK's endpoint rule (`crate::endpoint`).
     pub endpoint: Option<Endpoint>,
     /// FIPS and dual-stack as the AWS settings ask for them, filled in with `endpoint`; the
-    /// host's form adds to it ([`crate::endpoint::variant`]).
+    /// host's form adds to it (`crate::endpoint::variant`).
     pub requested: crate::endpoint::Variant,
 }
 

@@ -12,12 +12,12 @@
 //! - [`regions`]: the commercial regions behind `--all-regions`;
 //! - [`kubelet_config`]: the kubelet's CredentialProviderConfig.
 
-pub mod cred_helpers;
-pub mod diff;
-pub mod file;
-pub mod kubelet_config;
-pub mod regions;
-pub mod targets;
+pub(crate) mod cred_helpers;
+pub(crate) mod diff;
+pub(crate) mod file;
+pub(crate) mod kubelet_config;
+pub(crate) mod regions;
+pub(crate) mod targets;
 
 use crate::config::{Config, ConfigError};
 use crate::env::Env;

@@ -27,6 +27,10 @@ use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
+/// The role session name when the config names none (`role_session_name`, or a config
+/// entry's own): the program's name, which CloudTrail then shows for every role it assumes.
+pub(crate) const DEFAULT_SESSION_NAME: &str = crate::program::NAME;
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ChoiceError {
     #[error(
@@ -320,7 +324,7 @@ async fn role_chain(
         let session = hop.session_name.clone();
         let mut role = aws_config::sts::AssumeRoleProvider::builder(&hop.role_arn)
             .configure(base)
-            .session_name(session.unwrap_or_else(|| "docker-credential-ecr".into()));
+            .session_name(session.unwrap_or_else(|| DEFAULT_SESSION_NAME.into()));
         if let Some(id) = &hop.external_id {
             role = role.external_id(id);
         }

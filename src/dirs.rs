@@ -5,7 +5,8 @@
 use crate::env::Env;
 use std::path::{Path, PathBuf};
 
-const APP: &str = "docker-credential-ecr";
+/// The directory name under the config and cache homes: the program's own.
+const APP: &str = crate::program::NAME;
 
 /// `AWS_ECR_CACHE_DIR` is shared with AWS's Go helper; we keep to a subdirectory of ours so its
 /// `cache.json` is never read or written.

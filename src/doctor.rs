@@ -11,9 +11,9 @@
 //!
 //! Collecting is impure; rendering ([`report::render`]) is a pure function of the result.
 
-pub mod clients;
-pub mod credentials;
-pub mod report;
+pub(crate) mod clients;
+pub(crate) mod credentials;
+pub(crate) mod report;
 
 use crate::authorization::Token;
 use crate::cache;

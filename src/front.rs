@@ -13,7 +13,7 @@
 //! The engine is started with `exec`: the same process (pid, parent, stdio), so clients,
 //! process-group signals and the kubelet see one program. What the front read of stdin is
 //! handed over in an anonymous in-memory file, and what is left of the request's bound in
-//! [`deadline::HANDOFF_VAR`], so the two processes keep one bound.
+//! `deadline::HANDOFF_VAR`, so the two processes keep one bound.
 
 use crate::deadline::{self, Deadline};
 use crate::env::{Env, ProcessEnv};

@@ -21,7 +21,7 @@
 //! and pulls without credentials. Nothing here ever prints the registry password or the
 //! service-account token.
 
-pub mod service_account;
+pub(crate) mod service_account;
 
 use crate::authorization::Token;
 use crate::authorization::Validity;

@@ -96,18 +96,22 @@ pub fn parse_registry(host_port: &str) -> Option<Registry> {
     parse_private(host).map(Registry::Private)
 }
 
+/// The private registry host forms: the labels between the account and the region
+/// (`<account>.<form>.<region>.<suffix>`), and whether each is FIPS and dual-stack. The
+/// kubelet's `matchImages` are generated from this table.
+pub(crate) const PRIVATE_FORMS: &[(&str, bool, bool)] = &[
+    ("dkr.ecr", false, false),
+    ("dkr.ecr-fips", true, false),
+    ("dkr-ecr", false, true),
+    ("dkr-ecr-fips", true, true),
+];
+
 fn parse_private(host: &str) -> Option<PrivateRegistry> {
-    // (label after the account, FIPS, dual-stack)
-    const FORMS: &[(&str, bool, bool)] = &[
-        ("dkr.ecr.", false, false),
-        ("dkr.ecr-fips.", true, false),
-        ("dkr-ecr.", false, true),
-        ("dkr-ecr-fips.", true, true),
-    ];
     let (account, rest) = host.split_once('.')?;
-    let (rest, fips, dual_stack) = FORMS
-        .iter()
-        .find_map(|&(form, fips, dual)| Some((rest.strip_prefix(form)?, fips, dual)))?;
+    let (rest, fips, dual_stack) = PRIVATE_FORMS.iter().find_map(|&(form, fips, dual)| {
+        let rest = rest.strip_prefix(form)?.strip_prefix('.')?;
+        Some((rest, fips, dual))
+    })?;
     let (region, suffix) = rest.split_once('.')?;
     (is_account(account) && is_region(region) && SUFFIXES.contains(&suffix)).then(|| {
         PrivateRegistry {

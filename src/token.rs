@@ -13,7 +13,6 @@ use crate::registry::Registry;
 use crate::secret::Secret;
 use crate::text::{Repeats, error_chain, error_line, one_line};
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
@@ -617,11 +616,7 @@ impl AwsTokenSource {
     ) -> Result<SdkConfig, TokenError> {
         let region = Region::new(target.api_region().to_string());
         let budget = self.deadline.work_left();
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3).min(budget))
-            .operation_attempt_timeout(budget.min(Duration::from_secs(5)).max(budget / 2))
-            .operation_timeout(budget)
-            .build();
+        let timeouts = crate::https::timeouts(budget);
         let settings = &target.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(crate::https::client())
@@ -650,7 +645,7 @@ impl AwsTokenSource {
             .session_name(
                 role.session_name
                     .clone()
-                    .unwrap_or_else(|| "docker-credential-ecr".into()),
+                    .unwrap_or_else(|| crate::credentials::DEFAULT_SESSION_NAME.into()),
             );
         if let Some(id) = &role.external_id {
             assume = assume.external_id(id);

@@ -10,9 +10,6 @@ pub const PROVIDER_NAME: &str = crate::program::NAME;
 /// Arguments that put the binary in kubelet exec-plugin mode.
 pub const PROVIDER_ARGS: &[&str] = &[crate::kubelet::COMMAND];
 
-/// Host forms after the account label that `registry::parse_registry` accepts.
-const PRIVATE_FORMS: &[&str] = &["dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"];
-
 /// The kubelet caches a response this long when the response names no duration; ECR tokens
 /// live 12 hours and the plugin's responses say how long theirs have left.
 const DEFAULT_CACHE_DURATION: &str = "6h";
@@ -23,9 +20,9 @@ pub fn match_images() -> Vec<String> {
     let mut globs: Vec<String> = registry::SUFFIXES
         .iter()
         .flat_map(|suffix| {
-            PRIVATE_FORMS
+            registry::PRIVATE_FORMS
                 .iter()
-                .map(move |form| format!("*.{form}.*.{suffix}"))
+                .map(move |(form, ..)| format!("*.{form}.*.{suffix}"))
         })
         .collect();
     globs.extend(registry::PUBLIC_HOSTS.iter().map(|h| h.to_string()));

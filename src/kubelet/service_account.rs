@@ -25,12 +25,12 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// The service-account annotation naming the IAM role to pull images as.
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 
-const DEFAULT_SESSION_NAME: &str = "docker-credential-ecr";
+use crate::credentials::DEFAULT_SESSION_NAME;
 
 /// JWT segments are unpadded base64url; accept padded ones too.
 const JWT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -196,10 +196,7 @@ impl ProvideCredentials for WebIdentity {
 impl WebIdentity {
     async fn assume(&self) -> provider::Result {
         let budget = self.deadline.work_left();
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3).min(budget))
-            .operation_timeout(budget)
-            .build();
+        let timeouts = crate::https::timeouts(budget);
         // AssumeRoleWithWebIdentity is unsigned: the token is the credential. The loader still
         // honours AWS_ENDPOINT_URL_STS and the shared config's endpoint settings.
         let config = aws_config::defaults(BehaviorVersion::latest())

@@ -329,7 +329,7 @@ fn glob_patterns_against_long_labels_answer_at_once() {
 /// {a, b, *} up to 5 characters and every label over {a, b} up to 6.
 #[test]
 fn glob_matching_agrees_with_a_reference() {
-    use docker_credential_ecr::config::Config;
+    use docker_credential_ecr::testing::config::Config;
     fn reference(p: &[u8], l: &[u8]) -> bool {
         // m[i][j]: p[..i] matches l[..j].
         let mut m = vec![vec![false; l.len() + 1]; p.len() + 1];

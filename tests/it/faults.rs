@@ -10,7 +10,7 @@
 //! valid token and never to an expired one.
 
 use crate::common::*;
-use docker_credential_ecr::cache::Entry;
+use docker_credential_ecr::testing::cache::Entry;
 use std::io::Write;
 use std::process::{Child, Output};
 use std::thread;

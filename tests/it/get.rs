@@ -284,7 +284,7 @@ fn corrupt_cache_files_are_rebuilt() {
         sb.get_ok(&host());
         let text = std::fs::read_to_string(&entries[0]).unwrap();
         assert!(
-            text.contains(docker_credential_ecr::cache::SCHEMA),
+            text.contains(docker_credential_ecr::testing::cache::SCHEMA),
             "not rebuilt: {text}"
         );
     }
@@ -578,7 +578,10 @@ fn an_entry_of_the_previous_schema_is_a_miss() {
     sb.get_ok(&host());
     assert_eq!(sb.calls(), (2, 0));
     let (_, replaced) = the_entry(&sb);
-    assert_eq!(replaced["schema"], docker_credential_ecr::cache::SCHEMA);
+    assert_eq!(
+        replaced["schema"],
+        docker_credential_ecr::testing::cache::SCHEMA
+    );
     assert_eq!(replaced["hosts"], serde_json::json!([host()]));
     sb.get_ok(&host());
     assert_eq!(sb.calls(), (2, 0));

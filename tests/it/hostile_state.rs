@@ -6,7 +6,7 @@
 //! survives `AWS_ECR_CACHE_DIR` naming a file or a path under /proc; not repeated here.)
 
 use crate::common::*;
-use docker_credential_ecr::cache::{Entry, SCHEMA};
+use docker_credential_ecr::testing::cache::{Entry, SCHEMA};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

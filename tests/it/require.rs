@@ -7,27 +7,17 @@
 //! `if !works(test, "unshare -m", cmd) { return; }`; the rig's `Rig::up` and `CutOff::new`
 //! answer `None` after the same check.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// `1` in CI: a test that cannot run here fails instead of skipping.
-pub const ENV_E2E_REQUIRED: &str = "DOCKER_CREDENTIAL_ECR_E2E_REQUIRED";
+#[path = "../support/skip.rs"]
+mod skip;
+pub use skip::{ENV_E2E_REQUIRED, cannot_run};
+
 /// Where a missing program comes from.
 const INSTALL_HINT: &str = "scripts/install-test-deps installs it";
-
-/// Reports that `test` cannot run here and why: a loud `SKIPPED:` line on the real stderr
-/// (`io::stderr()` is not captured by the harness, `eprintln!` is), or a panic under
-/// `DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1`.
-pub fn cannot_run(test: &str, why: &str) {
-    let msg = format!("{test}: {why}");
-    if std::env::var(ENV_E2E_REQUIRED).as_deref() == Ok("1") {
-        panic!("{msg}; {ENV_E2E_REQUIRED}=1 makes this a failure");
-    }
-    let _ = writeln!(std::io::stderr(), "\n***** SKIPPED: {msg} *****\n");
-}
 
 /// Whether `program` (a name looked up in PATH, or a path) is an executable file.
 pub fn on_path(program: &str) -> bool {

@@ -15,7 +15,7 @@
 //! figures are the ones quoted in the closing note.
 
 use crate::common::*;
-use docker_credential_ecr::cache::{Entry, SCHEMA};
+use docker_credential_ecr::testing::cache::{Entry, SCHEMA};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
