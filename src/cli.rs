@@ -57,7 +57,7 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
 }
 
 /// Runs one invocation for `process`; returns the exit code.
-pub fn serve(
+fn serve(
     args: &[OsString],
     process: &Process,
     env: &dyn Env,

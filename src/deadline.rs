@@ -56,8 +56,8 @@ pub fn timeout_setting(env: &dyn crate::env::Env) -> Result<Duration, TimeoutErr
         .ok_or(TimeoutError { value })
 }
 
-/// Says on stderr, once per process, that the variable is unusable. Not for an engine the
-/// front handed a request to ([`take_handoff`]): the front has said it.
+/// Says on stderr that the variable is unusable. Each `main` calls it once, except in an engine
+/// the front handed a request to ([`take_handoff`]): the front has said it.
 pub fn warn_unusable_timeout(env: &dyn crate::env::Env, program: &str) {
     if let Err(e) = timeout_setting(env) {
         // Not eprintln!: a closed stderr must not turn a warning into a panic.
