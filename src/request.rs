@@ -152,4 +152,23 @@ mod tests {
         child.wait().unwrap();
         assert!(alive, "a child of a process with no watchdog was killed");
     }
+
+    #[test]
+    fn the_code_a_request_is_passed_to_tells_its_own_watchdog() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let env = MapEnv::new(&[("HOME", home), ("AWS_ECR_DISABLE_CACHE", "1")]);
+        // Not armed: an armed watchdog would end the test process at the deadline.
+        let (watchdog, other) = (Watchdog::new(), Watchdog::new());
+        let request = Request {
+            watchdog: watchdog.handle(),
+            ..Request::unwatched(&env, Deadline::after(Duration::from_secs(5)))
+        };
+        crate::lookup::Lookup::new(&request).unwrap();
+        assert_eq!(
+            request.watchdog.said().as_deref(),
+            Some("loading the config file")
+        );
+        assert_eq!(other.handle().said(), None, "another request's watchdog");
+    }
 }

@@ -136,6 +136,13 @@ impl Handle {
         }
     }
 
+    /// What the request last said it was doing (tests of the code that tells it).
+    #[cfg(test)]
+    pub(crate) fn said(&self) -> Option<String> {
+        let shared = self.0.as_ref()?;
+        lock(&shared.doing).as_deref().map(str::to_string)
+    }
+
     /// Kills the child processes this process started, and theirs; only in the real process
     /// (the one with a watchdog).
     pub fn kill_children(&self) {
