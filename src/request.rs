@@ -32,8 +32,8 @@ impl Process {
     }
 
     /// The real program's: at a request's deadline it may be ended and its children killed.
-    /// `handed_over` is what [`crate::deadline::take_handoff`] returned. (The watchdog's thread starts
-    /// only once a request has been read.)
+    /// `handed_over` is what [`crate::deadline::take_handoff`] returned. (The watchdog's thread
+    /// starts only once a request has been read.)
     pub fn real(handed_over: Option<Duration>) -> Process {
         Process {
             handed_over,
@@ -60,7 +60,7 @@ impl Process {
 pub struct Request<'a> {
     /// The one view of the environment this request answers from.
     pub env: &'a dyn Env,
-    /// How its answer and errors are written, which the watchdog's answer follows too.
+    /// Where and how its errors are written, as the watchdog writes a timeout at the deadline.
     pub form: Form,
     /// When it must be answered.
     pub deadline: Deadline,
