@@ -222,9 +222,10 @@ fn fire(shared: &Shared) {
 /// cannot be cancelled. So the caller waits on a clock no future can block, and what is left
 /// is abandoned: the runtime is shut down without waiting for its blocking threads, a stuck
 /// thread dies with the process, and on a timeout the child processes it started
-/// (`credential_process` via `sh -c`, and theirs) are killed, in the real process (`watchdog`). After a success nothing is
-/// killed: what a finished `credential_process` left running (an agent that detached itself,
-/// such as gpg-agent) was left on purpose.
+/// (`credential_process` via `sh -c`, and theirs) are killed, if `watchdog` is the real
+/// process's ([`Handle::kill_children`]). After a success nothing is killed: what a finished
+/// `credential_process` left running (an agent that detached itself, such as gpg-agent) was
+/// left on purpose.
 pub fn run_bounded<T, Fut, Make>(
     budget: Duration,
     watchdog: &Handle,
