@@ -18,6 +18,7 @@ use docker_credential_ecr::testing::deadline::Deadline;
 use docker_credential_ecr::testing::env::MapEnv;
 use docker_credential_ecr::testing::identity;
 use docker_credential_ecr::testing::lookup::{Lookup, LookupError};
+use docker_credential_ecr::testing::request::Request;
 use docker_credential_ecr::testing::token::{TokenError, TokenSource};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -198,7 +199,8 @@ pub fn stdin(data: &[u8]) {
     let env = offline_env();
     let parsed = protocol::read_input(&mut &data[..])
         .and_then(|input| protocol::server_url(&input).map(str::to_owned));
-    let lookup = Lookup::new(&env, Deadline::from_env(&env)).expect("an empty config loads");
+    let request = Request::unwatched(&env, Deadline::from_env(&env));
+    let lookup = Lookup::new(&request).expect("an empty config loads");
 
     // `get`: through cli::run when it cannot reach the SDK, else through a fake source.
     match parsed.as_deref().map(|url| (url, lookup.target(url))) {
@@ -329,6 +331,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
             clock: &clock::System,
             started_ms: before,
             deadline: Deadline::after(std::time::Duration::from_secs(5)),
+            watchdog: Default::default(),
         };
         match lookup.get(CACHE_HOST, &FakeSource { fail }) {
             Ok(cred) if cred.from_cache => {

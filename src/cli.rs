@@ -19,10 +19,10 @@ mod router;
 
 pub(crate) use client::shows_stdout as client_shows_stdout;
 
-use crate::deadline;
 use crate::env::{Env, ProcessEnv};
 use crate::program::version_line;
 use crate::protocol::{self, Request};
+use crate::request::Process;
 use crate::store::Store;
 use crate::token::AwsTokenSource;
 use args::{Command, Parsed, Verb};
@@ -35,27 +35,41 @@ use std::io::{Read, Write};
 /// Runs the program with the process's real stdin, stdout and environment.
 pub fn main(args: &[OsString]) -> u8 {
     // First, while this is the only thread: the SDK reads the process environment itself.
-    crate::deadline::take_handoff();
+    let handed_over = crate::deadline::take_handoff();
     crate::env::normalise_process_env();
     crate::log::init(&ProcessEnv);
-    let program = crate::program::name_from_args(args);
-    crate::deadline::warn_unusable_timeout(&ProcessEnv, &program);
     // This is the real process: at a request's deadline it may be ended and its children
-    // killed. (The watchdog thread itself starts only once a request has been read.)
-    crate::deadline::enable();
+    // killed.
+    let process = Process::real(handed_over);
+    if !process.handed_over() {
+        let program = crate::program::name_from_args(args);
+        crate::deadline::warn_unusable_timeout(&ProcessEnv, &program);
+    }
     let stdin = &mut std::io::stdin().lock();
     let stdout = &mut std::io::stdout().lock();
-    run(args, &ProcessEnv, stdin, stdout)
+    serve(args, &process, &ProcessEnv, stdin, stdout)
 }
 
-/// Runs one invocation; returns the exit code.
+/// Runs one invocation in a process that is not the program's own (a test, a fuzz target, a
+/// library user): no bound handed over and no watchdog; returns the exit code.
 pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
+    serve(args, &Process::embedded(), env, stdin, out)
+}
+
+/// Runs one invocation for `process`; returns the exit code.
+fn serve(
+    args: &[OsString],
+    process: &Process,
+    env: &dyn Env,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> u8 {
     let program = crate::program::name_from_args(args);
     let words = args.get(1..).unwrap_or_default();
     match words {
         // Installed as a link named `ecr-credential-provider`, the binary is the kubelet plugin.
         [] if program == crate::kubelet::PROGRAM_ALIAS => {
-            return crate::kubelet::main(env, stdin, out);
+            return crate::kubelet::main(process, env, stdin, out);
         }
         [] => return reply(out, Err(ProtocolError::Usage { program })),
         // A person asking for a verb's help gets clap's (clients never send it).
@@ -72,7 +86,7 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
     if let [word] = words
         && let Some(verb) = Verb::from_word(word)
     {
-        return protocol(&program, verb, env, stdin, out);
+        return protocol(&program, verb, process, env, stdin, out);
     }
     let cli = match args::parse(args) {
         Ok(Parsed::Run(cli)) => cli,
@@ -85,7 +99,7 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
     match cli.command {
         // Only `--` was given: no verb, as with no argument at all.
         None => reply(out, Err(ProtocolError::Usage { program })),
-        Some(Command::Protocol(verb)) => protocol(&program, verb.into(), env, stdin, out),
+        Some(Command::Protocol(verb)) => protocol(&program, verb.into(), process, env, stdin, out),
         Some(Command::Configure(a)) => crate::configure::main(
             &program,
             &a.into_options(),
@@ -95,23 +109,24 @@ pub fn run(args: &[OsString], env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn
         ),
         Some(Command::Doctor(a)) => {
             let hosts: Vec<&str> = a.hosts.iter().map(String::as_str).collect();
-            crate::doctor::main(&hosts, env, &program, out)
+            crate::doctor::main(&hosts, process, env, &program, out)
         }
-        Some(Command::Kubelet) => crate::kubelet::main(env, stdin, out),
+        Some(Command::Kubelet) => crate::kubelet::main(process, env, stdin, out),
     }
 }
 
-/// Runs a protocol verb and prints its answer.
+/// Runs a protocol verb for `process` in `env` and prints its answer.
 fn protocol(
     program: &str,
     verb: Verb,
+    process: &Process,
     env: &dyn Env,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
 ) -> u8 {
-    let result = protocol_action(program, verb, env, stdin);
+    let result = protocol_action(program, verb, process, env, stdin);
     // From here on only one answer: ours, or the watchdog's if it came first.
-    crate::deadline::claim_answer();
+    process.watchdog().claim_answer();
     if let Some(note) = result.as_ref().err().and_then(ProtocolError::note) {
         // The note repeats the answer for clients that drop it, not for those that show it.
         let repeats_answer = result.as_ref().is_err_and(|e| e.to_string() == note);
@@ -120,6 +135,14 @@ fn protocol(
         }
     }
     reply(out, result)
+}
+
+/// How a protocol verb's timeout is answered, as its other errors are (see [`protocol`]).
+pub(crate) fn timeout_form(program: &str) -> crate::watchdog::Form {
+    crate::watchdog::Form::Protocol {
+        program: program.to_string(),
+        client_shows_stdout,
+    }
 }
 
 /// Prints a protocol answer: errors go to stdout too, as that is where clients look for them.
@@ -192,6 +215,7 @@ fn usage_error_line(program: &str, e: &clap::Error) -> String {
 fn protocol_action(
     program: &str,
     verb: Verb,
+    process: &Process,
     env: &dyn Env,
     stdin: &mut dyn Read,
 ) -> Result<String, ProtocolError> {
@@ -203,16 +227,13 @@ fn protocol_action(
         Verb::Get | Verb::Store | Verb::Erase => protocol::read_input(stdin)?,
     };
     // The bound runs from when the request has been read (see `deadline`).
-    let form = deadline::Form::Protocol {
-        program: program.to_string(),
-    };
-    let deadline = deadline::start(env, form);
+    let ours = crate::request::Request::start(process, env, timeout_form(program));
     let request = match verb {
         Verb::List => None,
         _ => Some(Request::read(verb, &input)?),
     };
-    let source = AwsTokenSource::from_env(env, deadline);
-    let router = Router::new(env, deadline, &source)?;
+    let source = AwsTokenSource::new(&ours);
+    let router = Router::new(&ours, &source)?;
     let answer = match (verb, &request) {
         (Verb::Get, Some(request)) => router.get(request)?,
         (Verb::Store, Some(request)) => router.store(request)?,

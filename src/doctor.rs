@@ -18,10 +18,10 @@ pub(crate) mod report;
 use crate::authorization::Token;
 use crate::cache;
 use crate::config::{self, Config, Target};
-use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::lookup::Lookup;
 use crate::registry::{self, Registry};
+use crate::request::{Process, Request};
 use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_credential_types::provider::ProvideCredentials;
 use clients::ClientFiles;
@@ -36,10 +36,16 @@ use std::time::Instant;
 pub const COMMAND: &str = "doctor";
 
 /// Runs `doctor` and prints the report on `out`; returns the exit code.
-pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -> u8 {
-    let diagnosis = diagnose(hosts, env, program);
+pub fn main(
+    hosts: &[&str],
+    process: &Process,
+    env: &dyn Env,
+    program: &str,
+    out: &mut dyn Write,
+) -> u8 {
+    let diagnosis = diagnose(hosts, process, env, program);
     // Past a step's deadline the watchdog has said so on stderr and ends the process.
-    crate::deadline::claim_answer();
+    process.watchdog().claim_answer();
     let style = Style {
         color: std::io::stdout().is_terminal() && env.var("NO_COLOR").is_none(),
     };
@@ -55,11 +61,15 @@ pub fn main(hosts: &[&str], env: &dyn Env, program: &str, out: &mut dyn Write) -
 }
 
 /// Everything `doctor` finds out, for the given hosts or, with none, for the routed ones.
-pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
+pub fn diagnose(hosts: &[&str], process: &Process, env: &dyn Env, program: &str) -> Diagnosis {
     let helper_name = crate::program::helper_suffix(program);
-    let deadline = bound(env, program);
+    let steps = &Steps {
+        process,
+        prefix: format!("{program} {COMMAND}"),
+    };
+    let loading = steps.start(env);
     let clients = ClientFiles::load(env);
-    let lookup = Lookup::new(env, deadline);
+    let lookup = Lookup::new(&loading);
     let config = match &lookup {
         Ok(l) => match l.config.path() {
             Some(path) => ConfigCheck::Loaded(path.to_path_buf()),
@@ -97,9 +107,7 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
         config,
         hosts: inputs
             .iter()
-            .map(|input| {
-                diagnose_host(input, env, program, lookup.as_ref(), &clients, &helper_name)
-            })
+            .map(|input| diagnose_host(input, env, steps, lookup.as_ref(), &clients, &helper_name))
             .collect(),
         nothing_routed,
         searched,
@@ -112,17 +120,26 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
 
 /// Each step that may wait (loading the files, resolving a host's credentials, its token
 /// lookup) gets the bound a `get` gets, and the watchdog keeps it.
-fn bound(env: &dyn Env, program: &str) -> Deadline {
-    let form = deadline::Form::Stderr {
-        prefix: format!("{program} {COMMAND}"),
-    };
-    deadline::start(env, form)
+struct Steps<'p> {
+    process: &'p Process,
+    /// What a timeout's line starts with (`docker-credential-ecr doctor`).
+    prefix: String,
+}
+
+impl Steps<'_> {
+    /// A step from now: a request of its own, which the watchdog answers on stderr.
+    fn start<'e>(&self, env: &'e dyn Env) -> Request<'e> {
+        let form = crate::watchdog::Form::Stderr {
+            prefix: self.prefix.clone(),
+        };
+        Request::start(self.process, env, form)
+    }
 }
 
 fn diagnose_host(
     input: &str,
     env: &dyn Env,
-    program: &str,
+    steps: &Steps,
     lookup: Option<&Lookup>,
     clients: &ClientFiles,
     helper: &str,
@@ -151,7 +168,7 @@ fn diagnose_host(
         },
         routes: routes(clients, &host, helper, None),
         routing_known: clients.any_present(),
-        details: Some(details(&host, (target, conflict), env, program, lookup)),
+        details: Some(details(&host, (target, conflict), env, steps, lookup)),
     }
 }
 
@@ -212,17 +229,17 @@ fn details(
     host: &str,
     (target, conflict): (Target, Option<String>),
     env: &dyn Env,
-    program: &str,
+    steps: &Steps,
     lookup: Option<&Lookup>,
 ) -> Details {
     // Each host's checks get the bound a `get` gets, from here (the profile files are read next).
-    let deadline = bound(env, program);
+    let step = steps.start(env);
     // The same resolution as `get`: the endpoint and the cache key come from one place.
     let (target, profile_problem) = match crate::identity::resolve(target.clone(), env) {
         Ok((resolved, _)) => (resolved, None),
         Err(e) => (with_env_endpoint(target, env), Some(e.to_string())),
     };
-    let source = AwsTokenSource::from_env(env, deadline);
+    let source = AwsTokenSource::new(&step);
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
     let endpoint = endpoint(&target, profile_problem.as_deref());
@@ -234,7 +251,7 @@ fn details(
             l,
             host,
             env,
-            program,
+            steps,
             (&resolved, unresolved),
             target.settings.profile.clone(),
         ),
@@ -265,14 +282,15 @@ fn as_get(
     lookup: &Lookup,
     host: &str,
     env: &dyn Env,
-    program: &str,
+    steps: &Steps,
     credentials: (&Resolved, Option<TokenError>),
     entry_profile: Option<String>,
 ) -> (CacheCheck, FetchCheck) {
-    let deadline = bound(env, program);
-    let source = AwsTokenSource::from_env(env, deadline);
+    let step = steps.start(env);
+    let source = AwsTokenSource::new(&step);
     let lookup = Lookup {
-        deadline,
+        deadline: step.deadline,
+        watchdog: step.watchdog.clone(),
         ..lookup.clone()
     };
     (
@@ -378,8 +396,9 @@ fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> (Resolved, O
             }
         })
     };
-    crate::deadline::doing("resolving AWS credentials");
-    let result = match crate::deadline::run_bounded(source.deadline.work_left(), resolve) {
+    source.watchdog.doing("resolving AWS credentials");
+    let budget = source.deadline.work_left();
+    let result = match crate::watchdog::run_bounded(budget, &source.watchdog, resolve) {
         Ok(Some(result)) => result,
         Ok(None) => Err(Unresolved::Why(crate::deadline::message(
             None,
@@ -571,7 +590,12 @@ mod tests {
             ("XDG_RUNTIME_DIR", home),
             ("AWS_ECR_CACHE_DIR", home),
         ]);
-        let d = diagnose(&["two words", "docker.io"], &env, "docker-credential-ecr");
+        let d = diagnose(
+            &["two words", "docker.io"],
+            &Process::embedded(),
+            &env,
+            "docker-credential-ecr",
+        );
         assert_eq!(d.hosts[0].registry, RegistryCheck::NotAHost);
         assert_eq!(
             d.hosts[1].registry,
@@ -617,7 +641,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_str().unwrap();
         let env = MapEnv::new(&[("HOME", home), ("XDG_RUNTIME_DIR", home)]);
-        let d = diagnose(&[], &env, "docker-credential-ecr");
+        let d = diagnose(&[], &Process::embedded(), &env, "docker-credential-ecr");
         assert!(d.nothing_routed);
         assert!(d.hosts.is_empty());
         assert!(

@@ -9,7 +9,6 @@
 //! never logged: it carries passwords.
 
 use crate::deadline::Deadline;
-use crate::env::Env;
 use crate::protocol::{Answer, Listing, Request, Verb};
 use crate::store::Store;
 use std::io::{Read, Write};
@@ -61,6 +60,8 @@ pub struct Fallback {
     pub config: PathBuf,
     /// The request's: the fallback's answer, or its timeout error, comes before it.
     deadline: Deadline,
+    /// The request's line to the watchdog, told while the fallback runs.
+    watchdog: crate::watchdog::Handle,
     forwarded: bool,
 }
 
@@ -68,15 +69,15 @@ impl Fallback {
     /// The fallback store the config file names, if any.
     pub fn from_config(
         config: &crate::config::Config,
-        env: &dyn Env,
-        deadline: Deadline,
+        request: &crate::request::Request,
     ) -> Option<Fallback> {
         let name = config.fallback_store()?;
         Some(Fallback {
             program: format!("{}{name}", crate::program::HELPER_PREFIX),
             config: config.path().map(PathBuf::from).unwrap_or_default(),
-            deadline,
-            forwarded: env.var(FORWARDED_VAR).is_some(),
+            deadline: request.deadline,
+            watchdog: request.watchdog.clone(),
+            forwarded: request.env.var(FORWARDED_VAR).is_some(),
         })
     }
 
@@ -90,7 +91,7 @@ impl Fallback {
             });
         }
         let deadline = Instant::now() + self.deadline.work_left();
-        crate::deadline::doing(format!("waiting for {}", self.program));
+        self.watchdog.doing(format!("waiting for {}", self.program));
         crate::debug!("forwarding `{}` to {}", verb.name(), self.program);
         let mut child = self.start(verb)?;
         let rx = match talk(&mut child, input) {

@@ -20,6 +20,7 @@ use crate::env::{Env, ProcessEnv};
 use crate::lookup::Lookup;
 use crate::platform;
 use crate::protocol;
+use crate::request::{Process, Request};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Seek, Write};
@@ -47,17 +48,18 @@ pub fn main(args: &[OsString]) -> u8 {
     else {
         return hand_off(args, Some(&request), None);
     };
-    deadline::enable();
+    // The real process: the first with this request, so nothing was handed over to it.
+    let process = Process::real(None);
     let program = crate::program::name_from_args(args);
     deadline::warn_unusable_timeout(&env, &program);
-    let deadline = deadline::start(&env, deadline::Form::Protocol { program });
-    let hit = Lookup::new(&env, deadline)
+    let ours = Request::start(&process, &env, crate::cli::timeout_form(&program));
+    let hit = Lookup::new(&ours)
         .ok()
         .and_then(|lookup| lookup.hit(url).ok().flatten());
     let Some(credential) = hit else {
-        return hand_off(args, Some(&request), Some(deadline));
+        return hand_off(args, Some(&request), Some(ours.deadline));
     };
-    deadline::claim_answer();
+    ours.claim_answer();
     let answer = protocol::credential_json(url, &credential.token);
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{answer}").and_then(|_| out.flush()) {

@@ -25,10 +25,10 @@ pub(crate) mod service_account;
 
 use crate::authorization::Token;
 use crate::authorization::Validity;
-use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::lookup::{Lookup, LookupError};
 use crate::protocol::{InputError, MAX_INPUT};
+use crate::request::Process;
 use crate::secret::Secret;
 use crate::token::AwsTokenSource;
 use serde::Serialize;
@@ -89,16 +89,16 @@ pub struct Request {
 }
 
 /// Runs the plugin: request on `stdin`, response on `out`, errors on stderr. Returns the exit code.
-pub fn main(env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
+pub fn main(process: &Process, env: &dyn Env, stdin: &mut dyn Read, out: &mut dyn Write) -> u8 {
     let result = read_request(stdin).and_then(|input| {
         // The bound runs from when the request has been read (see `deadline`); past it the
         // watchdog answers the timeout in this mode's error form.
-        let form = deadline::Form::Stderr {
+        let form = crate::watchdog::Form::Stderr {
             prefix: crate::program::NAME.to_string(),
         };
-        let deadline = deadline::start(env, form);
-        let result = respond(env, &input, deadline);
-        deadline::claim_answer();
+        let ours = crate::request::Request::start(process, env, form);
+        let result = respond(&ours, &input);
+        ours.claim_answer();
         result
     });
     let result = result.and_then(|json| {
@@ -126,7 +126,7 @@ fn read_request(stdin: &mut dyn Read) -> Result<Vec<u8>, KubeletError> {
     })
 }
 
-fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, KubeletError> {
+fn respond(ours: &crate::request::Request, input: &[u8]) -> Result<String, KubeletError> {
     let request = parse_request(input)?;
     let host = registry_host(&request.image);
     // An image written with `user:password@` must not put the password in the kubelet's log.
@@ -134,13 +134,13 @@ fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, Ku
         image: crate::registry::redact_userinfo(&request.image),
         host: crate::registry::redact_userinfo(host),
     };
-    let lookup = Lookup::new(env, deadline).map_err(|e| KubeletError::Lookup(e.to_string()))?;
+    let lookup = Lookup::new(ours).map_err(|e| KubeletError::Lookup(e.to_string()))?;
     let (target, _) = lookup.target(host).map_err(|e| match e {
         LookupError::NotEcr => not_ecr(),
         // A config entry that contradicts the host, or unreadable AWS files: the real cause.
         other => KubeletError::Lookup(other.to_string()),
     })?;
-    let node = AwsTokenSource::from_env(env, deadline);
+    let node = AwsTokenSource::new(ours);
     let result = match request.service_account_token {
         None => lookup.get(host, &node),
         Some(token) => {

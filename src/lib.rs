@@ -30,7 +30,10 @@
 //! - `store`: the seam between the protocol and a store (get, store, erase, list), which the
 //!   ECR token store and the fallback helper implement and `cli`'s router chooses between;
 //! - `platform`: every call only a unix system answers (modes, owners, signals, `/proc`);
-//! - `deadline`: the hard bound on a whole request, and the watchdog that keeps it;
+//! - `deadline`: the hard bound on a whole request: its setting and its value;
+//! - `watchdog`: what keeps that bound where no timer can (an abandoned runtime, the watchdog);
+//! - `request`: one request's value (environment, answer form, deadline, watchdog handle),
+//!   which each entry point builds and passes down, and the process's part that `main` owns;
 //! - `token`: GetAuthorizationToken through the AWS SDK (the only async, networked part);
 //! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
 //! - `log`: `DOCKER_CREDENTIAL_ECR_LOG`, the `tracing` subscriber for our events and the SDK's;
@@ -69,11 +72,13 @@ mod profiles;
 mod program;
 pub mod protocol;
 pub mod registry;
+mod request;
 pub mod secret;
 pub mod startup;
 mod store;
 mod text;
 mod token;
+mod watchdog;
 
 /// What the fuzz targets (`fuzz/checks.rs`) and the integration tests drive directly, and
 /// nothing else: not an API, and free to change with the internals it re-exports.
@@ -102,6 +107,9 @@ pub mod testing {
     }
     pub mod identity {
         pub use crate::identity::resolve;
+    }
+    pub mod request {
+        pub use crate::request::Request;
     }
     pub mod lookup {
         pub use crate::lookup::{Lookup, LookupError};

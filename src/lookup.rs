@@ -28,6 +28,7 @@ use crate::identity::{self, CacheKey};
 use crate::protocol::{Answer, Listing, Request};
 use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
+use crate::watchdog::Handle;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -149,11 +150,14 @@ pub struct Lookup<'a> {
     /// The request's deadline. Waiting for another process's refresh ends by it too: that
     /// refresh is bounded by its own process's deadline, and ours may come first.
     pub deadline: Deadline,
+    /// The request's line to the watchdog, told each step (a timeout names the one under way).
+    pub watchdog: Handle,
 }
 
 impl<'a> Lookup<'a> {
-    pub fn new(env: &'a dyn Env, deadline: Deadline) -> Result<Lookup<'a>, ConfigError> {
-        deadline::doing("loading the config file");
+    pub fn new(request: &crate::request::Request<'a>) -> Result<Lookup<'a>, ConfigError> {
+        let env = request.env;
+        request.doing("loading the config file");
         deadline::stall_for_tests(env);
         let clock = &clock::System;
         Ok(Lookup {
@@ -162,7 +166,8 @@ impl<'a> Lookup<'a> {
             cache: crate::dirs::cache_dir(env).map(Cache::new),
             clock,
             started_ms: clock.now_ms(),
-            deadline,
+            deadline: request.deadline,
+            watchdog: request.watchdog.clone(),
         })
     }
 
@@ -187,7 +192,7 @@ impl<'a> Lookup<'a> {
         server_url: &str,
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
-        deadline::doing("reading the AWS configuration");
+        self.watchdog.doing("reading the AWS configuration");
         let (target, key) = self.target(server_url)?;
         self.get_target(&target, key, source)
             .map_err(|e| anonymous_for_public(&target, e))
@@ -201,7 +206,7 @@ impl<'a> Lookup<'a> {
         let Some(cache) = &self.cache else {
             return Ok(None);
         };
-        deadline::doing("reading the AWS configuration");
+        self.watchdog.doing("reading the AWS configuration");
         let (target, key) = self.target(server_url)?;
         Ok(match self.cached(cache, &target, &key) {
             Cached::Hit(hit) => Some(hit),
@@ -212,7 +217,7 @@ impl<'a> Lookup<'a> {
     /// The key's fresh token, recording the host for `list` if it is new to the entry; or the
     /// entry as read (if any), for the refresh to start from.
     fn cached(&self, cache: &Cache, target: &Target, key: &CacheKey) -> Cached {
-        deadline::doing("reading the token cache");
+        self.watchdog.doing("reading the token cache");
         let cached = read_own(cache, key);
         match fresh_token(cached.as_ref(), self.clock.now_ms()) {
             Some(hit) => {
@@ -275,7 +280,7 @@ impl<'a> Lookup<'a> {
     /// Takes the key's lock, waiting [`LOCK_WAIT_PART`] of the bound for it, and then on to the
     /// end of the work only if its holder is known and working.
     fn wait_for_lock(&self, cache: &Cache, key: &CacheKey) -> Result<cache::KeyLock, Contended> {
-        deadline::doing("waiting for the token cache lock");
+        self.watchdog.doing("waiting for the token cache lock");
         let part = self.deadline.limit().div_f64(LOCK_WAIT_PART);
         match cache.lock(&key.id, part.min(self.deadline.work_left())) {
             Ok(lock) => return Ok(lock),
@@ -287,7 +292,7 @@ impl<'a> Lookup<'a> {
         else {
             return Err(Contended::Stalled { holder });
         };
-        deadline::doing(lock_wait_doing(pid));
+        self.watchdog.doing(lock_wait_doing(pid));
         match cache.lock(&key.id, self.deadline.wait_left()) {
             Ok(lock) => Ok(lock),
             Err(cache::CacheError::LockTimeout { .. }) => Err(Contended::Waited { holder: pid }),
@@ -619,6 +624,7 @@ mod tests {
             clock: fake.clock,
             started_ms: fake.clock.now_ms(),
             deadline: Deadline::after(Duration::from_secs(5)),
+            watchdog: Handle::default(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Where tokens come from: ECR's (or ECR Public's) GetAuthorizationToken, called through the AWS
 //! SDK with its full default credential chain.
 //!
-//! A fetch runs on `deadline::run_bounded`'s runtime, and only on a cache miss (the front answers
+//! A fetch runs on `watchdog::run_bounded`'s runtime, and only on a cache miss (the front answers
 //! hits without linking any of this).
 //! Every wait is bounded: a machine with no credentials and no metadata service fails within
 //! the timeout, and each failure becomes one line that says what to fix.
@@ -261,6 +261,8 @@ pub trait TokenSource {
 pub struct AwsTokenSource {
     /// The request's deadline: a fetch ends, one way or another, before it.
     pub deadline: Deadline,
+    /// The request's line to the watchdog, told each step of a fetch.
+    pub watchdog: crate::watchdog::Handle,
     /// The profile the environment selects, for error messages.
     pub env_profile: Option<String>,
     /// Replaces the SDK's default credential chain (a config `role_arn` still applies on top).
@@ -271,10 +273,12 @@ pub struct AwsTokenSource {
 }
 
 impl AwsTokenSource {
-    pub fn from_env(env: &dyn crate::env::Env, deadline: Deadline) -> AwsTokenSource {
+    /// The source a request fetches with: within its deadline, telling its watchdog.
+    pub fn new(request: &crate::request::Request) -> AwsTokenSource {
         AwsTokenSource {
-            deadline,
-            env_profile: env.var("AWS_PROFILE"),
+            deadline: request.deadline,
+            watchdog: request.watchdog.clone(),
+            env_profile: request.env.var("AWS_PROFILE"),
             credentials: None,
             credentials_doing: None,
         }
@@ -299,7 +303,11 @@ impl TokenSource for AwsTokenSource {
             .profile
             .clone()
             .or_else(|| self.env_profile.clone());
-        let progress = Progress::new(target, self.credentials_doing.as_deref());
+        let progress = Progress::new(
+            target,
+            self.credentials_doing.as_deref(),
+            self.watchdog.clone(),
+        );
         progress.enter(Step::Configuration);
         // The SDK's own timeouts bound each phase; this one bounds the whole, loading the
         // profile files and credential resolution included, whatever a provider does. Both
@@ -307,7 +315,7 @@ impl TokenSource for AwsTokenSource {
         // The fetch runs on a thread of its own, so it needs its own copies.
         let (source, owned, tracked) = (self.clone(), target.clone(), progress.clone());
         let fetch = move || async move { source.fetch_async(&owned, &tracked).await };
-        crate::deadline::run_bounded(self.deadline.work_left(), fetch)
+        crate::watchdog::run_bounded(self.deadline.work_left(), &self.watchdog, fetch)
             .map_err(|e| TokenError::Runtime(e.to_string()))?
             .unwrap_or_else(|| {
                 Err(TokenError::Timeout {
@@ -346,12 +354,13 @@ enum Step {
 /// What one fetch is doing, shared by the fetch's thread (which moves it on) and the caller
 /// (which names it if the bound runs out): a value of the fetch, passed down to the
 /// credentials provider it wraps ([`TracedCredentials`]). Each step is also said to the
-/// watchdog (`deadline::doing`), its last resort.
+/// watchdog (through the request's handle), its last resort.
 #[derive(Debug, Clone)]
 struct Progress {
     step: std::sync::Arc<std::sync::Mutex<Step>>,
     /// `None` for a configuration built outside a fetch (`doctor`'s), which reports nothing.
     phrases: Option<std::sync::Arc<Phrases>>,
+    watchdog: crate::watchdog::Handle,
 }
 
 /// How each step is named, fixed before the fetch starts: naming the credential source reads
@@ -366,7 +375,11 @@ struct Phrases {
 impl Progress {
     /// The phrases for a fetch of `target`; `credentials` names a provider that replaces the
     /// default chain.
-    fn new(target: &Target, credentials: Option<&str>) -> Progress {
+    fn new(
+        target: &Target,
+        credentials: Option<&str>,
+        watchdog: crate::watchdog::Handle,
+    ) -> Progress {
         let phrases = Phrases {
             credentials: credentials.map_or_else(
                 || credentials_doing(target, &crate::env::ProcessEnv),
@@ -381,6 +394,7 @@ impl Progress {
         };
         Progress {
             phrases: Some(std::sync::Arc::new(phrases)),
+            watchdog,
             ..Progress::untracked()
         }
     }
@@ -389,6 +403,7 @@ impl Progress {
         Progress {
             step: std::sync::Arc::new(std::sync::Mutex::new(Step::Configuration)),
             phrases: None,
+            watchdog: crate::watchdog::Handle::default(),
         }
     }
 
@@ -399,7 +414,7 @@ impl Progress {
             Err(_) => step,
         };
         if self.phrases.is_some() {
-            crate::deadline::doing(self.phrase(step));
+            self.watchdog.doing(self.phrase(step));
         }
         left
     }

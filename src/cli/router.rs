@@ -6,11 +6,11 @@
 
 use super::outcome::ProtocolError;
 use crate::config::ConfigError;
-use crate::deadline::Deadline;
 use crate::env::Env;
 use crate::fallback::Fallback;
 use crate::lookup::{Lookup, TokenStore};
 use crate::protocol::{Answer, Listing, Request};
+use crate::request;
 use crate::store::Store;
 use crate::token::TokenSource;
 
@@ -30,18 +30,17 @@ pub(crate) struct Router<'a> {
 
 impl<'a> Router<'a> {
     /// The stores the config file and environment make, for one request: tokens fetched with
-    /// `source`, and everything done by `deadline`.
+    /// `source`, and everything done within `request`'s deadline.
     pub(crate) fn new(
-        env: &'a dyn Env,
-        deadline: Deadline,
+        request: &request::Request<'a>,
         source: &'a dyn TokenSource,
     ) -> Result<Router<'a>, ConfigError> {
-        let lookup = Lookup::new(env, deadline)?;
-        let fallback = Fallback::from_config(&lookup.config, env, lookup.deadline);
+        let lookup = Lookup::new(request)?;
+        let fallback = Fallback::from_config(&lookup.config, request);
         Ok(Router {
             ecr: TokenStore { lookup, source },
             fallback,
-            env,
+            env: request.env,
         })
     }
 
@@ -116,6 +115,7 @@ mod tests {
     use super::*;
     use crate::authorization::Token;
     use crate::config::Target;
+    use crate::deadline::Deadline;
     use crate::env::MapEnv;
     use crate::fallback::FallbackError;
     use crate::protocol::Verb;
@@ -158,7 +158,8 @@ mod tests {
         vars.extend_from_slice(extra);
         let env = MapEnv::new(&vars);
         let fake = Fake::default();
-        let router = Router::new(&env, Deadline::after(Duration::from_secs(5)), &fake).unwrap();
+        let request = request::Request::unwatched(&env, Deadline::after(Duration::from_secs(5)));
+        let router = Router::new(&request, &fake).unwrap();
         test(&router, &fake)
     }
 

@@ -2,8 +2,9 @@
 //!
 //! The bound on any `get`: `DOCKER_CREDENTIAL_ECR_TIMEOUT` (default 10 s) from the moment the
 //! request is read to the answer, whatever the API, the credential chain or the files do
-//! (`src/deadline.rs`). These tests set the timeout low and assert TIMEOUT + [`SLACK`] (the
-//! process's start-up and a busy machine), and that no child process outlives the helper.
+//! (`src/deadline.rs`, `src/watchdog.rs`). These tests set the timeout low and assert TIMEOUT +
+//! [`SLACK`] (the process's start-up and a busy machine), and that no child process outlives
+//! the helper.
 //!
 //! Already covered in `get.rs` and not repeated here: a plain hang (timeout message),
 //! the emulator gone for a never-fetched host ("cannot reach"), AccessDenied falling back to a
