@@ -10,13 +10,13 @@ use docker_credential_ecr::authorization::{self, Token};
 use docker_credential_ecr::cache::{self, Cache, Entry};
 use docker_credential_ecr::cli;
 use docker_credential_ecr::clock;
-use docker_credential_ecr::config::{Config, Target};
+use docker_credential_ecr::config::Config;
 use docker_credential_ecr::deadline::Deadline;
 use docker_credential_ecr::env::MapEnv;
-use docker_credential_ecr::identity;
 use docker_credential_ecr::lookup::{Lookup, LookupError};
 use docker_credential_ecr::protocol;
 use docker_credential_ecr::registry::{self, Registry};
+use docker_credential_ecr::resolve::{self, Resolved};
 use docker_credential_ecr::secret::Secret;
 use docker_credential_ecr::token::{TokenError, TokenSource};
 use std::ffi::OsString;
@@ -127,9 +127,10 @@ pub fn host(data: &[u8]) {
                 if let Some(reg) = &ecr {
                     assert_eq!(&target.registry, reg, "{host}");
                 }
-                let key = identity::resolve(target.clone(), &MapEnv::default())
+                let files = resolve::AwsFiles::default();
+                let key = resolve::complete(target.clone(), &MapEnv::default(), &files)
                     .expect("no files to read")
-                    .1;
+                    .key;
                 assert_eq!(key.id.len(), 32);
                 assert!(!target.api_region().is_empty());
             }
@@ -146,7 +147,8 @@ pub struct FakeSource {
 pub const FAKE_PASSWORD: &str = "fuzz-fresh-password";
 
 impl TokenSource for FakeSource {
-    fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
+    fn fetch(&self, resolved: &Resolved) -> Result<Token, TokenError> {
+        let target = &resolved.target;
         if self.fail {
             return Err(TokenError::Service {
                 code: "AccessDeniedException".into(),
@@ -302,9 +304,10 @@ pub fn cache_file(data: &[u8], dir: &Path) {
         .resolve(CACHE_HOST)
         .expect("no config file")
         .expect("an ECR host");
-    let key = identity::resolve(target.clone(), &env)
+    let files = resolve::AwsFiles::default();
+    let key = resolve::complete(target.clone(), &env, &files)
         .expect("no files to read")
-        .1;
+        .key;
     let cache = Cache::new(dir.to_path_buf());
     std::fs::create_dir_all(dir).expect("scratch dir");
     std::fs::write(cache.entry_path(&key.id), data).expect("write entry");
@@ -329,6 +332,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
             clock: &clock::System,
             started_ms: before,
             deadline: Deadline::after(std::time::Duration::from_secs(5)),
+            files: resolve::AwsFiles::default(),
         };
         match lookup.get(CACHE_HOST, &FakeSource { fail }) {
             Ok(cred) if cred.from_cache => {
@@ -388,7 +392,8 @@ pub fn config(data: &[u8]) {
                 match c.resolve(h) {
                     Ok(Some(t)) => {
                         assert_eq!(t.host, *h);
-                        let _ = identity::resolve(t.clone(), &MapEnv::default());
+                        let files = resolve::AwsFiles::default();
+                        let _ = resolve::complete(t.clone(), &MapEnv::default(), &files);
                         let _ = t.api_region();
                     }
                     Ok(None) => assert!(registry::parse_registry(h).is_none(), "{h}"),

@@ -211,7 +211,7 @@ fn protocol_action(
         Verb::List => None,
         _ => Some(Request::read(verb, &input)?),
     };
-    let source = AwsTokenSource::from_env(env, deadline);
+    let source = AwsTokenSource::new(deadline);
     let router = Router::new(env, deadline, &source)?;
     let answer = match (verb, &request) {
         (Verb::Get, Some(request)) => router.get(request)?,

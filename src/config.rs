@@ -74,7 +74,7 @@ pub struct Target {
     pub settings: Settings,
     /// Where the settings came from (`file:line`), for `doctor`.
     pub source: Option<String>,
-    /// The explicit API endpoint, filled in by [`crate::identity::resolve`] from the config
+    /// The explicit API endpoint, filled in by [`crate::resolve::complete`] from the config
     /// entry or the SDK's endpoint rule ([`crate::endpoint`]).
     pub endpoint: Option<Endpoint>,
     /// FIPS and dual-stack as the AWS settings ask for them, filled in with `endpoint`; the

@@ -217,27 +217,28 @@ fn details(
 ) -> Details {
     // Each host's checks get the bound a `get` gets, from here (the profile files are read next).
     let deadline = bound(env, program);
-    // The same resolution as `get`: the endpoint and the cache key come from one place.
-    let (target, profile_problem) = match crate::identity::resolve(target.clone(), env) {
-        Ok((resolved, _)) => (resolved, None),
+    // The same resolution as `get`, from the same parse of the AWS files as the lookup's.
+    let files = lookup.map_or_else(Default::default, |l| l.files.clone());
+    let whole = crate::resolve::complete(target.clone(), env, &files);
+    let (target, profile_problem) = match &whole {
+        Ok(r) => (r.target.clone(), None),
         Err(e) => (with_env_endpoint(target, env), Some(e.to_string())),
     };
-    let source = AwsTokenSource::from_env(env, deadline);
-    let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
-    let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
+    let source = AwsTokenSource::new(deadline);
+    let profiles = whole.as_ref().ok().map(|r| &*r.profiles);
+    let mut detected = credentials::detect(env, &target.settings, profiles);
     let endpoint = endpoint(&target, profile_problem.as_deref());
     detected.problems.extend(profile_problem);
-    let (resolved, unresolved) = resolve_credentials(&source, &target);
+    let (resolved, unresolved) = match &whole {
+        Ok(whole) => resolve_credentials(&source, whole),
+        Err(e) => unreadable_files(e),
+    };
+    let named = whole
+        .ok()
+        .and_then(|r| r.named_profile().map(str::to_string));
     let (cache, fetch) = match (lookup, conflict) {
         (Some(l), Some(conflict)) => (cache_check(l, host, env), FetchCheck::Skipped(conflict)),
-        (Some(l), None) => as_get(
-            l,
-            host,
-            env,
-            program,
-            (&resolved, unresolved),
-            target.settings.profile.clone(),
-        ),
+        (Some(l), None) => as_get(l, host, env, program, (&resolved, unresolved), named),
         (None, _) => (
             CacheCheck::Unknown("the config file is invalid".into()),
             FetchCheck::Skipped("the config file is invalid".into()),
@@ -267,17 +268,17 @@ fn as_get(
     env: &dyn Env,
     program: &str,
     credentials: (&Resolved, Option<TokenError>),
-    entry_profile: Option<String>,
+    named: Option<String>,
 ) -> (CacheCheck, FetchCheck) {
     let deadline = bound(env, program);
-    let source = AwsTokenSource::from_env(env, deadline);
+    let source = AwsTokenSource::new(deadline);
     let lookup = Lookup {
         deadline,
         ..lookup.clone()
     };
     (
         cache_check(&lookup, host, env),
-        fetch(&lookup, host, &source, credentials, entry_profile),
+        fetch(&lookup, host, &source, credentials, named),
     )
 }
 
@@ -353,24 +354,40 @@ enum Unresolved {
     Failed(TokenError),
 }
 
-/// What the SDK's chain resolves for `target`, and when it resolves nothing, the error a fetch
+/// What a fetch meets when the AWS files cannot be used: it stops before the SDK's chain.
+fn unreadable_files(e: &crate::profiles::ProfileError) -> (Resolved, Option<TokenError>) {
+    let failed = TokenError::from(crate::credentials::ChoiceError::from(e.clone()));
+    let message = failed.to_string();
+    (
+        Resolved::Failed {
+            message,
+            took_ms: 0,
+        },
+        Some(failed),
+    )
+}
+
+/// What the SDK's chain resolves for `whole`, and when it resolves nothing, the error a fetch
 /// would meet (a failed role assumption, classified as `get` classifies it).
-fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> (Resolved, Option<TokenError>) {
+fn resolve_credentials(
+    source: &AwsTokenSource,
+    whole: &crate::resolve::Resolved,
+) -> (Resolved, Option<TokenError>) {
     let start = Instant::now();
-    let (source_copy, target) = (source.clone(), target.clone());
+    let (source_copy, whole) = (source.clone(), whole.clone());
     let resolve = move || async move {
         let conf = source_copy
-            .sdk_config(&target)
+            .sdk_config(&whole)
             .await
             .map_err(Unresolved::Failed)?;
         let provider = conf
             .credentials_provider()
             .ok_or_else(|| Unresolved::Why("no credentials provider is configured".into()))?;
         provider.provide_credentials().await.map_err(|e| {
-            let config_role = target.settings.role.as_ref().map(|r| r.arn.as_str());
+            let config_role = whole.target.settings.role.as_ref().map(|r| r.arn.as_str());
             match crate::token::assume_role_failure(&e, config_role) {
                 Some(failed) => {
-                    Unresolved::Failed(crate::token::with_profile_role(failed, &target))
+                    Unresolved::Failed(crate::token::with_profile_role(failed, &whole.profiles))
                 }
                 None => {
                     Unresolved::Why(crate::text::error_line(&e, crate::text::Repeats::Contained))
@@ -436,17 +453,12 @@ fn resolve_host(config: &Config, host: &str) -> (Option<Target>, Option<String>)
 /// AWS files that cannot be used (`problem`) leave it unknown unless it is explicit: a fetch
 /// fails before choosing.
 fn endpoint(target: &Target, problem: Option<&str>) -> (String, String) {
-    if let Some(e) = &target.endpoint {
-        return (e.url.clone(), e.source.clone());
-    }
-    if let Some(problem) = problem {
+    if let (None, Some(problem)) = (&target.endpoint, problem) {
         let why = format!("the AWS config cannot be used: {problem}");
         return ("(none)".into(), why);
     }
-    match crate::endpoint::url(target) {
-        Ok(url) => (url, crate::endpoint::reason(target)),
-        Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
-    }
+    let (url, why) = crate::resolve::endpoint_of(target);
+    (url.unwrap_or_else(|| "(none)".into()), why)
 }
 
 fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
@@ -459,7 +471,7 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
         };
     };
     let (target, key) = match lookup.target(host) {
-        Ok(found) => found,
+        Ok(found) => (found.target, found.key),
         Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
     if let Err(why) = cache.probe() {
@@ -496,13 +508,14 @@ fn entry_state(entry: Option<cache::Entry>, now: u64) -> EntryState {
 
 /// The real lookup, through the cache and herd lock. When the SDK already found no credentials,
 /// a miss reports that at once instead of waiting out the same chain a second time.
-/// `entry_profile` is the config entry's profile, which a fetch uses before `AWS_PROFILE`.
+/// `named` is the profile the resolution names (the entry's, else `AWS_PROFILE`), as a fetch's
+/// error names it.
 fn fetch(
     lookup: &Lookup,
     host: &str,
     source: &AwsTokenSource,
     (resolved, unresolved): (&Resolved, Option<TokenError>),
-    entry_profile: Option<String>,
+    named: Option<String>,
 ) -> FetchCheck {
     let start = Instant::now();
     let result = match (resolved, unresolved) {
@@ -510,7 +523,7 @@ fn fetch(
         (Resolved::Failed { .. }, None) => lookup.get(
             host,
             &Known(TokenError::NoCredentials {
-                profile: entry_profile.or_else(|| source.env_profile.clone()),
+                profile: named,
                 detail: "the SDK's credential chain found none".into(),
             }),
         ),
@@ -537,7 +550,7 @@ fn fetch(
 struct Known(TokenError);
 
 impl TokenSource for Known {
-    fn fetch(&self, _: &Target) -> Result<Token, TokenError> {
+    fn fetch(&self, _: &crate::resolve::Resolved) -> Result<Token, TokenError> {
         Err(self.0.clone())
     }
 }
@@ -589,7 +602,10 @@ mod tests {
         let env = MapEnv::default();
         let at = |host: &str| {
             let target = Config::default().resolve(host).unwrap().unwrap();
-            let (target, _) = crate::identity::resolve(target, &env).unwrap();
+            let files = crate::resolve::AwsFiles::default();
+            let target = crate::resolve::complete(target, &env, &files)
+                .unwrap()
+                .target;
             endpoint(&target, None)
         };
         assert_eq!(
@@ -606,7 +622,10 @@ mod tests {
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
             .unwrap()
             .unwrap();
-        let (target, _) = crate::identity::resolve(target, &env).unwrap();
+        let files = crate::resolve::AwsFiles::default();
+        let target = crate::resolve::complete(target, &env, &files)
+            .unwrap()
+            .target;
         let (url, why) = endpoint(&target, None);
         assert_eq!(url, "http://127.0.0.1:9");
         assert_eq!(why, "AWS_ENDPOINT_URL_ECR");

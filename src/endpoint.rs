@@ -211,7 +211,9 @@ mod tests {
         let mut vars = vars.to_vec();
         vars.push(("AWS_CONFIG_FILE", file.to_str().unwrap()));
         let target = Config::default().resolve(host).unwrap().unwrap();
-        let (target, key) = crate::identity::resolve(target, &MapEnv::new(&vars)).unwrap();
+        let files = crate::resolve::AwsFiles::default();
+        let resolved = crate::resolve::complete(target, &MapEnv::new(&vars), &files).unwrap();
+        let (target, key) = (resolved.target, resolved.key);
         (super::url(&target).unwrap(), key.id)
     }
 
@@ -284,7 +286,10 @@ mod tests {
             ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
         ]);
         let target = Config::default().resolve(fips_host).unwrap().unwrap();
-        let target = crate::identity::resolve(target, &env).unwrap().0;
+        let files = crate::resolve::AwsFiles::default();
+        let target = crate::resolve::complete(target, &env, &files)
+            .unwrap()
+            .target;
         assert_eq!(
             super::reason(&target),
             "the SDK's default for the region, FIPS (the host's form), dual-stack \

@@ -18,7 +18,7 @@
 
 use crate::config::Target;
 use crate::env::Env;
-use crate::profiles::{ProfileError, Profiles};
+use crate::profiles::Profiles;
 use crate::registry::Registry;
 
 /// Variables that select or shape the credentials the SDK's default chain would use.
@@ -76,17 +76,6 @@ impl CacheKey {
         let id = sha256_hex(&description)[..32].to_string();
         CacheKey { description, id }
     }
-}
-
-/// Completes a target with what the environment and the AWS files decide (its explicit
-/// endpoint, the FIPS and dual-stack they ask for) and computes its cache key: the one place
-/// both are worked out, for `get`, the kubelet mode and `doctor`.
-pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
-    let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
-    target.endpoint = crate::endpoint::configured(&target, &profiles)?;
-    target.requested = crate::endpoint::requested(&profiles);
-    let key = cache_key(&target, env, &profiles);
-    Ok((target, key))
 }
 
 /// What one token answers for: the first line of the cache key, so that every registry with
@@ -248,13 +237,19 @@ mod tests {
 
     const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
+    /// The key as a request resolves it ([`crate::resolve::complete`]).
+    fn resolve(target: Target, env: &MapEnv) -> CacheKey {
+        let files = crate::resolve::AwsFiles::default();
+        crate::resolve::complete(target, env, &files).unwrap().key
+    }
+
     fn key(env: &[(&str, &str)]) -> CacheKey {
         let target = Config::default().resolve(HOST).unwrap().unwrap();
-        resolve(target, &MapEnv::new(env)).unwrap().1
+        resolve(target, &MapEnv::new(env))
     }
 
     fn key_of(target: &Target) -> CacheKey {
-        resolve(target.clone(), &MapEnv::default()).unwrap().1
+        resolve(target.clone(), &MapEnv::default())
     }
 
     #[test]
@@ -400,7 +395,7 @@ mod tests {
 
     fn key_of_host(config: &Config, host: &str, env: &[(&str, &str)]) -> CacheKey {
         let target = config.resolve(host).unwrap().unwrap();
-        resolve(target, &MapEnv::new(env)).unwrap().1
+        resolve(target, &MapEnv::new(env))
     }
 
     /// An alias for a registry in us-east-1, to show that it shares that region's key.

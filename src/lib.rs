@@ -16,6 +16,8 @@
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
 //! - `credentials`: which credentials a fetch signs with, in the AWS CLI's order;
 //! - [`identity`]: the cache key, from local facts only;
+//! - [`resolve`]: a host resolved once, whole (registry, region, endpoint, entry, profile, key),
+//!   from AWS files parsed once per request;
 //! - [`authorization`]: an ECR token and how long it may be used (the one refresh-margin rule);
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
 //! - [`clock`]: the wall clock that decides a token's freshness, which tests move;
@@ -60,6 +62,7 @@ pub mod profiles;
 pub mod program;
 pub mod protocol;
 pub mod registry;
+pub mod resolve;
 pub mod secret;
 pub mod startup;
 mod store;
