@@ -257,6 +257,39 @@ pub(crate) mod tests {
         assert_eq!(parses(&env), 2);
     }
 
+    /// The fetch's client, the cache key, `doctor`'s api line and the messages read one answer:
+    /// here the FIPS endpoint that profile `dev` asks for, and that profile.
+    #[test]
+    fn every_consumer_reads_the_same_answer() {
+        let files = Files::new(CONFIG);
+        let env = files.env(&[("AWS_PROFILE", "dev")]);
+        let r = resolve(HOST, &Config::default(), &env, &AwsFiles::default())
+            .unwrap()
+            .unwrap();
+        let (url, variant) = crate::endpoint::client_inputs(&r.target);
+        assert_eq!((url, variant.fips), (None, true));
+        assert!(
+            r.key.description.contains("fips=true"),
+            "{}",
+            r.key.description
+        );
+        let (api, why) = r.endpoint();
+        assert_eq!(
+            api.as_deref(),
+            Some("https://api.ecr-fips.us-east-1.amazonaws.com")
+        );
+        assert!(why.contains("FIPS (AWS_USE_FIPS_ENDPOINT"), "{why}");
+        assert!(
+            r.key.description.contains("profile=dev"),
+            "{}",
+            r.key.description
+        );
+        assert_eq!(r.named_profile(), Some("dev"));
+        assert_eq!(r.region(), "us-east-1");
+        assert_eq!(r.entry(), None);
+        assert_eq!(parses(&env), 1);
+    }
+
     #[test]
     fn an_entrys_profile_is_a_parse_of_its_own_and_failures_are_kept_too() {
         let files = Files::new(CONFIG);

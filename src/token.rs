@@ -1326,6 +1326,16 @@ mod tests {
         );
     }
 
+    /// A private registry's host resolved in `env`, as a request resolves it.
+    fn resolved_in(env: &dyn crate::env::Env) -> Resolved {
+        let files = crate::resolve::AwsFiles::default();
+        let config = crate::config::Config::default();
+        let host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        crate::resolve::resolve(host, &config, env, &files)
+            .unwrap()
+            .unwrap()
+    }
+
     /// What a timeout blames while credentials are resolved: the source the SDK waits on.
     #[test]
     fn a_timeout_names_the_credential_source() {
@@ -1345,13 +1355,7 @@ mod tests {
             let mut all = vec![("AWS_CONFIG_FILE", config), ("HOME", "/nonexistent")];
             all.extend_from_slice(vars);
             let env = MapEnv::new(&all);
-            let resolved = crate::resolve::resolve(
-                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
-                &crate::config::Config::default(),
-                &env,
-                &crate::resolve::AwsFiles::default(),
-            );
-            credentials_doing(&resolved.unwrap().unwrap(), &env)
+            credentials_doing(&resolved_in(&env), &env)
         };
         assert_eq!(
             doing(&[("AWS_PROFILE", "proc")]),
