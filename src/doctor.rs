@@ -22,6 +22,7 @@ use crate::deadline::{self, Deadline};
 use crate::env::Env;
 use crate::lookup::Lookup;
 use crate::registry::{self, Registry};
+use crate::resolve::AwsFiles;
 use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_credential_types::provider::ProvideCredentials;
 use clients::ClientFiles;
@@ -92,13 +93,18 @@ pub fn diagnose(hosts: &[&str], env: &dyn Env, program: &str) -> Diagnosis {
         }
     }
     let lookup = lookup.ok();
+    // One read of the AWS files for the run, the lookup's (or, with no lookup, one of its own).
+    let files = lookup
+        .as_ref()
+        .map_or_else(Default::default, |l| l.files.clone());
     Diagnosis {
         now_ms: crate::clock::now_ms(),
         config,
         hosts: inputs
             .iter()
             .map(|input| {
-                diagnose_host(input, env, program, lookup.as_ref(), &clients, &helper_name)
+                let ctx = (env, &files);
+                diagnose_host(input, ctx, program, lookup.as_ref(), &clients, &helper_name)
             })
             .collect(),
         nothing_routed,
@@ -121,7 +127,7 @@ fn bound(env: &dyn Env, program: &str) -> Deadline {
 
 fn diagnose_host(
     input: &str,
-    env: &dyn Env,
+    (env, files): (&dyn Env, &AwsFiles),
     program: &str,
     lookup: Option<&Lookup>,
     clients: &ClientFiles,
@@ -151,7 +157,13 @@ fn diagnose_host(
         },
         routes: routes(clients, &host, helper, None),
         routing_known: clients.any_present(),
-        details: Some(details(&host, (target, conflict), env, program, lookup)),
+        details: Some(details(
+            &host,
+            (target, conflict),
+            (env, files),
+            program,
+            lookup,
+        )),
     }
 }
 
@@ -211,15 +223,14 @@ fn foreign_host(
 fn details(
     host: &str,
     (target, conflict): (Target, Option<String>),
-    env: &dyn Env,
+    (env, files): (&dyn Env, &AwsFiles),
     program: &str,
     lookup: Option<&Lookup>,
 ) -> Details {
     // Each host's checks get the bound a `get` gets, from here (the profile files are read next).
     let deadline = bound(env, program);
     // The same resolution as `get`, from the same parse of the AWS files as the lookup's.
-    let files = lookup.map_or_else(Default::default, |l| l.files.clone());
-    let whole = crate::resolve::complete(target.clone(), env, &files);
+    let whole = crate::resolve::complete(target.clone(), env, files);
     let (target, profile_problem) = match &whole {
         Ok(r) => (r.target.clone(), None),
         Err(e) => (with_env_endpoint(target, env), Some(e.to_string())),

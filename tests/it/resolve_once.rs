@@ -59,6 +59,11 @@ fn doctor_parses_the_aws_files_once_for_every_host_of_a_profile() {
     ];
     let out = sb.run(["doctor", hosts[0].as_str(), hosts[1].as_str()], "");
     assert_eq!(parses(&out), 1, "{}", describe(&out));
+    // With an invalid config file there is no lookup: still one read for the run.
+    sb.config("config.toml", "[[registry]\n");
+    let out = sb.run(["doctor", hosts[0].as_str(), hosts[1].as_str()], "");
+    assert!(stdout(&out).contains("config.toml"), "{}", describe(&out));
+    assert_eq!(parses(&out), 1, "{}", describe(&out));
 }
 
 #[test]
