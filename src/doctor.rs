@@ -231,14 +231,17 @@ fn details(
     let deadline = bound(env, program);
     // The same resolution as `get`, from the same parse of the AWS files as the lookup's.
     let whole = crate::resolve::complete(target.clone(), env, files);
-    let (target, profile_problem) = match &whole {
-        Ok(r) => (r.target.clone(), None),
-        Err(e) => (with_env_endpoint(target, env), Some(e.to_string())),
+    let (target, api, profile_problem) = match &whole {
+        Ok(r) => (r.target.clone(), r.api.clone(), None),
+        Err(e) => {
+            let api = env_api(&target, env);
+            (target, api, Some(e.to_string()))
+        }
     };
     let source = AwsTokenSource::new(deadline);
     let profiles = whole.as_ref().ok().map(|r| &*r.profiles);
     let mut detected = credentials::detect(env, &target.settings, profiles);
-    let endpoint = endpoint(&target, profile_problem.as_deref());
+    let endpoint = endpoint(&target, &api, profile_problem.as_deref());
     detected.problems.extend(profile_problem);
     let (resolved, unresolved) = match &whole {
         Ok(whole) => resolve_credentials(&source, whole),
@@ -293,14 +296,17 @@ fn as_get(
     )
 }
 
-/// `target` with the endpoint the environment alone names (`AWS_ENDPOINT_URL_ECR`, …), for
-/// when the AWS files cannot be read: the SDK takes those variables before the files.
-fn with_env_endpoint(mut target: Target, env: &dyn Env) -> Target {
-    let profile = target.settings.profile.clone();
-    if let Ok(none) = crate::profiles::Profiles::parse("", "", env, profile.as_deref()) {
-        target.endpoint = crate::endpoint::configured(&target, &none).ok().flatten();
+/// The endpoint the config entry or the environment alone names (`AWS_ENDPOINT_URL_ECR`, …),
+/// for when the AWS files cannot be read: the SDK takes those variables before the files.
+fn env_api(target: &Target, env: &dyn Env) -> crate::endpoint::Api {
+    let profile = target.settings.profile.as_deref();
+    let explicit = crate::profiles::Profiles::parse("", "", env, profile)
+        .ok()
+        .and_then(|none| crate::endpoint::configured(target, &none).ok().flatten());
+    crate::endpoint::Api {
+        explicit,
+        ..Default::default()
     }
-    target
 }
 
 fn describe_registry(target: &Target) -> String {
@@ -463,12 +469,16 @@ fn resolve_host(config: &Config, host: &str) -> (Option<Target>, Option<String>)
 /// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
 /// AWS files that cannot be used (`problem`) leave it unknown unless it is explicit: a fetch
 /// fails before choosing.
-fn endpoint(target: &Target, problem: Option<&str>) -> (String, String) {
-    if let (None, Some(problem)) = (&target.endpoint, problem) {
+fn endpoint(
+    target: &Target,
+    api: &crate::endpoint::Api,
+    problem: Option<&str>,
+) -> (String, String) {
+    if let (None, Some(problem)) = (&api.explicit, problem) {
         let why = format!("the AWS config cannot be used: {problem}");
         return ("(none)".into(), why);
     }
-    let (url, why) = crate::resolve::endpoint_of(target);
+    let (url, why) = crate::resolve::endpoint_of(target, api);
     (url.unwrap_or_else(|| "(none)".into()), why)
 }
 
@@ -481,19 +491,20 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
             Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.display())),
         };
     };
-    let (target, key) = match lookup.target(host) {
-        Ok(found) => (found.target, found.key),
+    let found = match lookup.target(host) {
+        Ok(found) => found,
         Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
+    let key = &found.key;
     if let Err(why) = cache.probe() {
         return CacheCheck::Unusable(why.to_string());
     }
-    let entry = crate::lookup::read_own(cache, &key);
+    let entry = crate::lookup::read_own(cache, key);
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
         hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
         state: entry_state(entry, lookup.clock.now_ms()),
-        scope: crate::identity::describe_scope(&target),
+        scope: crate::identity::describe_scope(&found.target, &found.api),
     }
 }
 
@@ -614,10 +625,8 @@ mod tests {
         let at = |host: &str| {
             let target = Config::default().resolve(host).unwrap().unwrap();
             let files = crate::resolve::AwsFiles::default();
-            let target = crate::resolve::complete(target, &env, &files)
-                .unwrap()
-                .target;
-            endpoint(&target, None)
+            let r = crate::resolve::complete(target, &env, &files).unwrap();
+            endpoint(&r.target, &r.api, None)
         };
         assert_eq!(
             at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
@@ -634,10 +643,8 @@ mod tests {
             .unwrap()
             .unwrap();
         let files = crate::resolve::AwsFiles::default();
-        let target = crate::resolve::complete(target, &env, &files)
-            .unwrap()
-            .target;
-        let (url, why) = endpoint(&target, None);
+        let r = crate::resolve::complete(target, &env, &files).unwrap();
+        let (url, why) = endpoint(&r.target, &r.api, None);
         assert_eq!(url, "http://127.0.0.1:9");
         assert_eq!(why, "AWS_ENDPOINT_URL_ECR");
     }

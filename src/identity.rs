@@ -17,6 +17,7 @@
 //! The description shows names and non-secret values; everything else appears only hashed.
 
 use crate::config::Target;
+use crate::endpoint::Api;
 use crate::env::Env;
 use crate::profiles::Profiles;
 use crate::registry::Registry;
@@ -89,9 +90,9 @@ impl CacheKey {
 /// ([`crate::endpoint::key`]): FIPS, dual-stack and explicit endpoints are other endpoints and
 /// get entries of their own, aliases share with the region they stand for. ECR Public has one token per identity.
 /// `share_token = false` in the registry's config entry narrows the scope to that one host.
-pub fn scope(target: &Target) -> String {
+pub fn scope(target: &Target, api: &Api) -> String {
     let region = target.api_region();
-    let api = crate::endpoint::key(target);
+    let api = crate::endpoint::key(target, api);
     let mut line = match &target.registry {
         Registry::Private(_) => format!("scope=region region={region} api={api}"),
         Registry::Public => format!("scope=public region={region} api={api}"),
@@ -109,22 +110,22 @@ pub fn scope(target: &Target) -> String {
 }
 
 /// The scope in words, for `doctor`.
-pub fn describe_scope(target: &Target) -> String {
+pub fn describe_scope(target: &Target, api: &Api) -> String {
     let region = target.api_region();
     match (&target.registry, target.settings.own_token) {
         (_, true) => format!("{} only (share_token = false)", target.host),
         (Registry::Private(_), false) => format!(
             "shared by every private registry in {region} that this identity pulls from, via {}",
-            crate::endpoint::display_name(target)
+            crate::endpoint::display_name(target, api)
         ),
         (Registry::Public, false) => "shared by every ECR Public host for this identity".into(),
     }
 }
 
-pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
+pub fn cache_key(target: &Target, api: &Api, env: &dyn Env, profiles: &Profiles) -> CacheKey {
     let s = &target.settings;
     let mut lines = vec![
-        scope(target),
+        scope(target, api),
         source_line(env, profiles, s.profile.as_deref()),
     ];
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
@@ -454,7 +455,7 @@ mod tests {
             let t = c.resolve(h).unwrap().unwrap();
             (
                 t.api_region().to_string(),
-                crate::endpoint::url(&t).unwrap(),
+                crate::endpoint::url(&t, &Api::default()).unwrap(),
             )
         };
         for a in hosts {

@@ -9,6 +9,7 @@
 //! disagree (a file edited in between), and each costs a parse a hit should not pay twice.
 
 use crate::config::{Config, ConfigError, Target};
+use crate::endpoint::Api;
 use crate::env::Env;
 use crate::identity::CacheKey;
 use crate::profiles::{ProfileError, Profiles};
@@ -19,9 +20,10 @@ use std::sync::{Arc, Mutex};
 /// One host, resolved: nothing about it is left to be filled in later.
 #[derive(Clone)]
 pub struct Resolved {
-    /// The host, its registry, its config entry (settings and where they are written), and its
-    /// explicit endpoint and the FIPS and dual-stack the AWS settings ask for.
+    /// The host, its registry and its config entry (settings and where they are written).
     pub target: Target,
+    /// Its explicit endpoint and the FIPS and dual-stack the AWS settings ask for.
+    pub api: Api,
     /// The identity and scope its token is cached under ([`crate::identity::cache_key`]).
     pub key: CacheKey,
     /// The AWS files as parsed for this host's profile: what the credential chain, the
@@ -33,6 +35,7 @@ impl std::fmt::Debug for Resolved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Resolved")
             .field("target", &self.target)
+            .field("api", &self.api)
             .field("key", &self.key)
             .field("profile", &self.profiles.selected())
             .finish()
@@ -72,18 +75,18 @@ impl Resolved {
     /// The API endpoint a fetch calls and why, by [`crate::endpoint`]'s one rule; `None` for
     /// the URL when the SDK's rules refuse the combination (the why says so).
     pub fn endpoint(&self) -> (Option<String>, String) {
-        endpoint_of(&self.target)
+        endpoint_of(&self.target, &self.api)
     }
 }
 
-/// [`Resolved::endpoint`] for a target whose AWS files could not be read: only what the config
-/// entry or the environment names explicitly.
-pub fn endpoint_of(target: &Target) -> (Option<String>, String) {
-    if let Some(e) = &target.endpoint {
+/// [`Resolved::endpoint`], also for a target whose AWS files could not be read (`api` is then
+/// what the config entry and the environment alone name).
+pub fn endpoint_of(target: &Target, api: &Api) -> (Option<String>, String) {
+    if let Some(e) = &api.explicit {
         return (Some(e.url.clone()), e.source.clone());
     }
-    match crate::endpoint::url(target) {
-        Ok(url) => (Some(url), crate::endpoint::reason(target)),
+    match crate::endpoint::url(target, api) {
+        Ok(url) => (Some(url), crate::endpoint::reason(target, api)),
         Err(e) => (None, format!("the SDK cannot resolve one: {e}")),
     }
 }
@@ -112,17 +115,13 @@ pub fn resolve(
 
 /// Completes what the config decided for a host with what the environment and the AWS files
 /// decide (its explicit endpoint, the FIPS and dual-stack they ask for) and its cache key.
-pub fn complete(
-    mut target: Target,
-    env: &dyn Env,
-    files: &AwsFiles,
-) -> Result<Resolved, ProfileError> {
+pub fn complete(target: Target, env: &dyn Env, files: &AwsFiles) -> Result<Resolved, ProfileError> {
     let profiles = files.profiles(env, target.settings.profile.as_deref())?;
-    target.endpoint = crate::endpoint::configured(&target, &profiles)?;
-    target.requested = crate::endpoint::requested(&profiles);
-    let key = crate::identity::cache_key(&target, env, &profiles);
+    let api = Api::of(&target, &profiles)?;
+    let key = crate::identity::cache_key(&target, &api, env, &profiles);
     Ok(Resolved {
         target,
+        api,
         key,
         profiles,
     })
@@ -248,10 +247,7 @@ pub(crate) mod tests {
         assert_eq!(parses(&env), 1);
         assert_eq!(first.key, again.key);
         assert_eq!(first.selected_profile(), "dev");
-        assert!(
-            first.target.requested.fips,
-            "use_fips_endpoint of profile dev"
-        );
+        assert!(first.api.requested.fips, "use_fips_endpoint of profile dev");
         // A fresh request reads them again: a file edited since is seen.
         resolve(HOST, &config, &env, &AwsFiles::default()).unwrap();
         assert_eq!(parses(&env), 2);
@@ -266,7 +262,7 @@ pub(crate) mod tests {
         let r = resolve(HOST, &Config::default(), &env, &AwsFiles::default())
             .unwrap()
             .unwrap();
-        let (url, variant) = crate::endpoint::client_inputs(&r.target);
+        let (url, variant) = crate::endpoint::client_inputs(&r.target, &r.api);
         assert_eq!((url, variant.fips), (None, true));
         assert!(
             r.key.description.contains("fips=true"),

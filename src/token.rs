@@ -7,7 +7,6 @@
 //! the timeout, and each failure becomes one line that says what to fix.
 
 use crate::authorization::{self, Token, USERNAME, Validity};
-use crate::config::Target;
 use crate::deadline::Deadline;
 use crate::profiles::Profiles;
 use crate::registry::Registry;
@@ -376,7 +375,7 @@ impl Progress {
                 .role
                 .as_ref()
                 .map(|r| format!("assuming role {} through AWS STS", r.arn)),
-            endpoint: format!("reaching {}", endpoint_name(target)),
+            endpoint: format!("reaching {}", endpoint_name(resolved)),
         };
         Progress {
             phrases: Some(std::sync::Arc::new(phrases)),
@@ -584,13 +583,13 @@ impl AwsTokenSource {
         let target = &resolved.target;
         progress.enter(Step::Endpoint);
         // The one rule (see `endpoint`): an explicit URL and no variant, else the variant.
-        let (url, variant) = crate::endpoint::client_inputs(target);
+        let (url, variant) = crate::endpoint::client_inputs(target, &resolved.api);
         let call = TokenCall {
             config: &config,
             url,
             variant,
             reply_time: ReplyTime::default(),
-            endpoint: endpoint_name(target),
+            endpoint: endpoint_name(resolved),
             timeout: self.deadline.limit(),
             config_role: target.settings.role.as_ref().map(|r| r.arn.as_str()),
         };
@@ -853,8 +852,8 @@ impl aws_sdk_ecr::config::Intercept for ReplyTime {
     }
 }
 
-fn endpoint_name(target: &Target) -> String {
-    crate::endpoint::display_name(target)
+fn endpoint_name(resolved: &Resolved) -> String {
+    crate::endpoint::display_name(&resolved.target, &resolved.api)
 }
 
 fn bad(endpoint: &str, detail: &str) -> TokenError {
