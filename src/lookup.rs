@@ -14,9 +14,10 @@
 //! 5. A cache that cannot be used (unwritable, untrusted, locked too long) means an uncached
 //!    fetch, never a failure.
 //!
-//! A key is an identity and a token scope ([`identity::scope`]): every private registry of one
-//! region's API endpoint shares it, so a herd over many accounts of a region makes one call.
-//! Each entry records the hosts it answered, for `list`.
+//! A key is an identity and a token scope ([`crate::identity::scope`]): every private registry
+//! of one region's API endpoint shares it, so a herd over many accounts of a region makes one
+//! call. Each entry records the hosts it answered, for `list`. A host is resolved once per
+//! request ([`crate::resolve`]), and the AWS files with it.
 
 use crate::authorization::Token;
 use crate::cache::{self, Cache, Entry, Failure};
