@@ -13,12 +13,12 @@ use docker_credential_ecr::testing::authorization::{self, Token};
 use docker_credential_ecr::testing::cache::{self, Cache, Entry};
 use docker_credential_ecr::testing::cli;
 use docker_credential_ecr::testing::clock;
-use docker_credential_ecr::testing::config::{Config, Target};
+use docker_credential_ecr::testing::config::Config;
 use docker_credential_ecr::testing::deadline::Deadline;
 use docker_credential_ecr::testing::env::MapEnv;
-use docker_credential_ecr::testing::identity;
 use docker_credential_ecr::testing::lookup::{Lookup, LookupError};
 use docker_credential_ecr::testing::request::Request;
+use docker_credential_ecr::testing::resolve::{self, Resolved};
 use docker_credential_ecr::testing::token::{TokenError, TokenSource};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -128,9 +128,10 @@ pub fn host(data: &[u8]) {
                 if let Some(reg) = &ecr {
                     assert_eq!(&target.registry, reg, "{host}");
                 }
-                let key = identity::resolve(target.clone(), &MapEnv::default())
+                let files = resolve::AwsFiles::default();
+                let key = resolve::complete(target.clone(), &MapEnv::default(), &files)
                     .expect("no files to read")
-                    .1;
+                    .key;
                 assert_eq!(key.id.len(), 32);
                 assert!(!target.api_region().is_empty());
             }
@@ -147,7 +148,8 @@ pub struct FakeSource {
 pub const FAKE_PASSWORD: &str = "fuzz-fresh-password";
 
 impl TokenSource for FakeSource {
-    fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
+    fn fetch(&self, resolved: &Resolved) -> Result<Token, TokenError> {
+        let target = &resolved.target;
         if self.fail {
             return Err(TokenError::Service {
                 code: "AccessDeniedException".into(),
@@ -304,9 +306,10 @@ pub fn cache_file(data: &[u8], dir: &Path) {
         .resolve(CACHE_HOST)
         .expect("no config file")
         .expect("an ECR host");
-    let key = identity::resolve(target.clone(), &env)
+    let files = resolve::AwsFiles::default();
+    let key = resolve::complete(target.clone(), &env, &files)
         .expect("no files to read")
-        .1;
+        .key;
     let cache = Cache::new(dir.to_path_buf());
     std::fs::create_dir_all(dir).expect("scratch dir");
     std::fs::write(cache.entry_path(&key.id), data).expect("write entry");
@@ -332,6 +335,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
             started_ms: before,
             deadline: Deadline::after(std::time::Duration::from_secs(5)),
             watchdog: Default::default(),
+            files: resolve::AwsFiles::default(),
         };
         match lookup.get(CACHE_HOST, &FakeSource { fail }) {
             Ok(cred) if cred.from_cache => {
@@ -391,7 +395,8 @@ pub fn config(data: &[u8]) {
                 match c.resolve(h) {
                     Ok(Some(t)) => {
                         assert_eq!(t.host, *h);
-                        let _ = identity::resolve(t.clone(), &MapEnv::default());
+                        let files = resolve::AwsFiles::default();
+                        let _ = resolve::complete(t.clone(), &MapEnv::default(), &files);
                         let _ = t.api_region();
                     }
                     Ok(None) => assert!(registry::parse_registry(h).is_none(), "{h}"),

@@ -74,19 +74,6 @@ pub struct Target {
     pub settings: Settings,
     /// Where the settings came from (`file:line`), for `doctor`.
     pub source: Option<String>,
-    /// The explicit API endpoint, filled in by [`crate::identity::resolve`] from the config
-    /// entry or the SDK's endpoint rule (`crate::endpoint`).
-    pub endpoint: Option<Endpoint>,
-    /// FIPS and dual-stack as the AWS settings ask for them, filled in with `endpoint`; the
-    /// host's form adds to it (`crate::endpoint::variant`).
-    pub requested: crate::endpoint::Variant,
-}
-
-/// An explicitly configured endpoint and where it was configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub url: String,
-    pub source: String,
 }
 
 impl Target {
@@ -267,8 +254,6 @@ impl Config {
                 let file = self.path.as_deref().unwrap_or(Path::new("config"));
                 format!("{}:{}", file.display(), e.line)
             }),
-            endpoint: None,
-            requested: Default::default(),
         }))
     }
 }

@@ -116,13 +116,6 @@ impl Step {
     }
 }
 
-/// [`plan`] for this process: its environment and AWS files.
-pub(crate) fn steps(explicit: Option<&str>) -> Result<Vec<Step>, ChoiceError> {
-    let env = crate::env::ProcessEnv;
-    let profiles = Profiles::load(&env, explicit)?;
-    plan(&env, &profiles, explicit)
-}
-
 /// The steps botocore would try, in order, for this environment and these files; `explicit` is
 /// a config entry's `profile` (`profiles` must have been loaded with it).
 pub(crate) fn plan(

@@ -22,6 +22,7 @@ use crate::env::Env;
 use crate::lookup::Lookup;
 use crate::registry::{self, Registry};
 use crate::request::{Process, Request};
+use crate::resolve::AwsFiles;
 use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_credential_types::provider::ProvideCredentials;
 use clients::ClientFiles;
@@ -102,12 +103,19 @@ pub fn diagnose(hosts: &[&str], process: &Process, env: &dyn Env, program: &str)
         }
     }
     let lookup = lookup.ok();
+    // One read of the AWS files for the run, the lookup's (or, with no lookup, one of its own).
+    let files = lookup
+        .as_ref()
+        .map_or_else(Default::default, |l| l.files.clone());
     Diagnosis {
         now_ms: crate::clock::now_ms(),
         config,
         hosts: inputs
             .iter()
-            .map(|input| diagnose_host(input, env, steps, lookup.as_ref(), &clients, &helper_name))
+            .map(|input| {
+                let ctx = (env, &files);
+                diagnose_host(input, ctx, steps, lookup.as_ref(), &clients, &helper_name)
+            })
             .collect(),
         nothing_routed,
         searched,
@@ -138,7 +146,7 @@ impl Steps<'_> {
 
 fn diagnose_host(
     input: &str,
-    env: &dyn Env,
+    (env, files): (&dyn Env, &AwsFiles),
     steps: &Steps,
     lookup: Option<&Lookup>,
     clients: &ClientFiles,
@@ -168,7 +176,13 @@ fn diagnose_host(
         },
         routes: routes(clients, &host, helper, None),
         routing_known: clients.any_present(),
-        details: Some(details(&host, (target, conflict), env, steps, lookup)),
+        details: Some(details(
+            &host,
+            (target, conflict),
+            (env, files),
+            steps,
+            lookup,
+        )),
     }
 }
 
@@ -228,33 +242,36 @@ fn foreign_host(
 fn details(
     host: &str,
     (target, conflict): (Target, Option<String>),
-    env: &dyn Env,
+    (env, files): (&dyn Env, &AwsFiles),
     steps: &Steps,
     lookup: Option<&Lookup>,
 ) -> Details {
     // Each host's checks get the bound a `get` gets, from here (the profile files are read next).
     let step = steps.start(env);
-    // The same resolution as `get`: the endpoint and the cache key come from one place.
-    let (target, profile_problem) = match crate::identity::resolve(target.clone(), env) {
-        Ok((resolved, _)) => (resolved, None),
-        Err(e) => (with_env_endpoint(target, env), Some(e.to_string())),
+    // The same resolution as `get`, from the same parse of the AWS files as the lookup's.
+    let whole = crate::resolve::complete(target.clone(), env, files);
+    let (target, api, profile_problem) = match &whole {
+        Ok(r) => (r.target.clone(), r.api.clone(), None),
+        Err(e) => {
+            let api = env_api(&target, env);
+            (target, api, Some(e.to_string()))
+        }
     };
     let source = AwsTokenSource::new(&step);
-    let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
-    let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
-    let endpoint = endpoint(&target, profile_problem.as_deref());
+    let profiles = whole.as_ref().ok().map(|r| &*r.profiles);
+    let mut detected = credentials::detect(env, &target.settings, profiles);
+    let endpoint = endpoint(&target, &api, profile_problem.as_deref());
     detected.problems.extend(profile_problem);
-    let (resolved, unresolved) = resolve_credentials(&source, &target);
+    let (resolved, unresolved) = match &whole {
+        Ok(whole) => resolve_credentials(&source, whole),
+        Err(e) => unreadable_files(e),
+    };
+    let named = whole
+        .ok()
+        .and_then(|r| r.named_profile().map(str::to_string));
     let (cache, fetch) = match (lookup, conflict) {
         (Some(l), Some(conflict)) => (cache_check(l, host, env), FetchCheck::Skipped(conflict)),
-        (Some(l), None) => as_get(
-            l,
-            host,
-            env,
-            steps,
-            (&resolved, unresolved),
-            target.settings.profile.clone(),
-        ),
+        (Some(l), None) => as_get(l, host, env, steps, (&resolved, unresolved), named),
         (None, _) => (
             CacheCheck::Unknown("the config file is invalid".into()),
             FetchCheck::Skipped("the config file is invalid".into()),
@@ -284,7 +301,7 @@ fn as_get(
     env: &dyn Env,
     steps: &Steps,
     credentials: (&Resolved, Option<TokenError>),
-    entry_profile: Option<String>,
+    named: Option<String>,
 ) -> (CacheCheck, FetchCheck) {
     let step = steps.start(env);
     let source = AwsTokenSource::new(&step);
@@ -295,18 +312,21 @@ fn as_get(
     };
     (
         cache_check(&lookup, host, env),
-        fetch(&lookup, host, &source, credentials, entry_profile),
+        fetch(&lookup, host, &source, credentials, named),
     )
 }
 
-/// `target` with the endpoint the environment alone names (`AWS_ENDPOINT_URL_ECR`, …), for
-/// when the AWS files cannot be read: the SDK takes those variables before the files.
-fn with_env_endpoint(mut target: Target, env: &dyn Env) -> Target {
-    let profile = target.settings.profile.clone();
-    if let Ok(none) = crate::profiles::Profiles::parse("", "", env, profile.as_deref()) {
-        target.endpoint = crate::endpoint::configured(&target, &none).ok().flatten();
+/// The endpoint the config entry or the environment alone names (`AWS_ENDPOINT_URL_ECR`, …),
+/// for when the AWS files cannot be read: the SDK takes those variables before the files.
+fn env_api(target: &Target, env: &dyn Env) -> crate::endpoint::Api {
+    let profile = target.settings.profile.as_deref();
+    let explicit = crate::profiles::Profiles::parse("", "", env, profile)
+        .ok()
+        .and_then(|none| crate::endpoint::configured(target, &none).ok().flatten());
+    crate::endpoint::Api {
+        explicit,
+        ..Default::default()
     }
-    target
 }
 
 fn describe_registry(target: &Target) -> String {
@@ -371,24 +391,40 @@ enum Unresolved {
     Failed(TokenError),
 }
 
-/// What the SDK's chain resolves for `target`, and when it resolves nothing, the error a fetch
+/// What a fetch meets when the AWS files cannot be used: it stops before the SDK's chain.
+fn unreadable_files(e: &crate::profiles::ProfileError) -> (Resolved, Option<TokenError>) {
+    let failed = TokenError::from(crate::credentials::ChoiceError::from(e.clone()));
+    let message = failed.to_string();
+    (
+        Resolved::Failed {
+            message,
+            took_ms: 0,
+        },
+        Some(failed),
+    )
+}
+
+/// What the SDK's chain resolves for `whole`, and when it resolves nothing, the error a fetch
 /// would meet (a failed role assumption, classified as `get` classifies it).
-fn resolve_credentials(source: &AwsTokenSource, target: &Target) -> (Resolved, Option<TokenError>) {
+fn resolve_credentials(
+    source: &AwsTokenSource,
+    whole: &crate::resolve::Resolved,
+) -> (Resolved, Option<TokenError>) {
     let start = Instant::now();
-    let (source_copy, target) = (source.clone(), target.clone());
+    let (source_copy, whole) = (source.clone(), whole.clone());
     let resolve = move || async move {
         let conf = source_copy
-            .sdk_config(&target)
+            .sdk_config(&whole)
             .await
             .map_err(Unresolved::Failed)?;
         let provider = conf
             .credentials_provider()
             .ok_or_else(|| Unresolved::Why("no credentials provider is configured".into()))?;
         provider.provide_credentials().await.map_err(|e| {
-            let config_role = target.settings.role.as_ref().map(|r| r.arn.as_str());
+            let config_role = whole.target.settings.role.as_ref().map(|r| r.arn.as_str());
             match crate::token::assume_role_failure(&e, config_role) {
                 Some(failed) => {
-                    Unresolved::Failed(crate::token::with_profile_role(failed, &target))
+                    Unresolved::Failed(crate::token::with_profile_role(failed, &whole.profiles))
                 }
                 None => {
                     Unresolved::Why(crate::text::error_line(&e, crate::text::Repeats::Contained))
@@ -454,18 +490,17 @@ fn resolve_host(config: &Config, host: &str) -> (Option<Target>, Option<String>)
 /// The API endpoint a fetch for `target` would call, and why (the rule is [`crate::endpoint`]'s).
 /// AWS files that cannot be used (`problem`) leave it unknown unless it is explicit: a fetch
 /// fails before choosing.
-fn endpoint(target: &Target, problem: Option<&str>) -> (String, String) {
-    if let Some(e) = &target.endpoint {
-        return (e.url.clone(), e.source.clone());
-    }
-    if let Some(problem) = problem {
+fn endpoint(
+    target: &Target,
+    api: &crate::endpoint::Api,
+    problem: Option<&str>,
+) -> (String, String) {
+    if let (None, Some(problem)) = (&api.explicit, problem) {
         let why = format!("the AWS config cannot be used: {problem}");
         return ("(none)".into(), why);
     }
-    match crate::endpoint::url(target) {
-        Ok(url) => (url, crate::endpoint::reason(target)),
-        Err(e) => ("(none)".into(), format!("the SDK cannot resolve one: {e}")),
-    }
+    let (url, why) = crate::resolve::endpoint_of(target, api);
+    (url.unwrap_or_else(|| "(none)".into()), why)
 }
 
 fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
@@ -477,19 +512,20 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
             Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.display())),
         };
     };
-    let (target, key) = match lookup.target(host) {
+    let found = match lookup.target(host) {
         Ok(found) => found,
         Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
+    let key = &found.key;
     if let Err(why) = cache.probe() {
         return CacheCheck::Unusable(why.to_string());
     }
-    let entry = crate::lookup::read_own(cache, &key);
+    let entry = crate::lookup::read_own(cache, key);
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
         hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
         state: entry_state(entry, lookup.clock.now_ms()),
-        scope: crate::identity::describe_scope(&target),
+        scope: crate::identity::describe_scope(&found.target, &found.api),
     }
 }
 
@@ -515,13 +551,14 @@ fn entry_state(entry: Option<cache::Entry>, now: u64) -> EntryState {
 
 /// The real lookup, through the cache and herd lock. When the SDK already found no credentials,
 /// a miss reports that at once instead of waiting out the same chain a second time.
-/// `entry_profile` is the config entry's profile, which a fetch uses before `AWS_PROFILE`.
+/// `named` is the profile the resolution names (the entry's, else `AWS_PROFILE`), as a fetch's
+/// error names it.
 fn fetch(
     lookup: &Lookup,
     host: &str,
     source: &AwsTokenSource,
     (resolved, unresolved): (&Resolved, Option<TokenError>),
-    entry_profile: Option<String>,
+    named: Option<String>,
 ) -> FetchCheck {
     let start = Instant::now();
     let result = match (resolved, unresolved) {
@@ -529,7 +566,7 @@ fn fetch(
         (Resolved::Failed { .. }, None) => lookup.get(
             host,
             &Known(TokenError::NoCredentials {
-                profile: entry_profile.or_else(|| source.env_profile.clone()),
+                profile: named,
                 detail: "the SDK's credential chain found none".into(),
             }),
         ),
@@ -556,7 +593,7 @@ fn fetch(
 struct Known(TokenError);
 
 impl TokenSource for Known {
-    fn fetch(&self, _: &Target) -> Result<Token, TokenError> {
+    fn fetch(&self, _: &crate::resolve::Resolved) -> Result<Token, TokenError> {
         Err(self.0.clone())
     }
 }
@@ -613,8 +650,9 @@ mod tests {
         let env = MapEnv::default();
         let at = |host: &str| {
             let target = Config::default().resolve(host).unwrap().unwrap();
-            let (target, _) = crate::identity::resolve(target, &env).unwrap();
-            endpoint(&target, None)
+            let files = crate::resolve::AwsFiles::default();
+            let r = crate::resolve::complete(target, &env, &files).unwrap();
+            endpoint(&r.target, &r.api, None)
         };
         assert_eq!(
             at("123456789012.dkr.ecr.eu-west-1.amazonaws.com").0,
@@ -630,8 +668,9 @@ mod tests {
             .resolve("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
             .unwrap()
             .unwrap();
-        let (target, _) = crate::identity::resolve(target, &env).unwrap();
-        let (url, why) = endpoint(&target, None);
+        let files = crate::resolve::AwsFiles::default();
+        let r = crate::resolve::complete(target, &env, &files).unwrap();
+        let (url, why) = endpoint(&r.target, &r.api, None);
         assert_eq!(url, "http://127.0.0.1:9");
         assert_eq!(why, "AWS_ENDPOINT_URL_ECR");
     }

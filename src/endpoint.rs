@@ -9,7 +9,7 @@
 //! Otherwise the SDK's rules are given the region and [`variant`]: FIPS and dual-stack as the
 //! AWS settings ask for them, plus what the host's form names.
 
-use crate::config::{Endpoint, Target};
+use crate::config::Target;
 use crate::profiles::{ProfileError, Profiles};
 use crate::registry::Registry;
 
@@ -38,6 +38,34 @@ pub fn configured(target: &Target, profiles: &Profiles) -> Result<Option<Endpoin
         .map(|(url, source)| Endpoint { url, source }))
 }
 
+/// An explicitly configured endpoint and where it was configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub source: String,
+}
+
+/// What the environment and the AWS files decide about a host's API endpoint, beside what the
+/// host and its config entry say: the explicit endpoint, and the variant the settings ask for.
+/// Worked out once per host, with the rest of its resolution ([`crate::resolve`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Api {
+    /// The explicit API endpoint: the config entry's, else the SDK's endpoint rule's.
+    pub explicit: Option<Endpoint>,
+    /// FIPS and dual-stack as the AWS settings ask for them; the host's form adds to it
+    /// ([`variant`]).
+    pub requested: Variant,
+}
+
+impl Api {
+    pub fn of(target: &Target, profiles: &Profiles) -> Result<Api, ProfileError> {
+        Ok(Api {
+            explicit: configured(target, profiles)?,
+            requested: requested(profiles),
+        })
+    }
+}
+
 /// FIPS and dual-stack: the variants of an AWS API endpoint that the SDK's rules choose among.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Variant {
@@ -59,20 +87,20 @@ pub fn requested(profiles: &Profiles) -> Variant {
 /// names. A `dkr.ecr-fips` host is served by the FIPS API even when nothing asks for it; a
 /// user who asked for FIPS (for compliance) gets it whatever the host's form, ECR Public
 /// included, exactly as the AWS CLI would.
-pub fn variant(target: &Target) -> Variant {
+pub fn variant(target: &Target, api: &Api) -> Variant {
     let host = host_variant(&target.registry);
     Variant {
-        fips: host.fips || target.requested.fips,
-        dual_stack: host.dual_stack || target.requested.dual_stack,
+        fips: host.fips || api.requested.fips,
+        dual_stack: host.dual_stack || api.requested.dual_stack,
     }
 }
 
 /// What the SDK client for `target` is given: the explicit URL and no variant (the SDK refuses
 /// the two together), else no URL and [`variant`].
-pub fn client_inputs(target: &Target) -> (Option<String>, Variant) {
-    match &target.endpoint {
+pub fn client_inputs(target: &Target, api: &Api) -> (Option<String>, Variant) {
+    match &api.explicit {
         Some(e) => (Some(e.url.clone()), Variant::default()),
-        None => (None, variant(target)),
+        None => (None, variant(target, api)),
     }
 }
 
@@ -89,7 +117,7 @@ fn host_variant(registry: &Registry) -> Variant {
 
 /// Why the SDK's rules give the endpoint they give for `target` (no endpoint being explicit),
 /// for `doctor`: the region's default, and each variant with what asked for it.
-pub fn reason(target: &Target) -> String {
+pub fn reason(target: &Target, api: &Api) -> String {
     let host = host_variant(&target.registry);
     let asked = |by_host: bool, by_settings: bool, name: &str, setting: &str| match (
         by_host,
@@ -102,13 +130,13 @@ pub fn reason(target: &Target) -> String {
     let variants: Vec<String> = [
         asked(
             host.fips,
-            target.requested.fips,
+            api.requested.fips,
             "FIPS",
             "AWS_USE_FIPS_ENDPOINT or use_fips_endpoint",
         ),
         asked(
             host.dual_stack,
-            target.requested.dual_stack,
+            api.requested.dual_stack,
             "dual-stack",
             "AWS_USE_DUALSTACK_ENDPOINT or use_dualstack_endpoint",
         ),
@@ -126,11 +154,11 @@ pub fn reason(target: &Target) -> String {
 /// explicit URL, else the rules' inputs besides the region (which the key holds already). The
 /// rules are a pure function of these inputs, so two targets with the same name call the same
 /// endpoint; resolving would cost a hit ~0.1 ms to load the SDK's partition table.
-pub fn key(target: &Target) -> String {
-    if let Some(e) = &target.endpoint {
+pub fn key(target: &Target, api: &Api) -> String {
+    if let Some(e) = &api.explicit {
         return e.url.clone();
     }
-    let Variant { fips, dual_stack } = variant(target);
+    let Variant { fips, dual_stack } = variant(target, api);
     let service = match target.registry {
         Registry::Private(_) => "ecr",
         Registry::Public => "ecr-public",
@@ -141,12 +169,12 @@ pub fn key(target: &Target) -> String {
 /// The URL a fetch for `target` calls: the explicit endpoint, else what the SDK's endpoint
 /// rules give for the registry's region, FIPS and dual-stack. Worked out without a runtime: the
 /// rules are a pure function, and their future is ready at once.
-pub fn url(target: &Target) -> Result<String, String> {
-    if let Some(e) = &target.endpoint {
+pub fn url(target: &Target, api: &Api) -> Result<String, String> {
+    if let Some(e) = &api.explicit {
         return Ok(e.url.clone());
     }
     let region = target.api_region().to_string();
-    let Variant { fips, dual_stack } = variant(target);
+    let Variant { fips, dual_stack } = variant(target, api);
     match &target.registry {
         Registry::Private(_) => {
             use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
@@ -184,15 +212,19 @@ fn ready<E: std::fmt::Display>(
 }
 
 /// How messages name the endpoint: the explicit URL, else `ecr.<region>` as users know it.
-pub fn display_name(target: &Target) -> String {
-    if let Some(e) = &target.endpoint {
+pub fn display_name(target: &Target, api: &Api) -> String {
+    if let Some(e) = &api.explicit {
         return e.url.clone();
     }
     let service = match &target.registry {
         Registry::Private(_) => "ecr",
         Registry::Public => "ecr-public",
     };
-    let fips = if variant(target).fips { "-fips" } else { "" };
+    let fips = if variant(target, api).fips {
+        "-fips"
+    } else {
+        ""
+    };
     format!("{service}{fips}.{}", target.api_region())
 }
 
@@ -211,8 +243,10 @@ mod tests {
         let mut vars = vars.to_vec();
         vars.push(("AWS_CONFIG_FILE", file.to_str().unwrap()));
         let target = Config::default().resolve(host).unwrap().unwrap();
-        let (target, key) = crate::identity::resolve(target, &MapEnv::new(&vars)).unwrap();
-        (super::url(&target).unwrap(), key.id)
+        let files = crate::resolve::AwsFiles::default();
+        let resolved = crate::resolve::complete(target, &MapEnv::new(&vars), &files).unwrap();
+        let url = super::url(&resolved.target, &resolved.api).unwrap();
+        (url, resolved.key.id)
     }
 
     /// The settings ask, the host's form adds: a FIPS or dual-stack setting is never taken
@@ -284,9 +318,10 @@ mod tests {
             ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
         ]);
         let target = Config::default().resolve(fips_host).unwrap().unwrap();
-        let target = crate::identity::resolve(target, &env).unwrap().0;
+        let files = crate::resolve::AwsFiles::default();
+        let resolved = crate::resolve::complete(target, &env, &files).unwrap();
         assert_eq!(
-            super::reason(&target),
+            super::reason(&resolved.target, &resolved.api),
             "the SDK's default for the region, FIPS (the host's form), dual-stack \
              (AWS_USE_DUALSTACK_ENDPOINT or use_dualstack_endpoint)"
         );

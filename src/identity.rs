@@ -17,8 +17,9 @@
 //! The description shows names and non-secret values; everything else appears only hashed.
 
 use crate::config::Target;
+use crate::endpoint::Api;
 use crate::env::Env;
-use crate::profiles::{ProfileError, Profiles};
+use crate::profiles::Profiles;
 use crate::registry::Registry;
 
 /// Variables that select or shape the credentials the SDK's default chain would use.
@@ -78,17 +79,6 @@ impl CacheKey {
     }
 }
 
-/// Completes a target with what the environment and the AWS files decide (its explicit
-/// endpoint, the FIPS and dual-stack they ask for) and computes its cache key: the one place
-/// both are worked out, for `get`, the kubelet mode and `doctor`.
-pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
-    let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
-    target.endpoint = crate::endpoint::configured(&target, &profiles)?;
-    target.requested = crate::endpoint::requested(&profiles);
-    let key = cache_key(&target, env, &profiles);
-    Ok((target, key))
-}
-
 /// What one token answers for: the first line of the cache key, so that every registry with
 /// the same scope (and the same identity, the rest of the key) shares one entry, one fetch and
 /// one herd lock.
@@ -100,9 +90,9 @@ pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), 
 /// ([`crate::endpoint::key`]): FIPS, dual-stack and explicit endpoints are other endpoints and
 /// get entries of their own, aliases share with the region they stand for. ECR Public has one token per identity.
 /// `share_token = false` in the registry's config entry narrows the scope to that one host.
-pub fn scope(target: &Target) -> String {
+pub fn scope(target: &Target, api: &Api) -> String {
     let region = target.api_region();
-    let api = crate::endpoint::key(target);
+    let api = crate::endpoint::key(target, api);
     let mut line = match &target.registry {
         Registry::Private(_) => format!("scope=region region={region} api={api}"),
         Registry::Public => format!("scope=public region={region} api={api}"),
@@ -120,22 +110,22 @@ pub fn scope(target: &Target) -> String {
 }
 
 /// The scope in words, for `doctor`.
-pub fn describe_scope(target: &Target) -> String {
+pub fn describe_scope(target: &Target, api: &Api) -> String {
     let region = target.api_region();
     match (&target.registry, target.settings.own_token) {
         (_, true) => format!("{} only (share_token = false)", target.host),
         (Registry::Private(_), false) => format!(
             "shared by every private registry in {region} that this identity pulls from, via {}",
-            crate::endpoint::display_name(target)
+            crate::endpoint::display_name(target, api)
         ),
         (Registry::Public, false) => "shared by every ECR Public host for this identity".into(),
     }
 }
 
-pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
+pub fn cache_key(target: &Target, api: &Api, env: &dyn Env, profiles: &Profiles) -> CacheKey {
     let s = &target.settings;
     let mut lines = vec![
-        scope(target),
+        scope(target, api),
         source_line(env, profiles, s.profile.as_deref()),
     ];
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
@@ -248,13 +238,19 @@ mod tests {
 
     const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
+    /// The key as a request resolves it ([`crate::resolve::complete`]).
+    fn resolve(target: Target, env: &MapEnv) -> CacheKey {
+        let files = crate::resolve::AwsFiles::default();
+        crate::resolve::complete(target, env, &files).unwrap().key
+    }
+
     fn key(env: &[(&str, &str)]) -> CacheKey {
         let target = Config::default().resolve(HOST).unwrap().unwrap();
-        resolve(target, &MapEnv::new(env)).unwrap().1
+        resolve(target, &MapEnv::new(env))
     }
 
     fn key_of(target: &Target) -> CacheKey {
-        resolve(target.clone(), &MapEnv::default()).unwrap().1
+        resolve(target.clone(), &MapEnv::default())
     }
 
     #[test]
@@ -400,7 +396,7 @@ mod tests {
 
     fn key_of_host(config: &Config, host: &str, env: &[(&str, &str)]) -> CacheKey {
         let target = config.resolve(host).unwrap().unwrap();
-        resolve(target, &MapEnv::new(env)).unwrap().1
+        resolve(target, &MapEnv::new(env))
     }
 
     /// An alias for a registry in us-east-1, to show that it shares that region's key.
@@ -459,7 +455,7 @@ mod tests {
             let t = c.resolve(h).unwrap().unwrap();
             (
                 t.api_region().to_string(),
-                crate::endpoint::url(&t).unwrap(),
+                crate::endpoint::url(&t, &Api::default()).unwrap(),
             )
         };
         for a in hosts {

@@ -135,20 +135,22 @@ fn respond(ours: &crate::request::Request, input: &[u8]) -> Result<String, Kubel
         host: crate::registry::redact_userinfo(host),
     };
     let lookup = Lookup::new(ours).map_err(|e| KubeletError::Lookup(e.to_string()))?;
-    let (target, _) = lookup.target(host).map_err(|e| match e {
+    let resolved = lookup.target(host).map_err(|e| match e {
         LookupError::NotEcr => not_ecr(),
         // A config entry that contradicts the host, or unreadable AWS files: the real cause.
         other => KubeletError::Lookup(other.to_string()),
     })?;
     let node = AwsTokenSource::new(ours);
+    // The host is resolved once: its region for the service account's STS call, and the rest
+    // for the lookup.
     let result = match request.service_account_token {
-        None => lookup.get(host, &node),
+        None => lookup.get_resolved(&resolved, &node),
         Some(token) => {
             let account = service_account::ServiceAccount::from_request(
                 token,
                 &request.service_account_annotations,
             )?;
-            lookup.get(host, &account.token_source(node, target.api_region()))
+            lookup.get_resolved(&resolved, &account.token_source(node, resolved.region()))
         }
     };
     let credential = result.map_err(|e| match e {

@@ -21,6 +21,8 @@
 //! - `endpoint`: which API endpoint a fetch calls, and why;
 //! - `credentials`: which credentials a fetch signs with, in the AWS CLI's order;
 //! - `identity`: the cache key, from local facts only;
+//! - `resolve`: a host resolved once, whole (registry, region, endpoint, entry, profile, key),
+//!   from AWS files parsed once per request;
 //! - `authorization`: an ECR token and how long it may be used (the one refresh-margin rule);
 //! - `cache`: the locked, atomically replaced on-disk token cache;
 //! - `clock`: the wall clock that decides a token's freshness, which tests move;
@@ -73,6 +75,7 @@ mod program;
 pub mod protocol;
 pub mod registry;
 mod request;
+mod resolve;
 pub mod secret;
 pub mod startup;
 mod store;
@@ -97,7 +100,7 @@ pub mod testing {
         pub use crate::clock::{System, now_ms};
     }
     pub mod config {
-        pub use crate::config::{Config, Target};
+        pub use crate::config::Config;
     }
     pub mod deadline {
         pub use crate::deadline::Deadline;
@@ -105,8 +108,8 @@ pub mod testing {
     pub mod env {
         pub use crate::env::MapEnv;
     }
-    pub mod identity {
-        pub use crate::identity::resolve;
+    pub mod resolve {
+        pub use crate::resolve::{AwsFiles, Resolved, complete};
     }
     pub mod request {
         pub use crate::request::Request;

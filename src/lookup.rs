@@ -14,9 +14,10 @@
 //! 5. A cache that cannot be used (unwritable, untrusted, locked too long) means an uncached
 //!    fetch, never a failure.
 //!
-//! A key is an identity and a token scope ([`identity::scope`]): every private registry of one
-//! region's API endpoint shares it, so a herd over many accounts of a region makes one call.
-//! Each entry records the hosts it answered, for `list`.
+//! A key is an identity and a token scope ([`crate::identity::scope`]): every private registry
+//! of one region's API endpoint shares it, so a herd over many accounts of a region makes one
+//! call. Each entry records the hosts it answered, for `list`. A host is resolved once per
+//! request ([`crate::resolve`]), and the AWS files with it.
 
 use crate::authorization::Token;
 use crate::cache::{self, Cache, Entry, Failure};
@@ -24,8 +25,9 @@ use crate::clock::{self, Clock};
 use crate::config::{Config, ConfigError, Target};
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
-use crate::identity::{self, CacheKey};
+use crate::identity::CacheKey;
 use crate::protocol::{Answer, Listing, Request};
+use crate::resolve::{AwsFiles, ResolveError, Resolved};
 use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
 use crate::watchdog::Handle;
@@ -66,6 +68,15 @@ pub enum LookupError {
     /// this request's bound.
     #[error("{}", deadline::message(Some(&lock_wait_doing(*.holder)), *.after))]
     LockWait { holder: u32, after: Duration },
+}
+
+impl From<ResolveError> for LookupError {
+    fn from(e: ResolveError) -> LookupError {
+        match e {
+            ResolveError::Config(e) => LookupError::Config(e),
+            ResolveError::Profile(e) => LookupError::Profile(e),
+        }
+    }
 }
 
 /// How much of the request's bound a refresh waits for another process's refresh of the same
@@ -152,6 +163,8 @@ pub struct Lookup<'a> {
     pub deadline: Deadline,
     /// The request's line to the watchdog, told each step (a timeout names the one under way).
     pub watchdog: Handle,
+    /// The request's AWS files, parsed once whichever hosts and steps ask.
+    pub files: AwsFiles,
 }
 
 impl<'a> Lookup<'a> {
@@ -168,13 +181,16 @@ impl<'a> Lookup<'a> {
             started_ms: clock.now_ms(),
             deadline: request.deadline,
             watchdog: request.watchdog.clone(),
+            files: AwsFiles::default(),
         })
     }
 
-    /// The ECR registry behind a client's server URL, or `NotEcr`.
-    pub fn target(&self, server_url: &str) -> Result<(Target, CacheKey), LookupError> {
-        let target = self.registry(server_url)?.ok_or(LookupError::NotEcr)?;
-        Ok(identity::resolve(target, self.env)?)
+    /// The ECR registry behind a client's server URL, resolved whole ([`crate::resolve`]),
+    /// or `NotEcr`.
+    pub fn target(&self, server_url: &str) -> Result<Resolved, LookupError> {
+        let host = crate::registry::normalize_host(server_url).ok_or(LookupError::NotEcr)?;
+        crate::resolve::resolve(&host, &self.config, self.env, &self.files)?
+            .ok_or(LookupError::NotEcr)
     }
 
     /// The ECR registry (or alias of one) a server URL names, without resolving the identity
@@ -193,9 +209,18 @@ impl<'a> Lookup<'a> {
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
         self.watchdog.doing("reading the AWS configuration");
-        let (target, key) = self.target(server_url)?;
-        self.get_target(&target, key, source)
-            .map_err(|e| anonymous_for_public(&target, e))
+        let resolved = self.target(server_url)?;
+        self.get_resolved(&resolved, source)
+    }
+
+    /// [`Lookup::get`] for a host already resolved (the kubelet mode reads its region first).
+    pub fn get_resolved(
+        &self,
+        resolved: &Resolved,
+        source: &dyn TokenSource,
+    ) -> Result<Credential, LookupError> {
+        self.get_target(resolved, source)
+            .map_err(|e| anonymous_for_public(&resolved.target, e))
     }
 
     /// A get answered from the cache alone, or `None` when answering would take a fetch (or
@@ -207,8 +232,8 @@ impl<'a> Lookup<'a> {
             return Ok(None);
         };
         self.watchdog.doing("reading the AWS configuration");
-        let (target, key) = self.target(server_url)?;
-        Ok(match self.cached(cache, &target, &key) {
+        let resolved = self.target(server_url)?;
+        Ok(match self.cached(cache, &resolved.target, &resolved.key) {
             Cached::Hit(hit) => Some(hit),
             Cached::Miss(_) => None,
         })
@@ -238,16 +263,16 @@ impl<'a> Lookup<'a> {
 
     fn get_target(
         &self,
-        target: &Target,
-        key: CacheKey,
+        resolved: &Resolved,
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
         let key = match source.identity() {
-            Some(line) => key.extended(&line),
-            None => key,
+            Some(line) => resolved.key.clone().extended(&line),
+            None => resolved.key.clone(),
         };
+        let target = &resolved.target;
         let Some(cache) = &self.cache else {
-            return fetch(target, source);
+            return fetch(resolved, source);
         };
         let cached = match self.cached(cache, target, &key) {
             Cached::Hit(hit) => return Ok(hit),
@@ -255,13 +280,13 @@ impl<'a> Lookup<'a> {
         };
         let now = || self.clock.now_ms();
         match self.wait_for_lock(cache, &key) {
-            Ok(lock) => self.refresh(cache, &lock, target, &key, source),
+            Ok(lock) => self.refresh(cache, &lock, resolved, &key, source),
             Err(Contended::Stalled { holder }) => {
                 crate::debug!(
                     "not waiting any longer for {}: fetching without the lock",
                     holder_name(holder)
                 );
-                self.refresh_unlocked(cache, target, &key, cached, source)
+                self.refresh_unlocked(cache, resolved, &key, cached, source)
             }
             Err(Contended::Waited { holder }) => {
                 let err = LookupError::LockWait {
@@ -272,7 +297,7 @@ impl<'a> Lookup<'a> {
             }
             Err(Contended::Unusable(e)) => {
                 crate::debug!("fetching uncached: {e}");
-                fetch(target, source).or_else(|err| still_valid(cached.as_ref(), now(), err))
+                fetch(resolved, source).or_else(|err| still_valid(cached.as_ref(), now(), err))
             }
         }
     }
@@ -306,10 +331,11 @@ impl<'a> Lookup<'a> {
         &self,
         cache: &Cache,
         lock: &cache::KeyLock,
-        target: &Target,
+        resolved: &Resolved,
         key: &CacheKey,
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
+        let target = &resolved.target;
         // Whoever held the lock before us may have done the work.
         let current = read_own(cache, key);
         let now = self.clock.now_ms();
@@ -333,7 +359,7 @@ impl<'a> Lookup<'a> {
             return usable(previous_token.as_ref(), now).ok_or(err);
         }
         crate::debug!("fetching a token for {}", target.host);
-        let result = source.fetch(target);
+        let result = source.fetch(resolved);
         let now = self.clock.now_ms();
         let token = match &result {
             Ok(t) => Some(t.clone()),
@@ -362,12 +388,13 @@ impl<'a> Lookup<'a> {
     fn refresh_unlocked(
         &self,
         cache: &Cache,
-        target: &Target,
+        resolved: &Resolved,
         key: &CacheKey,
         cached: Option<Entry>,
         source: &dyn TokenSource,
     ) -> Result<Credential, LookupError> {
-        match source.fetch(target) {
+        let target = &resolved.target;
+        match source.fetch(resolved) {
             Ok(token) => {
                 // As it is now, not as it was before the wait: hosts recorded meanwhile stay.
                 let current = read_own(cache, key).or(cached);
@@ -395,7 +422,7 @@ impl<'a> Lookup<'a> {
     /// get could serve (no cache, an unusable one, nothing cached) there is nothing to forget,
     /// and that is a success: `docker logout` must not fail over a cache.
     pub fn erase(&self, server_url: &str) -> Result<(), LookupError> {
-        let (_, key) = self.target(server_url)?;
+        let key = self.target(server_url)?.key;
         let Some(cache) = &self.cache else {
             return Ok(());
         };
@@ -435,7 +462,7 @@ impl<'a> Lookup<'a> {
             for host in &entry.hosts {
                 let ours = self
                     .target(host)
-                    .is_ok_and(|(_, key)| key.id == id && entry.belongs_to(&key.description));
+                    .is_ok_and(|r| r.key.id == id && entry.belongs_to(&r.key.description));
                 if ours {
                     out.insert(format!("https://{host}"), token.username.clone());
                 }
@@ -540,9 +567,9 @@ fn record_host(
     }
 }
 
-fn fetch(target: &Target, source: &dyn TokenSource) -> Result<Credential, LookupError> {
+fn fetch(resolved: &Resolved, source: &dyn TokenSource) -> Result<Credential, LookupError> {
     Ok(Credential {
-        token: source.fetch(target)?,
+        token: source.fetch(resolved)?,
         from_cache: false,
     })
 }
@@ -602,7 +629,7 @@ mod tests {
     }
 
     impl TokenSource for Fake {
-        fn fetch(&self, _: &Target) -> Result<Token, TokenError> {
+        fn fetch(&self, _: &Resolved) -> Result<Token, TokenError> {
             self.calls.set(self.calls.get() + 1);
             if self.fail.get() {
                 return Err(TokenError::Service {
@@ -625,6 +652,7 @@ mod tests {
             started_ms: fake.clock.now_ms(),
             deadline: Deadline::after(Duration::from_secs(5)),
             watchdog: Handle::default(),
+            files: AwsFiles::default(),
         }
     }
 

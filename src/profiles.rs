@@ -45,7 +45,9 @@ const IDENTITY_KEYS: &[&str] = &[
     "login_session",
 ];
 
-#[derive(Debug, thiserror::Error)]
+/// Clone: a request keeps the outcome of its one parse ([`crate::resolve::AwsFiles`]), and each
+/// consumer that meets a failed parse reports it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProfileError {
     #[error("{} is not a regular file", origin(.var, *.from_var, .path))]
     NotAFile {
@@ -57,7 +59,7 @@ pub enum ProfileError {
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
     #[error("{} is larger than {} bytes; it is not an AWS config file", path.display(), crate::fsutil::MAX_CONFIG_BYTES)]
     TooLarge { path: PathBuf },
@@ -88,12 +90,17 @@ pub struct Profiles {
     sections: Option<EnvConfigSections>,
     /// The selected profile's name when there are no sections to say it.
     selected: String,
+    /// The profile named by the registry's config entry or `AWS_PROFILE`; `None` when the
+    /// selection fell back to `default`, which messages do not blame.
+    named: Option<String>,
     sdk_env: aws_types::os_shim_internal::Env,
     /// The names of the config file's `[services NAME]` sections: the parsed sections do not
     /// say whether an empty one exists.
     services_sections: Vec<String>,
     /// The credentials file alone, for [`Profiles::credentials_file_keys`]; parsed only there.
     credentials_text: String,
+    /// That parse, done at most once: a fetch's plan and its timeout phrase both ask.
+    credentials_only: std::sync::OnceLock<Result<EnvConfigSections, ProfileError>>,
 }
 
 /// A profile's static keys. Debug never shows the secret.
@@ -164,18 +171,20 @@ impl Profiles {
         let sdk_env = aws_types::os_shim_internal::Env::from_slice(&pairs);
         // The SDK's rule (aws-config's `profile::load` picks the same), computed once for both
         // branches: the loader is skipped when there is nothing to parse.
-        let selected = profile
+        let named = profile
             .map(str::to_string)
-            .or_else(|| env.var("AWS_PROFILE"))
-            .unwrap_or_else(|| "default".to_string());
+            .or_else(|| env.var("AWS_PROFILE"));
+        let selected = named.clone().unwrap_or_else(|| "default".to_string());
         let credentials_text = credentials.to_string();
         if config.trim().is_empty() && credentials.trim().is_empty() {
             return Ok(Profiles {
                 sections: None,
                 selected,
+                named,
                 sdk_env,
                 services_sections: Vec::new(),
                 credentials_text,
+                credentials_only: Default::default(),
             });
         }
         let files = EnvConfigFiles::builder()
@@ -200,10 +209,12 @@ impl Profiles {
         let sections = load_sections(&files, &fs, &sdk_env, profile)?;
         Ok(Profiles {
             selected,
+            named,
             sections: Some(sections),
             sdk_env,
             services_sections: services_sections(config),
             credentials_text,
+            credentials_only: Default::default(),
         })
     }
 
@@ -214,14 +225,20 @@ impl Profiles {
         if self.credentials_text.trim().is_empty() {
             return Ok(None);
         }
-        let files = EnvConfigFiles::builder()
-            .with_contents(
-                EnvConfigFileKind::Credentials,
-                self.credentials_text.as_str(),
-            )
-            .build();
-        let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
-        let sections = load_sections(&files, &fs, &self.sdk_env, None)?;
+        let sections = self
+            .credentials_only
+            .get_or_init(|| {
+                let files = EnvConfigFiles::builder()
+                    .with_contents(
+                        EnvConfigFileKind::Credentials,
+                        self.credentials_text.as_str(),
+                    )
+                    .build();
+                let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
+                load_sections(&files, &fs, &self.sdk_env, None)
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
         let Some(section) = sections.get_profile(profile) else {
             return Ok(None);
         };
@@ -242,6 +259,12 @@ impl Profiles {
 
     pub fn selected(&self) -> &str {
         &self.selected
+    }
+
+    /// The selected profile when something named it (the config entry, else `AWS_PROFILE`),
+    /// `None` when it is `default` for want of a name.
+    pub fn named(&self) -> Option<&str> {
+        self.named.as_deref()
     }
 
     /// A profile setting of the selected profile.
@@ -450,7 +473,10 @@ fn read_optional(
             path,
         }),
         Err(BoundedReadError::TooLarge) => Err(ProfileError::TooLarge { path }),
-        Err(BoundedReadError::Io(source)) => Err(ProfileError::Read { path, source }),
+        Err(BoundedReadError::Io(source)) => Err(ProfileError::Read {
+            path,
+            source: std::sync::Arc::new(source),
+        }),
     }
 }
 

@@ -7,9 +7,10 @@
 //! the timeout, and each failure becomes one line that says what to fix.
 
 use crate::authorization::{self, Token, USERNAME, Validity};
-use crate::config::Target;
 use crate::deadline::Deadline;
+use crate::profiles::Profiles;
 use crate::registry::Registry;
+use crate::resolve::Resolved;
 use crate::secret::Secret;
 use crate::text::{Repeats, error_chain, error_line, one_line};
 use aws_config::retry::RetryConfig;
@@ -244,9 +245,9 @@ fn profile_hint(profile: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// Anything that can produce a token for a target: the SDK in production, fakes in tests.
+/// Anything that can produce a token for a resolved host: the SDK in production, fakes in tests.
 pub trait TokenSource {
-    fn fetch(&self, target: &Target) -> Result<Token, TokenError>;
+    fn fetch(&self, resolved: &Resolved) -> Result<Token, TokenError>;
 
     /// The identity this source brings beyond what the environment and config select (the
     /// kubelet's service-account role), as a non-secret cache-key line. Tokens fetched with
@@ -263,8 +264,6 @@ pub struct AwsTokenSource {
     pub deadline: Deadline,
     /// The request's line to the watchdog, told each step of a fetch.
     pub watchdog: crate::watchdog::Handle,
-    /// The profile the environment selects, for error messages.
-    pub env_profile: Option<String>,
     /// Replaces the SDK's default credential chain (a config `role_arn` still applies on top).
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     /// What resolving those credentials is, as a timeout names it (`assuming role … through
@@ -273,12 +272,12 @@ pub struct AwsTokenSource {
 }
 
 impl AwsTokenSource {
-    /// The source a request fetches with: within its deadline, telling its watchdog.
+    /// The source a request fetches with: within its deadline, telling its watchdog. The
+    /// profile it uses is the resolved host's ([`Resolved::named_profile`]).
     pub fn new(request: &crate::request::Request) -> AwsTokenSource {
         AwsTokenSource {
             deadline: request.deadline,
             watchdog: request.watchdog.clone(),
-            env_profile: request.env.var("AWS_PROFILE"),
             credentials: None,
             credentials_doing: None,
         }
@@ -297,14 +296,10 @@ impl AwsTokenSource {
 }
 
 impl TokenSource for AwsTokenSource {
-    fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
-        let profile = target
-            .settings
-            .profile
-            .clone()
-            .or_else(|| self.env_profile.clone());
+    fn fetch(&self, resolved: &Resolved) -> Result<Token, TokenError> {
+        let profile = resolved.named_profile().map(str::to_string);
         let progress = Progress::new(
-            target,
+            resolved,
             self.credentials_doing.as_deref(),
             self.watchdog.clone(),
         );
@@ -313,7 +308,7 @@ impl TokenSource for AwsTokenSource {
         // profile files and credential resolution included, whatever a provider does. Both
         // end before the deadline, so that this precise error is answered, not the watchdog's.
         // The fetch runs on a thread of its own, so it needs its own copies.
-        let (source, owned, tracked) = (self.clone(), target.clone(), progress.clone());
+        let (source, owned, tracked) = (self.clone(), resolved.clone(), progress.clone());
         let fetch = move || async move { source.fetch_async(&owned, &tracked).await };
         crate::watchdog::run_bounded(self.deadline.work_left(), &self.watchdog, fetch)
             .map_err(|e| TokenError::Runtime(e.to_string()))?
@@ -333,7 +328,7 @@ impl TokenSource for AwsTokenSource {
                     doing: progress.doing(),
                     after,
                 },
-                other => with_profile_role(other, target),
+                other => with_profile_role(other, &resolved.profiles),
             })
     }
 }
@@ -376,13 +371,14 @@ impl Progress {
     /// The phrases for a fetch of `target`; `credentials` names a provider that replaces the
     /// default chain.
     fn new(
-        target: &Target,
+        resolved: &Resolved,
         credentials: Option<&str>,
         watchdog: crate::watchdog::Handle,
     ) -> Progress {
+        let target = &resolved.target;
         let phrases = Phrases {
             credentials: credentials.map_or_else(
-                || credentials_doing(target, &crate::env::ProcessEnv),
+                || credentials_doing(resolved, &crate::env::ProcessEnv),
                 str::to_string,
             ),
             config_role: target
@@ -390,7 +386,7 @@ impl Progress {
                 .role
                 .as_ref()
                 .map(|r| format!("assuming role {} through AWS STS", r.arn)),
-            endpoint: format!("reaching {}", endpoint_name(target)),
+            endpoint: format!("reaching {}", endpoint_name(resolved)),
         };
         Progress {
             phrases: Some(std::sync::Arc::new(phrases)),
@@ -443,17 +439,15 @@ impl Progress {
 /// The credential source the SDK will wait on, as a timeout names it: the first source of the
 /// chain a fetch builds ([`crate::credentials::plan`], the AWS CLI's order) that would answer,
 /// in words; generic where that source is keys, which never keep a request waiting.
-fn credentials_doing(target: &Target, env: &dyn crate::env::Env) -> String {
+fn credentials_doing(resolved: &Resolved, env: &dyn crate::env::Env) -> String {
     let generic = || "resolving AWS credentials".to_string();
-    let explicit = target.settings.profile.as_deref();
-    let Ok(profiles) = crate::profiles::Profiles::load(env, explicit) else {
-        return generic();
-    };
-    let Ok(steps) = crate::credentials::plan(env, &profiles, explicit) else {
+    let explicit = resolved.target.settings.profile.as_deref();
+    let profiles = &resolved.profiles;
+    let Ok(steps) = crate::credentials::plan(env, profiles, explicit) else {
         return generic();
     };
     for step in &steps {
-        if let Some(doing) = step_doing(step, &profiles, env) {
+        if let Some(doing) = step_doing(step, profiles, env) {
             return doing;
         }
     }
@@ -567,9 +561,9 @@ fn traced(config: SdkConfig, progress: &Progress, step: Step) -> SdkConfig {
 }
 
 /// Names the role of a failed assumption that the SDK's error leaves unnamed: for a web
-/// identity, `AWS_ROLE_ARN` when set; else the selected profile's `role_arn`, read from the
-/// files the SDK read. Both from the process environment, which is what the SDK reads.
-pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
+/// identity, `AWS_ROLE_ARN` when set (from the process environment, which the SDK reads);
+/// else the selected profile's `role_arn`, from the request's parse of the files.
+pub fn with_profile_role(error: TokenError, profiles: &Profiles) -> TokenError {
     use crate::env::{Env, ProcessEnv};
     let TokenError::AssumeRole {
         role: None,
@@ -583,11 +577,7 @@ pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
     let from_env = web_identity
         .then(|| ProcessEnv.var("AWS_ROLE_ARN"))
         .flatten();
-    let role = from_env.or_else(|| {
-        crate::profiles::Profiles::load(&ProcessEnv, target.settings.profile.as_deref())
-            .ok()
-            .and_then(|p| p.get("role_arn").map(str::to_string))
-    });
+    let role = from_env.or_else(|| profiles.get("role_arn").map(str::to_string));
     TokenError::AssumeRole {
         role,
         detail,
@@ -597,17 +587,22 @@ pub fn with_profile_role(error: TokenError, target: &Target) -> TokenError {
 }
 
 impl AwsTokenSource {
-    async fn fetch_async(&self, target: &Target, progress: &Progress) -> Result<Token, TokenError> {
-        let config = self.traced_sdk_config(target, progress).await?;
+    async fn fetch_async(
+        &self,
+        resolved: &Resolved,
+        progress: &Progress,
+    ) -> Result<Token, TokenError> {
+        let config = self.traced_sdk_config(resolved, progress).await?;
+        let target = &resolved.target;
         progress.enter(Step::Endpoint);
         // The one rule (see `endpoint`): an explicit URL and no variant, else the variant.
-        let (url, variant) = crate::endpoint::client_inputs(target);
+        let (url, variant) = crate::endpoint::client_inputs(target, &resolved.api);
         let call = TokenCall {
             config: &config,
             url,
             variant,
             reply_time: ReplyTime::default(),
-            endpoint: endpoint_name(target),
+            endpoint: endpoint_name(resolved),
             timeout: self.deadline.limit(),
             config_role: target.settings.role.as_ref().map(|r| r.arn.as_str()),
         };
@@ -618,17 +613,19 @@ impl AwsTokenSource {
         call.token(reply, &target.host)
     }
 
-    /// The SDK configuration a fetch for `target` uses (`doctor` resolves its credentials).
-    pub async fn sdk_config(&self, target: &Target) -> Result<SdkConfig, TokenError> {
-        self.traced_sdk_config(target, &Progress::untracked()).await
+    /// The SDK configuration a fetch for `resolved` uses (`doctor` resolves its credentials).
+    pub async fn sdk_config(&self, resolved: &Resolved) -> Result<SdkConfig, TokenError> {
+        self.traced_sdk_config(resolved, &Progress::untracked())
+            .await
     }
 
     /// [`Self::sdk_config`], its credential steps reported to `progress`.
     async fn traced_sdk_config(
         &self,
-        target: &Target,
+        resolved: &Resolved,
         progress: &Progress,
     ) -> Result<SdkConfig, TokenError> {
+        let target = &resolved.target;
         let region = Region::new(target.api_region().to_string());
         let budget = self.deadline.work_left();
         let timeouts = crate::https::timeouts(budget);
@@ -644,7 +641,11 @@ impl AwsTokenSource {
         let loaded = match &self.credentials {
             Some(provider) => loader.credentials_provider(provider.clone()).load().await,
             None => {
-                let steps = crate::credentials::steps(settings.profile.as_deref())?;
+                let steps = crate::credentials::plan(
+                    &crate::env::ProcessEnv,
+                    &resolved.profiles,
+                    settings.profile.as_deref(),
+                )?;
                 let base = loader.no_credentials().load().await;
                 let chain = crate::credentials::chain(&base, &steps).await;
                 base.into_builder().credentials_provider(chain).build()
@@ -860,8 +861,8 @@ impl aws_sdk_ecr::config::Intercept for ReplyTime {
     }
 }
 
-fn endpoint_name(target: &Target) -> String {
-    crate::endpoint::display_name(target)
+fn endpoint_name(resolved: &Resolved) -> String {
+    crate::endpoint::display_name(&resolved.target, &resolved.api)
 }
 
 fn bad(endpoint: &str, detail: &str) -> TokenError {
@@ -1333,6 +1334,16 @@ mod tests {
         );
     }
 
+    /// A private registry's host resolved in `env`, as a request resolves it.
+    fn resolved_in(env: &dyn crate::env::Env) -> Resolved {
+        let files = crate::resolve::AwsFiles::default();
+        let config = crate::config::Config::default();
+        let host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        crate::resolve::resolve(host, &config, env, &files)
+            .unwrap()
+            .unwrap()
+    }
+
     /// What a timeout blames while credentials are resolved: the source the SDK waits on.
     #[test]
     fn a_timeout_names_the_credential_source() {
@@ -1348,14 +1359,11 @@ mod tests {
         )
         .unwrap();
         let config = config.to_str().unwrap();
-        let target = crate::config::Config::default()
-            .resolve("123456789012.dkr.ecr.us-east-1.amazonaws.com")
-            .unwrap()
-            .unwrap();
         let doing = |vars: &[(&str, &str)]| {
             let mut all = vec![("AWS_CONFIG_FILE", config), ("HOME", "/nonexistent")];
             all.extend_from_slice(vars);
-            credentials_doing(&target, &MapEnv::new(&all))
+            let env = MapEnv::new(&all);
+            credentials_doing(&resolved_in(&env), &env)
         };
         assert_eq!(
             doing(&[("AWS_PROFILE", "proc")]),

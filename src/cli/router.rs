@@ -114,7 +114,6 @@ impl Store for Router<'_> {
 mod tests {
     use super::*;
     use crate::authorization::Token;
-    use crate::config::Target;
     use crate::deadline::Deadline;
     use crate::env::MapEnv;
     use crate::fallback::FallbackError;
@@ -132,7 +131,7 @@ mod tests {
     }
 
     impl TokenSource for Fake {
-        fn fetch(&self, _: &Target) -> Result<Token, TokenError> {
+        fn fetch(&self, _: &crate::resolve::Resolved) -> Result<Token, TokenError> {
             self.calls.set(self.calls.get() + 1);
             Ok(Token::for_test("minted", crate::clock::now_ms(), 3_600_000))
         }

@@ -12,7 +12,7 @@
 //! payload cannot be read is keyed on a hash of the whole token instead.
 
 use crate::authorization::Token;
-use crate::config::Target;
+use crate::resolve::Resolved;
 use crate::secret::Secret;
 use crate::token::{AwsTokenSource, TokenError, TokenSource};
 use aws_config::{BehaviorVersion, Region};
@@ -164,8 +164,8 @@ pub struct ServiceAccountTokenSource {
 }
 
 impl TokenSource for ServiceAccountTokenSource {
-    fn fetch(&self, target: &Target) -> Result<Token, TokenError> {
-        self.inner.fetch(target)
+    fn fetch(&self, resolved: &Resolved) -> Result<Token, TokenError> {
+        self.inner.fetch(resolved)
     }
 
     fn identity(&self) -> Option<String> {

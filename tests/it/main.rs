@@ -32,5 +32,6 @@ mod logging;
 mod man_and_completions;
 mod messages;
 mod protocol;
+mod resolve_once;
 mod secrets;
 mod torture;
