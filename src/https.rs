@@ -35,14 +35,13 @@ pub fn client() -> SharedHttpClient {
 }
 
 /// The SDK's timeouts for any AWS call that must end within `budget` (what is left of the
-/// request's bound): a connection gets 3 seconds, an attempt at least half the budget (so a
-/// retry can still fit), the whole operation the budget. One rule for ECR, STS and the
-/// kubelet mode's web identity, so a slow endpoint is given up on the same way everywhere.
-pub(crate) fn timeouts(budget: std::time::Duration) -> aws_config::timeout::TimeoutConfig {
-    use std::time::Duration;
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3).min(budget))
-        .operation_attempt_timeout(budget.min(Duration::from_secs(5)).max(budget / 2))
-        .operation_timeout(budget)
-        .build()
+/// request's bound): a connection gets 3 seconds, the whole operation the budget. One rule
+/// for ECR, STS and the kubelet mode's web identity, so a slow endpoint is given up on the
+/// same way everywhere; a caller that retries adds its attempt timeout to the builder.
+pub(crate) fn timeouts(budget: std::time::Duration) -> aws_config::timeout::TimeoutConfigBuilder {
+    let mut timeouts = aws_config::timeout::TimeoutConfig::builder();
+    timeouts
+        .set_connect_timeout(Some(std::time::Duration::from_secs(3).min(budget)))
+        .set_operation_timeout(Some(budget));
+    timeouts
 }

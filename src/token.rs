@@ -628,7 +628,10 @@ impl AwsTokenSource {
         let target = &resolved.target;
         let region = Region::new(target.api_region().to_string());
         let budget = self.deadline.work_left();
-        let timeouts = crate::https::timeouts(budget);
+        // Three attempts: each gets at least half the budget, so one retry can still fit.
+        let timeouts = crate::https::timeouts(budget)
+            .operation_attempt_timeout(budget.min(Duration::from_secs(5)).max(budget / 2))
+            .build();
         let settings = &target.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(crate::https::client())

@@ -196,7 +196,7 @@ impl ProvideCredentials for WebIdentity {
 impl WebIdentity {
     async fn assume(&self) -> provider::Result {
         let budget = self.deadline.work_left();
-        let timeouts = crate::https::timeouts(budget);
+        let timeouts = crate::https::timeouts(budget).build();
         // AssumeRoleWithWebIdentity is unsigned: the token is the credential. The loader still
         // honours AWS_ENDPOINT_URL_STS and the shared config's endpoint settings.
         let config = aws_config::defaults(BehaviorVersion::latest())
