@@ -455,19 +455,23 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
             Err(crate::dirs::NoCacheDir::Disabled) => CacheCheck::Disabled,
             Err(why) => CacheCheck::Unavailable(why.to_string()),
             // The lookup found none a moment ago; the environment does not change.
-            Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.display())),
+            Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.dir.display())),
         };
     };
     let (target, key) = match lookup.target(host) {
         Ok(found) => found,
         Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
+    // The environment does not change: the rule that chose the lookup's directory.
+    let rule =
+        crate::dirs::cache_location(env).map_or_else(|e| e.to_string(), |l| l.rule.describe());
     if let Err(why) = cache.probe() {
-        return CacheCheck::Unusable(why.to_string());
+        return CacheCheck::Unusable(format!("{why} (directory from {rule})"));
     }
     let entry = crate::lookup::read_own(cache, &key);
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
+        rule,
         hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
         state: entry_state(entry, lookup.clock.now_ms()),
         scope: crate::identity::describe_scope(&target),
