@@ -80,6 +80,9 @@ pub struct Target {
     /// FIPS and dual-stack as the AWS settings ask for them, filled in with `endpoint`; the
     /// host's form adds to it ([`crate::endpoint::variant`]).
     pub requested: crate::endpoint::Variant,
+    /// The CA bundle every AWS call of a fetch trusts, filled in with `endpoint`
+    /// ([`crate::https::ca_bundle`]); `None`: the system's trust store.
+    pub ca_bundle: Option<crate::https::CaBundle>,
 }
 
 /// An explicitly configured endpoint and where it was configured.
@@ -269,6 +272,7 @@ impl Config {
             }),
             endpoint: None,
             requested: Default::default(),
+            ca_bundle: None,
         }))
     }
 }

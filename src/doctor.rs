@@ -254,6 +254,7 @@ fn details(
         },
         region: target.api_region().to_string(),
         endpoint,
+        ca_bundle: target.ca_bundle.as_ref().map(|b| b.to_string()),
         cache,
         fetch,
     }

@@ -85,6 +85,7 @@ pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), 
     let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
     target.endpoint = crate::endpoint::configured(&target, &profiles)?;
     target.requested = crate::endpoint::requested(&profiles);
+    target.ca_bundle = crate::https::ca_bundle(env, &profiles);
     let key = cache_key(&target, env, &profiles);
     Ok((target, key))
 }

@@ -148,7 +148,7 @@ fn respond(env: &dyn Env, input: &[u8], deadline: Deadline) -> Result<String, Ku
                 token,
                 &request.service_account_annotations,
             )?;
-            lookup.get(host, &account.token_source(node, target.api_region()))
+            lookup.get(host, &account.token_source(node, &target))
         }
     };
     let credential = result.map_err(|e| match e {

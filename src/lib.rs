@@ -27,7 +27,7 @@
 //! - [`platform`]: every call only a unix system answers (modes, owners, signals, `/proc`);
 //! - [`deadline`]: the hard bound on a whole request, and the watchdog that keeps it;
 //! - [`token`]: GetAuthorizationToken through the AWS SDK (the only async, networked part);
-//! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
+//! - [`https`]: the HTTPS client (rustls on ring) every AWS call uses, and its CA bundle;
 //! - [`log`]: `DOCKER_CREDENTIAL_ECR_LOG`, the `tracing` subscriber for our events and the SDK's;
 //! - [`text`]: one-line messages, and futures that need no runtime;
 //! - [`secret`]: a password type that cannot be printed by accident;
@@ -50,7 +50,7 @@ pub mod env;
 pub mod fallback;
 pub mod front;
 pub mod fsutil;
-mod https;
+pub mod https;
 pub mod identity;
 pub mod kubelet;
 pub mod log;

@@ -73,9 +73,27 @@ pub enum TokenError {
     },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
+    /// `AWS_CA_BUNDLE` or the profile's `ca_bundle` names no usable bundle.
+    #[error(transparent)]
+    CaBundle(#[from] crate::https::BundleError),
     /// The environment or the files choose no usable source (see `credentials::plan`).
     #[error(transparent)]
     Choice(#[from] crate::credentials::ChoiceError),
+}
+
+impl TokenError {
+    /// A failure because the server's certificate was not trusted, with what fixes it
+    /// ([`crate::https::unknown_issuer_hint`]).
+    fn with_tls_hint(mut self, bundle: Option<&crate::https::CaBundle>) -> TokenError {
+        if let TokenError::Network { detail, .. }
+        | TokenError::NoCredentials { detail, .. }
+        | TokenError::AssumeRole { detail, .. } = &mut self
+            && let Some(hint) = crate::https::unknown_issuer_hint(detail, bundle)
+        {
+            *detail = format!("{detail}; {hint}");
+        }
+        self
+    }
 }
 
 fn role_name(role: &Option<String>) -> String {
@@ -328,6 +346,7 @@ impl TokenSource for AwsTokenSource {
                 },
                 other => with_profile_role(other, target),
             })
+            .map_err(|e| e.with_tls_hint(target.ca_bundle.as_ref()))
     }
 }
 
@@ -624,7 +643,7 @@ impl AwsTokenSource {
             .build();
         let settings = &target.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(crate::https::client())
+            .http_client(crate::https::client(target.ca_bundle.as_ref())?)
             .region(region.clone())
             .timeout_config(timeouts)
             .retry_config(RetryConfig::standard().with_max_attempts(3));

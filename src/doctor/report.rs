@@ -73,6 +73,8 @@ pub struct Details {
     pub region: String,
     /// The API endpoint and where it comes from.
     pub endpoint: (String, String),
+    /// The CA bundle AWS calls trust ([`crate::https::ca_bundle`]), when one is set.
+    pub ca_bundle: Option<String>,
     pub cache: CacheCheck,
     pub fetch: FetchCheck,
 }
@@ -389,6 +391,10 @@ fn render_details(lines: &mut Lines, d: &Details, routes: &[Route], now: u64) {
     }
     let api = format!("{} ({}), region {}", d.endpoint.0, d.endpoint.1, d.region);
     lines.line(Mark::Info, "api", &api);
+    if let Some(bundle) = &d.ca_bundle {
+        let trust = format!("CA bundle {bundle}: the only CAs that AWS calls trust");
+        lines.line(Mark::Info, "tls", &trust);
+    }
     let (mark, cache) = cache_line(&d.cache, now);
     lines.line(mark, "cache", &cache);
     if let CacheCheck::Entry { scope, hosts, .. } = &d.cache {
@@ -639,6 +645,7 @@ mod tests {
                 "https://api.ecr.eu-west-1.amazonaws.com".into(),
                 "SDK default".into(),
             ),
+            ca_bundle: None,
             cache: CacheCheck::Entry {
                 path: "/c/abc.json".into(),
                 rule: "AWS_ECR_CACHE_DIR".into(),
