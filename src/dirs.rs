@@ -85,9 +85,9 @@ pub enum NoCacheDir {
     Disabled,
     #[error("{CACHE_DIR_VAR}={0} is not an absolute path, so nothing is cached")]
     Relative(String),
-    #[error(
-        "no cache directory (HOME unset, no {SYSTEMD_CACHE_VAR}, not root; set {CACHE_DIR_VAR})"
-    )]
+    /// No usable HOME, and no unit directory or root's system cache either (or a `~` in
+    /// `AWS_ECR_CACHE_DIR` with no home to expand it to).
+    #[error("no cache directory (no usable HOME; set {CACHE_DIR_VAR} to an absolute path)")]
     NoHome,
 }
 
