@@ -302,3 +302,46 @@ fn a_bundle_that_cannot_be_read_fails_the_call_in_one_line() {
     }
     assert_eq!(sb.calls(), (0, 0));
 }
+
+/// The kubelet mode's AssumeRoleWithWebIdentity is an AWS call like the others: over TLS, it
+/// trusts the bundle too.
+#[test]
+fn the_kubelets_web_identity_trusts_the_bundle_too() {
+    use base64::Engine;
+    let Some(ca) = private_ca("the_kubelets_web_identity_trusts_the_bundle_too") else {
+        return;
+    };
+    let mut sb = ca.sandbox();
+    let sts = sb.emulator.endpoint().to_string();
+    sb.env("AWS_ENDPOINT_URL_STS", &sts)
+        .env("AWS_CA_BUNDLE", ca.ca());
+    let enc = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let now = now_secs() as u64;
+    // Shaped like the kubelet's service-account token (unsigned: moto does not verify it).
+    let token = format!(
+        "{}.{}.c2lnbmF0dXJl",
+        enc(serde_json::json!({"alg": "RS256"})),
+        enc(serde_json::json!({
+            "aud": ["sts.amazonaws.com"], "exp": now + 3600, "iat": now, "nbf": now,
+            "iss": "https://oidc.example", "sub": "system:serviceaccount:team:puller"
+        }))
+    );
+    let request = serde_json::json!({
+        "kind": "CredentialProviderRequest",
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+        "image": format!("{}/app:1", host()),
+        "serviceAccountToken": token,
+        "serviceAccountAnnotations": {
+            "eks.amazonaws.com/ecr-role-arn": "arn:aws:iam::210987654321:role/puller"
+        },
+    });
+    let out = sb.run(["kubelet"], &request.to_string());
+    assert!(out.status.success(), "{}", describe(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["auth"][host().as_str()]["password"],
+        private_password("210987654321")
+    );
+}
