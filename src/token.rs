@@ -83,11 +83,19 @@ pub enum TokenError {
 
 impl TokenError {
     /// A failure because the server's certificate was not trusted, with what fixes it
-    /// ([`crate::https::unknown_issuer_hint`]).
+    /// ([`crate::https::unknown_issuer_hint`]). Inside a credential provider (SSO, a web
+    /// identity) it is no missing credentials: the provider's endpoint was not trusted.
     fn with_tls_hint(mut self, bundle: Option<&crate::https::CaBundle>) -> TokenError {
-        if let TokenError::Network { detail, .. }
-        | TokenError::NoCredentials { detail, .. }
-        | TokenError::AssumeRole { detail, .. } = &mut self
+        if let TokenError::NoCredentials { detail, .. } = &self
+            && let Some(hint) = crate::https::unknown_issuer_hint(detail, bundle)
+        {
+            return TokenError::Network {
+                endpoint: "the AWS credential provider's endpoint (STS or SSO)".into(),
+                detail: format!("invalid peer certificate: UnknownIssuer; {hint}"),
+            };
+        }
+        if let TokenError::Network { detail, .. } | TokenError::AssumeRole { detail, .. } =
+            &mut self
             && let Some(hint) = crate::https::unknown_issuer_hint(detail, bundle)
         {
             *detail = format!("{detail}; {hint}");

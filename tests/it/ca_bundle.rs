@@ -344,4 +344,14 @@ fn the_kubelets_web_identity_trusts_the_bundle_too() {
         r["auth"][host().as_str()]["password"],
         private_password("210987654321")
     );
+    // Without it, the STS call is not trusted: said so, with the settings, not "no credentials".
+    sb.env_remove("AWS_CA_BUNDLE");
+    let out = sb.run(["kubelet"], &request.to_string());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot reach the AWS credential provider's endpoint (STS or SSO): invalid peer certificate: UnknownIssuer")
+            && err.contains("set AWS_CA_BUNDLE or ca_bundle in the AWS profile"),
+        "{err}"
+    );
 }
