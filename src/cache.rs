@@ -126,6 +126,9 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
+    /// A directory shared by every root process ([`crate::dirs::CacheRule::System`]): a mode
+    /// that lets others in is refused, not tightened, since others may have put files there.
+    private_only: bool,
 }
 
 /// The lock on one key, released when dropped (or when the process dies).
@@ -135,7 +138,18 @@ pub struct KeyLock {
 
 impl Cache {
     pub fn new(dir: PathBuf) -> Cache {
-        Cache { dir }
+        Cache {
+            dir,
+            private_only: false,
+        }
+    }
+
+    /// The cache at `location`, with the checks its rule calls for.
+    pub fn at(location: crate::dirs::CacheLocation) -> Cache {
+        Cache {
+            private_only: location.rule == crate::dirs::CacheRule::System,
+            dir: location.dir,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -286,7 +300,7 @@ impl Cache {
         let uid = platform::euid();
         match fs::symlink_metadata(&self.dir) {
             Ok(meta) => {
-                check_own_dir(&self.dir, &meta, uid)?;
+                self.check_own_dir(&meta, uid)?;
                 check_writable(&self.dir, &self.dir, platform::owner(&meta).0)?;
                 Ok(DirState::Ready)
             }
@@ -317,11 +331,37 @@ impl Cache {
             }
         }
         let meta = fs::symlink_metadata(&self.dir).map_err(io_err(&self.dir))?;
-        check_own_dir(&self.dir, &meta, uid)?;
+        self.check_own_dir(&meta, uid)?;
         // Whatever the umask made of it, or whoever loosened it: 0700.
         if platform::mode(&meta) & 0o777 != 0o700 {
             fs::set_permissions(&self.dir, platform::permissions(0o700))
                 .map_err(io_err(&self.dir))?;
+        }
+        Ok(())
+    }
+
+    /// An existing cache directory is used only if it is a real directory of the user running
+    /// us. A loose mode is tightened on the next write (see `ensure_dir`), unless it is not
+    /// ours, or the directory is private-only.
+    fn check_own_dir(&self, meta: &fs::Metadata, uid: u32) -> Result<(), Unusable> {
+        let path = &self.dir;
+        if !meta.is_dir() {
+            return Err(Unusable::NotADirectory { path: path.clone() });
+        }
+        let (owner, _) = platform::owner(meta);
+        if owner != uid {
+            return Err(Unusable::Foreign {
+                path: path.clone(),
+                owner,
+                uid,
+            });
+        }
+        let mode = platform::mode(meta) & 0o777;
+        if self.private_only && mode & 0o077 != 0 {
+            return Err(Unusable::NotPrivate {
+                path: path.clone(),
+                mode,
+            });
         }
         Ok(())
     }
@@ -477,6 +517,11 @@ pub enum Unusable {
         owner: u32,
         uid: u32,
     },
+    #[error(
+        "cache directory {} has mode {mode:04o}: the system cache must be private to root; chmod 0700 it",
+        path.display()
+    )]
+    NotPrivate { path: PathBuf, mode: u32 },
     #[error("cache directory {} cannot be written: {} (owned by uid {owner}): {detail}", path.display(), blocker.display())]
     NotWritable {
         path: PathBuf,
@@ -484,25 +529,6 @@ pub enum Unusable {
         owner: u32,
         detail: String,
     },
-}
-
-/// An existing cache directory is used only if it is a real directory of the user running us.
-/// A loose mode is tightened on the next write (see `ensure_dir`), unless it is not ours.
-fn check_own_dir(path: &Path, meta: &fs::Metadata, uid: u32) -> Result<(), Unusable> {
-    if !meta.is_dir() {
-        return Err(Unusable::NotADirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let (owner, _) = platform::owner(meta);
-    if owner != uid {
-        return Err(Unusable::Foreign {
-            path: path.to_path_buf(),
-            owner,
-            uid,
-        });
-    }
-    Ok(())
 }
 
 /// Whether this process may create files in `blocker` (the directory, or the ancestor it would

@@ -31,9 +31,47 @@ pub fn config_dir(env: &dyn Env) -> Option<PathBuf> {
     xdg(env, "XDG_CONFIG_HOME", ".config").map(|d| d.join(APP))
 }
 
-/// The token cache directory, or `None` when caching is disabled or there is no usable home.
-pub fn cache_dir(env: &dyn Env) -> Option<PathBuf> {
-    cache_location(env).ok()
+/// systemd's `CacheDirectory=`: the unit's cache directories, colon-separated.
+pub const SYSTEMD_CACHE_VAR: &str = "CACHE_DIRECTORY";
+
+/// root's cache when it has no home (the kubelet under systemd): shared by every root process
+/// on the machine, so it is used only if it is root's own and private (see [`CacheRule::System`]).
+/// The packages' `tmpfiles.d` entry creates it at boot; the helper creates it if missing.
+pub const SYSTEM_CACHE_DIR: &str = "/var/cache/docker-credential-ecr";
+
+/// Which rule chose the cache directory, for `doctor` and for the checks the directory gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheRule {
+    /// `$AWS_ECR_CACHE_DIR`.
+    Variable,
+    /// `$XDG_CACHE_HOME`, else `~/.cache`.
+    Home,
+    /// systemd's `$CACHE_DIRECTORY`, with no usable home.
+    Systemd,
+    /// [`SYSTEM_CACHE_DIR`]: root with no usable home and no unit cache directory. It must be
+    /// root-owned and private (0700): anything else is refused, not repaired.
+    System,
+}
+
+impl CacheRule {
+    /// The rule in words, as `doctor` names it ("directory from ...").
+    pub fn describe(self) -> String {
+        match self {
+            CacheRule::Variable => CACHE_DIR_VAR.to_string(),
+            CacheRule::Home => "XDG_CACHE_HOME, else HOME/.cache".to_string(),
+            CacheRule::Systemd => {
+                format!("the systemd unit's {SYSTEMD_CACHE_VAR} (no usable HOME)")
+            }
+            CacheRule::System => "the system cache (root with no usable HOME)".to_string(),
+        }
+    }
+}
+
+/// A cache directory and the rule that chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheLocation {
+    pub dir: PathBuf,
+    pub rule: CacheRule,
 }
 
 /// Why there is no cache directory: `get` serves tokens uncached, and `doctor` says this.
@@ -43,12 +81,20 @@ pub enum NoCacheDir {
     Disabled,
     #[error("{CACHE_DIR_VAR}={0} is not an absolute path, so nothing is cached")]
     Relative(String),
-    #[error("no cache directory (HOME unset)")]
+    /// No usable HOME, and no unit directory or root's system cache either (or a `~` in
+    /// `AWS_ECR_CACHE_DIR` with no home to expand it to).
+    #[error("no cache directory (no usable HOME; set {CACHE_DIR_VAR} to an absolute path)")]
     NoHome,
 }
 
-/// The token cache directory, or why there is none.
-pub fn cache_location(env: &dyn Env) -> Result<PathBuf, NoCacheDir> {
+/// The token cache directory and the rule that chose it, or why there is none.
+pub fn cache_location(env: &dyn Env) -> Result<CacheLocation, NoCacheDir> {
+    cache_location_as(env, crate::platform::euid())
+}
+
+/// [`cache_location`] for the effective user `euid`.
+pub(crate) fn cache_location_as(env: &dyn Env, euid: u32) -> Result<CacheLocation, NoCacheDir> {
+    let at = |dir: PathBuf, rule| Ok(CacheLocation { dir, rule });
     if env.flag(DISABLE_CACHE_VAR) {
         return Err(NoCacheDir::Disabled);
     }
@@ -60,11 +106,27 @@ pub fn cache_location(env: &dyn Env) -> Result<PathBuf, NoCacheDir> {
             crate::debug!("{CACHE_DIR_VAR} is not an absolute path: not caching");
             return Err(NoCacheDir::Relative(value));
         }
-        return Ok(dir.join(APP));
+        return at(dir.join(APP), CacheRule::Variable);
     }
-    xdg(env, "XDG_CACHE_HOME", ".cache")
-        .map(|d| d.join(APP))
-        .ok_or(NoCacheDir::NoHome)
+    if let Some(dir) = xdg(env, "XDG_CACHE_HOME", ".cache") {
+        return at(dir.join(APP), CacheRule::Home);
+    }
+    // A system service: systemd starts it with no HOME unless its unit sets `User=`. The first
+    // of the unit's directories (systemd always sets absolute ones); a subdirectory of ours,
+    // since the unit (the kubelet's, say) keeps its own files there too.
+    let unit_dir = env
+        .var(SYSTEMD_CACHE_VAR)
+        .and_then(|v| v.split(':').next().map(PathBuf::from))
+        .filter(|d| d.is_absolute());
+    if let Some(dir) = unit_dir {
+        return at(dir.join(APP), CacheRule::Systemd);
+    }
+    // Another user with no home has nowhere of its own to write: caching nothing is safer
+    // than a directory others could have made for it.
+    if euid == 0 {
+        return at(PathBuf::from(SYSTEM_CACHE_DIR), CacheRule::System);
+    }
+    Err(NoCacheDir::NoHome)
 }
 
 /// The engine beside the front at `front` (its file in the same directory), which the front
@@ -155,6 +217,11 @@ pub fn runtime_dir(env: &dyn Env) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The token cache directory, or `None` when caching is disabled or there is none.
+    fn cache_dir(env: &dyn Env) -> Option<PathBuf> {
+        cache_location(env).ok().map(|l| l.dir)
+    }
     use crate::env::MapEnv;
 
     #[test]
@@ -230,7 +297,11 @@ mod tests {
     fn no_usable_home_means_no_config_and_no_cache() {
         for home in ["/dev/null", "relative", "/nonexistent"] {
             let env = MapEnv::new(&[("HOME", home)]);
-            assert_eq!(cache_dir(&env), None, "{home}");
+            assert_eq!(
+                cache_location_as(&env, 1000),
+                Err(NoCacheDir::NoHome),
+                "{home}"
+            );
             assert_eq!(config_dir(&env), None, "{home}");
             assert_eq!(aws_config_file(&env), None, "{home}");
         }
@@ -241,10 +312,76 @@ mod tests {
             ("XDG_CONFIG_HOME", "relative"),
         ]);
         assert_eq!(
-            cache_dir(&env),
-            Some(PathBuf::from("/x/cache/docker-credential-ecr"))
+            cache_location_as(&env, 1000).map(|l| l.dir),
+            Ok(PathBuf::from("/x/cache/docker-credential-ecr"))
         );
         assert_eq!(aws_config_file(&env), Some(PathBuf::from("/x/aws")));
         assert_eq!(config_dir(&env), None);
+    }
+
+    /// A system service has no HOME: its unit's cache directory, else root's system cache;
+    /// another user without a home caches nothing. A usable home or the variable comes first.
+    #[test]
+    fn a_service_without_home_caches_in_the_units_or_the_system_directory() {
+        let loc = |pairs: &[(&str, &str)], euid| cache_location_as(&MapEnv::new(pairs), euid);
+        let at = |dir: &str, rule| {
+            Ok(CacheLocation {
+                dir: PathBuf::from(dir),
+                rule,
+            })
+        };
+        assert_eq!(
+            loc(&[], 0),
+            at("/var/cache/docker-credential-ecr", CacheRule::System)
+        );
+        assert_eq!(loc(&[], 1000), Err(NoCacheDir::NoHome));
+        let unit = [("CACHE_DIRECTORY", "/var/cache/kubelet:/var/cache/other")];
+        for euid in [0, 1000] {
+            assert_eq!(
+                loc(&unit, euid),
+                at(
+                    "/var/cache/kubelet/docker-credential-ecr",
+                    CacheRule::Systemd
+                )
+            );
+        }
+        // systemd sets absolute paths; anything else is not the unit's directory.
+        assert_eq!(
+            loc(&[("CACHE_DIRECTORY", "relative")], 0),
+            at(SYSTEM_CACHE_DIR, CacheRule::System)
+        );
+        assert_eq!(
+            loc(&[("CACHE_DIRECTORY", "relative")], 1000),
+            Err(NoCacheDir::NoHome)
+        );
+        assert_eq!(
+            loc(&[("AWS_ECR_CACHE_DIR", "/c"), unit[0]], 0),
+            at("/c/docker-credential-ecr", CacheRule::Variable)
+        );
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        assert_eq!(
+            loc(&[("HOME", h), unit[0]], 0).map(|l| l.rule),
+            Ok(CacheRule::Home)
+        );
+        assert_eq!(
+            loc(&[("AWS_ECR_DISABLE_CACHE", "1")], 0),
+            Err(NoCacheDir::Disabled)
+        );
+    }
+
+    /// The packages create the system cache at boot with the mode the helper demands of it.
+    #[test]
+    fn the_packages_tmpfiles_entry_makes_the_system_cache() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("packaging/tmpfiles.d/docker-credential-ecr.conf");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .collect();
+        let fields: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(fields, ["d", SYSTEM_CACHE_DIR, "0700", "root", "root", "-"]);
     }
 }

@@ -267,8 +267,10 @@ fn details(
         Err(e) => unreadable_files(e),
     };
     let named = whole
+        .as_ref()
         .ok()
         .and_then(|r| r.named_profile().map(str::to_string));
+    let ca_bundle = whole.ok().and_then(|r| r.ca_bundle).map(|b| b.to_string());
     let (cache, fetch) = match (lookup, conflict) {
         (Some(l), Some(conflict)) => (cache_check(l, host, env), FetchCheck::Skipped(conflict)),
         (Some(l), None) => as_get(l, host, env, steps, (&resolved, unresolved), named),
@@ -288,6 +290,7 @@ fn details(
         },
         region: target.api_region().to_string(),
         endpoint,
+        ca_bundle,
         cache,
         fetch,
     }
@@ -509,7 +512,7 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
             Err(crate::dirs::NoCacheDir::Disabled) => CacheCheck::Disabled,
             Err(why) => CacheCheck::Unavailable(why.to_string()),
             // The lookup found none a moment ago; the environment does not change.
-            Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.display())),
+            Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.dir.display())),
         };
     };
     let found = match lookup.target(host) {
@@ -517,12 +520,16 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
         Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
     let key = &found.key;
+    // The environment does not change: the rule that chose the lookup's directory.
+    let rule =
+        crate::dirs::cache_location(env).map_or_else(|e| e.to_string(), |l| l.rule.describe());
     if let Err(why) = cache.probe() {
-        return CacheCheck::Unusable(why.to_string());
+        return CacheCheck::Unusable(format!("{why} (directory from {rule})"));
     }
     let entry = crate::lookup::read_own(cache, key);
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
+        rule,
         hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
         state: entry_state(entry, lookup.clock.now_ms()),
         scope: crate::identity::describe_scope(&found.target, &found.api),

@@ -150,7 +150,7 @@ fn respond(ours: &crate::request::Request, input: &[u8]) -> Result<String, Kubel
                 token,
                 &request.service_account_annotations,
             )?;
-            lookup.get_resolved(&resolved, &account.token_source(node, resolved.region()))
+            lookup.get_resolved(&resolved, &account.token_source(node, &resolved))
         }
     };
     let credential = result.map_err(|e| match e {

@@ -37,7 +37,7 @@
 //! - `request`: one request's value (environment, answer form, deadline, watchdog handle),
 //!   which each entry point builds and passes down, and the process's part that `main` owns;
 //! - `token`: GetAuthorizationToken through the AWS SDK (the only async, networked part);
-//! - `https`: the HTTPS client (rustls on ring) every AWS call uses;
+//! - `https`: the HTTPS client (rustls on ring) every AWS call uses, and its CA bundle;
 //! - `log`: `DOCKER_CREDENTIAL_ECR_LOG`, the `tracing` subscriber for our events and the SDK's;
 //! - `text`: one-line messages, and futures that need no runtime;
 //! - `configure`: the `configure` command, which edits the clients' config files;

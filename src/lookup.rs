@@ -176,7 +176,7 @@ impl<'a> Lookup<'a> {
         Ok(Lookup {
             env,
             config: Config::load(env)?,
-            cache: crate::dirs::cache_dir(env).map(Cache::new),
+            cache: crate::dirs::cache_location(env).ok().map(Cache::at),
             clock,
             started_ms: clock.now_ms(),
             deadline: request.deadline,

@@ -29,6 +29,9 @@ pub struct Resolved {
     /// The AWS files as parsed for this host's profile: what the credential chain, the
     /// endpoint settings and `doctor`'s lines read, without parsing them again.
     pub profiles: Arc<Profiles>,
+    /// The CA bundle every AWS call of a fetch trusts ([`crate::https::ca_bundle`]): the
+    /// variable's, else the selected profile's; `None`, the system's trust store.
+    pub ca_bundle: Option<crate::https::CaBundle>,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -119,11 +122,13 @@ pub fn complete(target: Target, env: &dyn Env, files: &AwsFiles) -> Result<Resol
     let profiles = files.profiles(env, target.settings.profile.as_deref())?;
     let api = Api::of(&target, &profiles)?;
     let key = crate::identity::cache_key(&target, &api, env, &profiles);
+    let ca_bundle = crate::https::ca_bundle(env, &profiles);
     Ok(Resolved {
         target,
         api,
         key,
         profiles,
+        ca_bundle,
     })
 }
 

@@ -73,9 +73,35 @@ pub enum TokenError {
     },
     #[error("cannot start the AWS client: {0}")]
     Runtime(String),
+    /// `AWS_CA_BUNDLE` or the profile's `ca_bundle` names no usable bundle.
+    #[error(transparent)]
+    CaBundle(#[from] crate::https::BundleError),
     /// The environment or the files choose no usable source (see `credentials::plan`).
     #[error(transparent)]
     Choice(#[from] crate::credentials::ChoiceError),
+}
+
+impl TokenError {
+    /// A failure because the server's certificate was not trusted, with what fixes it
+    /// ([`crate::https::unknown_issuer_hint`]). Inside a credential provider (SSO, a web
+    /// identity) it is no missing credentials: the provider's endpoint was not trusted.
+    fn with_tls_hint(mut self, bundle: Option<&crate::https::CaBundle>) -> TokenError {
+        if let TokenError::NoCredentials { detail, .. } = &self
+            && let Some(hint) = crate::https::unknown_issuer_hint(detail, bundle)
+        {
+            return TokenError::Network {
+                endpoint: "the AWS credential provider's endpoint (STS or SSO)".into(),
+                detail: format!("invalid peer certificate: UnknownIssuer; {hint}"),
+            };
+        }
+        if let TokenError::Network { detail, .. } | TokenError::AssumeRole { detail, .. } =
+            &mut self
+            && let Some(hint) = crate::https::unknown_issuer_hint(detail, bundle)
+        {
+            *detail = format!("{detail}; {hint}");
+        }
+        self
+    }
 }
 
 fn role_name(role: &Option<String>) -> String {
@@ -330,6 +356,7 @@ impl TokenSource for AwsTokenSource {
                 },
                 other => with_profile_role(other, &resolved.profiles),
             })
+            .map_err(|e| e.with_tls_hint(resolved.ca_bundle.as_ref()))
     }
 }
 
@@ -634,7 +661,7 @@ impl AwsTokenSource {
             .build();
         let settings = &target.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(crate::https::client())
+            .http_client(crate::https::client(resolved.ca_bundle.as_ref())?)
             .region(region.clone())
             .timeout_config(timeouts)
             .retry_config(RetryConfig::standard().with_max_attempts(3));

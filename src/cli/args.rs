@@ -189,6 +189,14 @@ pub const ENV_VARS: &[EnvVar] = &[
         summary: "Put the token cache in DIR/docker-credential-ecr (shared with AWS's helper's variable; its cache.json is never touched)",
     },
     EnvVar {
+        name: crate::dirs::SYSTEMD_CACHE_VAR,
+        summary: "With no usable HOME (a systemd service): cache in its first directory's docker-credential-ecr; root with neither caches in /var/cache/docker-credential-ecr",
+    },
+    EnvVar {
+        name: crate::https::CA_BUNDLE_VAR,
+        summary: "PEM file of the CAs that AWS calls trust, instead of the system's (also ca_bundle in the AWS profile; the variable wins), as in the AWS CLI",
+    },
+    EnvVar {
         name: "AWS_ECR_DISABLE_CACHE",
         summary: "Set to 1 to fetch a token on every request",
     },

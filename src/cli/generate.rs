@@ -152,7 +152,7 @@ fn files(r: &mut Roff) {
     // The cache's line says what an entry is in the cache module's own words, so the page
     // cannot drift from the layout again.
     let cache = format!(
-        "The token cache: {}, in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set.",
+        "The token cache: {}, in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set. With no usable HOME (a system service), $CACHE_DIRECTORY/docker-credential-ecr, else for root /var/cache/docker-credential-ecr (which must be root's and 0700).",
         crate::cache::ENTRY_SCOPE
     );
     let (config, clients) = FILES.split_at(1);

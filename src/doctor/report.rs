@@ -73,6 +73,8 @@ pub struct Details {
     pub region: String,
     /// The API endpoint and where it comes from.
     pub endpoint: (String, String),
+    /// The CA bundle AWS calls trust ([`crate::https::ca_bundle`]), when one is set.
+    pub ca_bundle: Option<String>,
     pub cache: CacheCheck,
     pub fetch: FetchCheck,
 }
@@ -112,6 +114,8 @@ pub enum CacheCheck {
     Unusable(String),
     Entry {
         path: PathBuf,
+        /// The rule that chose the directory ([`crate::dirs::CacheRule::describe`]).
+        rule: String,
         state: EntryState,
         /// Which registries the entry serves ([`crate::identity::describe_scope`]).
         scope: String,
@@ -387,6 +391,10 @@ fn render_details(lines: &mut Lines, d: &Details, routes: &[Route], now: u64) {
     }
     let api = format!("{} ({}), region {}", d.endpoint.0, d.endpoint.1, d.region);
     lines.line(Mark::Info, "api", &api);
+    if let Some(bundle) = &d.ca_bundle {
+        let trust = format!("CA bundle {bundle}: the only CAs that AWS calls trust");
+        lines.line(Mark::Info, "tls", &trust);
+    }
     let (mark, cache) = cache_line(&d.cache, now);
     lines.line(mark, "cache", &cache);
     if let CacheCheck::Entry { scope, hosts, .. } = &d.cache {
@@ -464,9 +472,14 @@ fn cache_line(cache: &CacheCheck, now: u64) -> (Mark, String) {
             Mark::Warn,
             format!("cannot tell which entry a request would use: {why}"),
         ),
-        CacheCheck::Entry { path, state, .. } => {
+        CacheCheck::Entry {
+            path, state, rule, ..
+        } => {
             let (mark, what) = entry_state_line(state, now);
-            (mark, format!("{} ({what})", path.display()))
+            (
+                mark,
+                format!("{} ({what}); directory from {rule}", path.display()),
+            )
         }
     }
 }
@@ -632,8 +645,10 @@ mod tests {
                 "https://api.ecr.eu-west-1.amazonaws.com".into(),
                 "SDK default".into(),
             ),
+            ca_bundle: None,
             cache: CacheCheck::Entry {
                 path: "/c/abc.json".into(),
+                rule: "AWS_ECR_CACHE_DIR".into(),
                 state: EntryState::Token {
                     expires_ms: NOW + 11 * HOUR + 29 * 60_000,
                     fresh: true,
@@ -663,7 +678,7 @@ mod tests {
   ✓ credentials   environment (AWS_ACCESS_KEY_ID AKIA…MPLE)
   ·               resolved by the SDK in 2 ms (EnvironmentVariable, key AKIA…MPLE)
   · api           https://api.ecr.eu-west-1.amazonaws.com (SDK default), region eu-west-1
-  ✓ cache         /c/abc.json (token valid, expires in 11h29m)
+  ✓ cache         /c/abc.json (token valid, expires in 11h29m); directory from AWS_ECR_CACHE_DIR
   ·               shared by every private registry in eu-west-1 that this identity pulls from, via ecr.eu-west-1; it has answered 2 registries: {HOST}, 210987654321.dkr.ecr.eu-west-1.amazonaws.com
   ✓ docker        /home/u/.docker/config.json: credHelpers[\"{HOST}\"] = \"ecr\"
   ✓ token         cache hit in 1 ms, expires in 11h29m

@@ -137,7 +137,12 @@ impl ServiceAccount {
     /// A token source that fetches as this service account's role, on top of `node`'s settings
     /// (timeout; a config-file `role_arn` is chained after it). STS is called on a cache miss
     /// only, inside the token fetch.
-    pub fn token_source(self, node: AwsTokenSource, region: &str) -> ServiceAccountTokenSource {
+    pub fn token_source(
+        self,
+        node: AwsTokenSource,
+        resolved: &crate::resolve::Resolved,
+    ) -> ServiceAccountTokenSource {
+        let (region, ca_bundle) = (resolved.region(), resolved.ca_bundle.clone());
         let identity = self.identity();
         let session_name = self.session_name();
         let doing = format!(
@@ -150,6 +155,7 @@ impl ServiceAccount {
             token: self.token,
             region: region.to_string(),
             deadline: node.deadline,
+            ca_bundle,
         };
         ServiceAccountTokenSource {
             inner: node.with_credentials(SharedCredentialsProvider::new(provider), doing),
@@ -182,6 +188,8 @@ struct WebIdentity {
     token: Secret,
     region: String,
     deadline: crate::deadline::Deadline,
+    /// The bundle the fetch trusts: STS is an AWS call like the others.
+    ca_bundle: Option<crate::https::CaBundle>,
 }
 
 impl ProvideCredentials for WebIdentity {
@@ -200,7 +208,10 @@ impl WebIdentity {
         // AssumeRoleWithWebIdentity is unsigned: the token is the credential. The loader still
         // honours AWS_ENDPOINT_URL_STS and the shared config's endpoint settings.
         let config = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(crate::https::client())
+            .http_client(
+                crate::https::client(self.ca_bundle.as_ref())
+                    .map_err(CredentialsError::invalid_configuration)?,
+            )
             .region(Region::new(self.region.clone()))
             .no_credentials()
             .timeout_config(timeouts)

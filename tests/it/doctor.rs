@@ -325,7 +325,7 @@ fn an_unusable_cache_directory_is_explained() {
     assert_eq!(code, 0, "{text}");
     assert!(
         cache_line(&text).contains(&format!(
-            "cache directory {} is not a directory: every request calls the API",
+            "cache directory {} is not a directory (directory from AWS_ECR_CACHE_DIR): every request calls the API",
             sb.helper_cache_dir().display()
         )),
         "{text}"

@@ -95,7 +95,10 @@ fn an_empty_credentials_file_variable_means_the_default_file() {
 }
 
 /// HOME values that name no usable home: each still gets a token (from the environment's
-/// credentials), caches nothing, and creates nothing in the working directory.
+/// credentials), caches nothing under it, and creates nothing in the working directory. With
+/// no home, a system service's rule applies (issue 18): systemd's `CACHE_DIRECTORY`, set here
+/// so that root (whose next rule is the machine's own /var/cache) writes only in the sandbox;
+/// another user without either caches nothing (`hostile_state::home_unset_still_answers`).
 #[test]
 fn an_unusable_home_is_no_home_never_a_failure() {
     let work = tempfile::tempdir().unwrap();
@@ -108,9 +111,12 @@ fn an_unusable_home_is_no_home_never_a_failure() {
     for (what, home) in cases {
         let mut sb = Sandbox::new();
         // The HOME-derived locations, not the sandbox's explicit ones.
+        let unit_cache = sb.root().join("unit-cache");
+        std::fs::create_dir(&unit_cache).unwrap();
         sb.env_remove(ENV_CACHE_DIR)
             .env_remove("XDG_CACHE_HOME")
-            .env_remove("XDG_CONFIG_HOME");
+            .env_remove("XDG_CONFIG_HOME")
+            .env("CACHE_DIRECTORY", &unit_cache);
         match home {
             Some(h) => sb.env("HOME", h),
             None => sb.env_remove("HOME"),
@@ -123,7 +129,21 @@ fn an_unusable_home_is_no_home_never_a_failure() {
         let mut cmd = sb.cmd(["get"]);
         cmd.current_dir(work.path());
         assert!(run_cmd(cmd, &host()).status.success());
-        assert_eq!(sb.calls(), (2, 0), "HOME {what}: cached somewhere");
+        assert_eq!(sb.calls(), (1, 0), "HOME {what}: the unit's cache");
+        let entries = std::fs::read_dir(unit_cache.join(CACHE_SUBDIR))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json")
+            })
+            .count();
+        assert_eq!(
+            entries, 1,
+            "HOME {what}: the entry is in CACHE_DIRECTORY/{CACHE_SUBDIR}"
+        );
         assert_eq!(
             files_below(work.path()),
             Vec::<String>::new(),

@@ -467,3 +467,136 @@ fn a_silent_sts_is_named_with_the_service_accounts_role() {
         )
     );
 }
+
+/// Runs `steps` (shell lines) in a private mount namespace whose `/var/cache` is a fresh tmpfs,
+/// so the system cache is made there and never in the machine's own. Each `kubelet I` line in
+/// `steps` is a plugin run the way systemd starts the kubelet's plugins: `env -i`, root, no
+/// HOME, only the node's AWS variables; it reads `req.I` and writes `out.I`, `err.I` and
+/// `rc.I` in `dir`. `None` (after a loud skip) where namespaces or root are missing.
+fn in_fresh_var_cache(test: &str, sb: &Sandbox, dir: &std::path::Path, steps: &str) -> Option<()> {
+    if !is_root(test, "the system cache (root's own)") || !can_unshare_mounts(test) {
+        return None;
+    }
+    let script = format!(
+        r#"set -e
+mount -t tmpfs -o mode=0755 tmpfs /var/cache
+node_env() {{ env -i AWS_ACCESS_KEY_ID="$AKID" AWS_SECRET_ACCESS_KEY="$SECRET" \
+  AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="$ENDPOINT" "$@"; }}
+kubelet() {{ rc=0; node_env "$BIN" kubelet <"$DIR/req.$1" >"$DIR/out.$1" 2>"$DIR/err.$1" || rc=$?; echo $rc >"$DIR/rc.$1"; }}
+{steps}
+"#
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AKID", &sb.akid)
+        .env("SECRET", TEST_SECRET_KEY)
+        .env("ENDPOINT", sb.emulator.endpoint())
+        .env("BIN", BIN)
+        .env("DIR", dir)
+        .args(["-m", "sh", "-c", &script]);
+    let out = run_cmd(cmd, "");
+    assert!(out.status.success(), "{}", describe(&out));
+    Some(())
+}
+
+fn read_in(dir: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Issue 18: on a node the kubelet runs from its systemd unit as root with no HOME, and its
+/// plugin cached nothing: 8 images from 8 accounts of one region made 8 API calls. Run that
+/// way, the plugin caches in root's system directory, which it makes 0700, and one token of the
+/// node's identity serves all 8 registries; `doctor` names the rule that chose the directory.
+#[test]
+fn a_kubelet_started_by_systemd_without_home_caches_in_the_system_directory() {
+    let test = "a_kubelet_started_by_systemd_without_home_caches_in_the_system_directory";
+    let sb = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let hosts: Vec<String> = (1..=8)
+        .map(|d| private_host(&d.to_string().repeat(12), "eu-west-1"))
+        .collect();
+    for (i, host) in hosts.iter().enumerate() {
+        std::fs::write(
+            dir.path().join(format!("req.{i}")),
+            request(V1, &format!("{host}/team/app:{i}")),
+        )
+        .unwrap();
+    }
+    let steps = format!(
+        "for i in 0 1 2 3 4 5 6 7; do kubelet $i; done\n\
+         stat -c '%a %u' /var/cache/docker-credential-ecr >\"$DIR/mode\"\n\
+         node_env \"$BIN\" doctor {} >\"$DIR/doctor\" 2>&1 || true",
+        hosts[0]
+    );
+    if in_fresh_var_cache(test, &sb, dir.path(), &steps).is_none() {
+        return;
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        let (rc, err) = (
+            read_in(dir.path(), &format!("rc.{i}")),
+            read_in(dir.path(), &format!("err.{i}")),
+        );
+        assert_eq!((rc.trim(), err.as_str()), ("0", ""), "request {i}");
+        let r: Value = serde_json::from_str(&read_in(dir.path(), &format!("out.{i}"))).unwrap();
+        assert_eq!(
+            r["auth"][host.as_str()]["password"],
+            private_password(MOTO_ACCOUNT),
+            "the node's own token, for {host}"
+        );
+    }
+    assert_eq!(
+        sb.calls(),
+        (1, 0),
+        "one token for the region, from the cache 7 times"
+    );
+    assert_eq!(read_in(dir.path(), "mode").trim(), "700 0");
+    let doctor = read_in(dir.path(), "doctor");
+    assert!(
+        doctor.contains("/var/cache/docker-credential-ecr/")
+            && doctor.contains("directory from the system cache (root with no usable HOME)"),
+        "{doctor}"
+    );
+}
+
+/// The system cache is shared by every root process: one that others could write into, or
+/// that is not root's, is refused (every request calls the API) and left as it is.
+#[test]
+fn a_system_cache_that_is_not_private_to_root_is_refused() {
+    let test = "a_system_cache_that_is_not_private_to_root_is_refused";
+    let sb = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let host = private_host(MOTO_ACCOUNT, "eu-west-1");
+    for i in 0..4 {
+        std::fs::write(
+            dir.path().join(format!("req.{i}")),
+            request(V1, &format!("{host}/a:1")),
+        )
+        .unwrap();
+    }
+    let steps = "d=/var/cache/docker-credential-ecr\n\
+         mkdir -m 0777 $d; kubelet 0; kubelet 1; stat -c '%a %u' $d >\"$DIR/mode\"\n\
+         node_env \"$BIN\" doctor {HOST} >\"$DIR/doctor\" 2>&1 || true\n\
+         chmod 0700 $d; chown 4242 $d; kubelet 2; kubelet 3; ls -A $d >\"$DIR/files\"";
+    let steps = steps.replace("{HOST}", &host);
+    if in_fresh_var_cache(test, &sb, dir.path(), &steps).is_none() {
+        return;
+    }
+    for i in 0..4 {
+        assert_eq!(
+            read_in(dir.path(), &format!("rc.{i}")).trim(),
+            "0",
+            "request {i}"
+        );
+    }
+    // Four requests and doctor's own fetch, none cached.
+    assert_eq!(sb.calls(), (5, 0), "served uncached");
+    assert_eq!(read_in(dir.path(), "mode").trim(), "777 0", "not repaired");
+    assert_eq!(read_in(dir.path(), "files"), "", "nothing written there");
+    let doctor = read_in(dir.path(), "doctor");
+    assert!(
+        doctor.contains("has mode 0777: the system cache must be private to root; chmod 0700 it")
+            && doctor.contains("(directory from the system cache (root with no usable HOME))"),
+        "{doctor}"
+    );
+}

@@ -14,6 +14,7 @@ mod fuzz_checks;
 
 mod bad_input;
 mod botocore_identity;
+mod ca_bundle;
 mod configure;
 mod doctor;
 mod e2e_clients;
