@@ -57,7 +57,8 @@ pub fn ca_bundle(env: &dyn Env, profiles: &Profiles) -> Option<CaBundle> {
             source: CA_BUNDLE_VAR.to_string(),
         });
     }
-    profiles.ca_bundle().map(|path| CaBundle {
+    let in_profile = profiles.get(CA_BUNDLE_KEY).filter(|v| !v.is_empty());
+    in_profile.map(|path| CaBundle {
         path: PathBuf::from(path),
         source: format!("{CA_BUNDLE_KEY} of AWS profile {:?}", profiles.selected()),
     })

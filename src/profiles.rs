@@ -277,11 +277,6 @@ impl Profiles {
         self.sections.as_ref()?.get_profile(profile)?.get(key)
     }
 
-    /// The selected profile's `ca_bundle` (see [`crate::https::ca_bundle`]).
-    pub fn ca_bundle(&self) -> Option<&str> {
-        self.get(crate::https::CA_BUNDLE_KEY)
-            .filter(|v| !v.is_empty())
-    }
 
     pub fn has_profile(&self, profile: &str) -> bool {
         self.sections
