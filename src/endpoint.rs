@@ -166,6 +166,21 @@ pub fn key(target: &Target, api: &Api) -> String {
     format!("{service}-default fips={fips} dual_stack={dual_stack}")
 }
 
+/// The SDK's own endpoint rules of one of the two ECR crates (distinct types, no shared trait),
+/// for a region, FIPS and dual-stack: one macro, so the two cannot drift apart.
+macro_rules! sdk_rule {
+    ($sdk:ident, $region:expr, $fips:expr, $dual_stack:expr) => {{
+        use $sdk::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+        let params = Params::builder()
+            .region($region)
+            .use_fips($fips)
+            .use_dual_stack($dual_stack)
+            .build()
+            .map_err(|e| e.to_string())?;
+        ready(DefaultResolver::new().resolve_endpoint(&params))
+    }};
+}
+
 /// The URL a fetch for `target` calls: the explicit endpoint, else what the SDK's endpoint
 /// rules give for the registry's region, FIPS and dual-stack. Worked out without a runtime: the
 /// rules are a pure function, and their future is ready at once.
@@ -176,26 +191,8 @@ pub fn url(target: &Target, api: &Api) -> Result<String, String> {
     let region = target.api_region().to_string();
     let Variant { fips, dual_stack } = variant(target, api);
     match &target.registry {
-        Registry::Private(_) => {
-            use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            let params = Params::builder()
-                .region(region)
-                .use_fips(fips)
-                .use_dual_stack(dual_stack)
-                .build()
-                .map_err(|e| e.to_string())?;
-            ready(DefaultResolver::new().resolve_endpoint(&params))
-        }
-        Registry::Public => {
-            use aws_sdk_ecrpublic::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            let params = Params::builder()
-                .region(region)
-                .use_fips(fips)
-                .use_dual_stack(dual_stack)
-                .build()
-                .map_err(|e| e.to_string())?;
-            ready(DefaultResolver::new().resolve_endpoint(&params))
-        }
+        Registry::Private(_) => sdk_rule!(aws_sdk_ecr, region, fips, dual_stack),
+        Registry::Public => sdk_rule!(aws_sdk_ecrpublic, region, fips, dual_stack),
     }
 }
 

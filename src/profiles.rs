@@ -277,7 +277,6 @@ impl Profiles {
         self.sections.as_ref()?.get_profile(profile)?.get(key)
     }
 
-
     pub fn has_profile(&self, profile: &str) -> bool {
         self.sections
             .as_ref()

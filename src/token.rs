@@ -726,22 +726,32 @@ struct RawReply {
     expires_at: Option<aws_smithy_types::DateTime>,
 }
 
-impl TokenCall<'_> {
-    async fn ask_private(&self) -> Result<RawReply, TokenError> {
-        let mut builder = aws_sdk_ecr::config::Builder::from(self.config);
+/// ECR and ECR Public are separate SDK crates whose clients have the same shape but share no
+/// trait: one macro configures either and sends GetAuthorizationToken, so the two calls
+/// cannot drift apart.
+macro_rules! get_authorization_token {
+    ($call:expr, $sdk:ident) => {{
+        let call = $call;
+        let mut builder = $sdk::config::Builder::from(call.config);
         builder
-            .set_endpoint_url(self.url.clone())
-            .set_use_fips(Some(self.variant.fips))
-            .set_use_dual_stack(Some(self.variant.dual_stack));
-        let conf = builder.interceptor(self.reply_time.clone()).build();
-        let out = aws_sdk_ecr::Client::from_conf(conf)
+            .set_endpoint_url(call.url.clone())
+            .set_use_fips(Some(call.variant.fips))
+            .set_use_dual_stack(Some(call.variant.dual_stack));
+        let conf = builder.interceptor(call.reply_time.clone()).build();
+        $sdk::Client::from_conf(conf)
             .get_authorization_token()
             .send()
             .await
             .map_err(|e| {
                 let status = e.raw_response().map(|r| r.status().as_u16());
-                self.failure(&e, e.code(), e.message(), status)
-            })?;
+                call.failure(&e, e.code(), e.message(), status)
+            })
+    }};
+}
+
+impl TokenCall<'_> {
+    async fn ask_private(&self) -> Result<RawReply, TokenError> {
+        let out = get_authorization_token!(self, aws_sdk_ecr)?;
         let data = out
             .authorization_data()
             .first()
@@ -754,20 +764,7 @@ impl TokenCall<'_> {
     }
 
     async fn ask_public(&self) -> Result<RawReply, TokenError> {
-        let mut builder = aws_sdk_ecrpublic::config::Builder::from(self.config);
-        builder
-            .set_endpoint_url(self.url.clone())
-            .set_use_fips(Some(self.variant.fips))
-            .set_use_dual_stack(Some(self.variant.dual_stack));
-        let conf = builder.interceptor(self.reply_time.clone()).build();
-        let out = aws_sdk_ecrpublic::Client::from_conf(conf)
-            .get_authorization_token()
-            .send()
-            .await
-            .map_err(|e| {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                self.failure(&e, e.code(), e.message(), status)
-            })?;
+        let out = get_authorization_token!(self, aws_sdk_ecrpublic)?;
         let data = out
             .authorization_data()
             .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
