@@ -136,6 +136,32 @@ pub fn touch(path: &Path) -> io::Result<()> {
     file.set_modified(SystemTime::now())
 }
 
+/// Creates `dir` and whichever of its parents are missing, each mode 0700 whatever the umask:
+/// the XDG base directory specification asks 0700 of `~/.cache` and `~/.config`, a umask of 000
+/// would let any user replace what is inside them, and one of 0277 would leave them unwritable.
+/// Directories that exist already (a link to one included) are left as they are.
+pub fn create_private_dirs(dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut next = Some(dir);
+    while let Some(d) = next.filter(|d| !d.as_os_str().is_empty()) {
+        if fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        missing.push(d);
+        next = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        match platform::create_dir(d, 0o700, false) {
+            // Ours and new: the umask narrowed (or not) the mode it was made with.
+            Ok(()) => fs::set_permissions(d, platform::permissions(0o700))?,
+            // Made meanwhile by another process; whoever made it chose its mode.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// How [`stage`] makes the file that replaces another.
 #[derive(Debug, Clone, Copy)]
 pub struct NewFile {

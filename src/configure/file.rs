@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 /// docker creates `config.json` 0600: it may hold registry passwords.
 const NEW_FILE_MODE: u32 = 0o600;
-const NEW_DIR_MODE: u32 = 0o700;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -99,7 +98,7 @@ pub fn replace(current: &Current, new: &str) -> Result<Option<PathBuf>, FileErro
         _ => PathBuf::from("."),
     };
     if current.text.is_none() {
-        platform::create_dir(&dir, NEW_DIR_MODE, true).map_err(write_err(&dir))?;
+        crate::fsutil::create_private_dirs(&dir).map_err(write_err(&dir))?;
     }
     // Checked here as well as before the rename, so that a race caught early leaves no .bak.
     if !unchanged_since_read(current).map_err(write_err(path))? {

@@ -33,4 +33,5 @@ mod man_and_completions;
 mod messages;
 mod protocol;
 mod secrets;
+mod shared_machine;
 mod torture;

@@ -1,0 +1,81 @@
+//! Issue 19, a shared machine: what another local user, root with a user's HOME, and a hostile
+//! file cannot make the helper do. Each test acts out one finding of the review: directories
+//! created under a loose umask, `configure` run by root in a user's home, secrets in a dry
+//! run's diff, a fallback store found in the working directory, a config file others can write,
+//! and an identity a `credential_process` picks from a variable the cache key cannot see.
+
+use crate::common::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+fn host() -> String {
+    private_host(MOTO_ACCOUNT, "us-east-1")
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn write_script(path: &Path, body: &str) {
+    fs::write(path, body).unwrap();
+    set_mode(path, 0o755);
+}
+
+/// The helper under `umask <mask>`, with `args`.
+fn under_umask(sb: &Sandbox, mask: &str, args: &str, stdin: &str) -> std::process::Output {
+    let mut cmd = sb.command("sh");
+    cmd.args(["-c", &format!("umask {mask}; exec '{BIN}' {args}")]);
+    run_cmd(cmd, stdin)
+}
+
+// ---- 1. Directories the helper creates are 0700, parents included, whatever the umask.
+
+#[test]
+fn every_directory_the_helper_creates_is_private_whatever_the_umask() {
+    let mut sb = Sandbox::new();
+    // The default location, in a fresh home: ~/.cache/docker-credential-ecr.
+    sb.env_remove(ENV_CACHE_DIR).env_remove("XDG_CACHE_HOME");
+    let out = under_umask(&sb, "000", "get", &host());
+    assert!(out.status.success(), "{}", describe(&out));
+    let dot_cache = sb.home().join(".cache");
+    assert_eq!(mode(&dot_cache), 0o700, "~/.cache under umask 000");
+    assert_eq!(mode(&dot_cache.join(CACHE_SUBDIR)), 0o700);
+
+    // A deeper cache location: every level made is 0700, even under a umask that would leave
+    // the owner unable to write (0277) or others free to (000).
+    for mask in ["000", "277"] {
+        let mut sb = Sandbox::new();
+        let root = sb.root().join(format!("deep-{mask}"));
+        sb.env(ENV_CACHE_DIR, root.join("a/b"));
+        let out = under_umask(&sb, mask, "get", &host());
+        assert!(out.status.success(), "{}", describe(&out));
+        for dir in [root.clone(), root.join("a"), root.join("a/b")] {
+            assert_eq!(mode(&dir), 0o700, "umask {mask}: {}", dir.display());
+        }
+        assert_eq!(sb.calls(), (1, 0));
+        under_umask(&sb, mask, "get", &host());
+        assert_eq!(sb.calls(), (1, 0), "umask {mask}: the second get is a hit");
+    }
+}
+
+#[test]
+fn configure_creates_the_clients_directories_private_whatever_the_umask() {
+    let mut sb = Sandbox::new();
+    let docker = sb.root().join("new/docker");
+    sb.env("DOCKER_CONFIG", &docker)
+        .env(ENV_CONFIG, "/dev/null")
+        .env("PATH", "/usr/bin:/bin");
+    for mask in ["000", "277"] {
+        let out = under_umask(&sb, mask, &format!("configure {}", host()), "");
+        assert!(out.status.success(), "umask {mask}: {}", describe(&out));
+        for dir in [sb.root().join("new"), docker.clone()] {
+            assert_eq!(mode(&dir), 0o700, "umask {mask}: {}", dir.display());
+        }
+        fs::remove_dir_all(sb.root().join("new")).unwrap();
+    }
+}
