@@ -79,3 +79,47 @@ fn configure_creates_the_clients_directories_private_whatever_the_umask() {
         fs::remove_dir_all(sb.root().join("new")).unwrap();
     }
 }
+
+// ---- 3. `configure --dry-run` shows no stored secret.
+
+#[test]
+fn a_dry_runs_diff_redacts_every_stored_secret() {
+    let mut sb = Sandbox::new();
+    let docker = sb.root().join("docker");
+    fs::create_dir(&docker).unwrap();
+    let secrets = [
+        "dXNlcjpodW50ZXIy",
+        "pw-hunter2",
+        "idtok-hunter2",
+        "regtok-hunter2",
+    ];
+    // Every secret within the diff's three lines of context of the edit (`credsStore` gains a
+    // comma), one line per registry as some tools write them.
+    let config = format!(
+        "{{\n\t\"auths\": {{\n\t\t\"ghcr.io\": {{\"Auth\": \"{}\", \"identitytoken\": \"{}\", \"registrytoken\" : \"{}\"}},\n\t\t\"quay.io\": {{\"auth\": \"{}\", \"Password\": \"{}\"}}\n\t}},\n\t\"credsStore\": \"desktop\"\n}}\n",
+        secrets[0], secrets[2], secrets[3], secrets[0], secrets[1]
+    );
+    fs::write(docker.join("config.json"), &config).unwrap();
+    sb.env("DOCKER_CONFIG", &docker)
+        .env(ENV_CONFIG, "/dev/null")
+        .env("PATH", "/usr/bin:/bin");
+    let out = sb.run(["configure", "--dry-run", &host()], "");
+    assert!(out.status.success(), "{}", describe(&out));
+    let diff = stdout(&out);
+    assert!(
+        diff.contains(&format!("+\t\t\"{}\": \"ecr\"", host())),
+        "{diff}"
+    );
+    for secret in secrets {
+        assert!(!diff.contains(secret), "{secret} shown:\n{diff}");
+    }
+    assert!(diff.contains("\"auth\": \"<redacted>\""), "{diff}");
+    assert!(
+        diff.contains("\"registrytoken\" : \"<redacted>\""),
+        "{diff}"
+    );
+    assert_eq!(
+        fs::read_to_string(docker.join("config.json")).unwrap(),
+        config
+    );
+}
