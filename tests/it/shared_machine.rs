@@ -80,6 +80,84 @@ fn configure_creates_the_clients_directories_private_whatever_the_umask() {
     }
 }
 
+// ---- 2. `configure` as root in a user's home neither follows nor creates into it.
+
+const USER: u32 = 4242;
+
+fn give(path: &Path) {
+    std::os::unix::fs::lchown(path, Some(USER), Some(USER)).unwrap();
+}
+
+/// A home that belongs to `USER`, with `DOCKER_CONFIG` in it, for root to run `configure` with.
+fn users_home(sb: &mut Sandbox) -> PathBuf {
+    let home = sb.root().join("alice");
+    fs::create_dir(&home).unwrap();
+    set_mode(&home, 0o755);
+    give(&home);
+    sb.env("HOME", &home)
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env(ENV_CONFIG, "/dev/null")
+        .env("PATH", "/usr/bin:/bin");
+    home
+}
+
+fn assert_refused_for_the_user(out: &std::process::Output, path: &Path) {
+    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains(&format!("uid {USER}")), "{err}");
+    assert!(err.contains("sudo -u"), "says what to run instead: {err}");
+}
+
+#[test]
+fn configure_as_root_never_follows_a_users_link_into_a_root_only_file() {
+    let test = "configure_as_root_never_follows_a_users_link_into_a_root_only_file";
+    if !is_root(test, "root editing another user's config") {
+        return;
+    }
+    let mut sb = Sandbox::new();
+    let home = users_home(&mut sb);
+    let secret = sb.root().join("root-only.json");
+    fs::write(&secret, "{}\n").unwrap();
+    set_mode(&secret, 0o600);
+    let docker = home.join(".docker");
+    fs::create_dir(&docker).unwrap();
+    give(&docker);
+    let link = docker.join("config.json");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    give(&link);
+    let out = sb.run(["configure", &host()], "");
+    assert_refused_for_the_user(&out, &docker);
+    assert_eq!(fs::read_to_string(&secret).unwrap(), "{}\n");
+    assert!(!sb.root().join("root-only.json.bak").exists());
+}
+
+#[test]
+fn configure_as_root_creates_nothing_in_a_users_home() {
+    let test = "configure_as_root_creates_nothing_in_a_users_home";
+    if !is_root(test, "root editing another user's config") {
+        return;
+    }
+    let mut sb = Sandbox::new();
+    let home = users_home(&mut sb);
+    let out = sb.run(["configure", &host()], "");
+    assert_refused_for_the_user(&out, &home);
+    assert!(!home.join(".docker").exists(), "created ~/.docker as root");
+    // The user's own file is not root's to replace either (the directory is the user's).
+    let docker = home.join(".docker");
+    fs::create_dir(&docker).unwrap();
+    give(&docker);
+    fs::write(docker.join("config.json"), "{}\n").unwrap();
+    give(&docker.join("config.json"));
+    let out = sb.run(["configure", &host()], "");
+    assert_refused_for_the_user(&out, &docker);
+    assert_eq!(
+        fs::read_to_string(docker.join("config.json")).unwrap(),
+        "{}\n"
+    );
+}
+
 // ---- 3. `configure --dry-run` shows no stored secret.
 
 #[test]
