@@ -201,3 +201,89 @@ fn a_dry_runs_diff_redacts_every_stored_secret() {
         config
     );
 }
+
+// ---- 4. The fallback store: absolute PATH entries only, and a minimal environment.
+
+#[test]
+fn the_fallback_store_is_never_run_from_the_working_directory() {
+    let mut sb = Sandbox::new();
+    let cwd = sb.root().join("cwd");
+    fs::create_dir_all(cwd.join("rel")).unwrap();
+    let marker = sb.root().join("ran");
+    let body = format!(
+        "#!/bin/sh\necho \"$AWS_SECRET_ACCESS_KEY\" > '{}'\n",
+        marker.display()
+    );
+    write_script(&cwd.join("docker-credential-planted"), &body);
+    write_script(&cwd.join("rel/docker-credential-planted"), &body);
+    sb.config("config.toml", "fallback_store = \"planted\"\n");
+    for path in [
+        "/usr/bin:/bin:",
+        ":/usr/bin",
+        "/usr/bin::/bin",
+        "rel:/usr/bin",
+        ".:/bin",
+    ] {
+        sb.env("PATH", path);
+        let mut cmd = sb.cmd(["get"]);
+        cmd.current_dir(&cwd);
+        let out = run_cmd(cmd, "ghcr.io");
+        assert!(
+            !marker.exists(),
+            "PATH={path}: ran ./docker-credential-planted"
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(
+            stdout(&out).starts_with("cannot run the fallback store docker-credential-planted"),
+            "PATH={path}: {}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn the_fallback_store_gets_only_the_variables_it_needs() {
+    let mut sb = Sandbox::new();
+    let bin = sb.root().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let dump = sb.root().join("env.txt");
+    write_script(
+        &bin.join("docker-credential-dump"),
+        &format!(
+            "#!/bin/sh\nenv > '{}'\necho 'credentials not found in native keychain'\nexit 1\n",
+            dump.display()
+        ),
+    );
+    sb.config("config.toml", "fallback_store = \"dump\"\n");
+    sb.env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("AWS_SESSION_TOKEN", "session-hunter2")
+        .env("AWS_PROFILE", "prod")
+        .env("UNRELATED_SECRET", "hunter2")
+        .env("PASSWORD_STORE_DIR", "/store")
+        .env("GNUPGHOME", "/gnupg")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/bus")
+        .env("LC_ALL", "C.UTF-8");
+    let out = sb.get("ghcr.io");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let env = fs::read_to_string(&dump).unwrap();
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(n, _)| n)
+        .collect();
+    for kept in [
+        "PATH",
+        "HOME",
+        "PASSWORD_STORE_DIR",
+        "GNUPGHOME",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "LC_ALL",
+        "DOCKER_CREDENTIAL_ECR_FORWARDED",
+    ] {
+        assert!(names.contains(&kept), "{kept} missing:\n{env}");
+    }
+    for name in &names {
+        assert!(!name.starts_with("AWS_"), "{name} passed on:\n{env}");
+    }
+    assert!(!env.contains("hunter2"), "{env}");
+}
