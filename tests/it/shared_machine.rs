@@ -287,3 +287,59 @@ fn the_fallback_store_gets_only_the_variables_it_needs() {
     }
     assert!(!env.contains("hunter2"), "{env}");
 }
+
+// ---- 6. A config file others can write is refused.
+
+#[test]
+fn a_config_file_others_can_write_is_refused_naming_it() {
+    let mut sb = Sandbox::new();
+    let alias = "[[registry]]\nmatch = \"registry.example.com\"\naccount = \"123456789012\"\nregion = \"us-east-1\"\n";
+    let file = sb.config("config.toml", alias);
+    for loose in [0o666, 0o620, 0o602] {
+        set_mode(&file, loose);
+        let out = sb.get("registry.example.com");
+        assert_eq!(out.status.code(), Some(1), "{loose:o}: {}", describe(&out));
+        let answer = stdout(&out);
+        assert_eq!(answer.lines().count(), 1, "{answer}");
+        assert!(answer.contains(&file.display().to_string()), "{answer}");
+        assert!(answer.contains("writable by"), "{answer}");
+    }
+    assert_eq!(
+        sb.calls(),
+        (0, 0),
+        "a token was fetched for an alias others wrote"
+    );
+    set_mode(&file, 0o644);
+    assert!(sb.get("registry.example.com").status.success());
+
+    // A directory on its path that others can write: refused unless sticky (as /tmp is).
+    let dir = sb.root().join("shared");
+    fs::create_dir(&dir).unwrap();
+    let inside = dir.join("config.toml");
+    fs::write(&inside, alias).unwrap();
+    sb.env(ENV_CONFIG, &inside);
+    set_mode(&dir, 0o777);
+    let out = sb.get("registry.example.com");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains(&dir.display().to_string()),
+        "{}",
+        describe(&out)
+    );
+    set_mode(&dir, 0o1777);
+    assert!(sb.get("registry.example.com").status.success(), "sticky");
+
+    // The default path too: ~/.config/docker-credential-ecr/config.toml.
+    sb.env_remove(ENV_CONFIG);
+    let default = sb
+        .xdg_config_home()
+        .join("docker-credential-ecr/config.toml");
+    fs::create_dir_all(default.parent().unwrap()).unwrap();
+    fs::write(&default, alias).unwrap();
+    set_mode(&default, 0o664);
+    let out = sb.get("registry.example.com");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains(&default.display().to_string()));
+    let out = sb.run(["doctor", "registry.example.com"], "");
+    assert!(stdout(&out).contains("writable by"), "{}", describe(&out));
+}
