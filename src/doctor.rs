@@ -20,6 +20,7 @@ use crate::cache;
 use crate::config::{self, Config, Target};
 use crate::deadline::{self, Deadline};
 use crate::env::Env;
+use crate::identity::KeyVarsNote;
 use crate::lookup::Lookup;
 use crate::registry::{self, Registry};
 use crate::token::{AwsTokenSource, TokenError, TokenSource};
@@ -225,6 +226,7 @@ fn details(
     let source = AwsTokenSource::from_env(env, deadline);
     let profiles = crate::profiles::Profiles::load(env, target.settings.profile.as_deref()).ok();
     let mut detected = credentials::detect(env, &target.settings, profiles.as_ref());
+    note_key_vars(env, profiles.as_ref(), &mut detected);
     let endpoint = endpoint(&target, profile_problem.as_deref());
     detected.problems.extend(profile_problem);
     let (resolved, unresolved) = resolve_credentials(&source, &target);
@@ -256,6 +258,22 @@ fn details(
         endpoint,
         cache,
         fetch,
+    }
+}
+
+/// What the cache key holds beyond the files (`DOCKER_CREDENTIAL_ECR_KEY_VARS`), or the limit
+/// where a credential_process or a container endpoint may choose an identity unseen.
+fn note_key_vars(
+    env: &dyn Env,
+    profiles: Option<&crate::profiles::Profiles>,
+    detected: &mut credentials::Source,
+) {
+    match crate::identity::key_vars_note(env, profiles) {
+        Some(KeyVarsNote::Keyed(note)) => {
+            detected.description = format!("{}; {note}", detected.description);
+        }
+        Some(KeyVarsNote::Blind(limit)) => detected.problems.push(limit),
+        None => {}
     }
 }
 

@@ -343,3 +343,57 @@ fn a_config_file_others_can_write_is_refused_naming_it() {
     let out = sb.run(["doctor", "registry.example.com"], "");
     assert!(stdout(&out).contains("writable by"), "{}", describe(&out));
 }
+
+// ---- 8. An identity chosen outside the hashed files: keyed by the variables named.
+
+const TENANT_VAR: &str = "DOCKER_CREDENTIAL_ECR_KEY_VARS";
+
+/// A `credential_process` that picks its keys from `$TEAM`, as a multi-tenant runner's does:
+/// BRAVO's keys for `TEAM=bravo`, ALPHA's (the sandbox's own) otherwise.
+fn tenant_sandbox() -> (Sandbox, String, String) {
+    let mut sb = Sandbox::new();
+    let (alpha, bravo) = (sb.akid.clone(), unique_akid());
+    sb.emulator.set_account(&bravo, "210987654321");
+    sb.use_credential_process(&format!(
+        "if [ \"$TEAM\" = bravo ]; then echo '{{\"Version\":1,\"AccessKeyId\":\"{bravo}\",\"SecretAccessKey\":\"{TEST_SECRET_KEY}\"}}'; exit 0; fi"
+    ));
+    (sb, alpha, bravo)
+}
+
+#[test]
+fn tenants_chosen_by_a_variable_get_their_own_token_when_it_is_named() {
+    let (mut sb, alpha, bravo) = tenant_sandbox();
+    sb.env(TENANT_VAR, "TEAM,TENANT");
+    sb.env("TEAM", "alpha-team-name");
+    let a = sb.get_ok(&host());
+    assert_eq!(a["Secret"], private_password(MOTO_ACCOUNT).as_str());
+    sb.env("TEAM", "bravo");
+    let b = sb.get_ok(&host());
+    assert_eq!(
+        b["Secret"],
+        private_password("210987654321").as_str(),
+        "ALPHA's token served to BRAVO"
+    );
+    assert_eq!(sb.emulator.calls(&bravo), (1, 0));
+    sb.env("TEAM", "alpha-team-name");
+    sb.get_ok(&host());
+    assert_eq!(sb.emulator.calls(&alpha), (1, 0), "alpha's entry kept");
+    // The values are hashed: neither the cache nor doctor shows them.
+    for f in cache_files(&sb, "") {
+        let text = fs::read_to_string(&f).unwrap_or_default();
+        assert!(!text.contains("alpha-team-name"), "{}", f.display());
+    }
+    let out = sb.run(["doctor", &host()], "");
+    let report = stdout(&out);
+    assert!(!report.contains("alpha-team-name"), "{report}");
+    assert!(report.contains("TEAM, TENANT"), "{report}");
+}
+
+#[test]
+fn doctor_says_what_the_cache_key_cannot_see() {
+    let (sb, _, _) = tenant_sandbox();
+    let out = sb.run(["doctor", &host()], "");
+    let report = stdout(&out);
+    assert!(report.contains(TENANT_VAR), "{report}");
+    assert!(report.contains("credential_process"), "{report}");
+}
