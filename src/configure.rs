@@ -172,12 +172,7 @@ impl Run<'_> {
             let _ = write!(
                 out,
                 "{}",
-                diff::unified(
-                    &diff::redacted(old),
-                    &diff::redacted(&edit.text),
-                    &old_name,
-                    &path.display().to_string()
-                )
+                diff::unified(old, &edit.text, &old_name, &path.display().to_string())
             );
             return Ok(());
         }

@@ -9,14 +9,16 @@ const CONTEXT: usize = 3;
 /// correct) answer rather than keep the user waiting.
 const DEADLINE: Duration = Duration::from_secs(1);
 
-/// `--- old_name` / `+++ new_name` and `@@` hunks; empty when the texts are equal.
+/// `--- old_name` / `+++ new_name` and `@@` hunks; empty when the texts are equal. Secrets are
+/// shown [`redacted`], in context lines as in changed ones.
 pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     if old == new {
         return String::new();
     }
+    let (old, new) = (redacted(old), redacted(new));
     similar::TextDiff::configure()
         .timeout(DEADLINE)
-        .diff_lines(old, new)
+        .diff_lines(&old, &new)
         .unified_diff()
         .context_radius(CONTEXT)
         .header(old_name, new_name)
