@@ -167,8 +167,10 @@ pub fn create_private_dirs(dir: &Path) -> io::Result<()> {
 pub struct NewFile {
     /// Set explicitly: the umask may have narrowed it (or a kept mode be wider than 0600).
     pub mode: u32,
-    /// `(uid, gid)` to give the file when it is not already ours: root editing a user's file
-    /// (`sudo docker-credential-ecr configure`) must leave it the user's.
+    /// `(uid, gid)` to give the file when it is not already ours: an edited file keeps its
+    /// owner and group (root editing its own file in a shared group, say). `configure` no longer
+    /// edits another user's file as root (it says to run as that user), so a file is not given
+    /// away to a user who could not have written it.
     pub owner: Option<(u32, u32)>,
     /// Whether [`Staged::commit`] also syncs the directory, so that the rename itself survives
     /// a crash. A user's config file needs it; a cache entry lost to a crash is only a miss.
