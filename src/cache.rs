@@ -321,7 +321,7 @@ impl Cache {
             }
             self.creatable_in(uid)?;
             if let Some(parent) = self.dir.parent() {
-                fs::create_dir_all(parent).map_err(io_err(parent))?;
+                crate::fsutil::create_private_dirs(parent).map_err(io_err(parent))?;
             }
             match platform::create_dir(&self.dir, 0o700, false) {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {

@@ -38,6 +38,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: crate::fsutil::ReadError,
     },
+    #[error("refusing config file {}: {why}", path.display())]
+    Unsafe { path: PathBuf, why: String },
     #[error("invalid config file {}, line {line}: {message}", path.display())]
     Invalid {
         path: PathBuf,
@@ -160,13 +162,28 @@ impl Config {
             return Ok(Config::default());
         };
         // Read on every request: a FIFO or /dev/zero named here must not hang or fill memory.
-        let text = crate::fsutil::read_text(
+        let contents = crate::fsutil::read_regular(
             &path,
             crate::fsutil::MAX_CONFIG_BYTES,
             crate::fsutil::Links::Follow,
         );
-        match text {
-            Ok(text) => Config::parse(&text, &path),
+        match contents {
+            Ok(contents) => {
+                check_only_owner_writes(&path, &contents.meta).map_err(|why| {
+                    ConfigError::Unsafe {
+                        path: path.clone(),
+                        why,
+                    }
+                })?;
+                let text = String::from_utf8(contents.bytes).map_err(|_| ConfigError::Read {
+                    path: path.clone(),
+                    source: crate::fsutil::ReadError::Io(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "it is not UTF-8 text",
+                    )),
+                })?;
+                Config::parse(&text, &path)
+            }
             Err(e) if e.is_not_found() && env.var(ENV_VAR).is_none() => Ok(Config::default()),
             Err(source) => Err(ConfigError::Read { path, source }),
         }
@@ -482,6 +499,51 @@ fn check_alias(host: &str, alias: bool, account: bool) -> Result<(), EntryError>
 }
 
 /// `*` matches exactly one DNS label, as in the kubelet's `matchImages`.
+/// ssh's rule for its own files: the config decides which host gets a token (an alias sends
+/// it anywhere), so a file that users other than its owner and root can write, or one in a
+/// directory they can write (unless sticky, as `/tmp` is, and owned by root or this user), is
+/// refused. Both the path as named and the file a link leads to are checked.
+fn check_only_owner_writes(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+    use crate::platform;
+    if platform::is_null_device(meta) {
+        return Ok(());
+    }
+    let file_owner = platform::owner(meta).0;
+    if platform::writable_by_others(meta) {
+        return Err(format!(
+            "it is writable by users other than its owner (mode {:04o}); run chmod go-w on it",
+            platform::mode(meta)
+        ));
+    }
+    let trusted = [0, platform::euid(), file_owner];
+    let real = std::fs::canonicalize(path).ok();
+    let named = path.is_absolute().then_some(path);
+    // Every request reads the config, hits included: a path without links is walked once.
+    let real = real.filter(|r| Some(r.as_path()) != named);
+    for file in named.into_iter().chain(real.as_deref()) {
+        for dir in file.ancestors().skip(1) {
+            let Ok(m) = std::fs::metadata(dir) else {
+                continue;
+            };
+            let owner = platform::owner(&m).0;
+            let sticky = platform::mode(&m) & 0o1000 != 0;
+            let d = dir.display();
+            if !trusted.contains(&owner) {
+                return Err(format!(
+                    "the directory {d} belongs to uid {owner}, not to the file's owner or root, and that user could replace the file; keep it in a directory of yours"
+                ));
+            }
+            if platform::writable_by_others(&m) && !sticky {
+                return Err(format!(
+                    "the directory {d} is writable by users other than its owner (mode {:04o}, not sticky), who could replace the file; run chmod go-w {d}, or move the file",
+                    platform::mode(&m)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn host_glob_matches(pattern: &str, host: &str) -> bool {
     let (p_host, p_port) = pattern.rsplit_once(':').unwrap_or((pattern, ""));
     let (h_host, h_port) = host.rsplit_once(':').unwrap_or((host, ""));

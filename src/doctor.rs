@@ -19,6 +19,7 @@ use crate::authorization::Token;
 use crate::cache;
 use crate::config::{self, Config, Target};
 use crate::env::Env;
+use crate::identity::KeyVarsNote;
 use crate::lookup::Lookup;
 use crate::registry::{self, Registry};
 use crate::request::{Process, Request};
@@ -260,6 +261,7 @@ fn details(
     let source = AwsTokenSource::new(&step);
     let profiles = whole.as_ref().ok().map(|r| &*r.profiles);
     let mut detected = credentials::detect(env, &target.settings, profiles);
+    note_key_vars(env, profiles, &mut detected);
     let endpoint = endpoint(&target, &api, profile_problem.as_deref());
     detected.problems.extend(profile_problem);
     let (resolved, unresolved) = match &whole {
@@ -293,6 +295,22 @@ fn details(
         ca_bundle,
         cache,
         fetch,
+    }
+}
+
+/// What the cache key holds beyond the files (`DOCKER_CREDENTIAL_ECR_KEY_VARS`), or the limit
+/// where a credential_process or a container endpoint may choose an identity unseen.
+fn note_key_vars(
+    env: &dyn Env,
+    profiles: Option<&crate::profiles::Profiles>,
+    detected: &mut credentials::Source,
+) {
+    match crate::identity::key_vars_note(env, profiles) {
+        Some(KeyVarsNote::Keyed(note)) => {
+            detected.description = format!("{}; {note}", detected.description);
+        }
+        Some(KeyVarsNote::Blind(limit)) => detected.problems.push(limit),
+        None => {}
     }
 }
 

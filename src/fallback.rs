@@ -54,7 +54,7 @@ pub enum FallbackError {
 
 /// The fallback helper the config file names.
 pub struct Fallback {
-    /// `docker-credential-<name>`, looked up on PATH as clients do.
+    /// `docker-credential-<name>`, looked up on PATH ([`find_on_path`]).
     pub program: String,
     /// The config file that names it, for messages.
     pub config: PathBuf,
@@ -63,7 +63,59 @@ pub struct Fallback {
     /// The request's line to the watchdog, told while the fallback runs.
     watchdog: crate::watchdog::Handle,
     forwarded: bool,
+    /// `PATH`, searched by [`find_on_path`]'s rule.
+    search_path: Option<String>,
+    /// What it runs with instead of this process's environment ([`CHILD_VARS`]).
+    child_env: Vec<(&'static str, String)>,
 }
+
+/// The variables a credential store needs, and only those: the AWS keys and the rest of the
+/// client's environment are none of its business. `pass` reads `PASSWORD_STORE_*` and runs
+/// gpg (`GNUPGHOME`, its agent, pinentry on a terminal or display); `secretservice` talks to
+/// the session bus; every helper may need its home, user, locale and temporary directory.
+pub const CHILD_VARS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TMPDIR",
+    "TZ",
+    "TERM",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LC_COLLATE",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_MONETARY",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_DATA_DIRS",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XAUTHORITY",
+    "GNUPGHOME",
+    "GPG_AGENT_INFO",
+    "GPG_TTY",
+    "PINENTRY_USER_DATA",
+    "PASSWORD_STORE_DIR",
+    "PASSWORD_STORE_KEY",
+    "PASSWORD_STORE_GPG_OPTS",
+    "PASSWORD_STORE_UMASK",
+    "PASSWORD_STORE_GIT",
+    "PASSWORD_STORE_SIGNING_KEY",
+    "PASSWORD_STORE_ENABLE_EXTENSIONS",
+    "PASSWORD_STORE_EXTENSIONS_DIR",
+    "PASSWORD_STORE_X_SELECTION",
+    "PASSWORD_STORE_CLIP_TIME",
+];
 
 impl Fallback {
     /// The fallback store the config file names, if any.
@@ -78,6 +130,11 @@ impl Fallback {
             deadline: request.deadline,
             watchdog: request.watchdog.clone(),
             forwarded: request.env.var(FORWARDED_VAR).is_some(),
+            search_path: request.env.var("PATH"),
+            child_env: CHILD_VARS
+                .iter()
+                .filter_map(|name| Some((*name, request.env.var(name)?)))
+                .collect(),
         })
     }
 
@@ -109,19 +166,33 @@ impl Fallback {
     /// `<program> <verb>`, in a process group of its own, so that a timeout kills whatever it
     /// started, too.
     fn start(&self, verb: Verb) -> Result<Child, FallbackError> {
-        let mut command = Command::new(&self.program);
+        let start_err = |source| FallbackError::Start {
+            program: self.program.clone(),
+            config: self.config.clone(),
+            source,
+        };
+        let file = find_on_path(&self.program, self.search_path.as_deref()).ok_or_else(|| {
+            start_err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not found in PATH (only its absolute directories are searched)",
+            ))
+        })?;
+        if is_this_program(&file) {
+            return Err(FallbackError::Loop {
+                config: self.config.clone(),
+            });
+        }
+        let mut command = Command::new(file);
         crate::platform::in_own_process_group(&mut command)
             .arg(verb.name())
+            .env_clear()
+            .envs(self.child_env.iter().map(|(k, v)| (k, v)))
             .env(FORWARDED_VAR, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|source| FallbackError::Start {
-                program: self.program.clone(),
-                config: self.config.clone(),
-                source: crate::deadline::name_the_limit(source, "a process"),
-            })
+            .map_err(|source| start_err(crate::deadline::name_the_limit(source, "a process")))
     }
 
     /// The helper's exit status and stdout, by `deadline`; past it, its group is killed.
@@ -205,6 +276,38 @@ impl Store for Fallback {
             program: self.program.clone(),
         })
     }
+}
+
+/// `program` in the first absolute directory of `path` that holds it as an executable file.
+/// Empty and relative entries are skipped, as Go's `exec.LookPath` refuses the current
+/// directory: execvp would run `./docker-credential-<name>` for `PATH=/usr/bin:`, with whatever
+/// the working directory holds.
+pub fn find_on_path(program: &str, path: Option<&str>) -> Option<PathBuf> {
+    std::env::split_paths(path?)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(program))
+        .find(|file| {
+            std::fs::metadata(file).is_ok_and(|m| m.is_file() && crate::platform::is_executable(&m))
+        })
+}
+
+/// Whether `file` is this program (the front or the engine, or a link to either): forwarding
+/// to it is a loop. Caught before it starts, since the minimal environment it would get may not
+/// name the config file that makes it forward again.
+fn is_this_program(file: &std::path::Path) -> bool {
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+    let (Some(file), Some(me)) = (
+        canonical(file),
+        std::env::current_exe().ok().and_then(|e| canonical(&e)),
+    ) else {
+        return false;
+    };
+    let ours = [crate::program::NAME, crate::program::ENGINE];
+    file == me
+        || (file.parent() == me.parent()
+            && file
+                .file_name()
+                .is_some_and(|n| ours.iter().any(|o| n == *o)))
 }
 
 /// Writes `input` to the child's stdin and reads its stdout (at most `MAX_OUTPUT` + 1 bytes),

@@ -94,17 +94,6 @@ pub fn read_regular(path: &Path, limit: u64, links: Links) -> Result<Contents, R
     Ok(Contents { bytes, meta })
 }
 
-/// Like [`read_regular`], for text.
-pub fn read_text(path: &Path, limit: u64, links: Links) -> Result<String, ReadError> {
-    let contents = read_regular(path, limit, links)?;
-    String::from_utf8(contents.bytes).map_err(|_| {
-        ReadError::Io(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "it is not UTF-8 text",
-        ))
-    })
-}
-
 /// Sets the modification time of a regular file of ours to now, creating it (mode 0600) if
 /// needed, without blocking and without following a link. Anything else in its place (a FIFO, a
 /// link, a directory) is removed first: `path` must name a file only this program writes.
@@ -136,13 +125,41 @@ pub fn touch(path: &Path) -> io::Result<()> {
     file.set_modified(SystemTime::now())
 }
 
+/// Creates `dir` and whichever of its parents are missing, each mode 0700 whatever the umask:
+/// the XDG base directory specification asks 0700 of `~/.cache` and `~/.config`, a umask of 000
+/// would let any user replace what is inside them, and one of 0277 would leave them unwritable.
+/// Directories that exist already (a link to one included) are left as they are.
+pub fn create_private_dirs(dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut next = Some(dir);
+    while let Some(d) = next.filter(|d| !d.as_os_str().is_empty()) {
+        if fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        missing.push(d);
+        next = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        match platform::create_dir(d, 0o700, false) {
+            // Ours and new: the umask narrowed (or not) the mode it was made with.
+            Ok(()) => fs::set_permissions(d, platform::permissions(0o700))?,
+            // Made meanwhile by another process; whoever made it chose its mode.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// How [`stage`] makes the file that replaces another.
 #[derive(Debug, Clone, Copy)]
 pub struct NewFile {
     /// Set explicitly: the umask may have narrowed it (or a kept mode be wider than 0600).
     pub mode: u32,
-    /// `(uid, gid)` to give the file when it is not already ours: root editing a user's file
-    /// (`sudo docker-credential-ecr configure`) must leave it the user's.
+    /// `(uid, gid)` to give the file when it is not already ours: an edited file keeps its
+    /// owner and group (root editing its own file in a shared group, say). `configure` no longer
+    /// edits another user's file as root (it says to run as that user), so a file is not given
+    /// away to a user who could not have written it.
     pub owner: Option<(u32, u32)>,
     /// Whether [`Staged::commit`] also syncs the directory, so that the rename itself survives
     /// a crash. A user's config file needs it; a cache entry lost to a crash is only a miss.

@@ -160,6 +160,7 @@ pub fn cache_key(target: &Target, api: &Api, env: &dyn Env, profiles: &Profiles)
             content.as_deref().unwrap_or("<unreadable>"),
         ));
     }
+    lines.extend(key_vars_line(env));
     if may_use_instance_metadata(env) {
         let machine: Vec<String> = MACHINE_FILES
             .iter()
@@ -169,6 +170,84 @@ pub fn cache_key(target: &Target, api: &Api, env: &dyn Env, profiles: &Profiles)
         lines.push(hashed("machine", &machine.join("\n")));
     }
     CacheKey::from_lines(&lines)
+}
+
+/// Names the variables that choose an identity where no file or variable the key hashes
+/// can see it: a `credential_process` script or a container credentials endpoint that picks
+/// a tenant's keys from `$TEAM`. Comma-separated; each variable's value goes into the key,
+/// hashed (a multi-tenant runner's tenants then never share an entry).
+pub const KEY_VARS_VAR: &str = "DOCKER_CREDENTIAL_ECR_KEY_VARS";
+
+/// The names [`KEY_VARS_VAR`] lists, in its order.
+pub fn key_vars(env: &dyn Env) -> Vec<String> {
+    env.var(KEY_VARS_VAR)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The key's line for [`KEY_VARS_VAR`]: the names as they are, the values only hashed (a
+/// tenant's name may itself be private, and the description is shown by `doctor`). An unset
+/// variable hashes apart from every value, the empty one included.
+fn key_vars_line(env: &dyn Env) -> Option<String> {
+    let names = key_vars(env);
+    if names.is_empty() {
+        return None;
+    }
+    let values: Vec<String> = names
+        .iter()
+        .map(|n| match env.var(n) {
+            // Quoted: a value holding a newline cannot pass for two variables.
+            Some(v) => format!("{n}={v:?}"),
+            None => n.clone(),
+        })
+        .collect();
+    Some(format!(
+        "{KEY_VARS_VAR}={} values.sha256={}",
+        names.join(","),
+        &sha256_hex(&values.join("\n"))[..16]
+    ))
+}
+
+/// What `doctor` says about an identity the key cannot see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyVarsNote {
+    /// [`KEY_VARS_VAR`] names variables: which ones key the identity.
+    Keyed(String),
+    /// A `credential_process` or a container endpoint may choose an identity by itself, and
+    /// nothing keys it: the limit, and the setting.
+    Blind(String),
+}
+
+/// Which [`KeyVarsNote`] applies, if any.
+pub fn key_vars_note(env: &dyn Env, profiles: Option<&Profiles>) -> Option<KeyVarsNote> {
+    let names = key_vars(env);
+    if !names.is_empty() {
+        return Some(KeyVarsNote::Keyed(format!(
+            "the cache key also holds {} ({KEY_VARS_VAR}; values hashed)",
+            names.join(", ")
+        )));
+    }
+    let process = profiles.is_some_and(|p| {
+        p.identity_lines()
+            .iter()
+            .any(|l| l.contains(".credential_process="))
+    });
+    let container = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
+        || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some();
+    let what = match (process, container) {
+        (true, _) => "a credential_process",
+        (false, true) => "a container credentials endpoint",
+        (false, false) => return None,
+    };
+    Some(KeyVarsNote::Blind(format!(
+        "the cache key cannot see an identity that {what} chooses by itself (from $TEAM, say): on a runner shared by tenants, set {KEY_VARS_VAR} to the variables that choose it"
+    )))
 }
 
 /// The source the chain starts from ([`crate::credentials::plan`], the fetch's own rule), or why
@@ -251,6 +330,26 @@ mod tests {
 
     fn key_of(target: &Target) -> CacheKey {
         resolve(target.clone(), &MapEnv::default())
+    }
+
+    #[test]
+    fn the_variables_named_to_key_an_identity_key_it_hashed() {
+        let vars = ("DOCKER_CREDENTIAL_ECR_KEY_VARS", " TEAM , TENANT,");
+        let alpha = key(&[vars, ("TEAM", "alpha-secret-name")]);
+        assert_ne!(alpha.id, key(&[vars, ("TEAM", "bravo")]).id);
+        assert_ne!(alpha.id, key(&[vars]).id, "unset is a value of its own");
+        assert_ne!(key(&[vars]).id, key(&[vars, ("TEAM", "TEAM")]).id);
+        assert_ne!(alpha.id, key(&[("TEAM", "alpha-secret-name")]).id);
+        // Unnamed, a variable is not part of the key: the documented limit.
+        assert_eq!(key(&[("TEAM", "a")]).id, key(&[("TEAM", "b")]).id);
+        assert!(!alpha.description.contains("alpha-secret-name"));
+        assert!(
+            alpha
+                .description
+                .contains("DOCKER_CREDENTIAL_ECR_KEY_VARS=TEAM,TENANT values.sha256="),
+            "{}",
+            alpha.description
+        );
     }
 
     #[test]

@@ -205,6 +205,10 @@ pub const ENV_VARS: &[EnvVar] = &[
         summary: "Per-registry config file (default: ~/.config/docker-credential-ecr/config.toml)",
     },
     EnvVar {
+        name: crate::identity::KEY_VARS_VAR,
+        summary: "Comma-separated variables that choose the identity outside the AWS files (a credential_process reading $TEAM): their values key the cache, hashed",
+    },
+    EnvVar {
         name: crate::deadline::TIMEOUT_VAR,
         summary: "Seconds a request may take, from reading it to the answer, whatever it waits for (default 10)",
     },

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 /// docker creates `config.json` 0600: it may hold registry passwords.
 const NEW_FILE_MODE: u32 = 0o600;
-const NEW_DIR_MODE: u32 = 0o700;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -25,6 +24,8 @@ pub enum FileError {
     Write { path: PathBuf, source: io::Error },
     #[error("{} is a symbolic link to a missing file; fix or remove the link", path.display())]
     DanglingLink { path: PathBuf },
+    #[error("{} belongs to uid {owner}, not to this user (uid {uid}): configure edits and creates only files of the user it runs as; run it as that user instead (sudo -u '#{owner}' -H {} configure ...)", path.display(), crate::program::NAME)]
+    Foreign { path: PathBuf, owner: u32, uid: u32 },
     #[error("{} changed while it was being edited (a client wrote it?); nothing was written, run the command again", path.display())]
     Raced { path: PathBuf },
 }
@@ -46,11 +47,14 @@ pub fn read(path: &Path) -> Result<Current, FileError> {
         path: path.to_path_buf(),
         source,
     };
+    check_not_foreign(path)?;
     let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     let real_path = if is_link {
-        fs::canonicalize(path).map_err(|_| FileError::DanglingLink {
+        let real = fs::canonicalize(path).map_err(|_| FileError::DanglingLink {
             path: path.to_path_buf(),
-        })?
+        })?;
+        check_not_foreign(&real)?;
+        real
     } else {
         path.to_path_buf()
     };
@@ -80,6 +84,38 @@ pub fn read(path: &Path) -> Result<Current, FileError> {
     }
 }
 
+/// The cache's rule, for root run with a user's HOME (`sudo -E`, `DOCKER_CONFIG`): never
+/// create or follow into files another user controls. The file (or link) at `path` and its
+/// directory, or for a file not there yet the nearest directory that is, must belong to this
+/// user or root. Otherwise a link the user planted leads root's edit (and its `.bak`) into a
+/// root-only file, and what root creates in the home is root's, which the user's docker then
+/// cannot read.
+fn check_not_foreign(path: &Path) -> Result<(), FileError> {
+    let uid = platform::euid();
+    let foreign = |p: &Path, meta: &fs::Metadata| {
+        let (owner, _) = platform::owner(meta);
+        (owner != uid && owner != 0).then(|| FileError::Foreign {
+            path: p.to_path_buf(),
+            owner,
+            uid,
+        })
+    };
+    if let Ok(meta) = fs::symlink_metadata(path)
+        && let Some(e) = foreign(path, &meta)
+    {
+        return Err(e);
+    }
+    let found = path
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+        .find_map(|d| fs::metadata(d).ok().map(|m| (d, m)));
+    match found.and_then(|(dir, meta)| foreign(dir, &meta)) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Where the previous text is kept.
 pub fn backup_path(real_path: &Path) -> PathBuf {
     let mut name = real_path.file_name().unwrap_or_default().to_os_string();
@@ -99,7 +135,7 @@ pub fn replace(current: &Current, new: &str) -> Result<Option<PathBuf>, FileErro
         _ => PathBuf::from("."),
     };
     if current.text.is_none() {
-        platform::create_dir(&dir, NEW_DIR_MODE, true).map_err(write_err(&dir))?;
+        crate::fsutil::create_private_dirs(&dir).map_err(write_err(&dir))?;
     }
     // Checked here as well as before the rename, so that a race caught early leaves no .bak.
     if !unchanged_since_read(current).map_err(write_err(path))? {

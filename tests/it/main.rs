@@ -35,4 +35,5 @@ mod messages;
 mod protocol;
 mod resolve_once;
 mod secrets;
+mod shared_machine;
 mod torture;
