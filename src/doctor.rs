@@ -80,29 +80,16 @@ pub fn diagnose(hosts: &[&str], process: &Process, env: &dyn Env, program: &str)
         Err(e) => ConfigCheck::Invalid(e.to_string()),
     };
     let inputs: Vec<String> = if hosts.is_empty() {
-        let mut routed = clients.routed_hosts(&helper_name);
-        // Through credsStore, the registries docker has logged in to that this helper serves.
-        for key in clients.creds_store_hosts(&helper_name) {
-            let ours = lookup
-                .as_ref()
-                .is_ok_and(|l| matches!(l.registry(&key), Ok(Some(_))));
-            if ours && !routed.contains(&key) {
-                routed.push(key);
-            }
-        }
-        routed
+        routed_hosts(&clients, &helper_name, lookup.as_ref().ok())
     } else {
         hosts.iter().map(|h| h.to_string()).collect()
     };
     let nothing_routed = hosts.is_empty() && inputs.is_empty();
-    let mut searched = Vec::new();
-    if nothing_routed {
-        for file in std::iter::once(&clients.docker).chain(&clients.containers) {
-            if !searched.contains(&file.path) {
-                searched.push(file.path.clone());
-            }
-        }
-    }
+    let searched = if nothing_routed {
+        clients.searched()
+    } else {
+        Vec::new()
+    };
     let lookup = lookup.ok();
     // One read of the AWS files for the run, the lookup's (or, with no lookup, one of its own).
     let files = lookup
@@ -125,6 +112,19 @@ pub fn diagnose(hosts: &[&str], process: &Process, env: &dyn Env, program: &str)
             .map(|f| f.path.clone()),
         helper_name,
     }
+}
+
+/// The hosts the clients' files send to this helper: their `credHelpers` entries, then, through
+/// `credsStore`, the registries docker has logged in to that this helper serves.
+fn routed_hosts(clients: &ClientFiles, helper_name: &str, lookup: Option<&Lookup>) -> Vec<String> {
+    let mut routed = clients.routed_hosts(helper_name);
+    for key in clients.creds_store_hosts(helper_name) {
+        let ours = lookup.is_some_and(|l| matches!(l.registry(&key), Ok(Some(_))));
+        if ours && !routed.contains(&key) {
+            routed.push(key);
+        }
+    }
+    routed
 }
 
 /// Each step that may wait (loading the files, resolving a host's credentials, its token

@@ -65,6 +65,17 @@ impl ClientFiles {
         ClientFiles { docker, containers }
     }
 
+    /// Every file searched for routed hosts, each once.
+    pub fn searched(&self) -> Vec<PathBuf> {
+        let mut searched: Vec<PathBuf> = Vec::new();
+        for file in std::iter::once(&self.docker).chain(&self.containers) {
+            if !searched.contains(&file.path) {
+                searched.push(file.path.clone());
+            }
+        }
+        searched
+    }
+
     /// docker's file, when its `credsStore` sends every registry to helper `ours`.
     pub fn creds_store_file(&self, ours: &str) -> Option<&ClientFile> {
         match &self.docker.state {
