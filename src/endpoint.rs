@@ -23,19 +23,25 @@ pub fn service_id(registry: &Registry) -> &'static str {
 
 /// The explicit endpoint for `target`, if any.
 pub fn configured(target: &Target, profiles: &Profiles) -> Result<Option<Endpoint>, ProfileError> {
-    if let Some(url) = &target.settings.endpoint {
-        let source = match &target.source {
-            Some(at) => format!("config file entry ({at})"),
-            None => "config file entry".to_string(),
-        };
-        return Ok(Some(Endpoint {
-            url: url.clone(),
-            source,
-        }));
+    if let Some(endpoint) = from_entry(target) {
+        return Ok(Some(endpoint));
     }
     Ok(profiles
         .endpoint_override(service_id(&target.registry))?
         .map(|(url, source)| Endpoint { url, source }))
+}
+
+/// The endpoint the registry's config entry names: it wins over the SDK's rule.
+pub fn from_entry(target: &Target) -> Option<Endpoint> {
+    let url = target.settings.endpoint.as_ref()?;
+    let source = match &target.source {
+        Some(at) => format!("config file entry ({at})"),
+        None => "config file entry".to_string(),
+    };
+    Some(Endpoint {
+        url: url.clone(),
+        source,
+    })
 }
 
 /// FIPS and dual-stack: the variants of an AWS API endpoint that the SDK's rules choose among.

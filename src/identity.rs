@@ -81,12 +81,57 @@ impl CacheKey {
 /// Completes a target with what the environment and the AWS files decide (its explicit
 /// endpoint, the FIPS and dual-stack they ask for) and computes its cache key: the one place
 /// both are worked out, for `get`, the kubelet mode and `doctor`.
-pub fn resolve(mut target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
-    let profiles = Profiles::load(env, target.settings.profile.as_deref())?;
-    target.endpoint = crate::endpoint::configured(&target, &profiles)?;
-    target.requested = crate::endpoint::requested(&profiles);
-    let key = cache_key(&target, env, &profiles);
-    Ok((target, key))
+pub fn resolve(target: Target, env: &dyn Env) -> Result<(Target, CacheKey), ProfileError> {
+    let facts = file_facts(&target, env)?;
+    Ok(resolve_with(target, env, &facts))
+}
+
+/// Everything [`resolve`] takes from the AWS files, as plain values: what [`crate::keymemo`]
+/// remembers so that a hit need not parse the files again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileFacts {
+    /// The endpoint the SDK's rule names (`(url, where it was set)`), unless the registry's
+    /// config entry names one: that wins, and the files are not asked.
+    pub endpoint: Option<(String, String)>,
+    pub fips: bool,
+    pub dual_stack: bool,
+    /// The key's `source=` line.
+    pub source: String,
+    /// The key's lines for the selected profile's chain (none without one).
+    pub chain: Vec<String>,
+}
+
+/// Reads and parses the AWS files for `target` (only its config entry's profile and endpoint
+/// matter) and takes from them what the key and the target need.
+pub fn file_facts(target: &Target, env: &dyn Env) -> Result<FileFacts, ProfileError> {
+    let explicit = target.settings.profile.as_deref();
+    let profiles = Profiles::load(env, explicit)?;
+    let endpoint = match crate::endpoint::from_entry(target) {
+        Some(_) => None,
+        None => profiles.endpoint_override(crate::endpoint::service_id(&target.registry))?,
+    };
+    let requested = crate::endpoint::requested(&profiles);
+    Ok(FileFacts {
+        endpoint,
+        fips: requested.fips,
+        dual_stack: requested.dual_stack,
+        source: source_line(env, &profiles, explicit),
+        chain: chain_lines(&profiles),
+    })
+}
+
+/// [`resolve`] with the files' part already known.
+pub fn resolve_with(mut target: Target, env: &dyn Env, facts: &FileFacts) -> (Target, CacheKey) {
+    target.endpoint = crate::endpoint::from_entry(&target).or_else(|| {
+        let (url, source) = facts.endpoint.clone()?;
+        Some(crate::config::Endpoint { url, source })
+    });
+    target.requested = crate::endpoint::Variant {
+        fips: facts.fips,
+        dual_stack: facts.dual_stack,
+    };
+    let key = key_with(&target, env, facts);
+    (target, key)
 }
 
 /// What one token answers for: the first line of the cache key, so that every registry with
@@ -133,11 +178,37 @@ pub fn describe_scope(target: &Target) -> String {
 }
 
 pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKey {
+    let explicit = target.settings.profile.as_deref();
+    let facts = FileFacts {
+        endpoint: None,
+        fips: false,
+        dual_stack: false,
+        source: source_line(env, profiles, explicit),
+        chain: chain_lines(profiles),
+    };
+    key_with(target, env, &facts)
+}
+
+/// The key's lines for the selected profile's chain: its name, and its settings hashed.
+fn chain_lines(profiles: &Profiles) -> Vec<String> {
+    let profile_lines = profiles.identity_lines();
+    if profile_lines.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        format!("profile={}", profiles.selected()),
+        hashed("profile_chain", &profile_lines.join("\n")),
+    ]
+}
+
+fn hashed(name: &str, value: &str) -> String {
+    format!("{name}.sha256={}", &sha256_hex(value)[..16])
+}
+
+/// The key from the environment, the target and what the AWS files say.
+fn key_with(target: &Target, env: &dyn Env, files: &FileFacts) -> CacheKey {
     let s = &target.settings;
-    let mut lines = vec![
-        scope(target),
-        source_line(env, profiles, s.profile.as_deref()),
-    ];
+    let mut lines = vec![scope(target), files.source.clone()];
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
     lines.extend(setting("profile", &s.profile));
     if let Some(role) = &s.role {
@@ -150,15 +221,10 @@ pub fn cache_key(target: &Target, env: &dyn Env, profiles: &Profiles) -> CacheKe
             lines.push(format!("{name}={v}"));
         }
     }
-    let hashed = |name: &str, value: &str| format!("{name}.sha256={}", &sha256_hex(value)[..16]);
     if let Some(key_id) = env.var(ACCESS_KEY_VAR) {
         lines.push(hashed(ACCESS_KEY_VAR, &key_id));
     }
-    let profile_lines = profiles.identity_lines();
-    if !profile_lines.is_empty() {
-        lines.push(format!("profile={}", profiles.selected()));
-        lines.push(hashed("profile_chain", &profile_lines.join("\n")));
-    }
+    lines.extend(files.chain.iter().cloned());
     if let Some(token) = env.var(CONTAINER_TOKEN_VAR) {
         lines.push(hashed(CONTAINER_TOKEN_VAR, &token));
     }

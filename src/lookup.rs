@@ -1,8 +1,8 @@
 //! Finding a registry's credential: the cache first, then one token fetch per herd.
 //!
 //! The policy, for one cache key:
-//! 1. A fresh cached token is answered at once, with no SDK and no credentials, and no lock
-//!    unless the host is new to the entry (then one short, bounded wait to record it for `list`).
+//! 1. A fresh cached token is answered at once, with no SDK, no credentials and no lock; a host
+//!    new to the entry is recorded for `list` by appending one line to the entry's hosts log.
 //! 2. Otherwise take the key's lock and look again: whoever held the lock may have refreshed it.
 //!    Fifty processes that miss together make one API call; the other forty-nine read its result.
 //!    A holder that is stopped (Ctrl-Z, SIGSTOP) or cannot be seen is waited for only a part of
@@ -16,7 +16,7 @@
 //!
 //! A key is an identity and a token scope ([`identity::scope`]): every private registry of one
 //! region's API endpoint shares it, so a herd over many accounts of a region makes one call.
-//! Each entry records the hosts it answered, for `list`.
+//! Each entry's hosts log records the hosts it answered, for `list`.
 
 use crate::authorization::Token;
 use crate::cache::{self, Cache, Entry, Failure};
@@ -30,11 +30,6 @@ use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// How long a hit may wait for the key's lock to record a host new to its entry: enough to
-/// queue behind the other hits of a herd (each holds it for a read and a write), too little to
-/// matter to a pull. Once per host and entry.
-const RECORD_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -202,7 +197,8 @@ impl<'a> Lookup<'a> {
             return Ok(None);
         };
         deadline::doing("reading the AWS configuration");
-        let (target, key) = self.target(server_url)?;
+        let target = self.registry(server_url)?.ok_or(LookupError::NotEcr)?;
+        let (target, key) = crate::keymemo::resolve(target, self.env, cache.dir())?;
         Ok(match self.cached(cache, &target, &key) {
             Cached::Hit(hit) => Some(hit),
             Cached::Miss(_) => None,
@@ -217,13 +213,8 @@ impl<'a> Lookup<'a> {
         match fresh_token(cached.as_ref(), self.clock.now_ms()) {
             Some(hit) => {
                 crate::debug!("cache hit for {}", target.host);
-                if cached.as_ref().is_some_and(|e| !e.has_host(&target.host)) {
-                    remember_host(
-                        cache,
-                        key,
-                        &target.host,
-                        RECORD_WAIT.min(self.deadline.work_left()),
-                    );
+                if let Some(entry) = &cached {
+                    log_host(cache, key, Some(entry), &target.host);
                 }
                 Cached::Hit(hit)
             }
@@ -310,7 +301,7 @@ impl<'a> Lookup<'a> {
         let now = self.clock.now_ms();
         if let Some(hit) = fresh_token(current.as_ref(), now) {
             crate::debug!("refreshed by another process for {}", target.host);
-            record_host(cache, lock, key, current, &target.host);
+            log_host(cache, key, current.as_ref(), &target.host);
             return Ok(hit);
         }
         let previous_token = current.as_ref().and_then(|e| e.token.clone());
@@ -341,6 +332,9 @@ impl<'a> Lookup<'a> {
         });
         let entry = new_entry(key, current.as_ref(), &target.host, token, failure);
         write_entry(cache, lock, key, &entry);
+        if result.is_ok() {
+            log_host(cache, key, None, &target.host);
+        }
         match result {
             Ok(token) => Ok(Credential {
                 token,
@@ -373,8 +367,9 @@ impl<'a> Lookup<'a> {
                     Some(token.clone()),
                     None,
                 );
-                if let Err(e) = cache.write_unlocked(&key.id, &entry) {
-                    crate::debug!("token not cached: {e}");
+                match cache.write_unlocked(&key.id, &entry) {
+                    Ok(()) => log_host(cache, key, None, &target.host),
+                    Err(e) => crate::debug!("token not cached: {e}"),
                 }
                 Ok(Credential {
                     token,
@@ -427,7 +422,13 @@ impl<'a> Lookup<'a> {
             let Some(token) = entry.token.as_ref().filter(|t| t.is_valid(now)) else {
                 continue;
             };
-            for host in &entry.hosts {
+            let mut hosts = entry.hosts.clone();
+            for host in cache.logged_hosts(&id) {
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+            for host in &hosts {
                 let ours = self
                     .target(host)
                     .is_ok_and(|(_, key)| key.id == id && entry.belongs_to(&key.description));
@@ -511,27 +512,18 @@ fn write_entry(cache: &Cache, lock: &cache::KeyLock, key: &CacheKey, entry: &Ent
     }
 }
 
-/// Adds a host a hit answered to its entry, for `list`. A hit waits little for the lock (a
-/// refresher may hold it for a whole fetch); a host missed here is recorded by its next get.
-fn remember_host(cache: &Cache, key: &CacheKey, host: &str, wait: Duration) {
-    let Ok(lock) = cache.lock(&key.id, wait) else {
+/// Records a host the entry answered, for `list`, unless its log has it (or, for a hit, the
+/// `entry` as read): a line appended to the log, with no lock and no rewrite, so a hit for a
+/// new host costs about what any hit does. Every answer goes through here, fetched or cached,
+/// so the log names every host; the entry's own list, which keeps the hosts its fetches were
+/// for (at most [`cache::MAX_HOSTS`]), only spares a hit reading the log.
+fn log_host(cache: &Cache, key: &CacheKey, entry: Option<&Entry>, host: &str) {
+    let in_entry = entry.is_some_and(|e| e.has_host(host));
+    if in_entry || cache.logged_hosts(&key.id).iter().any(|h| h == host) {
         return;
-    };
-    // Read again under the lock: a refresher may have replaced the entry since.
-    record_host(cache, &lock, key, read_own(cache, key), host);
-}
-
-/// Under the key's lock: adds `host` to the entry as read, and writes it, if it is new there.
-fn record_host(
-    cache: &Cache,
-    lock: &cache::KeyLock,
-    key: &CacheKey,
-    entry: Option<Entry>,
-    host: &str,
-) {
-    if let Some(mut entry) = entry.filter(|e| !e.has_host(host)) {
-        entry.add_host(host);
-        write_entry(cache, lock, key, &entry);
+    }
+    if let Err(e) = cache.log_host(&key.id, host) {
+        crate::debug!("{host} not recorded for `list`: {e}");
     }
 }
 
