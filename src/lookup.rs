@@ -717,4 +717,50 @@ mod tests {
         assert_eq!(fake.calls.get(), 2);
         assert_eq!(l.list().unwrap().len(), 4);
     }
+
+    /// A hit for a host new to its entry appends it to the entry's hosts log: the entry itself
+    /// is never rewritten, no lock is taken, and `list` names every host answered, far more than
+    /// the entry keeps.
+    #[test]
+    fn a_hit_for_a_new_host_rewrites_nothing_and_list_names_every_host() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new(3_600_000);
+        let l = lookup(&MapEnv::default(), dir.path(), &fake);
+        let hosts: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    "{:012}.dkr.ecr.us-east-1.amazonaws.com",
+                    100_000_000_000u64 + i
+                )
+            })
+            .collect();
+        l.get(&hosts[0], &fake).unwrap();
+        let (_, key) = l.target(&hosts[0]).unwrap();
+        let entry = Cache::new(dir.path().to_path_buf()).entry_path(&key.id);
+        let identity = |p: &std::path::Path| {
+            let m = std::fs::metadata(p).unwrap();
+            (m.ino(), m.mtime(), m.mtime_nsec())
+        };
+        let lock = dir.path().join(format!("{}.lock", key.id));
+        let (written, locked) = (identity(&entry), identity(&lock));
+        for _ in 0..2 {
+            for host in &hosts {
+                assert!(l.get(host, &fake).unwrap().from_cache);
+            }
+        }
+        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(identity(&entry), written, "a hit rewrote the entry");
+        assert_eq!(identity(&lock), locked, "a hit took the lock");
+        let listed = l.list().unwrap();
+        assert_eq!(listed.len(), hosts.len(), "{listed:?}");
+        for host in &hosts {
+            assert!(listed.contains_key(&format!("https://{host}")), "{host}");
+        }
+        let log = std::fs::read_to_string(dir.path().join(format!("{}.hosts", key.id))).unwrap();
+        assert_eq!(log.lines().count(), hosts.len(), "each host once: {log}");
+        l.erase(&hosts[5]).unwrap();
+        assert!(l.list().unwrap().is_empty());
+        assert!(!dir.path().join(format!("{}.hosts", key.id)).exists());
+    }
 }
