@@ -352,3 +352,65 @@ fn a_missing_entry_profile_is_an_error_naming_it_even_with_a_role_and_environmen
     assert!(err.contains("is not defined in"), "{err}");
     assert!(!err.contains("no AWS credentials"), "{err}");
 }
+
+/// How long a hit waits before the AWS files' identity vouches for a memo of them
+/// (`keymemo::RACY_WINDOW`), and a little more.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(2_500);
+
+/// Rewrites an AWS file in place (same inode) and puts its modification time back, as a tool
+/// that keeps it would: only its ctime then tells the edit.
+fn edit_in_place(path: &std::path::Path, contents: &str) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    assert_eq!(
+        std::fs::metadata(path).unwrap().len(),
+        contents.len() as u64
+    );
+    std::fs::write(path, contents).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(mtime))
+        .unwrap();
+}
+
+/// A hit's key comes from a memo of the AWS files once they have been still for a while
+/// (issue 18). An edit of the selected profile's keys, of the same size, in the same second as
+/// a hit through that memo, and a file renamed over, are seen by the very next request.
+#[test]
+fn same_size_edits_in_the_same_second_as_a_hit_are_seen_by_the_next_request() {
+    for (file, section) in [("config", "profile work"), ("credentials", "work")] {
+        let mut sb = sandbox_without_keys();
+        let (a, b) = two_principals(&sb);
+        sb.env("AWS_PROFILE", "work");
+        let keys = |akid: &str| {
+            format!(
+                "[{section}]\naws_access_key_id = {akid}\naws_secret_access_key = {TEST_SECRET_KEY}\n"
+            )
+        };
+        write_aws_file(&sb, file, &keys(&a));
+        let path = sb.home().join(".aws").join(file);
+        assert_served(&sb, &a, MOTO_ACCOUNT, "first keys");
+        std::thread::sleep(SETTLE);
+        assert_served(&sb, &a, MOTO_ACCOUNT, "a hit that writes the memo");
+        assert!(!cache_files(&sb, ".memo").is_empty(), "{file}: no memo");
+        assert_served(&sb, &a, MOTO_ACCOUNT, "a hit through the memo");
+        let hit_done = std::time::Instant::now();
+        edit_in_place(&path, &keys(&b));
+        assert!(hit_done.elapsed() < std::time::Duration::from_millis(500));
+        assert_served(&sb, &b, OTHER_ACCOUNT, &format!("{file} edited in place"));
+
+        // Back to the first keys by a rename over the file, same size, its mtime put back.
+        std::thread::sleep(SETTLE);
+        assert_served(&sb, &b, OTHER_ACCOUNT, "a hit through the new memo");
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let new = path.with_extension("new");
+        std::fs::write(&new, keys(&a)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&new)
+            .and_then(|f| f.set_modified(mtime))
+            .unwrap();
+        std::fs::rename(&new, &path).unwrap();
+        assert_served(&sb, &a, MOTO_ACCOUNT, &format!("{file} renamed over"));
+    }
+}
