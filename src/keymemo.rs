@@ -202,7 +202,22 @@ fn nanos(t: SystemTime) -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-fn value_hash(value: Option<&str>) -> Option<String> {
+/// Variables whose values are secrets: a key never depends on them (rotated keys keep it), only
+/// on whether they are set, so a memo records only that, and not even a hash of them.
+const SECRET_VARS: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+
+/// How a memo records a variable's value: a hash (the names of files and profiles are not
+/// secrets, but a memo need not show them), or for a secret only that it is set.
+fn value_hash(name: &str, value: Option<&str>) -> Option<String> {
+    if SECRET_VARS.contains(&name) {
+        return value.map(|_| "set".to_string());
+    }
     value.map(|v| identity::sha256_hex(v)[..32].to_string())
 }
 
@@ -213,7 +228,7 @@ fn load(path: &Path, inputs: &str, env: &dyn Env) -> Option<FileFacts> {
     let vars_hold = memo
         .vars
         .iter()
-        .all(|(name, hash)| value_hash(env.raw(name).as_deref()) == *hash);
+        .all(|(name, hash)| value_hash(name, env.raw(name).as_deref()) == *hash);
     let fresh = memo.inputs == inputs
         && vars_hold
         && all_settled(&memo.files, memo.looked_at)
@@ -267,7 +282,7 @@ impl Env for Recording<'_> {
         let value = self.inner.raw(name);
         let mut reads = self.reads.borrow_mut();
         if !reads.iter().any(|(n, _)| n == name) {
-            reads.push((name.to_string(), value_hash(value.as_deref())));
+            reads.push((name.to_string(), value_hash(name, value.as_deref())));
         }
         value
     }
@@ -490,5 +505,26 @@ mod tests {
         assert!(memo_target.requested.fips);
         assert_ne!(before, after);
         assert_eq!(after, parsed(&env));
+    }
+
+    /// Rotated secrets keep the key, so they keep the memo too; and a memo holds no trace of them.
+    #[test]
+    fn a_memo_records_only_that_a_secret_is_set() {
+        let files = Files::new("a");
+        let mut env = files.env();
+        env.0
+            .insert("AWS_SECRET_ACCESS_KEY".into(), "secret-one".into());
+        env.0.insert("AWS_ACCESS_KEY_ID".into(), "AKIDENV".into());
+        resolve_later(&files, &env, 10);
+        let path = files.memo().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let one = identity::sha256_hex("secret-one");
+        assert!(
+            !text.contains("secret-one") && !text.contains(&one[..32]),
+            "{text}"
+        );
+        env.0
+            .insert("AWS_SECRET_ACCESS_KEY".into(), "secret-two".into());
+        assert!(load(&path, &inputs(&target(), &env), &env).is_some());
     }
 }
