@@ -287,6 +287,17 @@ impl Cache {
             .collect()
     }
 
+    /// Every host the key's entry has answered: those it keeps itself, then its log's.
+    pub fn answered_hosts(&self, id: &str, entry: &Entry) -> Vec<String> {
+        let mut hosts = entry.hosts.clone();
+        for host in self.logged_hosts(id) {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        hosts
+    }
+
     /// Appends `host` to the key's log: one `write` of one short line with `O_APPEND`, so
     /// concurrent appenders never interleave within a line, and no lock or rename is needed.
     /// The directory must exist (its entry is there); nothing is created but the log itself.

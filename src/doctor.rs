@@ -468,7 +468,10 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
     let entry = crate::lookup::read_own(cache, &key);
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
-        hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
+        hosts: entry
+            .as_ref()
+            .map(|e| cache.answered_hosts(&key.id, e))
+            .unwrap_or_default(),
         state: entry_state(entry, lookup.clock.now_ms()),
         scope: crate::identity::describe_scope(&target),
     }

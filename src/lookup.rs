@@ -422,13 +422,7 @@ impl<'a> Lookup<'a> {
             let Some(token) = entry.token.as_ref().filter(|t| t.is_valid(now)) else {
                 continue;
             };
-            let mut hosts = entry.hosts.clone();
-            for host in cache.logged_hosts(&id) {
-                if !hosts.contains(&host) {
-                    hosts.push(host);
-                }
-            }
-            for host in &hosts {
+            for host in &cache.answered_hosts(&id, &entry) {
                 let ours = self
                     .target(host)
                     .is_ok_and(|(_, key)| key.id == id && entry.belongs_to(&key.description));
