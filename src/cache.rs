@@ -14,7 +14,8 @@
 //!
 //! Readers take no lock: a `.json` file is only ever replaced by `rename`, so a reader sees the
 //! old whole file or the new whole file, and a slow refresher cannot stall a hit. A hit opens
-//! exactly one file, so its cost does not grow with the number of entries.
+//! its key's memo and its entry by name (and, for a host the entry does not hold, the entry's
+//! hosts log), so its cost does not grow with the number of entries.
 //!
 //! Nothing here is fatal: a corrupt, foreign, unreadable or untrusted entry is a miss, and a
 //! directory we cannot write means tokens are served uncached.
@@ -127,8 +128,8 @@ impl Entry {
     }
 }
 
-/// The cache directory. Creating it is deferred to the first write, so a hit does no work
-/// beyond opening its one file (and, for a host new to the entry, rewriting it).
+/// The cache directory. Creating it is deferred to the first write: a hit creates nothing but
+/// a key memo or a hosts log in a directory that is there.
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
