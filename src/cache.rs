@@ -9,7 +9,7 @@
 //! - `<key id>.hosts`: every registry host the entry has answered, one per line, appended
 //!   (`O_APPEND`, one `write`) the first time a host is answered: a hit for a new host writes one
 //!   short line, takes no lock and rewrites nothing;
-//! - `<hash>.memo`: what a hit's key needs from the AWS files ([`crate::keymemo`]);
+//! - `<hash>.memo`: what a hit's key needs from the AWS files (`keymemo`);
 //! - `prune.stamp`: when expired entries were last swept.
 //!
 //! Readers take no lock: a `.json` file is only ever replaced by `rename`, so a reader sees the

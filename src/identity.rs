@@ -86,7 +86,7 @@ pub fn resolve(target: Target, env: &dyn Env) -> Result<(Target, CacheKey), Prof
     Ok(resolve_with(target, env, &facts))
 }
 
-/// Everything [`resolve`] takes from the AWS files, as plain values: what [`crate::keymemo`]
+/// Everything [`resolve`] takes from the AWS files, as plain values: what `keymemo`
 /// remembers so that a hit need not parse the files again.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileFacts {

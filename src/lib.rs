@@ -16,7 +16,7 @@
 //! - [`endpoint`]: which API endpoint a fetch calls, and why;
 //! - `credentials`: which credentials a fetch signs with, in the AWS CLI's order;
 //! - [`identity`]: the cache key, from local facts only;
-//! - [`keymemo`]: what a hit's key needs from the AWS files, remembered while they are unchanged;
+//! - `keymemo`: what a hit's key needs from the AWS files, remembered while they are unchanged;
 //! - [`authorization`]: an ECR token and how long it may be used (the one refresh-margin rule);
 //! - [`cache`]: the locked, atomically replaced on-disk token cache;
 //! - [`clock`]: the wall clock that decides a token's freshness, which tests move;
@@ -53,7 +53,7 @@ pub mod front;
 pub mod fsutil;
 mod https;
 pub mod identity;
-pub mod keymemo;
+mod keymemo;
 pub mod kubelet;
 pub mod log;
 pub mod lookup;
