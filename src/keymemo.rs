@@ -87,14 +87,18 @@ impl FileId {
     }
 }
 
+/// The AWS files by path, with their identities (`None`: absent).
+type Files = Vec<(PathBuf, Option<FileId>)>;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Memo {
     /// [`SCHEMA`], the version, the config entry's part and the variables that name the memo.
     inputs: String,
-    /// Every variable the computation read: its name and a hash of its value (`None`: unset).
-    vars: Vec<(String, Option<String>)>,
+    /// Every variable the computation read, and one hash of their values ([`vars_digest`]).
+    vars: Vec<String>,
+    vars_digest: String,
     /// The AWS files as they were looked at (`None`: absent).
-    files: Vec<(PathBuf, Option<FileId>)>,
+    files: Files,
     /// Our clock, in nanoseconds since the epoch, before the files were looked at.
     looked_at: i128,
     facts: FileFacts,
@@ -116,22 +120,29 @@ fn resolve_at(
     dir: &Path,
     now: SystemTime,
 ) -> Result<(Target, CacheKey), ProfileError> {
-    let inputs = inputs(&target, env);
-    let path = dir.join(format!("{}{SUFFIX}", &identity::sha256_hex(&inputs)[..32]));
-    if let Some(facts) = load(&path, &inputs, env) {
-        return Ok(identity::resolve_with(target, env, &facts));
-    }
     let looked_at = nanos(now);
     let files = look_at_files(env);
+    // Absent or empty files are not parsed anyway: a memo would only add a read.
+    let nothing_to_parse = |f: &Files| f.iter().all(|(_, id)| id.is_none_or(|id| id.size == 0));
+    if files.as_ref().is_some_and(nothing_to_parse) {
+        return identity::resolve(target, env);
+    }
+    let inputs = inputs(&target, env);
+    let path = dir.join(format!("{}{SUFFIX}", &identity::sha256_hex(&inputs)[..32]));
+    if let Some(facts) = files.as_ref().and_then(|f| load(&path, &inputs, env, f)) {
+        return Ok(identity::resolve_with(target, env, &facts));
+    }
     let recording = Recording {
         inner: env,
-        reads: RefCell::new(Vec::new()),
+        names: RefCell::new(Vec::new()),
     };
     let facts = identity::file_facts(&target, &recording)?;
     if let Some(files) = files.filter(|f| all_settled(f, looked_at)) {
+        let vars = recording.names.into_inner();
         let memo = Memo {
             inputs,
-            vars: recording.reads.into_inner(),
+            vars_digest: vars_digest(&vars, env),
+            vars,
             files,
             looked_at,
             facts: facts.clone(),
@@ -169,7 +180,7 @@ fn inputs(target: &Target, env: &dyn Env) -> String {
 
 /// The AWS files' identities, or `None` when one cannot be looked at (the parse then reports
 /// why, or reads what we could not vouch for).
-fn look_at_files(env: &dyn Env) -> Option<Vec<(PathBuf, Option<FileId>)>> {
+fn look_at_files(env: &dyn Env) -> Option<Files> {
     let paths = [
         crate::dirs::aws_config_file(env),
         crate::dirs::aws_credentials_file(env),
@@ -191,7 +202,7 @@ fn identify(path: &Path) -> Option<Option<FileId>> {
     }
 }
 
-fn all_settled(files: &[(PathBuf, Option<FileId>)], looked_at: i128) -> bool {
+fn all_settled(files: &Files, looked_at: i128) -> bool {
     files
         .iter()
         .all(|(_, id)| id.is_none_or(|id| id.settled(looked_at)))
@@ -212,27 +223,29 @@ const SECRET_VARS: &[&str] = &[
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 ];
 
-/// How a memo records a variable's value: a hash (the names of files and profiles are not
-/// secrets, but a memo need not show them), or for a secret only that it is set.
-fn value_hash(name: &str, value: Option<&str>) -> Option<String> {
-    if SECRET_VARS.contains(&name) {
-        return value.map(|_| "set".to_string());
+/// One hash of the variables' values, in the order read: a memo holds no value, and for a
+/// secret not even a hash of it (only whether it is set).
+fn vars_digest(names: &[String], env: &dyn Env) -> String {
+    let mut text = String::new();
+    for name in names {
+        let value = env.raw(name);
+        let shown = match value {
+            Some(_) if SECRET_VARS.contains(&name.as_str()) => Some("<set>".to_string()),
+            other => other,
+        };
+        text.push_str(&format!("{name}={shown:?}\n"));
     }
-    value.map(|v| identity::sha256_hex(v)[..32].to_string())
+    identity::sha256_hex(&text)
 }
 
 /// The facts of the memo at `path`, if it is ours, whole, for these inputs, and vouches for
-/// the variables and files as they are now.
-fn load(path: &Path, inputs: &str, env: &dyn Env) -> Option<FileFacts> {
+/// the variables as they are now and `files` as they were just looked at.
+fn load(path: &Path, inputs: &str, env: &dyn Env, files: &Files) -> Option<FileFacts> {
     let memo = read(path)?;
-    let vars_hold = memo
-        .vars
-        .iter()
-        .all(|(name, hash)| value_hash(name, env.raw(name).as_deref()) == *hash);
     let fresh = memo.inputs == inputs
-        && vars_hold
+        && memo.files == *files
         && all_settled(&memo.files, memo.looked_at)
-        && look_at_files(env).is_some_and(|now| now == memo.files);
+        && vars_digest(&memo.vars, env) == memo.vars_digest;
     fresh.then_some(memo.facts)
 }
 
@@ -274,17 +287,16 @@ fn store(dir: &Path, path: &Path, memo: &Memo) -> std::io::Result<()> {
 /// The environment as [`identity::file_facts`] reads it, recording each variable it asks for.
 struct Recording<'a> {
     inner: &'a dyn Env,
-    reads: RefCell<Vec<(String, Option<String>)>>,
+    names: RefCell<Vec<String>>,
 }
 
 impl Env for Recording<'_> {
     fn raw(&self, name: &str) -> Option<String> {
-        let value = self.inner.raw(name);
-        let mut reads = self.reads.borrow_mut();
-        if !reads.iter().any(|(n, _)| n == name) {
-            reads.push((name.to_string(), value_hash(name, value.as_deref())));
+        let mut names = self.names.borrow_mut();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
         }
-        value
+        self.inner.raw(name)
     }
 }
 
@@ -369,7 +381,10 @@ mod tests {
         assert_eq!(memo_target, identity::resolve(target(), &env).unwrap().0);
         let path = files.memo().expect("a memo was written");
         let inputs = inputs(&target(), &env);
-        assert!(load(&path, &inputs, &env).is_some(), "the memo is not used");
+        assert!(
+            load(&path, &inputs, &env, &look_at_files(&env).unwrap()).is_some(),
+            "the memo is not used"
+        );
         let (_, again) = resolve_later(&files, &env, 10);
         assert_eq!(again, key);
     }
@@ -428,10 +443,24 @@ mod tests {
         let ctime = memo.files[0].1.unwrap().ctime;
         memo.looked_at = ctime + RACY_WINDOW.as_nanos() as i128 - 1;
         store(&files.cache(), &path, &memo).unwrap();
-        assert!(load(&path, &inputs(&target(), &env), &env).is_none());
+        assert!(
+            load(
+                &path,
+                &inputs(&target(), &env),
+                &env,
+                &look_at_files(&env).unwrap()
+            )
+            .is_none()
+        );
         memo.looked_at = ctime + RACY_WINDOW.as_nanos() as i128;
         store(&files.cache(), &path, &memo).unwrap();
-        let honoured = load(&path, &inputs(&target(), &env), &env).unwrap();
+        let honoured = load(
+            &path,
+            &inputs(&target(), &env),
+            &env,
+            &look_at_files(&env).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             honoured.source, "source=forged",
             "the forged memo was the test's own"
@@ -467,29 +496,41 @@ mod tests {
         let store_forged = || store(&files.cache(), &path, &forged).unwrap();
         store_forged();
         assert!(
-            load(&path, &inputs, &env).is_some(),
+            load(&path, &inputs, &env, &look_at_files(&env).unwrap()).is_some(),
             "the forgery is honoured as ours"
         );
 
         let text = fs::read_to_string(&path).unwrap();
         fs::write(&path, text.replace("profile=prod", "profile=prud")).unwrap();
-        assert!(load(&path, &inputs, &env).is_none(), "edited text");
+        assert!(
+            load(&path, &inputs, &env, &look_at_files(&env).unwrap()).is_none(),
+            "edited text"
+        );
 
         store_forged();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(load(&path, &inputs, &env).is_none(), "writable by others");
+        assert!(
+            load(&path, &inputs, &env, &look_at_files(&env).unwrap()).is_none(),
+            "writable by others"
+        );
 
         store_forged();
         let aside = files.dir.path().join("aside.memo");
         fs::rename(&path, &aside).unwrap();
         std::os::unix::fs::symlink(&aside, &path).unwrap();
-        assert!(load(&path, &inputs, &env).is_none(), "a link");
+        assert!(
+            load(&path, &inputs, &env, &look_at_files(&env).unwrap()).is_none(),
+            "a link"
+        );
         fs::remove_file(&path).unwrap();
 
         if platform::euid() == 0 {
             store_forged();
             std::os::unix::fs::chown(&path, Some(4242), Some(4242)).unwrap();
-            assert!(load(&path, &inputs, &env).is_none(), "another user's");
+            assert!(
+                load(&path, &inputs, &env, &look_at_files(&env).unwrap()).is_none(),
+                "another user's"
+            );
             assert_eq!(resolve_later(&files, &env, 10).1, key);
         }
     }
@@ -525,6 +566,25 @@ mod tests {
         );
         env.0
             .insert("AWS_SECRET_ACCESS_KEY".into(), "secret-two".into());
-        assert!(load(&path, &inputs(&target(), &env), &env).is_some());
+        assert!(
+            load(
+                &path,
+                &inputs(&target(), &env),
+                &env,
+                &look_at_files(&env).unwrap()
+            )
+            .is_some()
+        );
+    }
+
+    /// With nothing to parse (no files, or empty ones) the parse costs nothing: no memo.
+    #[test]
+    fn absent_or_empty_files_are_not_memoised() {
+        let files = Files::new("a");
+        let env = files.env();
+        fs::write(files.dir.path().join("config"), "").unwrap();
+        fs::remove_file(files.dir.path().join("credentials")).unwrap();
+        assert_eq!(resolve_later(&files, &env, 10).1, parsed(&env));
+        assert!(files.memo().is_none());
     }
 }
