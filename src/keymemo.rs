@@ -53,6 +53,12 @@ pub const RACY_WINDOW: Duration = Duration::from_secs(2);
 
 pub const SUFFIX: &str = ".memo";
 
+/// Smaller AWS files are parsed faster than a memo is read and checked: measured in a release
+/// build, a hit with a 164-byte config took 0.89 ms parsed and 0.94 ms from a memo; parsing
+/// costs about 3.5 us per profile of ~140 bytes, so a memo pays from about 2 KiB (and with 3000
+/// profiles a hit from the memo took 0.93 ms, parsed 16.3 ms).
+const MEMO_FROM_BYTES: u64 = 4096;
+
 /// A memo is a few hundred bytes.
 const MAX_MEMO_BYTES: u64 = 64 * 1024;
 
@@ -122,9 +128,11 @@ fn resolve_at(
 ) -> Result<(Target, CacheKey), ProfileError> {
     let looked_at = nanos(now);
     let files = look_at_files(env);
-    // Absent or empty files are not parsed anyway: a memo would only add a read.
-    let nothing_to_parse = |f: &Files| f.iter().all(|(_, id)| id.is_none_or(|id| id.size == 0));
-    if files.as_ref().is_some_and(nothing_to_parse) {
+    let small = |f: &Files| {
+        let bytes: u64 = f.iter().filter_map(|(_, id)| id.map(|id| id.size)).sum();
+        bytes < MEMO_FROM_BYTES
+    };
+    if files.as_ref().is_some_and(small) {
         return identity::resolve(target, env);
     }
     let inputs = inputs(&target, env);
@@ -329,9 +337,11 @@ mod tests {
             files
         }
 
+        /// Over [`MEMO_FROM_BYTES`], as a config worth a memo is.
         fn write_config(&self, role: &str) {
             let text = format!(
-                "[profile dev]\nrole_arn = arn:aws:iam::1:role/{role}\nsource_profile = base\n"
+                "[profile dev]\nrole_arn = arn:aws:iam::1:role/{role}\nsource_profile = base\n{}",
+                "# a config worth a memo\n".repeat(200)
             );
             fs::write(self.dir.path().join("config"), text).unwrap();
         }
@@ -577,12 +587,16 @@ mod tests {
         );
     }
 
-    /// With nothing to parse (no files, or empty ones) the parse costs nothing: no memo.
+    /// Small files (or none) are parsed faster than a memo is checked: no memo.
     #[test]
-    fn absent_or_empty_files_are_not_memoised() {
+    fn small_files_are_not_memoised() {
         let files = Files::new("a");
         let env = files.env();
-        fs::write(files.dir.path().join("config"), "").unwrap();
+        fs::write(
+            files.dir.path().join("config"),
+            "[profile dev]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = base\n",
+        )
+        .unwrap();
         fs::remove_file(files.dir.path().join("credentials")).unwrap();
         assert_eq!(resolve_later(&files, &env, 10).1, parsed(&env));
         assert!(files.memo().is_none());
