@@ -13,8 +13,9 @@
 //! A memo (`<hash>.memo` in the cache directory, 0600, checked like an entry: ours, not writable
 //! by others, no link, a checksum of its own text) holds [`FileFacts`] with what they were
 //! computed from:
-//! - every variable the computation read (recorded as it read them, hashed), so a variable read
-//!   there tomorrow is covered without a list to keep;
+//! - every variable the computation read (recorded as it read them, their values as one hash,
+//!   a secret's as set or not), so a variable read there tomorrow is covered without a list to
+//!   keep;
 //! - each AWS file's identity as `fstat` gives it after an `open` (which makes NFS revalidate):
 //!   device, inode, size, mtime and ctime with nanoseconds. A rename over the file is a new
 //!   inode, an edit moves the ctime (which no tool can set back);
@@ -25,9 +26,9 @@
 //!   nanoseconds: FAT, ext3, HFS+, some NFS servers) has ticks of unknown length: its files are
 //!   always parsed.
 //!
-//! Only the front's hit uses it ([`crate::lookup::Lookup::hit`]); a miss, `doctor` and the kubelet
-//! parse the files, so a memo can cost at most a hit, never a fetch with a wrong identity's
-//! settings.
+//! Files under [`MEMO_FROM_BYTES`] are parsed: that is faster than reading and checking a memo.
+//! Only the front's hit uses it ([`crate::lookup::Lookup::hit`]), to find a cached token; a miss,
+//! `doctor` and the kubelet parse the files, so a fetch never starts from a memo.
 
 use crate::config::Target;
 use crate::env::Env;
