@@ -6,11 +6,16 @@
 //! - `<key id>.lock`: held exclusively by the one process refreshing that key, which writes its
 //!   pid there so that a process kept waiting can tell whose refresh it waits for;
 //! - `.<key id>.json.<random>.tmp`: an entry being written, renamed over `<key id>.json` when whole;
+//! - `<key id>.hosts`: every registry host the entry has answered, one per line, appended
+//!   (`O_APPEND`, one `write`) the first time a host is answered: a hit for a new host writes one
+//!   short line, takes no lock and rewrites nothing;
+//! - `<hash>.memo`: what a hit's key needs from the AWS files (`keymemo`);
 //! - `prune.stamp`: when expired entries were last swept.
 //!
 //! Readers take no lock: a `.json` file is only ever replaced by `rename`, so a reader sees the
 //! old whole file or the new whole file, and a slow refresher cannot stall a hit. A hit opens
-//! exactly one file, so its cost does not grow with the number of entries.
+//! its key's memo and its entry by name (and, for a host the entry does not hold, the entry's
+//! hosts log), so its cost does not grow with the number of entries.
 //!
 //! Nothing here is fatal: a corrupt, foreign, unreadable or untrusted entry is a miss, and a
 //! directory we cannot write means tokens are served uncached.
@@ -37,13 +42,21 @@ pub const ENTRY_SCOPE: &str = "one 0600 file per AWS identity and region (ECR Pu
 /// expiry. Entries of another schema are misses.
 pub const SCHEMA: &str = "docker-credential-ecr/cache/v3";
 
-/// A key's files in the cache directory: `<id>.json`, its entry, and `<id>.lock`, its lock.
-const ENTRY_SUFFIX: &str = ".json";
-const LOCK_SUFFIX: &str = ".lock";
+/// A key's files in the cache directory: `<id>.json`, its entry; `<id>.lock`, its lock;
+/// `<id>.hosts`, the log of the hosts it has answered.
+const ENTRY_EXT: &str = "json";
+const LOCK_EXT: &str = "lock";
+const HOSTS_EXT: &str = "hosts";
 
-/// How many hosts an entry remembers for `list`: far more registries than one identity pulls
-/// from in a region, and still a small file.
+/// How many hosts an entry itself remembers: the hosts its fetches were for, which a hit
+/// checks before it reads the hosts log. `list` reads the log too, which has every host.
 pub const MAX_HOSTS: usize = 64;
+
+/// A hosts log stops growing here: over 2000 registry hosts for one identity and region.
+pub const MAX_HOSTS_LOG_BYTES: u64 = 128 * 1024;
+
+/// A memo not rewritten for a day goes in a sweep: the next hit with its inputs writes it again.
+const STALE_MEMO_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Real tokens are ~2-3 KiB; anything much bigger is not ours.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024;
@@ -121,8 +134,8 @@ impl Entry {
     }
 }
 
-/// The cache directory. Creating it is deferred to the first write, so a hit does no work
-/// beyond opening its one file (and, for a host new to the entry, rewriting it).
+/// The cache directory. Creating it is deferred to the first write: a hit creates nothing but
+/// a key memo or a hosts log in a directory that is there.
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
@@ -157,12 +170,12 @@ impl Cache {
     }
 
     pub fn entry_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}{ENTRY_SUFFIX}"))
+        self.dir.join(format!("{id}.{ENTRY_EXT}"))
     }
 
     /// The file whose lock one process holds while it refreshes the key's entry.
     fn lock_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}{LOCK_SUFFIX}"))
+        self.dir.join(format!("{id}.{LOCK_EXT}"))
     }
 
     /// The entry for a key, or `None` when it is missing, corrupt, of another schema, or not
@@ -265,13 +278,77 @@ impl Cache {
     }
 
     /// Drops a key's entry without its lock, its holder being stopped (see `lookup`): one
-    /// `unlink`, so a reader finds the entry or nothing.
+    /// `unlink`, so a reader finds the entry or nothing. Its hosts log goes after it: the hosts
+    /// a forgotten token answered are not the next token's.
     pub fn remove_unlocked(&self, id: &str) -> Result<(), CacheError> {
-        let path = self.entry_path(id);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),
-            _ => Ok(()),
+        for path in [self.entry_path(id), self.hosts_path(id)] {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&path)(e)),
+                _ => {}
+            }
         }
+        Ok(())
+    }
+
+    fn hosts_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{HOSTS_EXT}"))
+    }
+
+    /// The hosts the key's log holds, oldest first (duplicates possible: two first hits of one
+    /// host at once both append it). Empty when there is none, or it is not ours alone.
+    pub fn logged_hosts(&self, id: &str) -> Vec<String> {
+        let path = self.hosts_path(id);
+        let Ok(contents) = fsutil::read_regular(&path, MAX_HOSTS_LOG_BYTES, Links::Refuse) else {
+            return Vec::new();
+        };
+        let meta = &contents.meta;
+        if platform::owner(meta).0 != platform::euid() || platform::writable_by_others(meta) {
+            crate::debug!("ignoring hosts log {}: not ours alone", path.display());
+            return Vec::new();
+        }
+        String::from_utf8_lossy(&contents.bytes)
+            .lines()
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every host the key's entry has answered: those it keeps itself, then its log's.
+    pub fn answered_hosts(&self, id: &str, entry: &Entry) -> Vec<String> {
+        let mut hosts = entry.hosts.clone();
+        for host in self.logged_hosts(id) {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        hosts
+    }
+
+    /// Appends `host` to the key's log: one `write` of one short line with `O_APPEND`, so
+    /// concurrent appenders never interleave within a line, and no lock or rename is needed.
+    /// The directory must exist (its entry is there); nothing is created but the log itself.
+    pub fn log_host(&self, id: &str, host: &str) -> Result<(), CacheError> {
+        use std::io::Write;
+        let path = self.hosts_path(id);
+        let how = platform::Open {
+            nonblocking: true,
+            follow_links: false,
+            create_mode: 0o600,
+        };
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        let mut file = platform::open_options(&mut options, how)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let meta = file.metadata().map_err(io_err(&path))?;
+        let ours =
+            platform::owner(&meta).0 == platform::euid() && !platform::writable_by_others(&meta);
+        if !meta.is_file() || !ours || meta.len() >= MAX_HOSTS_LOG_BYTES {
+            let refused = io::Error::other("not a hosts log of ours, or full");
+            return Err(io_err(&path)(refused));
+        }
+        file.write_all(format!("{host}\n").as_bytes())
+            .map_err(io_err(&path))
     }
 
     /// Every readable entry with its key id, for `list`. A missing directory is an
@@ -285,11 +362,11 @@ impl Cache {
         for item in listing {
             let item = item.map_err(io_err(&self.dir))?;
             let name = item.file_name();
-            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(ENTRY_SUFFIX)) else {
+            let Some(Own::Entry(id)) = name.to_str().and_then(Own::of) else {
                 continue;
             };
-            if let Some(entry) = self.read(id) {
-                out.push((id.to_string(), entry));
+            if let Some(entry) = self.read(&id) {
+                out.push((id, entry));
             }
         }
         Ok(out)
@@ -411,25 +488,14 @@ impl Cache {
         self.prune(crate::clock::now_ms())
     }
 
-    /// Removes expired, corrupt and foreign entries, stale temp files, and lock files whose
-    /// entry is gone.
+    /// Removes expired, corrupt and foreign entries, stale temp files, lock files and hosts logs
+    /// whose entry is gone, and memos not written for a day.
     pub fn prune(&self, now_ms: u64) -> io::Result<()> {
         for item in fs::read_dir(&self.dir)? {
             let item = item?;
-            let path = item.path();
-            let Some(name) = item.file_name().to_str().map(str::to_owned) else {
+            let Some(kind) = item.file_name().to_str().and_then(Own::of) else {
                 continue;
             };
-            // Only names this module gives its own files: whatever else is here (AWS's Go
-            // helper's `cache.json`, a user's notes) is not ours to delete.
-            let own_temp = name
-                .strip_prefix('.')
-                .and_then(|n| n.split_once('.'))
-                .is_some_and(|(id, rest)| is_key_id(id) && rest.ends_with(".tmp"));
-            let own_id = |suffix: &str| name.strip_suffix(suffix).filter(|id| is_key_id(id));
-            if !own_temp && own_id(ENTRY_SUFFIX).is_none() && own_id(LOCK_SUFFIX).is_none() {
-                continue;
-            }
             // Another process may have renamed or removed it since the listing.
             let Ok(meta) = item.metadata() else {
                 continue;
@@ -439,38 +505,90 @@ impl Cache {
                 .ok()
                 .and_then(|m| m.elapsed().ok())
                 .unwrap_or_default();
-            if own_temp {
-                if age >= STALE_TEMP_AGE {
+            let path = item.path();
+            match kind {
+                Own::Temp if age >= STALE_TEMP_AGE => {
                     let _ = fs::remove_file(&path);
                 }
-            } else if let Some(id) = own_id(ENTRY_SUFFIX) {
-                let keep = read_entry(&path).ok().flatten().is_some_and(|e| {
-                    e.token.is_some_and(|t| t.is_valid(now_ms))
-                        || e.failure
-                            .is_some_and(|f| now_ms.saturating_sub(f.at) < 60_000)
-                });
-                if !keep && meta.is_file() {
-                    // Take the key's lock so no refresher of this key is mid-write.
-                    let lock_path = self.lock_path(id);
-                    let lock = fsutil::open_regular(&lock_path, Links::Refuse).ok();
-                    if lock.as_ref().is_none_or(|(l, _)| l.try_lock().is_ok()) {
-                        let _ = fs::remove_file(&path);
-                    }
+                Own::Memo if age >= STALE_MEMO_AGE && meta.is_file() => {
+                    let _ = fs::remove_file(&path);
                 }
-            } else if let Some(id) = own_id(LOCK_SUFFIX) {
+                Own::Entry(id) => self.prune_entry(&id, &path, &meta, now_ms),
                 // A lock file outlives its entry by a day before it goes: removing one that a
                 // process has just opened would let two refreshers run at once (harmless, but
                 // it costs an extra API call).
-                if !self.entry_path(id).exists()
-                    && age >= Duration::from_secs(24 * 3600)
-                    && fsutil::open_regular(&path, Links::Refuse)
-                        .is_ok_and(|(l, _)| l.try_lock().is_ok())
+                Own::Lock(id)
+                    if !self.entry_path(&id).exists()
+                        && age >= Duration::from_secs(24 * 3600)
+                        && fsutil::open_regular(&path, Links::Refuse)
+                            .is_ok_and(|(l, _)| l.try_lock().is_ok()) =>
                 {
                     let _ = fs::remove_file(&path);
                 }
+                // A log is appended after its entry is written: one whose entry has been gone
+                // for as long as a write takes belongs to no token.
+                Own::Hosts(id)
+                    if !self.entry_path(&id).exists()
+                        && age >= STALE_TEMP_AGE
+                        && meta.is_file() =>
+                {
+                    let _ = fs::remove_file(&path);
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Removes an entry that holds neither a valid token nor a recent failure.
+    fn prune_entry(&self, id: &str, path: &Path, meta: &fs::Metadata, now_ms: u64) {
+        let keep = read_entry(path).ok().flatten().is_some_and(|e| {
+            e.token.is_some_and(|t| t.is_valid(now_ms))
+                || e.failure
+                    .is_some_and(|f| now_ms.saturating_sub(f.at) < 60_000)
+        });
+        if !keep && meta.is_file() {
+            // Take the key's lock so no refresher of this key is mid-write.
+            let lock_path = self.lock_path(id);
+            let lock = fsutil::open_regular(&lock_path, Links::Refuse).ok();
+            if lock.as_ref().is_none_or(|(l, _)| l.try_lock().is_ok()) {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// The names this module gives its own files: whatever else is in the directory (AWS's Go
+/// helper's `cache.json`, a user's notes) is not ours to delete.
+enum Own {
+    Temp,
+    Entry(String),
+    Lock(String),
+    Hosts(String),
+    Memo,
+}
+
+impl Own {
+    fn of(name: &str) -> Option<Own> {
+        let own_temp = name
+            .strip_prefix('.')
+            .and_then(|n| n.split_once('.'))
+            .is_some_and(|(id, rest)| is_key_id(id) && rest.ends_with(".tmp"));
+        if own_temp {
+            return Some(Own::Temp);
+        }
+        let (id, suffix) = name.split_once('.')?;
+        if !is_key_id(id) {
+            return None;
+        }
+        let id = id.to_string();
+        match suffix {
+            ENTRY_EXT => Some(Own::Entry(id)),
+            LOCK_EXT => Some(Own::Lock(id)),
+            HOSTS_EXT => Some(Own::Hosts(id)),
+            memo if Some(memo) == crate::keymemo::SUFFIX.strip_prefix('.') => Some(Own::Memo),
+            _ => None,
+        }
     }
 }
 

@@ -548,7 +548,10 @@ fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
     CacheCheck::Entry {
         path: cache.entry_path(&key.id),
         rule,
-        hosts: entry.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
+        hosts: entry
+            .as_ref()
+            .map(|e| cache.answered_hosts(&key.id, e))
+            .unwrap_or_default(),
         state: entry_state(entry, lookup.clock.now_ms()),
         scope: crate::identity::describe_scope(&found.target, &found.api),
     }

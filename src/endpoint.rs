@@ -21,21 +21,34 @@ pub fn service_id(registry: &Registry) -> &'static str {
     }
 }
 
-/// The explicit endpoint for `target`, if any.
+/// The explicit endpoint for `target`, if any: its config entry's, else the one the SDK's own
+/// settings name ([`from_files`]).
 pub fn configured(target: &Target, profiles: &Profiles) -> Result<Option<Endpoint>, ProfileError> {
-    if let Some(url) = &target.settings.endpoint {
-        let source = match &target.source {
-            Some(at) => format!("config file entry ({at})"),
-            None => "config file entry".to_string(),
-        };
-        return Ok(Some(Endpoint {
-            url: url.clone(),
-            source,
-        }));
+    match from_entry(target) {
+        Some(endpoint) => Ok(Some(endpoint)),
+        None => from_files(target, profiles),
     }
+}
+
+/// The endpoint the SDK's own settings name for the registry's service
+/// (`AWS_ENDPOINT_URL_ECR`, a profile's `services` section, `AWS_ENDPOINT_URL`, ...).
+pub fn from_files(target: &Target, profiles: &Profiles) -> Result<Option<Endpoint>, ProfileError> {
     Ok(profiles
         .endpoint_override(service_id(&target.registry))?
         .map(|(url, source)| Endpoint { url, source }))
+}
+
+/// The endpoint the registry's config entry names: it wins over the SDK's rule.
+pub fn from_entry(target: &Target) -> Option<Endpoint> {
+    let url = target.settings.endpoint.as_ref()?;
+    let source = match &target.source {
+        Some(at) => format!("config file entry ({at})"),
+        None => "config file entry".to_string(),
+    };
+    Some(Endpoint {
+        url: url.clone(),
+        source,
+    })
 }
 
 /// An explicitly configured endpoint and where it was configured.

@@ -19,7 +19,7 @@
 use crate::config::Target;
 use crate::endpoint::Api;
 use crate::env::Env;
-use crate::profiles::Profiles;
+use crate::profiles::{ProfileError, Profiles};
 use crate::registry::Registry;
 
 /// Variables that select or shape the credentials the SDK's default chain would use.
@@ -79,6 +79,58 @@ impl CacheKey {
     }
 }
 
+/// Everything the key and the API endpoint take from the AWS files, as plain values: what
+/// `keymemo` remembers so that a hit need not parse the files again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileFacts {
+    /// The endpoint the SDK's settings name (`(url, where it was set)`), unless the registry's
+    /// config entry names one: that wins, and the files are not asked.
+    pub endpoint: Option<(String, String)>,
+    pub fips: bool,
+    pub dual_stack: bool,
+    /// The key's `source=` line.
+    pub source: String,
+    /// The key's lines for the selected profile's chain (none without one).
+    pub chain: Vec<String>,
+}
+
+/// Takes from the parsed AWS files what the key and the API endpoint of `target` need.
+pub fn file_facts(
+    target: &Target,
+    env: &dyn Env,
+    profiles: &Profiles,
+) -> Result<FileFacts, ProfileError> {
+    let endpoint = match crate::endpoint::from_entry(target) {
+        Some(_) => None,
+        None => crate::endpoint::from_files(target, profiles)?.map(|e| (e.url, e.source)),
+    };
+    let requested = crate::endpoint::requested(profiles);
+    Ok(FileFacts {
+        endpoint,
+        fips: requested.fips,
+        dual_stack: requested.dual_stack,
+        source: source_line(env, profiles, target.settings.profile.as_deref()),
+        chain: chain_lines(profiles),
+    })
+}
+
+/// The API endpoint and the key, from what the files said ([`file_facts`]): the same as
+/// [`Api::of`] and [`cache_key`] give from the parsed files.
+pub fn from_facts(target: &Target, env: &dyn Env, facts: &FileFacts) -> (Api, CacheKey) {
+    let api = Api {
+        explicit: crate::endpoint::from_entry(target).or_else(|| {
+            let (url, source) = facts.endpoint.clone()?;
+            Some(crate::endpoint::Endpoint { url, source })
+        }),
+        requested: crate::endpoint::Variant {
+            fips: facts.fips,
+            dual_stack: facts.dual_stack,
+        },
+    };
+    let key = key_with(target, &api, env, (&facts.source, &facts.chain));
+    (api, key)
+}
+
 /// What one token answers for: the first line of the cache key, so that every registry with
 /// the same scope (and the same identity, the rest of the key) shares one entry, one fetch and
 /// one herd lock.
@@ -123,11 +175,36 @@ pub fn describe_scope(target: &Target, api: &Api) -> String {
 }
 
 pub fn cache_key(target: &Target, api: &Api, env: &dyn Env, profiles: &Profiles) -> CacheKey {
+    let source = source_line(env, profiles, target.settings.profile.as_deref());
+    key_with(target, api, env, (&source, &chain_lines(profiles)))
+}
+
+/// The key's lines for the selected profile's chain: its name, and its settings hashed.
+fn chain_lines(profiles: &Profiles) -> Vec<String> {
+    let profile_lines = profiles.identity_lines();
+    if profile_lines.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        format!("profile={}", profiles.selected()),
+        hashed("profile_chain", &profile_lines.join("\n")),
+    ]
+}
+
+fn hashed(name: &str, value: &str) -> String {
+    format!("{name}.sha256={}", &sha256_hex(value)[..16])
+}
+
+/// The key from the target, its API, the environment and what the AWS files say (the
+/// `source=` line and the profile chain's lines).
+fn key_with(
+    target: &Target,
+    api: &Api,
+    env: &dyn Env,
+    (source, chain): (&str, &[String]),
+) -> CacheKey {
     let s = &target.settings;
-    let mut lines = vec![
-        scope(target, api),
-        source_line(env, profiles, s.profile.as_deref()),
-    ];
+    let mut lines = vec![scope(target, api), source.to_string()];
     let setting = |name: &str, v: &Option<String>| v.as_ref().map(|v| format!("config.{name}={v}"));
     lines.extend(setting("profile", &s.profile));
     if let Some(role) = &s.role {
@@ -140,15 +217,10 @@ pub fn cache_key(target: &Target, api: &Api, env: &dyn Env, profiles: &Profiles)
             lines.push(format!("{name}={v}"));
         }
     }
-    let hashed = |name: &str, value: &str| format!("{name}.sha256={}", &sha256_hex(value)[..16]);
     if let Some(key_id) = env.var(ACCESS_KEY_VAR) {
         lines.push(hashed(ACCESS_KEY_VAR, &key_id));
     }
-    let profile_lines = profiles.identity_lines();
-    if !profile_lines.is_empty() {
-        lines.push(format!("profile={}", profiles.selected()));
-        lines.push(hashed("profile_chain", &profile_lines.join("\n")));
-    }
+    lines.extend(chain.iter().cloned());
     if let Some(token) = env.var(CONTAINER_TOKEN_VAR) {
         lines.push(hashed(CONTAINER_TOKEN_VAR, &token));
     }

@@ -21,6 +21,7 @@
 //! - `endpoint`: which API endpoint a fetch calls, and why;
 //! - `credentials`: which credentials a fetch signs with, in the AWS CLI's order;
 //! - `identity`: the cache key, from local facts only;
+//! - `keymemo`: what a hit's key needs from the AWS files, remembered while they are unchanged;
 //! - `resolve`: a host resolved once, whole (registry, region, endpoint, entry, profile, key),
 //!   from AWS files parsed once per request;
 //! - `authorization`: an ECR token and how long it may be used (the one refresh-margin rule);
@@ -66,6 +67,7 @@ pub mod front;
 mod fsutil;
 mod https;
 mod identity;
+mod keymemo;
 mod kubelet;
 mod log;
 mod lookup;

@@ -1,8 +1,8 @@
 //! Finding a registry's credential: the cache first, then one token fetch per herd.
 //!
 //! The policy, for one cache key:
-//! 1. A fresh cached token is answered at once, with no SDK and no credentials, and no lock
-//!    unless the host is new to the entry (then one short, bounded wait to record it for `list`).
+//! 1. A fresh cached token is answered at once, with no SDK, no credentials and no lock; a host
+//!    new to the entry is recorded for `list` by appending one line to the entry's hosts log.
 //! 2. Otherwise take the key's lock and look again: whoever held the lock may have refreshed it.
 //!    Fifty processes that miss together make one API call; the other forty-nine read its result.
 //!    A holder that is stopped (Ctrl-Z, SIGSTOP) or cannot be seen is waited for only a part of
@@ -16,8 +16,9 @@
 //!
 //! A key is an identity and a token scope ([`crate::identity::scope`]): every private registry
 //! of one region's API endpoint shares it, so a herd over many accounts of a region makes one
-//! call. Each entry records the hosts it answered, for `list`. A host is resolved once per
-//! request ([`crate::resolve`]), and the AWS files with it.
+//! call. Each entry's hosts log records the hosts it answered, for `list`. A host is resolved
+//! once per request ([`crate::resolve`]), and the AWS files with it; a hit takes what the key
+//! needs from the files from `keymemo` when they are large.
 
 use crate::authorization::Token;
 use crate::cache::{self, Cache, Entry, Failure};
@@ -33,11 +34,6 @@ use crate::token::{TokenError, TokenSource};
 use crate::watchdog::Handle;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// How long a hit may wait for the key's lock to record a host new to its entry: enough to
-/// queue behind the other hits of a herd (each holds it for a read and a write), too little to
-/// matter to a pull. Once per host and entry.
-const RECORD_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -232,8 +228,9 @@ impl<'a> Lookup<'a> {
             return Ok(None);
         };
         self.watchdog.doing("reading the AWS configuration");
-        let resolved = self.target(server_url)?;
-        Ok(match self.cached(cache, &resolved.target, &resolved.key) {
+        let target = self.registry(server_url)?.ok_or(LookupError::NotEcr)?;
+        let (_, key) = crate::keymemo::resolve(&target, self.env, cache.dir())?;
+        Ok(match self.cached(cache, &target, &key) {
             Cached::Hit(hit) => Some(hit),
             Cached::Miss(_) => None,
         })
@@ -247,13 +244,8 @@ impl<'a> Lookup<'a> {
         match fresh_token(cached.as_ref(), self.clock.now_ms()) {
             Some(hit) => {
                 crate::debug!("cache hit for {}", target.host);
-                if cached.as_ref().is_some_and(|e| !e.has_host(&target.host)) {
-                    remember_host(
-                        cache,
-                        key,
-                        &target.host,
-                        RECORD_WAIT.min(self.deadline.work_left()),
-                    );
+                if let Some(entry) = &cached {
+                    log_host(cache, key, Some(entry), &target.host);
                 }
                 Cached::Hit(hit)
             }
@@ -341,7 +333,7 @@ impl<'a> Lookup<'a> {
         let now = self.clock.now_ms();
         if let Some(hit) = fresh_token(current.as_ref(), now) {
             crate::debug!("refreshed by another process for {}", target.host);
-            record_host(cache, lock, key, current, &target.host);
+            log_host(cache, key, current.as_ref(), &target.host);
             return Ok(hit);
         }
         let previous_token = current.as_ref().and_then(|e| e.token.clone());
@@ -372,6 +364,9 @@ impl<'a> Lookup<'a> {
         });
         let entry = new_entry(key, current.as_ref(), &target.host, token, failure);
         write_entry(cache, lock, key, &entry);
+        if result.is_ok() {
+            log_host(cache, key, None, &target.host);
+        }
         match result {
             Ok(token) => Ok(Credential {
                 token,
@@ -405,8 +400,9 @@ impl<'a> Lookup<'a> {
                     Some(token.clone()),
                     None,
                 );
-                if let Err(e) = cache.write_unlocked(&key.id, &entry) {
-                    crate::debug!("token not cached: {e}");
+                match cache.write_unlocked(&key.id, &entry) {
+                    Ok(()) => log_host(cache, key, None, &target.host),
+                    Err(e) => crate::debug!("token not cached: {e}"),
                 }
                 Ok(Credential {
                     token,
@@ -459,7 +455,7 @@ impl<'a> Lookup<'a> {
             let Some(token) = entry.token.as_ref().filter(|t| t.is_valid(now)) else {
                 continue;
             };
-            for host in &entry.hosts {
+            for host in &cache.answered_hosts(&id, &entry) {
                 let ours = self
                     .target(host)
                     .is_ok_and(|r| r.key.id == id && entry.belongs_to(&r.key.description));
@@ -543,27 +539,18 @@ fn write_entry(cache: &Cache, lock: &cache::KeyLock, key: &CacheKey, entry: &Ent
     }
 }
 
-/// Adds a host a hit answered to its entry, for `list`. A hit waits little for the lock (a
-/// refresher may hold it for a whole fetch); a host missed here is recorded by its next get.
-fn remember_host(cache: &Cache, key: &CacheKey, host: &str, wait: Duration) {
-    let Ok(lock) = cache.lock(&key.id, wait) else {
+/// Records a host the entry answered, for `list`, unless its log has it (or, for a hit, the
+/// `entry` as read): a line appended to the log, with no lock and no rewrite, so a hit for a
+/// new host costs about what any hit does. Every answer goes through here, fetched or cached,
+/// so the log names every host; the entry's own list, which keeps the hosts its fetches were
+/// for (at most [`cache::MAX_HOSTS`]), only spares a hit reading the log.
+fn log_host(cache: &Cache, key: &CacheKey, entry: Option<&Entry>, host: &str) {
+    let in_entry = entry.is_some_and(|e| e.has_host(host));
+    if in_entry || cache.logged_hosts(&key.id).iter().any(|h| h == host) {
         return;
-    };
-    // Read again under the lock: a refresher may have replaced the entry since.
-    record_host(cache, &lock, key, read_own(cache, key), host);
-}
-
-/// Under the key's lock: adds `host` to the entry as read, and writes it, if it is new there.
-fn record_host(
-    cache: &Cache,
-    lock: &cache::KeyLock,
-    key: &CacheKey,
-    entry: Option<Entry>,
-    host: &str,
-) {
-    if let Some(mut entry) = entry.filter(|e| !e.has_host(host)) {
-        entry.add_host(host);
-        write_entry(cache, lock, key, &entry);
+    }
+    if let Err(e) = cache.log_host(&key.id, host) {
+        crate::debug!("{host} not recorded for `list`: {e}");
     }
 }
 
@@ -758,5 +745,51 @@ mod tests {
             .unwrap();
         assert_eq!(fake.calls.get(), 2);
         assert_eq!(l.list().unwrap().len(), 4);
+    }
+
+    /// A hit for a host new to its entry appends it to the entry's hosts log: the entry itself
+    /// is never rewritten, no lock is taken, and `list` names every host answered, far more than
+    /// the entry keeps.
+    #[test]
+    fn a_hit_for_a_new_host_rewrites_nothing_and_list_names_every_host() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new(3_600_000);
+        let l = lookup(&MapEnv::default(), dir.path(), &fake);
+        let hosts: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    "{:012}.dkr.ecr.us-east-1.amazonaws.com",
+                    100_000_000_000u64 + i
+                )
+            })
+            .collect();
+        l.get(&hosts[0], &fake).unwrap();
+        let key = l.target(&hosts[0]).unwrap().key;
+        let entry = Cache::new(dir.path().to_path_buf()).entry_path(&key.id);
+        let identity = |p: &std::path::Path| {
+            let m = std::fs::metadata(p).unwrap();
+            (m.ino(), m.mtime(), m.mtime_nsec())
+        };
+        let lock = dir.path().join(format!("{}.lock", key.id));
+        let (written, locked) = (identity(&entry), identity(&lock));
+        for _ in 0..2 {
+            for host in &hosts {
+                assert!(l.get(host, &fake).unwrap().from_cache);
+            }
+        }
+        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(identity(&entry), written, "a hit rewrote the entry");
+        assert_eq!(identity(&lock), locked, "a hit took the lock");
+        let listed = l.list().unwrap();
+        assert_eq!(listed.len(), hosts.len(), "{listed:?}");
+        for host in &hosts {
+            assert!(listed.contains_key(&format!("https://{host}")), "{host}");
+        }
+        let log = std::fs::read_to_string(dir.path().join(format!("{}.hosts", key.id))).unwrap();
+        assert_eq!(log.lines().count(), hosts.len(), "each host once: {log}");
+        l.erase(&hosts[5]).unwrap();
+        assert!(l.list().unwrap().is_empty());
+        assert!(!dir.path().join(format!("{}.hosts", key.id)).exists());
     }
 }

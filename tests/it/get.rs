@@ -710,3 +710,28 @@ fn share_token_false_gives_each_registry_its_own_entry() {
     }
     assert_eq!(sb.calls(), (5, 0), "all hits");
 }
+
+/// 100 accounts' registries of one region pulled round robin (one token, one entry): each hit
+/// for a host the entry does not hold appends it to the entry's hosts log, and `list` names
+/// every one of them, not the entry's own 64.
+#[test]
+fn list_names_all_100_hosts_of_a_round_robin() {
+    let sb = Sandbox::new();
+    let hosts: Vec<String> = (0..100)
+        .map(|i| private_host(&format!("{:012}", 100_000_000_000u64 + i), "us-east-1"))
+        .collect();
+    for _ in 0..2 {
+        for h in &hosts {
+            sb.get_ok(h);
+        }
+    }
+    assert_eq!(sb.calls(), (1, 0), "one token for the region");
+    let out = sb.run(["list"], "unused");
+    assert!(out.status.success(), "{}", describe(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = listed.as_object().unwrap();
+    assert_eq!(listed.len(), hosts.len(), "{listed:?}");
+    for h in &hosts {
+        assert_eq!(listed[&format!("https://{h}")], "AWS", "{h}");
+    }
+}
