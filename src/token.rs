@@ -680,7 +680,8 @@ struct TokenCall<'a> {
 
 /// A reply's fields before they are checked; ECR Public has no proxy endpoint.
 struct RawReply {
-    token_b64: Option<String>,
+    /// Moved out of the SDK's reply, not copied: zeroised when dropped.
+    token_b64: Option<Secret>,
     proxy_endpoint: Option<String>,
     expires_at: Option<aws_smithy_types::DateTime>,
 }
@@ -693,7 +694,7 @@ impl TokenCall<'_> {
             .set_use_fips(Some(self.variant.fips))
             .set_use_dual_stack(Some(self.variant.dual_stack));
         let conf = builder.interceptor(self.reply_time.clone()).build();
-        let out = aws_sdk_ecr::Client::from_conf(conf)
+        let mut out = aws_sdk_ecr::Client::from_conf(conf)
             .get_authorization_token()
             .send()
             .await
@@ -701,12 +702,11 @@ impl TokenCall<'_> {
                 let status = e.raw_response().map(|r| r.status().as_u16());
                 self.failure(&e, e.code(), e.message(), status)
             })?;
-        let data = out
-            .authorization_data()
-            .first()
+        let data = (out.authorization_data.as_mut())
+            .and_then(|data| data.first_mut())
             .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
         Ok(RawReply {
-            token_b64: data.authorization_token().map(str::to_owned),
+            token_b64: data.authorization_token.take().map(Secret::new),
             proxy_endpoint: data.proxy_endpoint().map(str::to_owned),
             expires_at: data.expires_at().copied(),
         })
@@ -719,7 +719,7 @@ impl TokenCall<'_> {
             .set_use_fips(Some(self.variant.fips))
             .set_use_dual_stack(Some(self.variant.dual_stack));
         let conf = builder.interceptor(self.reply_time.clone()).build();
-        let out = aws_sdk_ecrpublic::Client::from_conf(conf)
+        let mut out = aws_sdk_ecrpublic::Client::from_conf(conf)
             .get_authorization_token()
             .send()
             .await
@@ -727,11 +727,10 @@ impl TokenCall<'_> {
                 let status = e.raw_response().map(|r| r.status().as_u16());
                 self.failure(&e, e.code(), e.message(), status)
             })?;
-        let data = out
-            .authorization_data()
+        let data = (out.authorization_data.as_mut())
             .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
         Ok(RawReply {
-            token_b64: data.authorization_token().map(str::to_owned),
+            token_b64: data.authorization_token.take().map(Secret::new),
             proxy_endpoint: None,
             expires_at: data.expires_at().copied(),
         })
@@ -762,7 +761,8 @@ impl TokenCall<'_> {
         let token_b64 = reply
             .token_b64
             .ok_or_else(|| bad(endpoint, "the token is missing"))?;
-        let (username, password) = decode_token(&token_b64).map_err(|d| bad(endpoint, d))?;
+        let (username, password) =
+            decode_token(token_b64.expose()).map_err(|d| bad(endpoint, d))?;
         let expires_at = match reply.expires_at.map(|t| t.to_millis()) {
             Some(Ok(ms)) if ms > 0 => ms,
             Some(_) => return Err(bad(endpoint, "its expiry time is out of range")),
@@ -866,7 +866,10 @@ pub fn decode_token(b64: &str) -> Result<(String, Secret), &'static str> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|_| "it is not base64")?;
-    let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text")?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        zeroize::Zeroize::zeroize(&mut e.into_bytes());
+        "it is not UTF-8 text"
+    })?;
     let text = Secret::new(text);
     match text.expose().split_once(':') {
         Some((user, pw)) if user == USERNAME && !pw.is_empty() => {
