@@ -168,6 +168,12 @@ fn trusted_engine(front: &Path) -> Result<(PathBuf, PathBuf, File), EngineError>
     };
     let file = platform::open_program(&engine).map_err(unusable)?;
     let meta = file.metadata().map_err(unusable)?;
+    if !meta.is_file() {
+        let kind = platform::describe_file_type(&meta.file_type());
+        return Err(unusable(io::Error::other(format!(
+            "it is {kind}, not the file itself"
+        ))));
+    }
     let front_meta = std::fs::metadata(front).map_err(unusable)?;
     let (uid, front_uid) = (platform::owner(&meta).0, platform::owner(&front_meta).0);
     if uid != front_uid && uid != 0 {

@@ -322,11 +322,13 @@ pub fn become_command(command: &mut std::process::Command, arg0: &std::ffi::OsSt
 }
 
 /// Opens a program to run with [`become_file`]: the descriptor names the file whatever later
-/// happens to its path, so the file checked is the file run.
+/// happens to its path, so the file checked is the file run. A symbolic link at `path` is not
+/// followed: the descriptor is the link's own (not a regular file), so that a link planted
+/// in a shared directory cannot pass another owner's program off as this one.
 pub fn open_program(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
 }
 

@@ -243,6 +243,18 @@ fn an_engine_another_user_could_have_planted_is_not_run() {
         );
         assert!(!log.exists(), "a writable engine ran");
     }
+    // A link to another program of root's is not passed off as the engine.
+    fs::rename(&engine, dir.path().join("engine.real")).unwrap();
+    std::os::unix::fs::symlink("/bin/true", &engine).unwrap();
+    let out = miss();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("it is a symbolic link"),
+        "{}",
+        describe(&out)
+    );
+    fs::remove_file(&engine).unwrap();
+    fs::rename(dir.path().join("engine.real"), &engine).unwrap();
     // And the same file, owned and mode 0755, runs.
     fs::set_permissions(&engine, fs::Permissions::from_mode(0o755)).unwrap();
     let out = miss();
