@@ -210,9 +210,9 @@ pub fn stdin(data: &[u8]) {
             let cred = lookup
                 .get(url, &FakeSource { fail: false })
                 .expect("a fake token");
-            let json = protocol::credential_json(url, &cred.token);
-            assert!(!json.contains('\n'));
-            let v: serde_json::Value = serde_json::from_str(&json).expect("answer is JSON");
+            let json = protocol::credential_answer(url, &cred.token, b"");
+            assert!(!json.contains(&b'\n'));
+            let v: serde_json::Value = serde_json::from_slice(&json).expect("answer is JSON");
             assert_eq!(v["ServerURL"], url);
             assert_eq!(v["Username"], "AWS");
             assert_eq!(v["Secret"], FAKE_PASSWORD);

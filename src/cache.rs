@@ -256,7 +256,8 @@ impl Cache {
     }
 
     fn replace(&self, id: &str, entry: &Entry) -> Result<(), CacheError> {
-        let json = serde_json::to_vec(entry).map_err(|e| io_err(&self.dir)(e.into()))?;
+        // The entry holds the token: serialised into one buffer zeroised after the write.
+        let json = crate::secret::json_zeroised(entry, b"").map_err(io_err(&self.dir))?;
         let target = self.entry_path(id);
         let new = fsutil::NewFile {
             mode: 0o600,
@@ -674,11 +675,13 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
         // A link, a FIFO, a device, a runaway file: not an entry of ours.
         Err(_) => return Ok(None),
     };
+    // The bytes hold the token: zeroised once parsed (the `Secret` keeps its own copy).
+    let bytes = zeroize::Zeroizing::new(contents.bytes);
     let meta = &contents.meta;
     if platform::owner(meta).0 != platform::euid() || platform::writable_by_others(meta) {
         return Ok(None);
     }
-    Ok(serde_json::from_slice::<Entry>(&contents.bytes)
+    Ok(serde_json::from_slice::<Entry>(&bytes)
         .ok()
         .filter(|e| e.schema == SCHEMA))
 }

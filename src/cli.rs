@@ -31,6 +31,7 @@ use outcome::ProtocolError;
 use router::Router;
 use std::ffi::OsString;
 use std::io::{Read, Write};
+use zeroize::Zeroizing;
 
 /// Runs the program with the process's real stdin, stdout and environment.
 pub fn main(args: &[OsString]) -> u8 {
@@ -94,7 +95,7 @@ fn serve(
         Err(e) => return parse_error(&program, words, &e, out),
     };
     if cli.version {
-        return reply(out, Ok(version_line()));
+        return reply(out, Ok(version_line().into()));
     }
     match cli.command {
         // Only `--` was given: no verb, as with no argument at all.
@@ -146,12 +147,17 @@ pub(crate) fn timeout_form(program: &str) -> crate::watchdog::Form {
 }
 
 /// Prints a protocol answer: errors go to stdout too, as that is where clients look for them.
-fn reply(out: &mut dyn Write, result: Result<String, ProtocolError>) -> u8 {
+/// A `get`'s answer holds a token: its buffer is zeroised once written.
+fn reply(out: &mut dyn Write, result: Result<Zeroizing<String>, ProtocolError>) -> u8 {
     let (text, code) = match result {
         Ok(text) => (text, 0),
-        Err(e) => (e.to_string(), 1),
+        Err(e) => (Zeroizing::new(e.to_string()), 1),
     };
-    if !text.is_empty() && writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+    if !text.is_empty()
+        && writeln!(out, "{}", text.as_str())
+            .and_then(|_| out.flush())
+            .is_err()
+    {
         return 1;
     }
     code
@@ -218,11 +224,11 @@ fn protocol_action(
     process: &Process,
     env: &dyn Env,
     stdin: &mut dyn Read,
-) -> Result<String, ProtocolError> {
+) -> Result<Zeroizing<String>, ProtocolError> {
     // Only get, store and erase have a request on stdin; `list` and `version` must not wait
     // for an EOF that a terminal never sends.
     let input = match verb {
-        Verb::Version => return Ok(version_line()),
+        Verb::Version => return Ok(version_line().into()),
         Verb::List => Vec::new(),
         Verb::Get | Verb::Store | Verb::Erase => protocol::read_input(stdin)?,
     };
@@ -239,7 +245,7 @@ fn protocol_action(
         (Verb::Store, Some(request)) => router.store(request)?,
         (Verb::Erase, Some(request)) => router.erase(request)?,
         // `list`, the one verb with no request: both stores' listings in one.
-        _ => return Ok(serde_json::to_string(&router.list()?)?),
+        _ => return Ok(serde_json::to_string(&router.list()?)?.into()),
     };
     Ok(answer.into_text())
 }

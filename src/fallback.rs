@@ -278,17 +278,11 @@ impl Store for Fallback {
     }
 }
 
-/// `program` in the first absolute directory of `path` that holds it as an executable file.
-/// Empty and relative entries are skipped, as Go's `exec.LookPath` refuses the current
-/// directory: execvp would run `./docker-credential-<name>` for `PATH=/usr/bin:`, with whatever
-/// the working directory holds.
+/// `program` in the first absolute directory of `path` that holds it as an executable file
+/// ([`crate::platform::find_in_path`]): execvp would run `./docker-credential-<name>` for
+/// `PATH=/usr/bin:`, with whatever the working directory holds.
 pub fn find_on_path(program: &str, path: Option<&str>) -> Option<PathBuf> {
-    std::env::split_paths(path?)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(program))
-        .find(|file| {
-            std::fs::metadata(file).is_ok_and(|m| m.is_file() && crate::platform::is_executable(&m))
-        })
+    crate::platform::find_in_path(program.as_ref(), path?.as_ref())
 }
 
 /// Whether `file` is this program (the front or the engine, or a link to either): forwarding

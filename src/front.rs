@@ -14,39 +14,83 @@
 //! process-group signals and the kubelet see one program. What the front read of stdin is
 //! handed over in an anonymous in-memory file, and what is left of the request's bound in
 //! `deadline::HANDOFF_VAR`, so the two processes keep one bound.
+//!
+//! The engine is the file beside the front's own (found without `/proc` too: by the path it was
+//! started by, or its name in `PATH`), and runs only if it is owned by the front's owner or
+//! root and writable by no one else: in a shared directory, another user's file would otherwise
+//! run as whoever runs the front. It is checked and run through one descriptor.
 
 use crate::deadline::{self, Deadline};
 use crate::env::{Env, ProcessEnv};
 use crate::lookup::Lookup;
-use crate::platform;
+use crate::platform::{self, Stream};
+use crate::program::ENGINE;
 use crate::protocol;
 use crate::request::{Process, Request};
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{Seek, Write};
-use std::path::Path;
+use std::io::{self, Seek, Write};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Why the engine was not run: one line, naming the file and what to do.
+#[derive(Debug, thiserror::Error)]
+enum EngineError {
+    #[error("cannot find this program's own file to run its engine ({0}); run it by its full path")]
+    OwnFile(String),
+    #[error(
+        "cannot run {}, which answers what the token cache cannot: {error}; copy {ENGINE} beside {} (every package and release archive has both)",
+        engine.display(),
+        front.display()
+    )]
+    Unusable {
+        engine: PathBuf,
+        front: PathBuf,
+        error: io::Error,
+    },
+    #[error(
+        "refusing to run {}: it is owned by uid {uid}, not by root or uid {front_uid}, who owns {}; if it is yours, chown it, else remove it",
+        engine.display(),
+        front.display()
+    )]
+    Foreign {
+        engine: PathBuf,
+        front: PathBuf,
+        uid: u32,
+        front_uid: u32,
+    },
+    #[error(
+        "refusing to run {}: it is writable by its group or by others (mode {mode:o}); run `chmod go-w` on it",
+        engine.display()
+    )]
+    Writable { engine: PathBuf, mode: u32 },
+}
 
 /// Runs the front; returns the exit code, or never returns (it became the engine).
 pub fn main(args: &[OsString]) -> u8 {
     // As the engine does first, so that the key is made from the same view of the environment.
     crate::env::normalise_process_env();
     let env = ProcessEnv;
+    // Answered here, so that a front copied on its own can still say what it is.
+    if matches!(args, [_, word] if word == "version" || word == "--version" || word == "-v") {
+        let line = format!("{}\n", crate::program::version_line());
+        return u8::from(platform::write_all_unbuffered(Stream::Stdout, line.as_bytes()).is_err());
+    }
     // Logging is the engine's (one logger, the SDK's events too), as is every other command.
     let is_get = matches!(args, [_, verb] if verb == "get");
     if !is_get || env.var(crate::log::ENV_VAR).is_some() {
-        return hand_off(args, None, None);
+        return hand_off(args, &env, None, None);
     }
     let request = match protocol::read_request(&mut std::io::stdin().lock()) {
         Ok(request) => request,
         // Nothing usable was read: the engine reads stdin itself and reports the error.
-        Err(_) => return hand_off(args, None, None),
+        Err(_) => return hand_off(args, &env, None, None),
     };
     let Some(url) = protocol::check_input(&request)
         .ok()
         .and_then(|r| protocol::server_url(r).ok())
     else {
-        return hand_off(args, Some(&request), None);
+        return hand_off(args, &env, Some(&request), None);
     };
     // The real process: the first with this request, so nothing was handed over to it.
     let process = Process::real(None);
@@ -57,48 +101,106 @@ pub fn main(args: &[OsString]) -> u8 {
         .ok()
         .and_then(|lookup| lookup.hit(url).ok().flatten());
     let Some(credential) = hit else {
-        return hand_off(args, Some(&request), Some(ours.deadline));
+        return hand_off(args, &env, Some(&request), Some(ours.deadline));
     };
     ours.claim_answer();
-    let answer = protocol::credential_json(url, &credential.token);
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{answer}").and_then(|_| out.flush()) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
+    // Written from the one zeroised buffer, past std's stdout buffer, which would keep a copy.
+    let answer = protocol::credential_answer(url, &credential.token, b"\n");
+    u8::from(platform::write_all_unbuffered(Stream::Stdout, &answer).is_err())
 }
 
 /// Becomes the engine, with the same arguments (`argv[0]` too: the kubelet link's name and the
 /// helper name `configure` writes come from it) and environment. Returns only if that fails.
-fn hand_off(args: &[OsString], request: Option<&[u8]>, deadline: Option<Deadline>) -> u8 {
-    let line = match std::env::current_exe() {
-        Err(error) => format!("cannot find this program's own file to run its engine: {error}"),
-        Ok(front) => {
-            let engine = crate::dirs::engine_beside(&front);
-            let error = become_engine(&engine, args, request, deadline);
-            format!(
-                "cannot run {}, which answers what the token cache cannot: {error}; install it beside {} (every package and release archive has both)",
-                engine.display(),
-                front.display()
-            )
-        }
+fn hand_off(
+    args: &[OsString],
+    env: &dyn Env,
+    request: Option<&[u8]>,
+    deadline: Option<Deadline>,
+) -> u8 {
+    let error = match own_file(args, env).and_then(|front| trusted_engine(&front)) {
+        Err(error) => error,
+        Ok((engine, front, file)) => EngineError::Unusable {
+            error: become_engine(&file, &engine, args, request, deadline),
+            engine,
+            front,
+        },
     };
     // A protocol verb's error goes on stdout too, where clients read it.
     if matches!(args, [_, verb] if protocol::Verb::from_word(verb).is_some()) {
-        let _ = writeln!(std::io::stdout(), "{line}");
+        let _ = writeln!(std::io::stdout(), "{error}");
     }
     let program = crate::program::name_from_args(args);
-    let _ = writeln!(std::io::stderr(), "{program}: {line}");
+    let _ = writeln!(std::io::stderr(), "{program}: {error}");
     1
 }
 
-/// Execs the engine; returns only if that failed, with why.
+/// This program's own file: `/proc/self/exe`, or where there is no `/proc` the path it was
+/// started by (`argv[0]` when that is a path, else that name in `PATH`), with links resolved, so
+/// that the engine is looked for beside the file itself, not beside a link to it.
+fn own_file(args: &[OsString], env: &dyn Env) -> Result<PathBuf, EngineError> {
+    let no_proc = match std::env::current_exe() {
+        Ok(path) => return Ok(path),
+        Err(error) => error,
+    };
+    let arg0 = args.first().map(OsString::as_os_str).unwrap_or_default();
+    let started_by = if arg0.to_string_lossy().contains('/') {
+        Some(PathBuf::from(arg0))
+    } else {
+        env.var("PATH")
+            .and_then(|path| platform::find_in_path(arg0, path.as_ref()))
+    };
+    started_by
+        .and_then(|path| std::fs::canonicalize(path).ok())
+        .ok_or_else(|| {
+            EngineError::OwnFile(format!(
+                "{no_proc}; and {} is not a file here or in PATH",
+                arg0.to_string_lossy()
+            ))
+        })
+}
+
+/// The engine beside `front`, open to be run, if this user can trust it: owned by the front's
+/// owner or root, and writable by no one else. Returns its path, the front's, and the file.
+fn trusted_engine(front: &Path) -> Result<(PathBuf, PathBuf, File), EngineError> {
+    let engine = crate::dirs::engine_beside(front);
+    let unusable = |error| EngineError::Unusable {
+        engine: engine.clone(),
+        front: front.to_path_buf(),
+        error,
+    };
+    let file = platform::open_program(&engine).map_err(unusable)?;
+    let meta = file.metadata().map_err(unusable)?;
+    if !meta.is_file() {
+        let kind = platform::describe_file_type(&meta.file_type());
+        return Err(unusable(io::Error::other(format!(
+            "it is {kind}, not the file itself"
+        ))));
+    }
+    let front_meta = std::fs::metadata(front).map_err(unusable)?;
+    let (uid, front_uid) = (platform::owner(&meta).0, platform::owner(&front_meta).0);
+    if uid != front_uid && uid != 0 {
+        return Err(EngineError::Foreign {
+            engine,
+            front: front.to_path_buf(),
+            uid,
+            front_uid,
+        });
+    }
+    if platform::writable_by_others(&meta) {
+        let mode = platform::mode(&meta);
+        return Err(EngineError::Writable { engine, mode });
+    }
+    Ok((engine, front.to_path_buf(), file))
+}
+
+/// Execs the engine open as `file` (at `engine`); returns only if that failed, with why.
 fn become_engine(
+    file: &File,
     engine: &Path,
     args: &[OsString],
     request: Option<&[u8]>,
     deadline: Option<Deadline>,
-) -> std::io::Error {
+) -> io::Error {
     let mut command = Command::new(engine);
     command.args(args.get(1..).unwrap_or_default());
     if let Some(deadline) = deadline {
@@ -106,17 +208,17 @@ fn become_engine(
     }
     if let Some(request) = request {
         match request_file(request) {
-            Ok(file) => command.stdin(file),
+            Ok(request) => command.stdin(request),
             Err(error) => return error,
         };
     }
     let arg0 = args.first().map_or(engine.as_os_str(), OsString::as_os_str);
-    platform::become_command(&mut command, arg0)
+    platform::become_file(&mut command, arg0, file)
 }
 
 /// The request as a file to read from the start: in memory, so it needs no writable directory,
 /// and with no size limit a pipe's buffer would set (a request is read up to 64 KiB + 1).
-fn request_file(request: &[u8]) -> std::io::Result<File> {
+fn request_file(request: &[u8]) -> io::Result<File> {
     let mut file = platform::memory_file(c"request")?;
     file.write_all(request)?;
     file.rewind()?;

@@ -5,9 +5,11 @@
 //! is shown to the user, so those must be one actionable line.
 
 use crate::authorization::Token;
+use crate::secret::json_zeroised;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Read;
+use zeroize::Zeroizing;
 
 /// The text docker and containers/image take to mean "this helper has nothing for that host".
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -185,22 +187,26 @@ impl<'a> Request<'a> {
 
 /// What a store answers on stdout: a credential, or another helper's answer as it wrote it. An
 /// empty answer (`store` and `erase` done) prints nothing.
+/// Zeroised when dropped: it may hold a token.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Answer(String);
+pub struct Answer(Zeroizing<String>);
 
 impl Answer {
-    /// A `get`'s credential for `server_url` ([`credential_json`]).
+    /// A `get`'s credential for `server_url` ([`credential_answer`]), in the same buffer.
     pub fn credential(server_url: &str, token: &Token) -> Answer {
-        Answer(credential_json(server_url, token))
+        let mut json = credential_answer(server_url, token, b"");
+        // Moves the allocation: JSON is UTF-8, so nothing is copied or left behind.
+        let text = String::from_utf8(std::mem::take(&mut *json)).unwrap_or_default();
+        Answer(Zeroizing::new(text))
     }
 
     /// Another helper's answer, handed on as it is.
     pub fn verbatim(text: String) -> Answer {
-        Answer(text)
+        Answer(Zeroizing::new(text))
     }
 
     /// The line for stdout, if not empty.
-    pub fn into_text(self) -> String {
+    pub fn into_text(self) -> Zeroizing<String> {
         self.0
     }
 }
@@ -215,8 +221,8 @@ impl std::fmt::Debug for Answer {
 /// A `list` answer: `{server URL: user name}`, in a stable order.
 pub type Listing = BTreeMap<String, String>;
 
-/// The JSON answer to `get`.
-pub fn credential_json(server_url: &str, token: &Token) -> String {
+/// The JSON answer to `get`, then `end`, in one zeroised buffer ([`json_zeroised`]).
+pub fn credential_answer(server_url: &str, token: &Token, end: &[u8]) -> Zeroizing<Vec<u8>> {
     #[derive(Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Answer<'a> {
@@ -231,7 +237,7 @@ pub fn credential_json(server_url: &str, token: &Token) -> String {
         secret: token.password.expose(),
     };
     // Serialising three strings cannot fail.
-    serde_json::to_string(&answer).unwrap_or_default()
+    json_zeroised(&answer, end).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -258,10 +264,11 @@ mod tests {
 
     #[test]
     fn answer_has_the_exact_field_names() {
-        let json = credential_json("h:443", &Token::for_test("p\"w", 1, 2));
+        let json = credential_answer("h:443", &Token::for_test("p\"w", 1, 2), b"\n");
         assert_eq!(
-            json,
-            r#"{"ServerURL":"h:443","Username":"AWS","Secret":"p\"w"}"#
+            &json[..],
+            br#"{"ServerURL":"h:443","Username":"AWS","Secret":"p\"w"}
+"#
         );
     }
 
@@ -309,7 +316,7 @@ mod tests {
         let answer = Answer::credential("h", &Token::for_test("hunter2", 1, 2));
         assert!(!format!("{answer:?}").contains("hunter2"));
         assert_eq!(
-            answer.into_text(),
+            *answer.into_text(),
             r#"{"ServerURL":"h","Username":"AWS","Secret":"hunter2"}"#
         );
     }

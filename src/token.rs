@@ -721,7 +721,8 @@ struct TokenCall<'a> {
 
 /// A reply's fields before they are checked; ECR Public has no proxy endpoint.
 struct RawReply {
-    token_b64: Option<String>,
+    /// Moved out of the SDK's reply, not copied: zeroised when dropped.
+    token_b64: Option<Secret>,
     proxy_endpoint: Option<String>,
     expires_at: Option<aws_smithy_types::DateTime>,
 }
@@ -751,25 +752,23 @@ macro_rules! get_authorization_token {
 
 impl TokenCall<'_> {
     async fn ask_private(&self) -> Result<RawReply, TokenError> {
-        let out = get_authorization_token!(self, aws_sdk_ecr)?;
-        let data = out
-            .authorization_data()
-            .first()
+        let mut out = get_authorization_token!(self, aws_sdk_ecr)?;
+        let data = (out.authorization_data.as_mut())
+            .and_then(|data| data.first_mut())
             .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
         Ok(RawReply {
-            token_b64: data.authorization_token().map(str::to_owned),
+            token_b64: data.authorization_token.take().map(Secret::new),
             proxy_endpoint: data.proxy_endpoint().map(str::to_owned),
             expires_at: data.expires_at().copied(),
         })
     }
 
     async fn ask_public(&self) -> Result<RawReply, TokenError> {
-        let out = get_authorization_token!(self, aws_sdk_ecrpublic)?;
-        let data = out
-            .authorization_data()
+        let mut out = get_authorization_token!(self, aws_sdk_ecrpublic)?;
+        let data = (out.authorization_data.as_mut())
             .ok_or_else(|| bad(&self.endpoint, "no authorization data in the response"))?;
         Ok(RawReply {
-            token_b64: data.authorization_token().map(str::to_owned),
+            token_b64: data.authorization_token.take().map(Secret::new),
             proxy_endpoint: None,
             expires_at: data.expires_at().copied(),
         })
@@ -800,7 +799,8 @@ impl TokenCall<'_> {
         let token_b64 = reply
             .token_b64
             .ok_or_else(|| bad(endpoint, "the token is missing"))?;
-        let (username, password) = decode_token(&token_b64).map_err(|d| bad(endpoint, d))?;
+        let (username, password) =
+            decode_token(token_b64.expose()).map_err(|d| bad(endpoint, d))?;
         let expires_at = match reply.expires_at.map(|t| t.to_millis()) {
             Some(Ok(ms)) if ms > 0 => ms,
             Some(_) => return Err(bad(endpoint, "its expiry time is out of range")),
@@ -904,7 +904,10 @@ pub fn decode_token(b64: &str) -> Result<(String, Secret), &'static str> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|_| "it is not base64")?;
-    let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text")?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        zeroize::Zeroize::zeroize(&mut e.into_bytes());
+        "it is not UTF-8 text"
+    })?;
     let text = Secret::new(text);
     match text.expose().split_once(':') {
         Some((user, pw)) if user == USERNAME && !pw.is_empty() => {

@@ -179,6 +179,7 @@ mod tests {
         with_router(ALIAS, &[], |router, fake| {
             for host in [ECR, "https://registry.example.com/v2/"] {
                 let answer = router.get(&request(Verb::Get, host)).unwrap().into_text();
+                let answer = answer.as_str();
                 assert!(
                     answer.starts_with(&format!(r#"{{"ServerURL":"{host}""#)),
                     "{answer}"
@@ -189,7 +190,7 @@ mod tests {
             let stored = router
                 .store(&request(Verb::Store, &credential(ECR)))
                 .unwrap();
-            assert_eq!(stored.into_text(), "");
+            assert_eq!(stored.into_text().as_str(), "");
             assert_eq!(
                 fake.calls.get(),
                 2,
@@ -203,7 +204,7 @@ mod tests {
                 "{store:?}"
             );
             let erase = router.erase(&request(Verb::Erase, "ghcr.io")).unwrap();
-            assert_eq!(erase.into_text(), "");
+            assert_eq!(erase.into_text().as_str(), "");
             assert_eq!(router.list().unwrap(), Listing::new());
         });
     }

@@ -52,16 +52,10 @@ pub fn is_runtime(path: &Path, env: &dyn Env) -> bool {
     crate::dirs::runtime_dir(env).is_some_and(|dir| path.starts_with(dir))
 }
 
-/// The first executable called `name` in `$PATH`, as a client's exec would find it.
+/// The first executable called `name` in `$PATH`, as a client's exec would find it (Go's
+/// `exec.LookPath` refuses the current directory, as [`crate::platform::find_in_path`] does).
 pub fn find_on_path(name: &str, env: &dyn Env) -> Option<PathBuf> {
-    let path = env.var("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && crate::platform::is_executable(&m))
-        })
+    crate::platform::find_in_path(name.as_ref(), env.var("PATH")?.as_ref())
 }
 
 #[cfg(test)]

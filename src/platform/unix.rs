@@ -236,7 +236,13 @@ pub enum Stream {
 
 /// Writes all of `bytes` straight to the stream's descriptor, bypassing std's buffer and lock
 /// (which a stuck thread may hold); gives up silently on an error.
-pub fn write_unbuffered(stream: Stream, mut bytes: &[u8]) {
+pub fn write_unbuffered(stream: Stream, bytes: &[u8]) {
+    let _ = write_all_unbuffered(stream, bytes);
+}
+
+/// [`write_unbuffered`] that says whether all was written: no copy of `bytes` is left in a
+/// buffer that is not the caller's (an answer's token is zeroised by its owner).
+pub fn write_all_unbuffered(stream: Stream, mut bytes: &[u8]) -> io::Result<()> {
     let fd = match stream {
         Stream::Stdout => libc::STDOUT_FILENO,
         Stream::Stderr => libc::STDERR_FILENO,
@@ -246,10 +252,16 @@ pub fn write_unbuffered(stream: Stream, mut bytes: &[u8]) {
         let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
         match n {
             n if n > 0 => bytes = &bytes[n as usize..],
-            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
-            _ => return,
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            _ => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
         }
     }
+    Ok(())
 }
 
 /// Ends the process at once with `code`: no destructor and no exit handler runs, and nothing
@@ -303,10 +315,116 @@ pub fn memory_file(name: &CStr) -> io::Result<std::fs::File> {
     Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
-/// Replaces this process with `command` run under the name `arg0` (same pid, parent and
-/// stdio); returns only if that failed, with why.
-pub fn become_command(command: &mut std::process::Command, arg0: &std::ffi::OsStr) -> io::Error {
-    command.arg0(arg0).exec()
+/// Opens a program to run with [`become_file`]: the descriptor names the file whatever later
+/// happens to its path, so the file checked is the file run. A symbolic link at `path` is not
+/// followed: the descriptor is the link's own (not a regular file), so that a link planted
+/// in a shared directory cannot pass another owner's program off as this one.
+pub fn open_program(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Replaces this process with the program open as `program` (see [`open_program`]), given
+/// `command`'s arguments, environment and stdio, under the name `arg0`; returns only if that
+/// failed, with why.
+pub fn become_file(command: &mut Command, arg0: &std::ffi::OsStr, program: &File) -> io::Error {
+    use std::os::fd::AsRawFd;
+    let args = std::iter::once(arg0).chain(command.get_args());
+    let argv: Result<Vec<CString>, _> = args.map(|a| CString::new(a.as_bytes())).collect();
+    let (Ok(argv), Ok(envp)) = (argv, command_environment(command)) else {
+        return io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument");
+    };
+    let fd = program.as_raw_fd();
+    // std sets up stdio and signals, then runs this in place of its own execvp, which would
+    // look the program up by its path again.
+    let exec = move || {
+        let argv = null_terminated(&argv);
+        let envp = null_terminated(&envp);
+        let error = execveat_empty_path(fd, &argv, &envp);
+        if error.raw_os_error() != Some(libc::ENOENT) {
+            return Err(error);
+        }
+        // A script's interpreter opens it as /dev/fd/N, which a descriptor closed on exec
+        // cannot be (ENOENT): run one from a descriptor left open.
+        // SAFETY: F_SETFD on a descriptor we own.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        Err(execveat_empty_path(fd, &argv, &envp))
+    };
+    // SAFETY: `exec` runs in this process (exec does not fork), so it may allocate.
+    unsafe { command.pre_exec(exec) };
+    command.exec()
+}
+
+/// This process's environment with `command`'s changes, as `NAME=value` strings.
+fn command_environment(command: &Command) -> Result<Vec<CString>, std::ffi::NulError> {
+    let mut vars: std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString> =
+        std::env::vars_os().collect();
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => vars.insert(name.to_owned(), value.to_owned()),
+            None => vars.remove(name),
+        };
+    }
+    vars.into_iter()
+        .map(|(name, value)| CString::new([name.as_bytes(), b"=", value.as_bytes()].concat()))
+        .collect()
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    let mut pointers: Vec<_> = strings.iter().map(|s| s.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    pointers
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`; returns only on failure. The system call,
+/// not glibc's wrapper (GLIBC_2.34; see [`memory_file`]); in every kernel since 3.19.
+fn execveat_empty_path(
+    fd: std::os::fd::RawFd,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> io::Error {
+    // SAFETY: `argv` and `envp` are NULL-terminated and their strings live; on success the
+    // call does not return.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    io::Error::last_os_error()
+}
+
+/// Where `name` is found in `path` (a `PATH` value) as an executable regular file. Empty and
+/// relative entries are skipped, as Go's `exec.LookPath` refuses the current directory: a
+/// `PATH` ending in `:` must not run what another user left in the working directory.
+pub fn find_in_path(name: &std::ffi::OsStr, path: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && is_executable(&m)))
+}
+
+/// Makes this process non-dumpable (no core file, no ptrace or /proc/<pid>/mem by other
+/// processes of its user) and its core file size limit 0, which its children inherit: a crash
+/// must not write the tokens it holds to disk. Kept until exec, which resets dumpability.
+pub fn forbid_core_dumps() {
+    // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+            // The soft limit only: a child that wants cores may raise it again.
+            limit.rlim_cur = 0;
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+        }
+    }
 }
 
 /// Makes a FIFO (named pipe), mode 0600: what tests plant where a file is expected.
@@ -324,6 +442,31 @@ pub fn make_fifo(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_lookup_skips_empty_and_relative_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("prog");
+        fs::write(&program, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&program, permissions(0o755)).unwrap();
+        // The same directory named relative to the working directory, and by its path.
+        let up = "../".repeat(std::env::current_dir().unwrap().components().count() - 1);
+        let relative = format!(
+            "{up}{}",
+            dir.path().display().to_string().trim_start_matches('/')
+        );
+        assert!(Path::new(&relative).join("prog").is_file(), "{relative}");
+        let name = std::ffi::OsStr::new("prog");
+        assert_eq!(find_in_path(name, format!(":.:{relative}").as_ref()), None);
+        let both = format!("{relative}::{}", dir.path().display());
+        assert_eq!(find_in_path(name, both.as_ref()), Some(program.clone()));
+        fs::set_permissions(&program, permissions(0o644)).unwrap();
+        assert_eq!(
+            find_in_path(name, dir.path().as_os_str()),
+            None,
+            "not executable"
+        );
+    }
 
     #[test]
     fn stat_lines_with_odd_command_names() {

@@ -126,7 +126,9 @@ fn the_handed_over_bound_is_kept_and_not_passed_on() {
 }
 
 #[test]
-fn a_front_without_its_engine_answers_hits_and_says_what_is_missing() {
+fn a_front_alone_answers_hits_and_its_version_and_says_what_to_copy() {
+    // A front copied on its own (a Dockerfile `COPY` of one file): a hit and `version` need no
+    // engine; a miss says in one line which file to put beside it.
     let sb = Sandbox::new();
     let host = private_host(ACCOUNT, "us-east-1");
     sb.get_ok(&host);
@@ -134,24 +136,205 @@ fn a_front_without_its_engine_answers_hits_and_says_what_is_missing() {
     let front = installed(dir.path(), None);
     let hit = run(&sb, &front, &["get"], &host);
     assert!(hit.status.success(), "{}", describe(&hit));
-    for (args, stdin) in [
-        (&["get"][..], private_host(ACCOUNT, "eu-west-1")),
-        (&["version"][..], String::new()),
-    ] {
-        let out = run(&sb, &front, args, &stdin);
+    let engine_version = run(&sb, ENGINE, &["version"], "");
+    assert!(
+        engine_version.status.success(),
+        "{}",
+        describe(&engine_version)
+    );
+    let version = run(&sb, &front, &["version"], "");
+    assert!(version.status.success(), "{}", describe(&version));
+    assert_eq!(version.stdout, engine_version.stdout);
+    assert!(version.stderr.is_empty(), "{}", describe(&version));
+
+    let out = run(&sb, &front, &["get"], &private_host(ACCOUNT, "eu-west-1"));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{}", describe(&out));
+    assert!(
+        stdout.starts_with(&format!(
+            "cannot run {}/docker-credential-ecr-engine",
+            dir.path().display()
+        )),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        stdout.contains("copy docker-credential-ecr-engine"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("docker-credential-ecr: cannot run"));
+}
+
+/// `script` run by `sh` in a private mount namespace whose `/proc` is an empty tmpfs, with
+/// `$1` the front's path and `$2` its directory.
+fn without_proc(sb: &Sandbox, script: &str) -> std::process::Command {
+    let mut cmd = sb.command("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs none /proc && test ! -e /proc/self && {script}"
+        ))
+        .arg("sh")
+        .arg(BIN)
+        .arg(Path::new(BIN).parent().unwrap());
+    cmd
+}
+
+#[test]
+fn a_front_without_proc_finds_its_engine_by_its_path_and_by_path() {
+    let test = "a_front_without_proc_finds_its_engine_by_its_path_and_by_path";
+    if !can_unshare_mounts(test) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let east = private_host(ACCOUNT, "us-east-1");
+    let west = private_host(ACCOUNT, "eu-west-1");
+    // A miss run by its path, a miss run by its name found in PATH (past an empty and a
+    // relative entry), then a hit.
+    let by_path = run_cmd(without_proc(&sb, r#"exec "$1" get"#), &east);
+    assert!(by_path.status.success(), "{}", describe(&by_path));
+    let by_name = without_proc(
+        &sb,
+        r#"PATH=":bin:$2:$PATH" exec docker-credential-ecr get"#,
+    );
+    let by_name = run_cmd(by_name, &west);
+    assert!(by_name.status.success(), "{}", describe(&by_name));
+    assert_eq!(sb.calls(), (2, 0));
+    let hit = run_cmd(without_proc(&sb, r#"exec "$1" get"#), &east);
+    assert!(hit.status.success(), "{}", describe(&hit));
+    let answer: serde_json::Value = serde_json::from_slice(&hit.stdout).unwrap();
+    assert_eq!(answer["Secret"], private_password(ACCOUNT));
+    assert_eq!(sb.calls(), (2, 0), "the hit fetched");
+}
+
+#[test]
+fn an_engine_another_user_could_have_planted_is_not_run() {
+    let test = "an_engine_another_user_could_have_planted_is_not_run";
+    if !is_root(test, "giving an engine file to another user") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let log = dir.path().join("engine.log");
+    let front = installed(dir.path(), Some(&recording_engine(&log)));
+    let engine = dir.path().join("docker-credential-ecr-engine");
+    let miss = || run(&sb, &front, &["get"], &private_host(ACCOUNT, "eu-west-1"));
+
+    std::os::unix::fs::chown(&engine, Some(65534), Some(65534)).unwrap();
+    let out = miss();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{}", describe(&out));
+    assert!(stdout.contains("owned by uid 65534"), "{}", describe(&out));
+    assert!(!log.exists(), "another user's engine ran");
+
+    // The front's own user's engine, writable by others (or its group), is refused too.
+    std::os::unix::fs::chown(&engine, Some(0), Some(0)).unwrap();
+    for mode in [0o777, 0o775] {
+        fs::set_permissions(&engine, fs::Permissions::from_mode(mode)).unwrap();
+        let out = miss();
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(stdout.lines().count(), 1, "{}", describe(&out));
         assert!(
-            stdout.starts_with(&format!(
-                "cannot run {}/docker-credential-ecr-engine",
-                dir.path().display()
-            )),
-            "{}",
+            stdout.contains("writable by"),
+            "{mode:o}: {}",
             describe(&out)
         );
-        assert!(
-            String::from_utf8_lossy(&out.stderr).starts_with("docker-credential-ecr: cannot run")
+        assert!(!log.exists(), "a writable engine ran");
+    }
+    // A link to another program of root's is not passed off as the engine.
+    fs::rename(&engine, dir.path().join("engine.real")).unwrap();
+    std::os::unix::fs::symlink("/bin/true", &engine).unwrap();
+    let out = miss();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("it is a symbolic link"),
+        "{}",
+        describe(&out)
+    );
+    fs::remove_file(&engine).unwrap();
+    fs::rename(dir.path().join("engine.real"), &engine).unwrap();
+    // And the same file, owned and mode 0755, runs.
+    fs::set_permissions(&engine, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = miss();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "credentials not found in native keychain\n",
+        "{}",
+        describe(&out)
+    );
+    assert!(log.exists());
+}
+
+/// The owner of `/proc/<pid>/status` (root for a non-dumpable process) and its core file size limit.
+fn dump_state(pid: u32) -> (u32, String) {
+    use std::os::unix::fs::MetadataExt;
+    let owner = fs::metadata(format!("/proc/{pid}/status")).unwrap().uid();
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap()
+        .split_whitespace()
+        .nth(4)
+        .unwrap()
+        .to_string();
+    (owner, core)
+}
+
+#[test]
+fn both_binaries_are_not_dumpable_and_write_no_core() {
+    // A process that is not dumpable has its /proc files owned by root, whoever runs it;
+    // as root, the helpers run as another user to tell. Each waits for its request on stdin.
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let sb = Sandbox::new();
+    let user = if platform_euid() == 0 {
+        65534
+    } else {
+        platform_euid()
+    };
+    for program in [BIN, ENGINE] {
+        let mut cmd = sb.command(program);
+        cmd.arg("get")
+            .uid(user)
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // A core limit to take away: as its callers may have one (this shell's may be 0).
+        // SAFETY: getrlimit/setrlimit on a struct we own, in the child before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut limit: libc::rlimit = std::mem::zeroed();
+                libc::getrlimit(libc::RLIMIT_CORE, &mut limit);
+                limit.rlim_cur = limit.rlim_max.min(1 << 30);
+                libc::setrlimit(libc::RLIMIT_CORE, &limit);
+                Ok(())
+            })
+        };
+        let mut child = cmd.spawn().unwrap();
+        // Its /proc files are the user's from the fork until the program sets itself up.
+        let pid = child.id();
+        let _ = (0..400).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            dump_state(pid).0 == 0
+        });
+        let state = dump_state(pid);
+        let still_waiting = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(still_waiting, "{program} ended before its request");
+        assert_eq!(
+            state,
+            (0, "0".to_string()),
+            "{program}: /proc owner, core limit"
         );
     }
+}
+
+fn platform_euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
 }
