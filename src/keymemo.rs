@@ -398,6 +398,16 @@ mod tests {
         resolved(env).key
     }
 
+    /// The memo at `path`, if it vouches for the files as they are now.
+    fn load_now(path: &Path, env: &MapEnv) -> Option<FileFacts> {
+        load(
+            path,
+            &inputs(&target(), env),
+            env,
+            &look_at_files(env).unwrap(),
+        )
+    }
+
     #[test]
     fn a_memo_gives_the_parsed_key_and_is_used_once_the_files_have_settled() {
         let files = Files::new("a");
@@ -469,15 +479,7 @@ mod tests {
         let ctime = memo.files[0].1.unwrap().ctime;
         memo.looked_at = ctime + RACY_WINDOW.as_nanos() as i128 - 1;
         store(&files.cache(), &path, &memo).unwrap();
-        assert!(
-            load(
-                &path,
-                &inputs(&target(), &env),
-                &env,
-                &look_at_files(&env).unwrap()
-            )
-            .is_none()
-        );
+        assert!(load_now(&path, &env).is_none());
         memo.looked_at = ctime + RACY_WINDOW.as_nanos() as i128;
         store(&files.cache(), &path, &memo).unwrap();
         let honoured = load(
@@ -592,15 +594,7 @@ mod tests {
         );
         env.0
             .insert("AWS_SECRET_ACCESS_KEY".into(), "secret-two".into());
-        assert!(
-            load(
-                &path,
-                &inputs(&target(), &env),
-                &env,
-                &look_at_files(&env).unwrap()
-            )
-            .is_some()
-        );
+        assert!(load_now(&path, &env).is_some());
     }
 
     /// Small files (or none) are parsed faster than a memo is checked: no memo.
