@@ -15,6 +15,7 @@ mod fuzz_checks;
 mod bad_input;
 mod botocore_identity;
 mod ca_bundle;
+mod code_shape;
 mod configure;
 mod doctor;
 mod e2e_clients;
