@@ -70,15 +70,6 @@ pub struct Api {
     pub requested: Variant,
 }
 
-impl Api {
-    pub fn of(target: &Target, profiles: &Profiles) -> Result<Api, ProfileError> {
-        Ok(Api {
-            explicit: configured(target, profiles)?,
-            requested: requested(profiles),
-        })
-    }
-}
-
 /// FIPS and dual-stack: the variants of an AWS API endpoint that the SDK's rules choose among.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Variant {

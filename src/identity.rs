@@ -114,8 +114,8 @@ pub fn file_facts(
     })
 }
 
-/// The API endpoint and the key, from what the files said ([`file_facts`]): the same as
-/// [`Api::of`] and [`cache_key`] give from the parsed files.
+/// The API endpoint and the key, from what the files said ([`file_facts`]), whether they were
+/// parsed now or remembered by `keymemo`.
 pub fn from_facts(target: &Target, env: &dyn Env, facts: &FileFacts) -> (Api, CacheKey) {
     let api = Api {
         explicit: crate::endpoint::from_entry(target).or_else(|| {
@@ -172,11 +172,6 @@ pub fn describe_scope(target: &Target, api: &Api) -> String {
         ),
         (Registry::Public, false) => "shared by every ECR Public host for this identity".into(),
     }
-}
-
-pub fn cache_key(target: &Target, api: &Api, env: &dyn Env, profiles: &Profiles) -> CacheKey {
-    let source = source_line(env, profiles, target.settings.profile.as_deref());
-    key_with(target, api, env, (&source, &chain_lines(profiles)))
 }
 
 /// The key's lines for the selected profile's chain: its name, and its settings hashed.

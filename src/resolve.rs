@@ -24,7 +24,7 @@ pub struct Resolved {
     pub target: Target,
     /// Its explicit endpoint and the FIPS and dual-stack the AWS settings ask for.
     pub api: Api,
-    /// The identity and scope its token is cached under ([`crate::identity::cache_key`]).
+    /// The identity and scope its token is cached under ([`crate::identity::from_facts`]).
     pub key: CacheKey,
     /// The AWS files as parsed for this host's profile: what the credential chain, the
     /// endpoint settings and `doctor`'s lines read, without parsing them again.
@@ -120,8 +120,9 @@ pub fn resolve(
 /// decide (its explicit endpoint, the FIPS and dual-stack they ask for) and its cache key.
 pub fn complete(target: Target, env: &dyn Env, files: &AwsFiles) -> Result<Resolved, ProfileError> {
     let profiles = files.profiles(env, target.settings.profile.as_deref())?;
-    let api = Api::of(&target, &profiles)?;
-    let key = crate::identity::cache_key(&target, &api, env, &profiles);
+    // The same two steps as a hit's memo takes (`keymemo`), so the two cannot give other keys.
+    let facts = crate::identity::file_facts(&target, env, &profiles)?;
+    let (api, key) = crate::identity::from_facts(&target, env, &facts);
     let ca_bundle = crate::https::ca_bundle(env, &profiles);
     Ok(Resolved {
         target,
