@@ -37,6 +37,10 @@ use std::time::{Duration, Instant};
 /// What one entry is, for the man page's FILES section (the layout above says the rest).
 pub const ENTRY_SCOPE: &str = "one 0600 file per AWS identity and region (ECR Public: per identity), shared by every registry that token serves";
 
+/// What else the directory holds, for the same section: the hosts logs (below) and the key
+/// memos (`crate::keymemo`).
+pub const BESIDE_ENTRIES: &str = "beside each entry, the log of the hosts it has answered (for list); and memos of what the cache key needs from large AWS files, checked against those files on every use";
+
 /// v3: one entry per identity and token scope (a region's API endpoint, not a registry host),
 /// recording the hosts it has answered; v2 had one entry per host, v1 kept the server's absolute
 /// expiry. Entries of another schema are misses.

@@ -152,8 +152,9 @@ fn files(r: &mut Roff) {
     // The cache's line says what an entry is in the cache module's own words, so the page
     // cannot drift from the layout again.
     let cache = format!(
-        "The token cache: {}, in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set. With no usable HOME (a system service), $CACHE_DIRECTORY/docker-credential-ecr, else for root /var/cache/docker-credential-ecr (which must be root's and 0700).",
-        crate::cache::ENTRY_SCOPE
+        "The token cache: {}; {}; in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set. With no usable HOME (a system service), $CACHE_DIRECTORY/docker-credential-ecr, else for root /var/cache/docker-credential-ecr (which must be root's and 0700).",
+        crate::cache::ENTRY_SCOPE,
+        crate::cache::BESIDE_ENTRIES
     );
     let (config, clients) = FILES.split_at(1);
     let lines = config
@@ -287,8 +288,9 @@ mod tests {
         // FILES says what a cache entry is in the cache module's words (it once said "per
         // registry", after the cache had become per identity and region).
         assert!(!m.contains("per registry and identity"));
-        let scope = crate::cache::ENTRY_SCOPE.replace('-', "\\-");
-        assert!(m.contains(&scope), "{m}");
+        for words in [crate::cache::ENTRY_SCOPE, crate::cache::BESIDE_ENTRIES] {
+            assert!(m.contains(&words.replace('-', "\\-")), "{m}");
+        }
         let cmd = args::user_command();
         for sub in cmd.get_subcommands() {
             assert!(
