@@ -332,19 +332,13 @@ impl Setup {
         let token = sb.root().join("web-identity-token");
         std::fs::write(&token, "a-web-identity-token").unwrap();
         let process = sb.root().join("credential-process");
-        std::fs::write(
+        write_program(
             &process,
-            format!(
+            &format!(
                 "#!/bin/sh\necho '{{\"Version\": 1, \"AccessKeyId\": \"{}\", \"SecretAccessKey\": \"s\"}}'\n",
                 fills[2].1
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &process,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        );
         let container = container_endpoint(fills[3].1.clone());
         fills.extend([
             ("{CONTAINER}".into(), container),

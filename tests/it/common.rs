@@ -127,6 +127,39 @@ pub fn mkfifo_aged(path: &Path, age: Duration) {
     assert_eq!(rc, 0, "utimensat {}", path.display());
 }
 
+/// Puts `script` at `path` as a program (mode 0755). A child writes it, never this process: a
+/// test thread that forks while this process holds a file open for writing hands the descriptor
+/// to its child until that child's exec, and meanwhile the kernel refuses to run the file ("Text
+/// file busy", ETXTBSY). Every program a test writes and then runs is written here.
+pub fn write_program(path: &Path, script: &str) {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#"cat > "$1" && chmod 0755 "$1""#, "sh"])
+        .arg(path);
+    let out = run_cmd(cmd, script);
+    assert!(
+        out.status.success(),
+        "writing {}: {}",
+        path.display(),
+        describe(&out)
+    );
+}
+
+/// Copies the program `from` to `to` (mode 0755), by a child as `write_program` explains.
+pub fn copy_program(from: impl AsRef<Path>, to: &Path) {
+    let from = from.as_ref();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#"cp -- "$1" "$2" && chmod 0755 "$2""#, "sh"])
+        .arg(from)
+        .arg(to);
+    let out = run_cmd(cmd, "");
+    assert!(
+        out.status.success(),
+        "copying {}: {}",
+        from.display(),
+        describe(&out)
+    );
+}
+
 pub fn now_secs() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -438,18 +471,14 @@ impl Sandbox {
     /// Makes profile `slow` the only credential source: a `credential_process` script that
     /// runs `prelude` (shell lines) and then prints the sandbox's keys.
     pub fn use_credential_process(&mut self, prelude: &str) -> &mut Sandbox {
-        use std::os::unix::fs::PermissionsExt;
         let script = self.root().join("creds.sh");
-        std::fs::write(
+        write_program(
             &script,
-            format!(
+            &format!(
                 "#!/bin/sh\n{prelude}\necho '{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}'\n",
                 self.akid, TEST_SECRET_KEY
             ),
-        )
-        .expect("credential_process script");
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-            .expect("credential_process script mode");
+        );
         let aws_config = self.root().join("aws-config");
         std::fs::write(
             &aws_config,

@@ -85,12 +85,10 @@ impl Home {
     fn install_logging_helper(&self) {
         fs::create_dir_all(self.bin_dir()).unwrap();
         let script = self.bin_dir().join("docker-credential-ecr");
-        fs::write(
+        write_program(
             &script,
             "#!/bin/sh\nread -r url\necho \"$1 $url\" >> \"$HELPER_LOG\"\necho 'credentials not found in native keychain'\nexit 1\n",
-        )
-        .unwrap();
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        );
     }
 
     fn helper_calls(&self) -> Vec<String> {

@@ -209,8 +209,7 @@ fn helpers_on_path(sb: &mut Sandbox, scripts: &[(&str, &str)]) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     for (name, body) in scripts {
         let path = dir.join(format!("docker-credential-{name}"));
-        std::fs::write(&path, body).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_program(&path, body);
     }
     let path = std::env::var("PATH").unwrap_or_default();
     sb.env("PATH", format!("{}:{path}", dir.display()));

@@ -13,11 +13,9 @@ const HANDOFF_VAR: &str = "DOCKER_CREDENTIAL_ECR_HANDOFF_LEFT_MS";
 /// A copy of the front in a directory of its own, with `engine` (if any) beside it.
 fn installed(dir: &Path, engine: Option<&str>) -> PathBuf {
     let front = dir.join("docker-credential-ecr");
-    fs::copy(BIN, &front).unwrap();
+    copy_program(BIN, &front);
     if let Some(script) = engine {
-        let path = dir.join("docker-credential-ecr-engine");
-        fs::write(&path, script).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        write_program(&dir.join("docker-credential-ecr-engine"), script);
     }
     front
 }

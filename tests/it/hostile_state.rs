@@ -371,8 +371,8 @@ fn home_unset_still_answers() {
     std::fs::create_dir(&bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let helper = bin.join("docker-credential-ecr");
-    std::fs::copy(BIN, &helper).unwrap();
-    std::fs::copy(ENGINE, bin.join("docker-credential-ecr-engine")).unwrap();
+    copy_program(BIN, &helper);
+    copy_program(ENGINE, &bin.join("docker-credential-ecr-engine"));
     let as_nobody = || {
         let mut cmd = sb.command("setpriv");
         cmd.args(["--reuid=54321", "--regid=54321", "--clear-groups"])

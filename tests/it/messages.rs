@@ -273,23 +273,6 @@ fn a_config_file_role_sts_refuses_is_named_by_get_and_doctor() {
     assert!(names_the_role_and_sts(&text, CONFIG_ROLE), "{text}");
 }
 
-/// Runs what `make` builds, a program that starts a binary copied moments ago. Another test
-/// thread that forks while the copy's write descriptor is open holds it until its exec, and the
-/// kernel refuses to run a file open for writing (ETXTBSY): that is retried, briefly.
-fn run_fresh_copy(make: impl Fn() -> std::process::Command, stdin: &str) -> Output {
-    let busy = |text: &str| text.contains("Text file busy");
-    for _ in 0..20 {
-        match run_with_timeout(make(), stdin.as_bytes(), RUN_TIMEOUT) {
-            Ok(out) if !busy(&stderr(&out)) => return out,
-            Ok(_) => {}
-            Err(e) if busy(&e) => {}
-            Err(e) => panic!("{e}"),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("the copied binary stayed busy");
-}
-
 /// A real limit: `prlimit --nproc` binds an unprivileged user (root is exempt), so the helper
 /// runs as one with room for itself and no thread more. The error names the limit, not the
 /// errno's "Resource temporarily unavailable".
@@ -307,8 +290,8 @@ fn a_process_limit_that_stops_a_thread_is_named() {
     let bin = tempfile::tempdir().unwrap();
     std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let helper = bin.path().join("docker-credential-ecr");
-    std::fs::copy(BIN, &helper).unwrap();
-    std::fs::copy(ENGINE, bin.path().join("docker-credential-ecr-engine")).unwrap();
+    copy_program(BIN, &helper);
+    copy_program(ENGINE, &bin.path().join("docker-credential-ecr-engine"));
     let sb = Sandbox::new();
     let limited = || {
         let mut cmd = sb.command("prlimit");
@@ -320,7 +303,7 @@ fn a_process_limit_that_stops_a_thread_is_named() {
             .current_dir(bin.path());
         cmd
     };
-    let out = run_fresh_copy(limited, &private_host(MOTO_ACCOUNT, "us-east-1"));
+    let out = run_cmd(limited(), &private_host(MOTO_ACCOUNT, "us-east-1"));
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(

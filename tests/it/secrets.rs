@@ -8,7 +8,6 @@ use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
@@ -346,12 +345,10 @@ fn no_flow_leaks_a_secret() {
         let script = outside
             .path()
             .join(format!("creds-{}.sh", name.replace(' ', "-")));
-        std::fs::write(
+        write_program(
             &script,
-            format!("#!/bin/sh\necho '{body}'\necho 'stderr {PROCESS_SECRET_KEY}' >&2\n"),
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            &format!("#!/bin/sh\necho '{body}'\necho 'stderr {PROCESS_SECRET_KEY}' >&2\n"),
+        );
         let aws_config = outside
             .path()
             .join(format!("config-{}", name.replace(' ', "-")));

@@ -21,11 +21,6 @@ fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn write_script(path: &Path, body: &str) {
-    fs::write(path, body).unwrap();
-    set_mode(path, 0o755);
-}
-
 /// The helper under `umask <mask>`, with `args`.
 fn under_umask(sb: &Sandbox, mask: &str, args: &str, stdin: &str) -> std::process::Output {
     let mut cmd = sb.command("sh");
@@ -214,8 +209,8 @@ fn the_fallback_store_is_never_run_from_the_working_directory() {
         "#!/bin/sh\necho \"$AWS_SECRET_ACCESS_KEY\" > '{}'\n",
         marker.display()
     );
-    write_script(&cwd.join("docker-credential-planted"), &body);
-    write_script(&cwd.join("rel/docker-credential-planted"), &body);
+    write_program(&cwd.join("docker-credential-planted"), &body);
+    write_program(&cwd.join("rel/docker-credential-planted"), &body);
     sb.config("config.toml", "fallback_store = \"planted\"\n");
     for path in [
         "/usr/bin:/bin:",
@@ -247,7 +242,7 @@ fn the_fallback_store_gets_only_the_variables_it_needs() {
     let bin = sb.root().join("bin");
     fs::create_dir(&bin).unwrap();
     let dump = sb.root().join("env.txt");
-    write_script(
+    write_program(
         &bin.join("docker-credential-dump"),
         &format!(
             "#!/bin/sh\nenv > '{}'\necho 'credentials not found in native keychain'\nexit 1\n",
