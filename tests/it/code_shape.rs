@@ -1,27 +1,29 @@
 //! The shape the code keeps (issue 17), checked on the source so that it cannot drift back: a
 //! small public surface, no import circles between modules, no process-wide state, and a wire
-//! protocol that knows nothing of the command line.
+//! protocol that knows nothing of the command line, and no function too long to read at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 
-/// Every library module's file, by module path (`cli/router`), without `lib`, `main` and `bin/`.
-fn modules() -> BTreeMap<String, String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
         }
     }
-    let mut files = Vec::new();
-    walk(Path::new(SRC), &mut files);
     files
+}
+
+/// Every library module's file, by module path (`cli/router`), without `lib`, `main` and `bin/`.
+fn modules() -> BTreeMap<String, String> {
+    rust_files(Path::new(SRC))
         .into_iter()
         .filter_map(|path| {
             let rel = path.strip_prefix(SRC).unwrap().with_extension("");
@@ -32,8 +34,8 @@ fn modules() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The code of a file before its unit tests, without comment lines.
-fn code(text: &str) -> String {
+/// A file before its unit tests.
+fn before_tests(text: &str) -> &str {
     let end = text
         .match_indices("#[cfg(test)]\n")
         .find(|(at, m)| {
@@ -41,7 +43,12 @@ fn code(text: &str) -> String {
             next.contains("mod tests")
         })
         .map_or(text.len(), |(at, _)| at);
-    text[..end]
+    &text[..end]
+}
+
+/// The code of a file before its unit tests, without comment lines.
+fn code(text: &str) -> String {
+    before_tests(text)
         .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
@@ -132,4 +139,108 @@ fn the_circle_check_sees_a_circle() {
     let b = imports(&code("use crate::{a, c::d::Y};\n"), &names);
     assert_eq!(a, ["b"].map(String::from).into());
     assert_eq!(b, ["a", "c/d"].map(String::from).into());
+}
+
+/// A line without its string and character literals and its trailing comment, so that only
+/// the braces of code are left to count.
+fn braces_of(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' if matches!(chars.clone().nth(1), Some('\'')) || chars.peek() == Some(&'\\') => {
+                for d in chars.by_ref() {
+                    if d == '\'' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            '{' | '}' => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Each function of `text` (before its unit tests) longer than `limit` lines, comments counted,
+/// as `name: lines`.
+fn long_functions(text: &str, limit: usize) -> Vec<String> {
+    let lines: Vec<&str> = before_tests(text).lines().map(str::trim_start).collect();
+    let mut long = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(fn_at) = words.iter().position(|w| *w == "fn") else {
+            continue;
+        };
+        let prefix = [
+            "pub",
+            "pub(crate)",
+            "pub(super)",
+            "async",
+            "const",
+            "unsafe",
+            "extern",
+        ];
+        if !words[..fn_at].iter().all(|w| prefix.contains(w)) {
+            continue;
+        }
+        let (mut depth, mut opened) = (0i32, false);
+        for (end, body) in lines[at..].iter().enumerate() {
+            for brace in braces_of(body).chars() {
+                depth += if brace == '{' { 1 } else { -1 };
+                opened = true;
+            }
+            if !opened && body.ends_with(';') {
+                break;
+            }
+            if opened && depth == 0 {
+                if end + 1 > limit {
+                    let name = words.get(fn_at + 1).unwrap_or(&"?");
+                    let name = name.split(['(', '<']).next().unwrap_or(name);
+                    long.push(format!("{name}: {} lines", end + 1));
+                }
+                break;
+            }
+        }
+    }
+    long
+}
+
+/// Issue 17's bound: a function a reader must scroll through holds more than one idea.
+#[test]
+fn no_function_in_src_is_over_80_lines() {
+    let long: Vec<String> = rust_files(Path::new(SRC))
+        .iter()
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let rel = path.strip_prefix(SRC).unwrap().display().to_string();
+            long_functions(&text, 80)
+                .into_iter()
+                .map(move |f| format!("src/{rel}: {f}"))
+        })
+        .collect();
+    assert!(long.is_empty(), "{long:#?}");
+}
+
+/// The length checker itself: it measures a function whose strings hold braces, and skips a
+/// declaration without a body.
+#[test]
+fn the_length_check_measures_a_function() {
+    let body = "    let s = \"}}{\"; // }\n".repeat(3);
+    let text =
+        format!("fn f() -> u8;\npub(crate) fn long(x: u8) {{\n{body}    if x == b'{{' {{}}\n}}\n");
+    assert_eq!(long_functions(&text, 5), ["long: 6 lines"]);
+    assert!(long_functions(&text, 6).is_empty());
 }
