@@ -103,6 +103,7 @@ fn serve(
         Some(Command::Protocol(verb)) => protocol(&program, verb.into(), process, env, stdin, out),
         Some(Command::Configure(a)) => crate::configure::main(
             &program,
+            args.first().map(OsString::as_os_str).unwrap_or_default(),
             &a.into_options(),
             env,
             out,

@@ -24,6 +24,7 @@ use crate::env::Env;
 use crate::registry;
 use cred_helpers::{Action, Change, EditError};
 use file::FileError;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use targets::{Client, NoHome};
@@ -64,16 +65,17 @@ pub enum ConfigureError {
 }
 
 /// Runs `configure` with its parsed options; returns the exit code.
+/// `arg0` is how this process was started, which names its file where there is no `/proc`.
 pub fn main(
     program: &str,
+    arg0: &OsStr,
     opts: &Options,
     env: &dyn Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let self_exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok());
+    let path = env.var("PATH");
+    let self_exe = crate::platform::own_file(arg0, path.as_deref().map(OsStr::new)).ok();
     match run(program, opts, env, self_exe.as_deref(), out, err) {
         Ok(()) => 0,
         Err(e) => {

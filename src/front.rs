@@ -27,7 +27,7 @@ use crate::platform::{self, Stream};
 use crate::program::ENGINE;
 use crate::protocol;
 use crate::request::{Process, Request};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -117,7 +117,13 @@ fn hand_off(
     request: Option<&[u8]>,
     deadline: Option<Deadline>,
 ) -> u8 {
-    let error = match own_file(args, env).and_then(|front| trusted_engine(&front)) {
+    let arg0 = args.first().map(OsString::as_os_str).unwrap_or_default();
+    let path = env.var("PATH");
+    let own = platform::own_file(arg0, path.as_deref().map(OsStr::new));
+    let error = match own
+        .map_err(EngineError::OwnFile)
+        .and_then(|front| trusted_engine(&front))
+    {
         Err(error) => error,
         Ok((engine, front, file)) => EngineError::Unusable {
             error: become_engine(&file, &engine, args, request, deadline),
@@ -132,31 +138,6 @@ fn hand_off(
     let program = crate::program::name_from_args(args);
     let _ = writeln!(std::io::stderr(), "{program}: {error}");
     1
-}
-
-/// This program's own file: `/proc/self/exe`, or where there is no `/proc` the path it was
-/// started by (`argv[0]` when that is a path, else that name in `PATH`), with links resolved, so
-/// that the engine is looked for beside the file itself, not beside a link to it.
-fn own_file(args: &[OsString], env: &dyn Env) -> Result<PathBuf, EngineError> {
-    let no_proc = match std::env::current_exe() {
-        Ok(path) => return Ok(path),
-        Err(error) => error,
-    };
-    let arg0 = args.first().map(OsString::as_os_str).unwrap_or_default();
-    let started_by = if arg0.to_string_lossy().contains('/') {
-        Some(PathBuf::from(arg0))
-    } else {
-        env.var("PATH")
-            .and_then(|path| platform::find_in_path(arg0, path.as_ref()))
-    };
-    started_by
-        .and_then(|path| std::fs::canonicalize(path).ok())
-        .ok_or_else(|| {
-            EngineError::OwnFile(format!(
-                "{no_proc}; and {} is not a file here or in PATH",
-                arg0.to_string_lossy()
-            ))
-        })
 }
 
 /// The engine beside `front`, open to be run, if this user can trust it: owned by the front's

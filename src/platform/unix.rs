@@ -410,6 +410,33 @@ pub fn find_in_path(name: &std::ffi::OsStr, path: &std::ffi::OsStr) -> Option<st
         .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && is_executable(&m)))
 }
 
+/// This program's own file: `/proc/self/exe`, or where there is no `/proc` the path it was
+/// started by (`arg0` when that is a path, else that name in `path`, a `PATH` value), with links
+/// resolved, so that what sits beside it is looked for beside the file itself, not beside a link
+/// to it. The error says why neither worked.
+pub fn own_file(
+    arg0: &std::ffi::OsStr,
+    path: Option<&std::ffi::OsStr>,
+) -> Result<std::path::PathBuf, String> {
+    let no_proc = match std::env::current_exe() {
+        Ok(file) => return Ok(file),
+        Err(error) => error,
+    };
+    let started_by = if arg0.to_string_lossy().contains('/') {
+        Some(std::path::PathBuf::from(arg0))
+    } else {
+        path.and_then(|path| find_in_path(arg0, path))
+    };
+    started_by
+        .and_then(|file| fs::canonicalize(file).ok())
+        .ok_or_else(|| {
+            format!(
+                "{no_proc}; and {} is not a file here or in PATH",
+                arg0.to_string_lossy()
+            )
+        })
+}
+
 /// Makes this process non-dumpable (no core file, no ptrace or /proc/<pid>/mem by other
 /// processes of its user) and its core file size limit 0, which its children inherit: a crash
 /// must not write the tokens it holds to disk. Kept until exec, which resets dumpability.

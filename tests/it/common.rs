@@ -683,6 +683,20 @@ impl Default for Sandbox {
     }
 }
 
+/// `script` run by `sh` in a private mount namespace whose `/proc` is an empty tmpfs, with
+/// `$1` the front's path and `$2` its directory.
+pub fn without_proc(sb: &Sandbox, script: &str) -> std::process::Command {
+    let mut cmd = sb.command("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs none /proc && test ! -e /proc/self && {script}"
+        ))
+        .arg("sh")
+        .arg(BIN)
+        .arg(Path::new(BIN).parent().unwrap());
+    cmd
+}
+
 /// Exit status, stdout and stderr of a run, for assertion messages.
 pub fn describe(out: &Output) -> String {
     format!(

@@ -383,6 +383,32 @@ fn warns_when_clients_cannot_find_the_helper() {
     assert!(!stderr.contains("-engine"), "{stderr}");
 }
 
+/// Without `/proc` (a chroot build, a minimal sandbox) `configure` still knows which file it
+/// is, by the path it was started by, and still says when clients would run another helper.
+#[test]
+fn without_proc_it_still_names_another_helper_on_path() {
+    let test = "configure::without_proc_it_still_names_another_helper_on_path";
+    if !can_unshare_mounts(test) {
+        return;
+    }
+    let home = Home::new();
+    home.write_helper_config();
+    home.install_logging_helper();
+    let cmd = without_proc(&home.sb, &format!(r#"exec "$1" configure {HOST}"#));
+    let out = run_cmd(cmd, "");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let front = std::fs::canonicalize(BIN).unwrap();
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "clients will run {}, not this installation's docker-credential-ecr ({})",
+            home.bin_dir().join("docker-credential-ecr").display(),
+            front.display()
+        )),
+        "{}",
+        describe(&out)
+    );
+}
+
 /// Run through the front, `configure` runs in the engine: clients that find the front on PATH
 /// run this program, and no warning must say otherwise.
 #[test]

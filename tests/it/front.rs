@@ -164,20 +164,6 @@ fn a_front_alone_answers_hits_and_its_version_and_says_what_to_copy() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("docker-credential-ecr: cannot run"));
 }
 
-/// `script` run by `sh` in a private mount namespace whose `/proc` is an empty tmpfs, with
-/// `$1` the front's path and `$2` its directory.
-fn without_proc(sb: &Sandbox, script: &str) -> std::process::Command {
-    let mut cmd = sb.command("unshare");
-    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "mount -t tmpfs none /proc && test ! -e /proc/self && {script}"
-        ))
-        .arg("sh")
-        .arg(BIN)
-        .arg(Path::new(BIN).parent().unwrap());
-    cmd
-}
-
 #[test]
 fn a_front_without_proc_finds_its_engine_by_its_path_and_by_path() {
     let test = "a_front_without_proc_finds_its_engine_by_its_path_and_by_path";
