@@ -14,8 +14,8 @@
 //!
 //! Readers take no lock: a `.json` file is only ever replaced by `rename`, so a reader sees the
 //! old whole file or the new whole file, and a slow refresher cannot stall a hit. A hit opens
-//! its key's memo and its entry by name (and, for a host the entry does not hold, the entry's
-//! hosts log), so its cost does not grow with the number of entries.
+//! its entry by name (and its key's memo when the AWS files are large, and for a host the entry
+//! does not hold, the entry's hosts log), so its cost does not grow with the number of entries.
 //!
 //! Nothing here is fatal: a corrupt, foreign, unreadable or untrusted entry is a miss, and a
 //! directory we cannot write means tokens are served uncached.
@@ -94,8 +94,9 @@ pub struct Entry {
     /// The non-secret description of the identity and scope this entry belongs to (the cache
     /// key's description).
     pub identity: String,
-    /// The registry hosts the entry has answered, oldest first, at most `MAX_HOSTS` (for
-    /// `list` and `doctor`; a hit never depends on it).
+    /// The registry hosts the entry's fetches were for, oldest first, at most `MAX_HOSTS` (for
+    /// `list` and `doctor`, with the hosts log; a hit reads it only to skip logging a host it
+    /// already holds).
     #[serde(default)]
     pub hosts: Vec<String>,
     #[serde(default)]
@@ -251,7 +252,7 @@ impl Cache {
     /// holder that does not finish (see `lookup`). Safe because entries are only ever replaced
     /// whole, by `rename`: a reader sees this entry or another whole one, never a mix. What it
     /// can cost is a concurrent writer's entry (both hold a fresh token, and the last rename
-    /// wins), and with it a host recorded for `list`, which the next get records again; or,
+    /// wins; the hosts log keeps the hosts either answered for `list`); or,
     /// should the stopped holder be resumed and record its own timeout over this entry, one
     /// more fetch by the next get.
     pub fn write_unlocked(&self, id: &str, entry: &Entry) -> Result<(), CacheError> {

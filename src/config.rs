@@ -498,7 +498,6 @@ fn check_alias(host: &str, alias: bool, account: bool) -> Result<(), EntryError>
     Ok(())
 }
 
-/// `*` matches exactly one DNS label, as in the kubelet's `matchImages`.
 /// ssh's rule for its own files: the config decides which host gets a token (an alias sends
 /// it anywhere), so a file that users other than its owner and root can write, or one in a
 /// directory they can write (unless sticky, as `/tmp` is, and owned by root or this user), is
@@ -544,6 +543,7 @@ fn check_only_owner_writes(path: &Path, meta: &std::fs::Metadata) -> Result<(), 
     Ok(())
 }
 
+/// `*` matches exactly one DNS label, as in the kubelet's `matchImages`.
 fn host_glob_matches(pattern: &str, host: &str) -> bool {
     let (p_host, p_port) = pattern.rsplit_once(':').unwrap_or((pattern, ""));
     let (h_host, h_port) = host.rsplit_once(':').unwrap_or((host, ""));

@@ -12,7 +12,6 @@
 //! post-quantum key exchange; everything this program sends or receives over TLS (signed
 //! requests, 12-hour tokens, temporary credentials) expires within hours, so a recording
 //! decrypted years later is worth nothing.
-
 //!
 //! Its trust store is the system's (or `SSL_CERT_FILE`), unless a CA bundle is set the AWS
 //! CLI's way ([`ca_bundle`]): then that bundle alone, as botocore does, for every AWS call.

@@ -246,7 +246,7 @@ fn key_with(
 pub const KEY_VARS_VAR: &str = "DOCKER_CREDENTIAL_ECR_KEY_VARS";
 
 /// The names [`KEY_VARS_VAR`] lists, in its order.
-pub fn key_vars(env: &dyn Env) -> Vec<String> {
+fn key_vars(env: &dyn Env) -> Vec<String> {
     env.var(KEY_VARS_VAR)
         .map(|v| {
             v.split(',')

@@ -231,8 +231,9 @@ fn nanos(t: SystemTime) -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// Variables whose values are secrets: a key never depends on them (rotated keys keep it), only
-/// on whether they are set, so a memo records only that, and not even a hash of them.
+/// Variables whose values are secrets: what a memo remembers never depends on them (the key
+/// hashes the container token itself, at every use), only on whether they are set, so a memo
+/// records only that, and not even a hash of them.
 const SECRET_VARS: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SECRET_KEY",

@@ -1,8 +1,8 @@
 //! One request, as each entry point (the front, a protocol verb, the kubelet plugin, each step
 //! of `doctor`) builds it once it has read its input: the environment view it answers from,
-//! the form its answer and errors take, its deadline, and its handle to the watchdog, through
-//! which the code it calls says what it is doing. It is passed down as a value; no
-//! process-wide state holds any of it.
+//! its deadline, and its handle to the watchdog (armed with the form its answer and errors
+//! take at the deadline), through which the code it calls says what it is doing. It is passed
+//! down as a value; no process-wide state holds any of it.
 //!
 //! What outlives one request is the [`Process`], which the program's `main` owns: what was
 //! left of the front's bound when it handed the request over, read at start-up, and the
@@ -60,8 +60,6 @@ impl Process {
 pub struct Request<'a> {
     /// The one view of the environment this request answers from.
     pub env: &'a dyn Env,
-    /// Where and how its errors are written, as the watchdog writes a timeout at the deadline.
-    pub form: Form,
     /// When it must be answered.
     pub deadline: Deadline,
     /// Its line to the watchdog; says nothing, and claims nothing, without one.
@@ -74,11 +72,10 @@ impl<'a> Request<'a> {
     pub fn start(process: &Process, env: &'a dyn Env, form: Form) -> Request<'a> {
         let deadline = Deadline::within(env, process.handed_over);
         if let Some(watchdog) = &process.watchdog {
-            watchdog.arm(deadline, form.clone());
+            watchdog.arm(deadline, form);
         }
         Request {
             env,
-            form,
             deadline,
             watchdog: process.watchdog(),
         }
@@ -88,9 +85,6 @@ impl<'a> Request<'a> {
     pub fn unwatched(env: &'a dyn Env, deadline: Deadline) -> Request<'a> {
         Request {
             env,
-            form: Form::Stderr {
-                prefix: crate::program::NAME.to_string(),
-            },
             deadline,
             watchdog: Handle::default(),
         }

@@ -13,7 +13,6 @@ use crate::endpoint::Api;
 use crate::env::Env;
 use crate::identity::CacheKey;
 use crate::profiles::{ProfileError, Profiles};
-use crate::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -46,14 +45,6 @@ impl std::fmt::Debug for Resolved {
 }
 
 impl Resolved {
-    pub fn host(&self) -> &str {
-        &self.target.host
-    }
-
-    pub fn registry(&self) -> &Registry {
-        &self.target.registry
-    }
-
     /// The region whose API issues the token.
     pub fn region(&self) -> &str {
         self.target.api_region()
@@ -164,7 +155,7 @@ impl AwsFiles {
 }
 
 /// Reads and parses the AWS config and credentials files: the one place this happens, which
-/// every consumer reaches through [`AwsFiles`].
+/// every consumer reaches through [`AwsFiles`], and a hit's key memo (`keymemo`) directly.
 pub fn load_profiles(env: &dyn Env, explicit: Option<&str>) -> Result<Profiles, ProfileError> {
     crate::debug!("reading the AWS config and credentials files");
     #[cfg(test)]

@@ -14,8 +14,8 @@ use std::io::Write;
 
 /// Runs `entry` with the process's arguments as std's runtime would; returns `main`'s result.
 pub fn run(entry: fn(&[OsString]) -> u8) -> c_int {
-    // First, before a token is read: a crash must not write one to a core file (one system
-    // call each; see BENCHMARKS.md).
+    // First, before a token is read: a crash must not write one to a core file (three system
+    // calls: prctl, getrlimit, setrlimit; see BENCHMARKS.md).
     platform::forbid_core_dumps();
     platform::open_missing_standard_fds();
     platform::ignore_sigpipe();

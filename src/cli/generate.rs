@@ -151,10 +151,15 @@ fn files(r: &mut Roff) {
     r.control("SH", ["FILES"]);
     // The cache's line says what an entry is in the cache module's own words, so the page
     // cannot drift from the layout again.
+    let (scope, beside) = (crate::cache::ENTRY_SCOPE, crate::cache::BESIDE_ENTRIES);
+    let (var, unit, system) = (
+        crate::dirs::CACHE_DIR_VAR,
+        crate::dirs::SYSTEMD_CACHE_VAR,
+        crate::dirs::SYSTEM_CACHE_DIR,
+    );
+    let app = crate::program::NAME;
     let cache = format!(
-        "The token cache: {}; {}; in a 0700 directory; $AWS_ECR_CACHE_DIR/docker-credential-ecr instead when that is set. With no usable HOME (a system service), $CACHE_DIRECTORY/docker-credential-ecr, else for root /var/cache/docker-credential-ecr (which must be root's and 0700).",
-        crate::cache::ENTRY_SCOPE,
-        crate::cache::BESIDE_ENTRIES
+        "The token cache: {scope}; {beside}; in a 0700 directory; ${var}/{app} instead when that is set. With no usable HOME (a system service), ${unit}/{app}, else for root {system} (which must be root's and 0700).",
     );
     let (config, clients) = FILES.split_at(1);
     let lines = config
