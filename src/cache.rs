@@ -59,6 +59,10 @@ pub const MAX_HOSTS: usize = 64;
 /// A hosts log stops growing here: over 2000 registry hosts for one identity and region.
 pub const MAX_HOSTS_LOG_BYTES: u64 = 128 * 1024;
 
+/// What a full log may hold past [`MAX_HOSTS_LOG_BYTES`] and still be read: appenders that
+/// checked its size at the same moment each add their line (a host name is at most 253 bytes).
+const HOSTS_LOG_SLACK: u64 = 64 * 1024;
+
 /// A memo not rewritten for a day goes in a sweep: the next hit with its inputs writes it again.
 const STALE_MEMO_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -304,7 +308,8 @@ impl Cache {
     /// host at once both append it). Empty when there is none, or it is not ours alone.
     pub fn logged_hosts(&self, id: &str) -> Vec<String> {
         let path = self.hosts_path(id);
-        let Ok(contents) = fsutil::read_regular(&path, MAX_HOSTS_LOG_BYTES, Links::Refuse) else {
+        let limit = MAX_HOSTS_LOG_BYTES + HOSTS_LOG_SLACK;
+        let Ok(contents) = fsutil::read_regular(&path, limit, Links::Refuse) else {
             return Vec::new();
         };
         let meta = &contents.meta;
@@ -349,12 +354,13 @@ impl Cache {
         let meta = file.metadata().map_err(io_err(&path))?;
         let ours =
             platform::owner(&meta).0 == platform::euid() && !platform::writable_by_others(&meta);
-        if !meta.is_file() || !ours || meta.len() >= MAX_HOSTS_LOG_BYTES {
+        let line = format!("{host}\n");
+        let full = meta.len() + line.len() as u64 > MAX_HOSTS_LOG_BYTES;
+        if !meta.is_file() || !ours || full {
             let refused = io::Error::other("not a hosts log of ours, or full");
             return Err(io_err(&path)(refused));
         }
-        file.write_all(format!("{host}\n").as_bytes())
-            .map_err(io_err(&path))
+        file.write_all(line.as_bytes()).map_err(io_err(&path))
     }
 
     /// Every readable entry with its key id, for `list`. A missing directory is an
@@ -724,6 +730,27 @@ mod tests {
         assert_eq!(e.hosts.len(), MAX_HOSTS);
         assert!(!e.has_host("h") && !e.has_host("g") && e.has_host("x0"));
         assert_eq!(e.hosts.last().map(String::as_str), Some("x63"));
+    }
+
+    /// A log one line short of full takes no line that would cross the limit, and a log that
+    /// appenders racing past the limit made is still read.
+    #[test]
+    fn a_full_hosts_log_stops_growing_and_is_still_read() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path().join("c"));
+        fs::create_dir_all(cache.dir()).unwrap();
+        let line = format!("{}\n", "h".repeat(62));
+        let lines = (MAX_HOSTS_LOG_BYTES / line.len() as u64) as usize;
+        let log = cache.hosts_path("k");
+        fs::write(&log, line.repeat(lines)).unwrap();
+        fs::set_permissions(&log, fs::Permissions::from_mode(0o600)).unwrap();
+        let room = MAX_HOSTS_LOG_BYTES - fs::metadata(&log).unwrap().len();
+        assert!(room > 0 && room < line.len() as u64, "{room}");
+        assert!(cache.log_host("k", &"g".repeat(62)).is_err());
+        assert_eq!(cache.logged_hosts("k").len(), lines);
+        let mut racing = fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut racing, line.repeat(8).as_bytes()).unwrap();
+        assert_eq!(cache.logged_hosts("k").len(), lines + 8);
     }
 
     #[test]
