@@ -273,6 +273,19 @@ fn both_binaries_are_not_dumpable_and_write_no_core() {
     // as root, the helpers run as another user to tell. Each waits for its request on stdin.
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
+    let test = "both_binaries_are_not_dumpable_and_write_no_core";
+    // With a hard core limit of 0 there is no limit for the helpers to take away, and the
+    // core-limit half of the check would pass whatever they did.
+    // SAFETY: getrlimit fills a struct we own.
+    let hard = unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_CORE, &mut limit);
+        limit.rlim_max
+    };
+    if hard == 0 {
+        cannot_run(test, "a hard core file size limit above 0 (ulimit -Hc)");
+        return;
+    }
     let sb = Sandbox::new();
     let user = if platform_euid() == 0 {
         65534
