@@ -313,7 +313,7 @@ impl Cache {
             return Vec::new();
         };
         let meta = &contents.meta;
-        if platform::owner(meta).0 != platform::euid() || platform::writable_by_others(meta) {
+        if !platform::ours_alone(meta) {
             crate::debug!("ignoring hosts log {}: not ours alone", path.display());
             return Vec::new();
         }
@@ -352,11 +352,9 @@ impl Cache {
             .open(&path)
             .map_err(io_err(&path))?;
         let meta = file.metadata().map_err(io_err(&path))?;
-        let ours =
-            platform::owner(&meta).0 == platform::euid() && !platform::writable_by_others(&meta);
         let line = format!("{host}\n");
         let full = meta.len() + line.len() as u64 > MAX_HOSTS_LOG_BYTES;
-        if !meta.is_file() || !ours || full {
+        if !meta.is_file() || !platform::ours_alone(&meta) || full {
             let refused = io::Error::other("not a hosts log of ours, or full");
             return Err(io_err(&path)(refused));
         }
@@ -689,7 +687,7 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
     // The bytes hold the token: zeroised once parsed (the `Secret` keeps its own copy).
     let bytes = zeroize::Zeroizing::new(contents.bytes);
     let meta = &contents.meta;
-    if platform::owner(meta).0 != platform::euid() || platform::writable_by_others(meta) {
+    if !platform::ours_alone(meta) {
         return Ok(None);
     }
     Ok(serde_json::from_slice::<Entry>(&bytes)

@@ -273,7 +273,7 @@ fn load(path: &Path, inputs: &str, env: &dyn Env, files: &Files) -> Option<FileF
 fn read(path: &Path) -> Option<Memo> {
     let contents = fsutil::read_regular(path, MAX_MEMO_BYTES, Links::Refuse).ok()?;
     let meta = &contents.meta;
-    if platform::owner(meta).0 != platform::euid() || platform::writable_by_others(meta) {
+    if !platform::ours_alone(meta) {
         crate::debug!("ignoring key memo {}: not ours alone", path.display());
         return None;
     }

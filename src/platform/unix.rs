@@ -95,6 +95,11 @@ pub fn writable_by_others(meta: &fs::Metadata) -> bool {
     meta.mode() & 0o022 != 0
 }
 
+/// Whether the file is this user's and nobody else can write it: what the cache trusts.
+pub fn ours_alone(meta: &fs::Metadata) -> bool {
+    meta.uid() == euid() && !writable_by_others(meta)
+}
+
 /// A file's `(uid, gid)`.
 pub fn owner(meta: &fs::Metadata) -> (u32, u32) {
     (meta.uid(), meta.gid())
