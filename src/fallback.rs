@@ -54,7 +54,7 @@ pub enum FallbackError {
 
 /// The fallback helper the config file names.
 pub struct Fallback {
-    /// `docker-credential-<name>`, looked up on PATH ([`find_on_path`]).
+    /// `docker-credential-<name>`, looked up in PATH's absolute directories.
     pub program: String,
     /// The config file that names it, for messages.
     pub config: PathBuf,
@@ -63,8 +63,6 @@ pub struct Fallback {
     /// The request's line to the watchdog, told while the fallback runs.
     watchdog: crate::watchdog::Handle,
     forwarded: bool,
-    /// `PATH`, searched by [`find_on_path`]'s rule.
-    search_path: Option<String>,
     /// What it runs with instead of this process's environment ([`CHILD_VARS`]).
     child_env: Vec<(&'static str, String)>,
 }
@@ -130,7 +128,6 @@ impl Fallback {
             deadline: request.deadline,
             watchdog: request.watchdog.clone(),
             forwarded: request.env.var(FORWARDED_VAR).is_some(),
-            search_path: request.env.var("PATH"),
             child_env: CHILD_VARS
                 .iter()
                 .filter_map(|name| Some((*name, request.env.var(name)?)))
@@ -171,7 +168,13 @@ impl Fallback {
             config: self.config.clone(),
             source,
         };
-        let file = find_on_path(&self.program, self.search_path.as_deref()).ok_or_else(|| {
+        // Absolute directories only (`platform::find_in_path`): execvp would run
+        // `./docker-credential-<name>` for `PATH=/usr/bin:`, whatever the working directory holds.
+        let path = self.child_env.iter().find(|(name, _)| *name == "PATH");
+        let found = path.and_then(|(_, path)| {
+            crate::platform::find_in_path(self.program.as_ref(), path.as_ref())
+        });
+        let file = found.ok_or_else(|| {
             start_err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "not found in PATH (only its absolute directories are searched)",
@@ -276,13 +279,6 @@ impl Store for Fallback {
             program: self.program.clone(),
         })
     }
-}
-
-/// `program` in the first absolute directory of `path` that holds it as an executable file
-/// ([`crate::platform::find_in_path`]): execvp would run `./docker-credential-<name>` for
-/// `PATH=/usr/bin:`, with whatever the working directory holds.
-pub fn find_on_path(program: &str, path: Option<&str>) -> Option<PathBuf> {
-    crate::platform::find_in_path(program.as_ref(), path?.as_ref())
 }
 
 /// Whether `file` is this program (the front or the engine, or a link to either): forwarding
