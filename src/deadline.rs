@@ -106,11 +106,6 @@ impl Deadline {
         self.remaining().as_millis().to_string()
     }
 
-    /// The instant itself (the watchdog's).
-    pub(crate) fn at(&self) -> Instant {
-        self.at
-    }
-
     /// The whole bound, as configured (what messages quote).
     pub fn limit(&self) -> Duration {
         self.limit

@@ -23,12 +23,12 @@ pub struct Resolved {
     pub target: Target,
     /// Its explicit endpoint and the FIPS and dual-stack the AWS settings ask for.
     pub api: Api,
-    /// The identity and scope its token is cached under ([`crate::identity::from_facts`]).
+    /// The identity and scope its token is cached under (`identity::from_facts`).
     pub key: CacheKey,
     /// The AWS files as parsed for this host's profile: what the credential chain, the
     /// endpoint settings and `doctor`'s lines read, without parsing them again.
     pub profiles: Arc<Profiles>,
-    /// The CA bundle every AWS call of a fetch trusts ([`crate::https::ca_bundle`]): the
+    /// The CA bundle every AWS call of a fetch trusts (`https::ca_bundle`): the
     /// variable's, else the selected profile's; `None`, the system's trust store.
     pub ca_bundle: Option<crate::https::CaBundle>,
 }

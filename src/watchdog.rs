@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How the watchdog answers: the shape each caller would use for any other error.
 #[derive(Debug, Clone)]
@@ -178,14 +178,13 @@ fn wait_for_exit() -> ! {
 
 fn watch(shared: &Shared) {
     loop {
-        let at = lock(&shared.armed).as_ref().map(|a| a.deadline.at());
-        let now = Instant::now();
-        match at {
-            Some(at) if shared.claim.state() == ARMED => {
-                if now >= at {
+        let left = lock(&shared.armed).as_ref().map(|a| a.deadline.remaining());
+        match left {
+            Some(left) if shared.claim.state() == ARMED => {
+                if left.is_zero() {
                     fire(shared);
                 } else {
-                    std::thread::park_timeout(at - now);
+                    std::thread::park_timeout(left);
                 }
             }
             // Answered or never armed: sleep until armed (again).
