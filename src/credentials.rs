@@ -116,13 +116,14 @@ impl Step {
     }
 }
 
+/// A host's credential chain as [`plan`] decided it, or why it refuses: worked out once per
+/// request (`resolve::Resolved::plan`) and read by the cache key, the fetch, its progress and
+/// `doctor`.
+pub(crate) type Plan = Result<Vec<Step>, ChoiceError>;
+
 /// The steps botocore would try, in order, for this environment and these files; `explicit` is
 /// a config entry's `profile` (`profiles` must have been loaded with it).
-pub(crate) fn plan(
-    env: &dyn Env,
-    profiles: &Profiles,
-    explicit: Option<&str>,
-) -> Result<Vec<Step>, ChoiceError> {
+pub(crate) fn plan(env: &dyn Env, profiles: &Profiles, explicit: Option<&str>) -> Plan {
     let profile = profiles.selected().to_string();
     let mut steps = Vec::new();
     match explicit {

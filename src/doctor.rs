@@ -260,7 +260,8 @@ fn details(
     };
     let source = AwsTokenSource::new(&step);
     let profiles = whole.as_ref().ok().map(|r| &*r.profiles);
-    let mut detected = credentials::detect(env, &target.settings, profiles);
+    let files = whole.as_ref().ok().map(|r| (&*r.profiles, &r.plan));
+    let mut detected = credentials::detect(env, &target.settings, files);
     note_key_vars(env, profiles, &mut detected);
     let endpoint = endpoint(&target, &api, profile_problem.as_deref());
     detected.problems.extend(profile_problem);

@@ -94,11 +94,12 @@ pub struct FileFacts {
     pub chain: Vec<String>,
 }
 
-/// Takes from the parsed AWS files what the key and the API endpoint of `target` need.
+/// Takes from the parsed AWS files, and the credential chain planned over them, what the key and
+/// the API endpoint of `target` need.
 pub fn file_facts(
     target: &Target,
-    env: &dyn Env,
     profiles: &Profiles,
+    plan: &crate::credentials::Plan,
 ) -> Result<FileFacts, ProfileError> {
     let endpoint = match crate::endpoint::from_entry(target) {
         Some(_) => None,
@@ -109,7 +110,7 @@ pub fn file_facts(
         endpoint,
         fips: requested.fips,
         dual_stack: requested.dual_stack,
-        source: source_line(env, profiles, target.settings.profile.as_deref()),
+        source: source_line(plan),
         chain: chain_lines(profiles),
     })
 }
@@ -317,12 +318,12 @@ pub fn key_vars_note(env: &dyn Env, profiles: Option<&Profiles>) -> Option<KeyVa
     )))
 }
 
-/// The source the chain starts from ([`crate::credentials::plan`], the fetch's own rule), or why
-/// it refuses: the same settings can mean another principal by where they are (keys in the
+/// The source the chain starts from (the plan the fetch signs by), or why it refuses: the same
+/// settings can mean another principal by where they are (keys in the
 /// credentials file come before a `credential_process`, keys in the config file after it).
 /// Keys written before this line existed followed the SDK's default order, and so never match.
-fn source_line(env: &dyn Env, profiles: &Profiles, explicit: Option<&str>) -> String {
-    match crate::credentials::plan(env, profiles, explicit) {
+fn source_line(plan: &crate::credentials::Plan) -> String {
+    match plan {
         Ok(steps) => format!("source={}", steps.first().map_or("none", |s| s.name())),
         Err(e) => format!("source=refused ({})", e.kind()),
     }

@@ -168,8 +168,10 @@ fn resolve_at(
 
 /// The facts from the files parsed now, through the one loader every request uses.
 fn parsed_facts(target: &Target, env: &dyn Env) -> Result<FileFacts, ProfileError> {
-    let profiles = crate::resolve::load_profiles(env, target.settings.profile.as_deref())?;
-    identity::file_facts(target, env, &profiles)
+    let explicit = target.settings.profile.as_deref();
+    let profiles = crate::resolve::load_profiles(env, explicit)?;
+    let plan = crate::credentials::plan(env, &profiles, explicit);
+    identity::file_facts(target, &profiles, &plan)
 }
 
 /// What names a memo: the format, the version, what [`identity::file_facts`] takes from the

@@ -28,6 +28,9 @@ pub struct Resolved {
     /// The AWS files as parsed for this host's profile: what the credential chain, the
     /// endpoint settings and `doctor`'s lines read, without parsing them again.
     pub profiles: Arc<Profiles>,
+    /// The credential chain over those files, in the AWS CLI's order, or why there is none:
+    /// what the key's `source=` line, the fetch, its progress phrases and `doctor` all read.
+    pub(crate) plan: crate::credentials::Plan,
     /// The CA bundle every AWS call of a fetch trusts (`https::ca_bundle`): the
     /// variable's, else the selected profile's; `None`, the system's trust store.
     pub ca_bundle: Option<crate::https::CaBundle>,
@@ -110,9 +113,11 @@ pub fn resolve(
 /// Completes what the config decided for a host with what the environment and the AWS files
 /// decide (its explicit endpoint, the FIPS and dual-stack they ask for) and its cache key.
 pub fn complete(target: Target, env: &dyn Env, files: &AwsFiles) -> Result<Resolved, ProfileError> {
-    let profiles = files.profiles(env, target.settings.profile.as_deref())?;
-    // The same two steps as a hit's memo takes (`keymemo`), so the two cannot give other keys.
-    let facts = crate::identity::file_facts(&target, env, &profiles)?;
+    let explicit = target.settings.profile.as_deref();
+    let profiles = files.profiles(env, explicit)?;
+    let plan = crate::credentials::plan(env, &profiles, explicit);
+    // The same steps as a hit's memo takes (`keymemo`), so the two cannot give other keys.
+    let facts = crate::identity::file_facts(&target, &profiles, &plan)?;
     let (api, key) = crate::identity::from_facts(&target, env, &facts);
     let ca_bundle = crate::https::ca_bundle(env, &profiles);
     Ok(Resolved {
@@ -120,6 +125,7 @@ pub fn complete(target: Target, env: &dyn Env, files: &AwsFiles) -> Result<Resol
         api,
         key,
         profiles,
+        plan,
         ca_bundle,
     })
 }
@@ -236,7 +242,7 @@ pub(crate) mod tests {
         assert_eq!(parses(&env), 1);
         assert!(Arc::ptr_eq(&first.profiles, &again.profiles));
         // What each consumer reads of them parses nothing more.
-        let plan = crate::credentials::plan(&env, &first.profiles, None).unwrap();
+        let plan = first.plan.as_ref().unwrap();
         assert_eq!(
             plan.first().map(|s| s.name()),
             Some("credentials-file-keys")

@@ -468,12 +468,11 @@ impl Progress {
 /// in words; generic where that source is keys, which never keep a request waiting.
 fn credentials_doing(resolved: &Resolved, env: &dyn crate::env::Env) -> String {
     let generic = || "resolving AWS credentials".to_string();
-    let explicit = resolved.target.settings.profile.as_deref();
     let profiles = &resolved.profiles;
-    let Ok(steps) = crate::credentials::plan(env, profiles, explicit) else {
+    let Ok(steps) = &resolved.plan else {
         return generic();
     };
-    for step in &steps {
+    for step in steps {
         if let Some(doing) = step_doing(step, profiles, env) {
             return doing;
         }
@@ -671,11 +670,7 @@ impl AwsTokenSource {
         let loaded = match &self.credentials {
             Some(provider) => loader.credentials_provider(provider.clone()).load().await,
             None => {
-                let steps = crate::credentials::plan(
-                    &crate::env::ProcessEnv,
-                    &resolved.profiles,
-                    settings.profile.as_deref(),
-                )?;
+                let steps = resolved.plan.clone()?;
                 let base = loader.no_credentials().load().await;
                 let chain = crate::credentials::chain(&base, &steps).await;
                 base.into_builder().credentials_provider(chain).build()
@@ -1372,6 +1367,37 @@ mod tests {
         crate::resolve::resolve(host, &config, env, &files)
             .unwrap()
             .unwrap()
+    }
+
+    /// The fetch signs by the chain the request planned when it resolved the host (the one its
+    /// cache key names), not by a second reading of the process's environment: keys without a
+    /// secret in the request's environment are refused by the fetch as by the key.
+    #[test]
+    fn a_fetch_signs_by_the_plan_its_host_was_resolved_with() {
+        use crate::env::MapEnv;
+        let env = MapEnv::new(&[
+            ("HOME", "/nonexistent"),
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+        ]);
+        let resolved = resolved_in(&env);
+        assert!(
+            resolved
+                .key
+                .description
+                .contains("source=refused (partial-keys)"),
+            "{}",
+            resolved.key.description
+        );
+        let request =
+            crate::request::Request::unwatched(&env, Deadline::after(Duration::from_secs(5)));
+        let refused = block_on(AwsTokenSource::new(&request).sdk_config(&resolved)).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                TokenError::Choice(crate::credentials::ChoiceError::PartialKeys { .. })
+            ),
+            "{refused}"
+        );
     }
 
     /// What a timeout blames while credentials are resolved: the source the SDK waits on.

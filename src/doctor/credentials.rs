@@ -7,7 +7,7 @@
 //! The chain's order is the AWS CLI's, as a fetch follows it (`crate::credentials::plan`).
 
 use crate::config::Settings;
-use crate::credentials::{ChoiceError, Step};
+use crate::credentials::{ChoiceError, Plan, Step};
 use crate::env::Env;
 use crate::profiles::Profiles;
 
@@ -29,11 +29,12 @@ pub fn mask_key_id(id: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// The credential source for a registry with `settings`, as the SDK's chain would find it.
-/// `profiles` is `None` when the AWS files could not be read (the caller reports why).
-pub fn detect(env: &dyn Env, settings: &Settings, profiles: Option<&Profiles>) -> Source {
+/// The credential source for a registry with `settings`, as the SDK's chain would find it:
+/// `files` are the parsed AWS files and the chain the request planned over them
+/// (`Resolved::plan`), `None` when the files could not be read (the caller reports why).
+pub fn detect(env: &dyn Env, settings: &Settings, files: Option<(&Profiles, &Plan)>) -> Source {
     let mut problems = Vec::new();
-    let base = base_source(env, settings, profiles, &mut problems);
+    let base = base_source(env, settings, files, &mut problems);
     let description = match &settings.role {
         Some(role) => format!("role {} (config file), assumed with {base}", role.arn),
         None => base,
@@ -47,33 +48,35 @@ pub fn detect(env: &dyn Env, settings: &Settings, profiles: Option<&Profiles>) -
 fn base_source(
     env: &dyn Env,
     settings: &Settings,
-    profiles: Option<&Profiles>,
+    files: Option<(&Profiles, &Plan)>,
     problems: &mut Vec<String>,
 ) -> String {
     let explicit = settings.profile.as_deref();
-    let unread;
+    let (unread, unread_plan);
     // Unreadable files say nothing about the profile the environment names.
-    if profiles.is_none()
+    if files.is_none()
         && explicit.is_none()
         && env.var("AWS_ACCESS_KEY_ID").is_none()
         && let Some(name) = env.var("AWS_PROFILE")
     {
         return format!("profile {name:?} (AWS files not read)");
     }
-    let profiles = match (profiles, explicit) {
-        (Some(p), _) => p,
+    let (profiles, plan) = match (files, explicit) {
+        (Some(files), _) => files,
         // The caller says why the files could not be read.
         (None, Some(name)) => return format!("profile {name:?} (AWS files not read)"),
-        // Unreadable files say nothing about the profile the environment names.
+        // Unreadable files say nothing about the profile the environment names: the chain is
+        // planned over none, as the environment alone decides it.
         (None, None) => match Profiles::parse("", "", env, None) {
             Ok(p) => {
                 unread = p;
-                &unread
+                unread_plan = crate::credentials::plan(env, &unread, None);
+                (&unread, &unread_plan)
             }
             Err(e) => return format!("none ({e})"),
         },
     };
-    let steps = match crate::credentials::plan(env, profiles, explicit) {
+    let steps = match plan {
         Ok(steps) => steps,
         Err(e) => {
             problems.push(e.to_string());
@@ -85,7 +88,7 @@ fn base_source(
             };
         }
     };
-    for step in &steps {
+    for step in steps {
         if let Some(found) = describe_step(env, step, profiles, problems) {
             return found;
         }
@@ -248,6 +251,12 @@ aws_access_key_id = AKIAIOSFODNN7EXAMPLE
 aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 ";
 
+    /// [`detect`] over `profiles` and the chain a request would plan over them.
+    fn detect_over(env: &MapEnv, settings: &Settings, profiles: &Profiles) -> Source {
+        let plan = crate::credentials::plan(env, profiles, settings.profile.as_deref());
+        detect(env, settings, Some((profiles, &plan)))
+    }
+
     fn detect_with(env: &[(&str, &str)], settings: &Settings) -> Source {
         let mut vars = vec![
             ("AWS_CONFIG_FILE", "/h/.aws/config"),
@@ -257,7 +266,7 @@ aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
         let env = MapEnv::new(&vars);
         let profiles =
             Profiles::parse(CONFIG, CREDENTIALS, &env, settings.profile.as_deref()).unwrap();
-        detect(&env, settings, Some(&profiles))
+        detect_over(&env, settings, &profiles)
     }
 
     #[test]
@@ -307,7 +316,7 @@ aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
         let d = |env: &[(&str, &str)]| {
             let env = MapEnv::new(env);
             let none = Profiles::parse("", "", &env, None).unwrap();
-            detect(&env, &Settings::default(), Some(&none))
+            detect_over(&env, &Settings::default(), &none)
         };
         assert_eq!(
             d(&[
@@ -375,7 +384,7 @@ aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
             None,
         )
         .unwrap();
-        let s = detect(&env, &Settings::default(), Some(&profiles));
+        let s = detect_over(&env, &Settings::default(), &profiles);
         assert_eq!(
             s.description,
             "profile \"tool\" (static key AKIA…MPLE from the credentials file, before its credential_process)"
