@@ -97,10 +97,9 @@ pub struct Profiles {
     /// The names of the config file's `[services NAME]` sections: the parsed sections do not
     /// say whether an empty one exists.
     services_sections: Vec<String>,
-    /// The credentials file alone, for [`Profiles::credentials_file_keys`]; parsed only there.
+    /// The credentials file alone, for [`Profiles::credentials_file_keys`]; parsed only there,
+    /// which the request's one credential plan (`credentials::plan`) asks at most once.
     credentials_text: String,
-    /// That parse, done at most once: a fetch's plan and its timeout phrase both ask.
-    credentials_only: std::sync::OnceLock<Result<EnvConfigSections, ProfileError>>,
 }
 
 /// A profile's static keys. Debug never shows the secret.
@@ -184,7 +183,6 @@ impl Profiles {
                 sdk_env,
                 services_sections: Vec::new(),
                 credentials_text,
-                credentials_only: Default::default(),
             });
         }
         let files = EnvConfigFiles::builder()
@@ -214,7 +212,6 @@ impl Profiles {
             sdk_env,
             services_sections: services_sections(config),
             credentials_text,
-            credentials_only: Default::default(),
         })
     }
 
@@ -225,20 +222,14 @@ impl Profiles {
         if self.credentials_text.trim().is_empty() {
             return Ok(None);
         }
-        let sections = self
-            .credentials_only
-            .get_or_init(|| {
-                let files = EnvConfigFiles::builder()
-                    .with_contents(
-                        EnvConfigFileKind::Credentials,
-                        self.credentials_text.as_str(),
-                    )
-                    .build();
-                let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
-                load_sections(&files, &fs, &self.sdk_env, None)
-            })
-            .as_ref()
-            .map_err(Clone::clone)?;
+        let files = EnvConfigFiles::builder()
+            .with_contents(
+                EnvConfigFileKind::Credentials,
+                self.credentials_text.as_str(),
+            )
+            .build();
+        let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
+        let sections = load_sections(&files, &fs, &self.sdk_env, None)?;
         let Some(section) = sections.get_profile(profile) else {
             return Ok(None);
         };
