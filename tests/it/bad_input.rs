@@ -148,14 +148,10 @@ fn catalogue() -> Vec<(&'static str, Vec<u8>, Want)> {
 /// stderr is empty, or (for an error other than "not found") the same one line, prefixed with
 /// the program's name, for docker, which shows a helper's stderr and not its stdout.
 fn quiet_or_mirrored(out: &std::process::Output) -> bool {
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(out);
     stderr.is_empty()
         || (out.status.code() == Some(1)
-            && stderr
-                == format!(
-                    "docker-credential-ecr: {}",
-                    String::from_utf8_lossy(&out.stdout)
-                ))
+            && stderr == format!("docker-credential-ecr: {}", stdout(out)))
 }
 
 fn one_line(out: &[u8]) -> bool {
@@ -173,8 +169,8 @@ fn every_catalogued_input_gets_its_documented_answer() {
             errors.push(format!("{name}: not in docs/bad-input.md"));
         }
         let out = run_with_timeout(sb.cmd(["get"]), &input, RUN_TIMEOUT).unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let text = stdout(&out);
+        let stderr = stderr(&out);
         let problem = match &want {
             Credential => {
                 let v: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
@@ -211,8 +207,7 @@ fn every_catalogued_input_gets_its_documented_answer() {
         let out = run_with_timeout(sb.cmd(["erase"]), &input, RUN_TIMEOUT).unwrap();
         let ok = match &want {
             Error(line) if *line != NOT_FOUND => {
-                out.status.code() == Some(1)
-                    && String::from_utf8_lossy(&out.stdout) == format!("{line}\n")
+                out.status.code() == Some(1) && stdout(&out) == format!("{line}\n")
             }
             _ => out.status.code() == Some(0) && out.stdout.is_empty(),
         };
@@ -264,7 +259,7 @@ fn store_drops_ecr_credentials_and_refuses_what_it_cannot_keep() {
         let out = sb.run(["store"], &input);
         let code = if want.is_empty() { 0 } else { 1 };
         assert_eq!(out.status.code(), Some(code), "{}", describe(&out));
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = stdout(&out);
         assert!(text.starts_with(want), "{}", describe(&out));
         assert!(
             one_line(&out.stdout) || text.is_empty(),
@@ -310,10 +305,7 @@ fn glob_patterns_against_long_labels_answer_at_once() {
         let started = std::time::Instant::now();
         let out = sb.get(&format!("{label}.example.com"));
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            format!("{NOT_FOUND}\n")
-        );
+        assert_eq!(stdout(&out), format!("{NOT_FOUND}\n"));
         assert!(
             started.elapsed() < std::time::Duration::from_secs(5),
             "{:?}",
@@ -417,7 +409,7 @@ fn a_config_file_that_is_a_fifo_a_device_or_huge_is_a_one_line_error() {
             describe(&out)
         );
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = stdout(&out);
         assert!(one_line(&out.stdout), "{}", describe(&out));
         assert_eq!(
             text.trim_end(),

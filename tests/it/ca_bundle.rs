@@ -307,7 +307,7 @@ fn a_bundle_that_cannot_be_read_fails_the_call_in_one_line() {
 /// trusts the bundle too.
 #[test]
 fn the_kubelets_web_identity_trusts_the_bundle_too() {
-    use base64::Engine;
+    use crate::kubelet::{sa_request, sa_token};
     let Some(ca) = private_ca("the_kubelets_web_identity_trusts_the_bundle_too") else {
         return;
     };
@@ -315,29 +315,12 @@ fn the_kubelets_web_identity_trusts_the_bundle_too() {
     let sts = sb.emulator.endpoint().to_string();
     sb.env("AWS_ENDPOINT_URL_STS", &sts)
         .env("AWS_CA_BUNDLE", ca.ca());
-    let enc = |v: serde_json::Value| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-    };
-    let now = now_secs() as u64;
-    // Shaped like the kubelet's service-account token (unsigned: moto does not verify it).
-    let token = format!(
-        "{}.{}.c2lnbmF0dXJl",
-        enc(serde_json::json!({"alg": "RS256"})),
-        enc(serde_json::json!({
-            "aud": ["sts.amazonaws.com"], "exp": now + 3600, "iat": now, "nbf": now,
-            "iss": "https://oidc.example", "sub": "system:serviceaccount:team:puller"
-        }))
+    let request = sa_request(
+        &format!("{}/app:1", host()),
+        &sa_token("team", "puller", "web-1"),
+        Some("arn:aws:iam::210987654321:role/puller"),
     );
-    let request = serde_json::json!({
-        "kind": "CredentialProviderRequest",
-        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
-        "image": format!("{}/app:1", host()),
-        "serviceAccountToken": token,
-        "serviceAccountAnnotations": {
-            "eks.amazonaws.com/ecr-role-arn": "arn:aws:iam::210987654321:role/puller"
-        },
-    });
-    let out = sb.run(["kubelet"], &request.to_string());
+    let out = sb.run(["kubelet"], &request);
     assert!(out.status.success(), "{}", describe(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -346,7 +329,7 @@ fn the_kubelets_web_identity_trusts_the_bundle_too() {
     );
     // Without it, the STS call is not trusted: said so, with the settings, not "no credentials".
     sb.env_remove("AWS_CA_BUNDLE");
-    let out = sb.run(["kubelet"], &request.to_string());
+    let out = sb.run(["kubelet"], &request);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr(&out);
     assert!(

@@ -299,12 +299,12 @@ fn doctor_help_and_bad_options() {
     let sb = sandbox();
     let out = sb.run(["doctor", "--help"], "");
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("doctor [HOST]..."));
+    assert!(stdout(&out).contains("doctor [HOST]..."));
     // A usage error, as for every command: clap's message on stderr, exit status 2.
     let out = sb.run(["doctor", "--verbose"], "");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--verbose'"));
+    assert!(stderr(&out).contains("unexpected argument '--verbose'"));
 }
 
 /// A cache directory that cannot be used is explained (what is wrong with it, and that every

@@ -511,7 +511,7 @@ fn cut_off_get(cut: &netns::CutOff, sb: &Sandbox, host: &str) -> (std::process::
 /// anonymously and hide it).
 fn assert_one_line_error(out: &std::process::Output) -> String {
     assert!(!out.status.success(), "{}", describe(out));
-    let message = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+    let message = stdout(out).trim_end().to_owned();
     assert!(
         !message.is_empty() && !message.contains('\n') && message != NOT_FOUND,
         "want one line of error: {}",

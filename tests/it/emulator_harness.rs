@@ -235,20 +235,16 @@ fn a_missing_tool_skips_loudly_and_fails_when_required() {
         let out = probe(required);
         assert!(out.status.success(), "{}", describe(&out));
         assert!(
-            String::from_utf8_lossy(&out.stderr)
+            stderr(&out)
                 .contains("***** SKIPPED: missing_tool_probe: no-such-tool-anywhere not installed"),
             "{}",
             describe(&out)
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+        assert!(stdout(&out).contains("1 passed"));
     }
     let out = probe(Some("1"));
     assert!(!out.status.success(), "{}", describe(&out));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         text.contains("no-such-tool-anywhere not installed")
             && text.contains("DOCKER_CREDENTIAL_ECR_E2E_REQUIRED=1 makes this a failure"),

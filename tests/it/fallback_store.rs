@@ -126,7 +126,7 @@ fn store_get_list_and_erase_of_another_registry_go_through_to_pass() {
     let out = sb.run(["store"], LOGIN);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(stdout(&out), "");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET));
+    assert!(!stderr(&out).contains(SECRET));
     let direct = json_of(&pass.pass_helper("get", "ghcr.io"));
     assert_eq!(direct["Secret"], SECRET, "pass holds the credential");
 
@@ -136,7 +136,7 @@ fn store_get_list_and_erase_of_another_registry_go_through_to_pass() {
         json_of(&out),
         json!({"ServerURL": "ghcr.io", "Username": "octocat", "Secret": SECRET})
     );
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET));
+    assert!(!stderr(&out).contains(SECRET));
 
     // ECR hosts stay ours: a store is dropped, a get is a token.
     let out = sb.run(
@@ -181,7 +181,7 @@ fn without_a_fallback_store_a_store_for_another_registry_fails_and_names_the_set
     assert!(!text.contains(SECRET), "{text}");
     // docker shows only stderr.
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("fallback_store"),
+        stderr(&out).contains("fallback_store"),
         "{}",
         describe(&out)
     );
@@ -324,7 +324,7 @@ fn a_fallback_stores_not_found_stays_silent_and_its_other_failures_are_shown() {
             describe(&out)
         );
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains(": the store is locked"),
+            stderr(&out).contains(": the store is locked"),
             "{}",
             describe(&out)
         );

@@ -162,7 +162,7 @@ fn check_failure(c: &Case, sb: &Sandbox, out: &Output, took: Duration) -> Result
         return Err(format!("exit code: {what}"));
     }
     if c.anonymous {
-        let note = String::from_utf8_lossy(&out.stderr);
+        let note = stderr(out);
         let prefix = format!(
             "docker-credential-ecr: public.ecr.aws: no token, so the client pulls anonymously (enough for public images): {want}"
         );
@@ -179,7 +179,7 @@ fn check_failure(c: &Case, sb: &Sandbox, out: &Output, took: Duration) -> Result
         return Err(format!("not one line: {what}"));
     }
     // docker shows a helper's stderr, not its stdout: the same line goes there too.
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(out);
     if !c.anonymous && !stderr.is_empty() && stderr != format!("docker-credential-ecr: {text}") {
         return Err(format!("stderr is not the error line: {what}"));
     }
@@ -493,7 +493,7 @@ mod hard_bound {
             describe(&out)
         );
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stderr = stderr(&out);
         let line = match mode {
             Mode::Get => {
                 let text = stdout(&out);

@@ -60,10 +60,7 @@ fn a_hit_is_answered_without_the_engine_and_the_rest_reaches_it_unchanged() {
     let other = private_host(ACCOUNT, "eu-west-1");
     let miss = run(&sb, &front, &["get"], &format!("  {other}\n"));
     assert_eq!(miss.status.code(), Some(1), "{}", describe(&miss));
-    assert_eq!(
-        String::from_utf8_lossy(&miss.stdout),
-        "credentials not found in native keychain\n"
-    );
+    assert_eq!(stdout(&miss), "credentials not found in native keychain\n");
     run(&sb, &front, &["list"], "");
     run(&sb, &front, &["doctor", "--help"], "");
     let seen = fs::read_to_string(&log).unwrap();
@@ -111,11 +108,7 @@ fn the_handed_over_bound_is_kept_and_not_passed_on() {
     let out = run(&sb, ENGINE, &["get"], &private_host(ACCOUNT, "us-east-1"));
     let took = start.elapsed();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("timed out"),
-        "{}",
-        describe(&out)
-    );
+    assert!(stdout(&out).contains("timed out"), "{}", describe(&out));
     assert!(
         took.as_millis() < 4_000,
         "took {took:?}: the 1.5 s left was not kept"
@@ -147,21 +140,18 @@ fn a_front_alone_answers_hits_and_its_version_and_says_what_to_copy() {
 
     let out = run(&sb, &front, &["get"], &private_host(ACCOUNT, "eu-west-1"));
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.lines().count(), 1, "{}", describe(&out));
+    let said = stdout(&out);
+    assert_eq!(said.lines().count(), 1, "{}", describe(&out));
     assert!(
-        stdout.starts_with(&format!(
+        said.starts_with(&format!(
             "cannot run {}/docker-credential-ecr-engine",
             dir.path().display()
         )),
         "{}",
         describe(&out)
     );
-    assert!(
-        stdout.contains("copy docker-credential-ecr-engine"),
-        "{stdout}"
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("docker-credential-ecr: cannot run"));
+    assert!(said.contains("copy docker-credential-ecr-engine"), "{said}");
+    assert!(stderr(&out).starts_with("docker-credential-ecr: cannot run"));
 }
 
 #[test]
@@ -208,9 +198,9 @@ fn an_engine_another_user_could_have_planted_is_not_run() {
     std::os::unix::fs::chown(&engine, Some(65534), Some(65534)).unwrap();
     let out = miss();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.lines().count(), 1, "{}", describe(&out));
-    assert!(stdout.contains("owned by uid 65534"), "{}", describe(&out));
+    let said = stdout(&out);
+    assert_eq!(said.lines().count(), 1, "{}", describe(&out));
+    assert!(said.contains("owned by uid 65534"), "{}", describe(&out));
     assert!(!log.exists(), "another user's engine ran");
 
     // The front's own user's engine, writable by others (or its group), is refused too.
@@ -219,12 +209,8 @@ fn an_engine_another_user_could_have_planted_is_not_run() {
         fs::set_permissions(&engine, fs::Permissions::from_mode(mode)).unwrap();
         let out = miss();
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            stdout.contains("writable by"),
-            "{mode:o}: {}",
-            describe(&out)
-        );
+        let said = stdout(&out);
+        assert!(said.contains("writable by"), "{mode:o}: {}", describe(&out));
         assert!(!log.exists(), "a writable engine ran");
     }
     // A link to another program of root's is not passed off as the engine.
@@ -233,7 +219,7 @@ fn an_engine_another_user_could_have_planted_is_not_run() {
     let out = miss();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("it is a symbolic link"),
+        stdout(&out).contains("it is a symbolic link"),
         "{}",
         describe(&out)
     );
@@ -243,7 +229,7 @@ fn an_engine_another_user_could_have_planted_is_not_run() {
     fs::set_permissions(&engine, fs::Permissions::from_mode(0o755)).unwrap();
     let out = miss();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        stdout(&out),
         "credentials not found in native keychain\n",
         "{}",
         describe(&out)

@@ -57,7 +57,7 @@ fn assert_token(out: &Output) {
     assert!(out.status.success(), "{}", describe(out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["Secret"], password().as_str(), "{}", describe(out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(out);
     assert!(!stderr.contains("internal error"), "{}", describe(out));
 }
 
@@ -561,7 +561,7 @@ fn root_with_another_users_home_creates_nothing_there() {
     assert_token(&sb.get(&host(EAST)));
     assert_eq!(owners_under(&home), [(dot_cache.clone(), USER)]);
     let out = sb.run(["doctor", &host(EAST)], "");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = stdout(&out);
     let cache_line = text
         .lines()
         .find(|l| l.trim_start().starts_with("! cache"))

@@ -9,17 +9,18 @@ use serde_json::{Value, json};
 use std::process::Output;
 use std::time::Duration;
 
-const V1: &str = "credentialprovider.kubelet.k8s.io/v1";
+pub(crate) const V1: &str = "credentialprovider.kubelet.k8s.io/v1";
 const V1BETA1: &str = "credentialprovider.kubelet.k8s.io/v1beta1";
 const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 
 /// A request as the kubelet's encoder writes it: kind first, optional fields omitted when empty.
-fn request(api_version: &str, image: &str) -> String {
+pub(crate) fn request(api_version: &str, image: &str) -> String {
     json!({"kind": "CredentialProviderRequest", "apiVersion": api_version, "image": image})
         .to_string()
 }
 
-fn sa_request(image: &str, token: &str, role: Option<&str>) -> String {
+/// A request with a service-account token, and the role annotation when `role` is given.
+pub(crate) fn sa_request(image: &str, token: &str, role: Option<&str>) -> String {
     let mut r = json!({
         "kind": "CredentialProviderRequest",
         "apiVersion": V1,
@@ -34,7 +35,7 @@ fn sa_request(image: &str, token: &str, role: Option<&str>) -> String {
 
 /// A service-account token shaped like the kubelet's, bound to `pod` (unsigned: moto does not
 /// verify, and neither does the plugin).
-fn sa_token(namespace: &str, name: &str, pod: &str) -> String {
+pub(crate) fn sa_token(namespace: &str, name: &str, pod: &str) -> String {
     let enc = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let now = now_secs() as u64;
     format!(
@@ -84,7 +85,7 @@ fn failure(out: &Output) -> String {
         "stdout on failure: {}",
         describe(out)
     );
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let err = stderr(out);
     assert_eq!(err.lines().count(), 1, "not one line: {err}");
     err
 }
@@ -264,7 +265,7 @@ fn bad_requests_are_one_line_errors_with_exit_status_1() {
     let extra = sb.run(["kubelet", "extra"], &request(V1, &format!("{host}/a")));
     // A usage error, as for every command: clap's message on stderr, exit status 2.
     assert_eq!(extra.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&extra.stderr).contains("unexpected argument 'extra'"));
+    assert!(stderr(&extra).contains("unexpected argument 'extra'"));
     assert_eq!(sb.calls(), (0, 0), "no request reached the API");
 }
 
@@ -339,25 +340,21 @@ fn service_account_tokens_pull_as_the_annotated_role() {
         "released kubelets decode strictly and reject unknown response fields"
     );
     assert_eq!(sb.calls(), (0, 0), "the node's own credentials were used");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("fetching a token"), "{err}");
 
     // The next pod of the same service account brings a new token: still a hit.
     let rotated = sa_token("team-a", "puller", "web-2");
     let out = sb.run(["kubelet"], &sa_request(&image, &rotated, Some(&role)));
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cache hit"),
-        "{}",
-        describe(&out)
-    );
+    assert!(stderr(&out).contains("cache hit"), "{}", describe(&out));
     assert_eq!(cache_entries(&sb), 1);
 
     // Another service account, or another role, never shares that entry.
     let other_sa = sa_token("team-b", "puller", "api-1");
     let out = sb.run(["kubelet"], &sa_request(&image, &other_sa, Some(&role)));
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("fetching a token"));
+    assert!(stderr(&out).contains("fetching a token"));
     let other_role = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/other");
     let out = sb.run(["kubelet"], &sa_request(&image, &token, Some(&other_role)));
     assert!(out.status.success(), "{}", describe(&out));
@@ -390,7 +387,7 @@ fn a_service_account_token_without_the_role_annotation_is_refused() {
         let out = sb.run(["kubelet"], &sa_request(&image, &token, role));
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
         assert!(out.stdout.is_empty());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert!(err.contains(ROLE_ANNOTATION), "{err}");
         assert!(!err.contains(&token[..40]), "the token leaked: {err}");
     }

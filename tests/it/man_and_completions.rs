@@ -13,11 +13,7 @@ fn generate(kind: &str) -> String {
     let mut cmd = Command::new(BIN);
     cmd.args(["--generate", kind]);
     let out = run_cmd(cmd, "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -31,15 +27,10 @@ fn run(program: &str, args: &[&str]) -> Output {
     run_cmd(cmd, "")
 }
 
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// The stdout of a run that must have succeeded.
+fn succeeded(out: &Output) -> String {
+    assert!(out.status.success(), "{}", describe(out));
+    stdout(out)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -57,10 +48,10 @@ fn man_page_renders_without_warnings() {
     let page = write(dir.path(), "docker-credential-ecr.1", &generate("man"));
     let out = run("groff", &["-man", "-Tutf8", "-ww", "-z", &page]);
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
+    assert_eq!(stderr(&out), "", "groff warnings");
     let out = run("man", &["--warnings", "-l", &page]);
-    let text = stdout(&out);
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "man warnings");
+    let text = succeeded(&out);
+    assert_eq!(stderr(&out), "", "man warnings");
     for heading in [
         "NAME",
         "SYNOPSIS",
@@ -90,7 +81,7 @@ fn man_page_renders_without_warnings() {
     // How the page itself is made, for whoever installed the binary alone.
     assert!(text.contains("--generate <KIND>"), "{text}");
     // What whatis(1) and apropos(1) will index.
-    let name = stdout(&run("lexgrog", &[&page]));
+    let name = succeeded(&run("lexgrog", &[&page]));
     assert!(name.contains("\"docker-credential-ecr - "), "{name}");
 }
 
@@ -103,7 +94,7 @@ fn bash_completion_completes_commands_and_options() {
     }
     let dir = tempfile::tempdir().unwrap();
     let script = write(dir.path(), "completion.bash", &generate("bash"));
-    stdout(&run("bash", &["-n", &script]));
+    succeeded(&run("bash", &["-n", &script]));
     let complete = |words: &str| {
         let program = format!(
             r#"source '{script}'
@@ -114,7 +105,7 @@ COMP_LINE="${{COMP_WORDS[*]}}"; COMP_POINT=${{#COMP_LINE}}; COMPREPLY=()
 "$f" docker-credential-ecr "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
 echo "${{COMPREPLY[*]}}""#
         );
-        stdout(&run("bash", &["--norc", "-c", &program]))
+        succeeded(&run("bash", &["--norc", "-c", &program]))
     };
     assert_eq!(complete("docker-credential-ecr con"), "configure\n");
     assert_eq!(
@@ -143,7 +134,7 @@ fn zsh_completion_is_registered_by_compinit_and_lists_the_commands() {
     }
     let dir = tempfile::tempdir().unwrap();
     let script = write(dir.path(), "_docker-credential-ecr", &generate("zsh"));
-    stdout(&run("zsh", &["-n", &script]));
+    succeeded(&run("zsh", &["-n", &script]));
     let program = format!(
         r#"fpath=('{}' $fpath); autoload -U compinit; compinit -u -D
 print -r -- "registered: ${{_comps[docker-credential-ecr]}}"
@@ -151,7 +142,7 @@ autoload +X _docker-credential-ecr && print -r -- "loaded"
 print -r -- "${{functions[_docker-credential-ecr]}}""#,
         dir.path().display()
     );
-    let out = stdout(&run("zsh", &["-f", "-c", &program]));
+    let out = succeeded(&run("zsh", &["-f", "-c", &program]));
     assert!(
         out.starts_with("registered: _docker-credential-ecr\nloaded\n"),
         "{out}"
@@ -171,10 +162,10 @@ fn fish_completion_completes_commands_and_options() {
     }
     let dir = tempfile::tempdir().unwrap();
     let script = write(dir.path(), "docker-credential-ecr.fish", &generate("fish"));
-    stdout(&run("fish", &["--no-execute", &script]));
+    succeeded(&run("fish", &["--no-execute", &script]));
     let complete = |line: &str| {
         let program = format!("source '{script}'; complete -C '{line}'");
-        stdout(&run("fish", &["--no-config", "-c", &program]))
+        succeeded(&run("fish", &["--no-config", "-c", &program]))
     };
     assert_eq!(
         complete("docker-credential-ecr con"),
@@ -208,7 +199,7 @@ eval (slurp < '{script}') &ns=(ns [&edit:= $edit:])
 $edit:completion:arg-completer[docker-credential-ecr] {words}"
         );
         let file = write(dir.path(), "run.elv", &program);
-        stdout(&run("elvish", &["-norc", &file]))
+        succeeded(&run("elvish", &["-norc", &file]))
             .lines()
             .map(|l| l.trim_start_matches("▶ ").to_string())
             .collect::<Vec<_>>()

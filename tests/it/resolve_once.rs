@@ -8,7 +8,6 @@
 //! key it looked for) and the engine's.
 
 use crate::common::*;
-use serde_json::json;
 use std::process::Output;
 
 const PARSE_LINE: &str = "reading the AWS config and credentials files";
@@ -39,12 +38,8 @@ fn a_get_that_fetches_parses_the_aws_files_once() {
 fn a_kubelet_request_parses_the_aws_files_once() {
     let sb = sandbox();
     let host = private_host(MOTO_ACCOUNT, "eu-west-1");
-    let request = json!({
-        "kind": "CredentialProviderRequest",
-        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
-        "image": format!("{host}/app:1"),
-    });
-    let out = sb.run(["kubelet"], &request.to_string());
+    let request = crate::kubelet::request(crate::kubelet::V1, &format!("{host}/app:1"));
+    let out = sb.run(["kubelet"], &request);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(parses(&out), 1, "{}", describe(&out));
 }

@@ -91,11 +91,11 @@ impl Audit {
     fn check(&self) {
         let mut problems = Vec::new();
         for s in &self.seen {
-            let stderr = String::from_utf8_lossy(&s.out.stderr);
+            let stderr = stderr(&s.out);
             for name in leaks(&stderr) {
                 problems.push(format!("{}: {name} in stderr", s.what));
             }
-            let stdout = String::from_utf8_lossy(&s.out.stdout);
+            let stdout = stdout(&s.out);
             if s.stdout_may_hold_password {
                 // The answer holds the registry password, by design, and nothing else secret.
                 for name in leaks(&stdout)
@@ -182,13 +182,13 @@ fn no_flow_leaks_a_secret() {
     let miss = audit.run("miss", &sb, &["get"], &host()).clone();
     assert!(miss.status.success(), "{}", describe(&miss));
     assert!(
-        String::from_utf8_lossy(&miss.stderr).contains("fetching a token"),
+        stderr(&miss).contains("fetching a token"),
         "logging is not on: {}",
         describe(&miss)
     );
     // The scan covers the AWS SDK's own events at their most verbose (request signing, the
     // credential chain, the HTTP client), not only ours.
-    let miss_log = String::from_utf8_lossy(&miss.stderr);
+    let miss_log = stderr(&miss);
     for (level, target) in [
         (" TRACE ", " aws_sigv4::"),
         (" DEBUG ", " aws_config::meta::credentials::chain"),
@@ -404,7 +404,7 @@ fn logging_into_a_closed_pipe_does_not_leak_or_corrupt() {
             .write_all(input.as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = stdout(&out);
         assert!(
             out.status.success(),
             "logging must not fail the get: {}",
