@@ -392,7 +392,7 @@ impl Cache {
                 Ok(DirState::Ready)
             }
             Err(_) => {
-                let (parent, owner) = self.creatable_in(uid)?;
+                let (parent, owner) = self.creatable_in()?;
                 check_writable(&self.dir, &parent, owner)?;
                 Ok(DirState::Absent)
             }
@@ -406,7 +406,7 @@ impl Cache {
             if e.kind() != io::ErrorKind::NotFound {
                 return Err(io_err(&self.dir)(e));
             }
-            self.creatable_in(uid)?;
+            self.creatable_in()?;
             if let Some(parent) = self.dir.parent() {
                 crate::fsutil::create_private_dirs(parent).map_err(io_err(parent))?;
             }
@@ -458,29 +458,23 @@ impl Cache {
     /// HOME (`sudo -E docker pull`) would leave root-owned directories there that the user can
     /// then never write, and their cache would be gone for good. Root's own directories (`/`,
     /// `/tmp`, `/var/cache`) are shared ground: creating there fails or succeeds on its own.
-    fn creatable_in(&self, uid: u32) -> Result<(PathBuf, u32), Unusable> {
-        let mut ancestor = self.dir.parent();
-        while let Some(dir) = ancestor {
-            if let Ok(meta) = fs::metadata(dir) {
-                let (owner, _) = platform::owner(&meta);
-                if !meta.is_dir() {
-                    return Err(Unusable::NotADirectory {
-                        path: dir.to_path_buf(),
-                    });
-                }
-                if owner != uid && owner != 0 {
-                    return Err(Unusable::ForeignParent {
-                        path: self.dir.clone(),
-                        parent: dir.to_path_buf(),
-                        owner,
-                        uid,
-                    });
-                }
-                return Ok((dir.to_path_buf(), owner));
-            }
-            ancestor = dir.parent();
+    fn creatable_in(&self) -> Result<(PathBuf, u32), Unusable> {
+        let Some((dir, meta)) = platform::nearest_existing_ancestor(&self.dir) else {
+            return Ok((PathBuf::from("/"), 0));
+        };
+        if !meta.is_dir() {
+            return Err(Unusable::NotADirectory { path: dir });
         }
-        Ok((PathBuf::from("/"), 0))
+        if let Some(owner) = platform::foreign_owner(&meta) {
+            return Err(Unusable::ForeignParent {
+                path: self.dir.clone(),
+                parent: dir,
+                owner,
+                uid: platform::euid(),
+            });
+        }
+        let owner = platform::owner(&meta).0;
+        Ok((dir, owner))
     }
 
     fn prune_if_due(&self) -> io::Result<()> {

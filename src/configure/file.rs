@@ -91,13 +91,11 @@ pub fn read(path: &Path) -> Result<Current, FileError> {
 /// root-only file, and what root creates in the home is root's, which the user's docker then
 /// cannot read.
 fn check_not_foreign(path: &Path) -> Result<(), FileError> {
-    let uid = platform::euid();
     let foreign = |p: &Path, meta: &fs::Metadata| {
-        let (owner, _) = platform::owner(meta);
-        (owner != uid && owner != 0).then(|| FileError::Foreign {
+        platform::foreign_owner(meta).map(|owner| FileError::Foreign {
             path: p.to_path_buf(),
             owner,
-            uid,
+            uid: platform::euid(),
         })
     };
     if let Ok(meta) = fs::symlink_metadata(path)
@@ -105,12 +103,8 @@ fn check_not_foreign(path: &Path) -> Result<(), FileError> {
     {
         return Err(e);
     }
-    let found = path
-        .ancestors()
-        .skip(1)
-        .filter(|d| !d.as_os_str().is_empty())
-        .find_map(|d| fs::metadata(d).ok().map(|m| (d, m)));
-    match found.and_then(|(dir, meta)| foreign(dir, &meta)) {
+    let found = platform::nearest_existing_ancestor(path);
+    match found.and_then(|(dir, meta)| foreign(&dir, &meta)) {
         Some(e) => Err(e),
         None => Ok(()),
     }

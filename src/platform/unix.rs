@@ -6,7 +6,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 // ---- Users and files
@@ -98,6 +98,23 @@ pub fn writable_by_others(meta: &fs::Metadata) -> bool {
 /// Whether the file is this user's and nobody else can write it: what the cache trusts.
 pub fn ours_alone(meta: &fs::Metadata) -> bool {
     meta.uid() == euid() && !writable_by_others(meta)
+}
+
+/// The owner of a file when it is neither this user nor root: another user's, where what this
+/// process creates or rewrites (root run with a user's HOME) would be left to someone who
+/// cannot use it or could redirect it. Root's own directories are shared ground.
+pub fn foreign_owner(meta: &fs::Metadata) -> Option<u32> {
+    let owner = owner(meta).0;
+    (owner != euid() && owner != 0).then_some(owner)
+}
+
+/// The nearest directory above `path` (not `path` itself) that exists, with its metadata
+/// (links followed): where something missing at `path` would be created.
+pub fn nearest_existing_ancestor(path: &Path) -> Option<(PathBuf, fs::Metadata)> {
+    path.ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+        .find_map(|d| fs::metadata(d).ok().map(|m| (d.to_path_buf(), m)))
 }
 
 /// A file's `(uid, gid)`.
