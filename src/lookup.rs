@@ -363,8 +363,8 @@ impl<'a> Lookup<'a> {
             identity_refused: e.identity_refused(),
         });
         let entry = new_entry(key, current.as_ref(), &target.host, token, failure);
-        write_entry(cache, lock, key, &entry);
-        if result.is_ok() {
+        // As without the lock: a fetched token's host is logged once its entry is written.
+        if write_entry(cache, lock, key, &entry) && result.is_ok() {
             log_host(cache, key, None, &target.host);
         }
         match result {
@@ -533,9 +533,15 @@ pub fn read_own(cache: &Cache, key: &CacheKey) -> Option<Entry> {
         .filter(|e| e.belongs_to(&key.description))
 }
 
-fn write_entry(cache: &Cache, lock: &cache::KeyLock, key: &CacheKey, entry: &Entry) {
-    if let Err(e) = cache.write(lock, &key.id, entry) {
-        crate::debug!("token not cached: {e}");
+/// Writes the entry under the key's lock; whether it was written (a cache that cannot be
+/// written costs the next request a fetch, never this one its answer).
+fn write_entry(cache: &Cache, lock: &cache::KeyLock, key: &CacheKey, entry: &Entry) -> bool {
+    match cache.write(lock, &key.id, entry) {
+        Ok(()) => true,
+        Err(e) => {
+            crate::debug!("token not cached: {e}");
+            false
+        }
     }
 }
 
