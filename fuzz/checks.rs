@@ -330,7 +330,7 @@ pub fn cache_file(data: &[u8], dir: &Path) {
         let lookup = Lookup {
             env: &env,
             config: config.clone(),
-            cache: Some(cache.clone()),
+            cache: Ok(cache.clone()),
             clock: &clock::System,
             started_ms: before,
             deadline: Deadline::after(std::time::Duration::from_secs(5)),

@@ -148,9 +148,10 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
-    /// A directory shared by every root process ([`crate::dirs::CacheRule::System`]): a mode
-    /// that lets others in is refused, not tightened, since others may have put files there.
-    private_only: bool,
+    /// The rule that chose the directory (`doctor` names it). The system cache, shared by
+    /// every root process, must already be private: a mode that lets others in is refused,
+    /// not tightened, since others may have put files there.
+    rule: crate::dirs::CacheRule,
 }
 
 /// The lock on one key, released when dropped (or when the process dies).
@@ -159,19 +160,25 @@ pub struct KeyLock {
 }
 
 impl Cache {
+    /// The cache in `dir`, named directly (as by `AWS_ECR_CACHE_DIR`).
     pub fn new(dir: PathBuf) -> Cache {
         Cache {
             dir,
-            private_only: false,
+            rule: crate::dirs::CacheRule::Variable,
         }
     }
 
     /// The cache at `location`, with the checks its rule calls for.
     pub fn at(location: crate::dirs::CacheLocation) -> Cache {
         Cache {
-            private_only: location.rule == crate::dirs::CacheRule::System,
             dir: location.dir,
+            rule: location.rule,
         }
+    }
+
+    /// The rule that chose the directory.
+    pub fn rule(&self) -> crate::dirs::CacheRule {
+        self.rule
     }
 
     pub fn dir(&self) -> &Path {
@@ -444,7 +451,7 @@ impl Cache {
             });
         }
         let mode = platform::mode(meta) & 0o777;
-        if self.private_only && mode & 0o077 != 0 {
+        if self.rule == crate::dirs::CacheRule::System && mode & 0o077 != 0 {
             return Err(Unusable::NotPrivate {
                 path: path.clone(),
                 mode,

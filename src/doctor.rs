@@ -275,7 +275,7 @@ fn details(
         .and_then(|r| r.named_profile().map(str::to_string));
     let ca_bundle = whole.ok().and_then(|r| r.ca_bundle).map(|b| b.to_string());
     let (cache, fetch) = match (lookup, conflict) {
-        (Some(l), Some(conflict)) => (cache_check(l, host, env), FetchCheck::Skipped(conflict)),
+        (Some(l), Some(conflict)) => (cache_check(l, host), FetchCheck::Skipped(conflict)),
         (Some(l), None) => as_get(l, host, env, steps, (&resolved, unresolved), named),
         (None, _) => (
             CacheCheck::Unknown("the config file is invalid".into()),
@@ -333,7 +333,7 @@ fn as_get(
         ..lookup.clone()
     };
     (
-        cache_check(&lookup, host, env),
+        cache_check(&lookup, host),
         fetch(&lookup, host, &source, credentials, named),
     )
 }
@@ -525,23 +525,18 @@ fn endpoint(
     (url.unwrap_or_else(|| "(none)".into()), why)
 }
 
-fn cache_check(lookup: &Lookup, host: &str, env: &dyn Env) -> CacheCheck {
-    let Some(cache) = &lookup.cache else {
-        return match crate::dirs::cache_location(env) {
-            Err(crate::dirs::NoCacheDir::Disabled) => CacheCheck::Disabled,
-            Err(why) => CacheCheck::Unavailable(why.to_string()),
-            // The lookup found none a moment ago; the environment does not change.
-            Ok(dir) => CacheCheck::Unusable(format!("{} cannot be used", dir.dir.display())),
-        };
+fn cache_check(lookup: &Lookup, host: &str) -> CacheCheck {
+    let cache = match &lookup.cache {
+        Ok(cache) => cache,
+        Err(crate::dirs::NoCacheDir::Disabled) => return CacheCheck::Disabled,
+        Err(why) => return CacheCheck::Unavailable(why.to_string()),
     };
     let found = match lookup.target(host) {
         Ok(found) => found,
         Err(e) => return CacheCheck::Unknown(e.to_string()),
     };
     let key = &found.key;
-    // The environment does not change: the rule that chose the lookup's directory.
-    let rule =
-        crate::dirs::cache_location(env).map_or_else(|e| e.to_string(), |l| l.rule.describe());
+    let rule = cache.rule().describe();
     if let Err(why) = cache.probe() {
         return CacheCheck::Unusable(format!("{why} (directory from {rule})"));
     }

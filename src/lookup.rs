@@ -144,12 +144,14 @@ pub struct Credential {
     pub from_cache: bool,
 }
 
-/// Everything a lookup needs, gathered once per process.
+/// Everything a lookup needs, gathered once per request.
 #[derive(Clone)]
 pub struct Lookup<'a> {
     pub env: &'a dyn Env,
     pub config: Config,
-    pub cache: Option<Cache>,
+    /// The token cache where `dirs::cache_location` put it, or why there is none (`get`
+    /// then serves tokens uncached, and `doctor` says why).
+    pub cache: Result<Cache, crate::dirs::NoCacheDir>,
     /// Whose time decides freshness, validity and which failures are recent.
     pub clock: &'a dyn Clock,
     /// When this process started looking: failures recorded since then are shared.
@@ -172,7 +174,7 @@ impl<'a> Lookup<'a> {
         Ok(Lookup {
             env,
             config: Config::load(env)?,
-            cache: crate::dirs::cache_location(env).ok().map(Cache::at),
+            cache: crate::dirs::cache_location(env).map(Cache::at),
             clock,
             started_ms: clock.now_ms(),
             deadline: request.deadline,
@@ -224,7 +226,7 @@ impl<'a> Lookup<'a> {
     /// answers hits with it and hands everything else to the engine ([`crate::front`]).
     pub fn hit(&self, server_url: &str) -> Result<Option<Credential>, LookupError> {
         // With no cache there is no hit: the identity is not worth resolving.
-        let Some(cache) = &self.cache else {
+        let Ok(cache) = &self.cache else {
             return Ok(None);
         };
         self.watchdog.doing("reading the AWS configuration");
@@ -263,7 +265,7 @@ impl<'a> Lookup<'a> {
             None => resolved.key.clone(),
         };
         let target = &resolved.target;
-        let Some(cache) = &self.cache else {
+        let Ok(cache) = &self.cache else {
             return fetch(resolved, source);
         };
         let cached = match self.cached(cache, target, &key) {
@@ -419,7 +421,7 @@ impl<'a> Lookup<'a> {
     /// and that is a success: `docker logout` must not fail over a cache.
     pub fn erase(&self, server_url: &str) -> Result<(), LookupError> {
         let key = self.target(server_url)?.key;
-        let Some(cache) = &self.cache else {
+        let Ok(cache) = &self.cache else {
             return Ok(());
         };
         if cache.read(&key.id).is_none() {
@@ -446,7 +448,7 @@ impl<'a> Lookup<'a> {
     /// for every host an entry has answered and would answer again (the host still resolves,
     /// under today's config and environment, to that entry's key).
     pub fn list(&self) -> Result<BTreeMap<String, String>, LookupError> {
-        let Some(cache) = &self.cache else {
+        let Ok(cache) = &self.cache else {
             return Ok(BTreeMap::new());
         };
         let now = self.clock.now_ms();
@@ -640,7 +642,7 @@ mod tests {
         Lookup {
             env,
             config: Config::default(),
-            cache: Some(Cache::new(dir.to_path_buf())),
+            cache: Ok(Cache::new(dir.to_path_buf())),
             clock: fake.clock,
             started_ms: fake.clock.now_ms(),
             deadline: Deadline::after(Duration::from_secs(5)),
