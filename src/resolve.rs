@@ -130,10 +130,11 @@ pub fn complete(target: Target, env: &dyn Env, files: &AwsFiles) -> Result<Resol
     })
 }
 
-/// The AWS files of one request, parsed on first use and kept for the rest of it: one parse
-/// per explicit profile (a config entry's `profile` selects another profile of the same files).
-/// Clones share what was parsed. A request has one environment view, so the first `env` a
-/// value is asked with is the one its answers hold.
+/// The AWS files of one request (or of one `doctor` run, whose steps each get a bound of their
+/// own but report on one reading of the files), parsed on first use and kept for the rest of
+/// it: one parse per explicit profile (a config entry's `profile` selects another profile of
+/// the same files). Clones share what was parsed. A request has one environment view, so the
+/// first `env` a value is asked with is the one its answers hold.
 #[derive(Clone, Default)]
 pub struct AwsFiles {
     parsed: Arc<Mutex<BTreeMap<Option<String>, Parsed>>>,
