@@ -85,6 +85,8 @@ mod text;
 mod token;
 mod watchdog;
 
+pub(crate) use log::debug;
+
 /// What the fuzz targets (`fuzz/checks.rs`) and the integration tests drive directly, and
 /// nothing else: not an API, and free to change with the internals it re-exports.
 #[doc(hidden)]

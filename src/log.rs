@@ -113,11 +113,12 @@ pub fn init(env: &dyn Env) {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// Our own events, under the name the call sites have always used (`crate::debug!`).
-#[macro_export]
+/// Our own events, under the name the call sites have always used (`crate::debug!`, re-exported
+/// by the crate root): private to the crate, not part of its API.
 macro_rules! debug {
     ($($arg:tt)*) => { ::tracing::debug!($($arg)*) };
 }
+pub(crate) use debug;
 
 #[cfg(test)]
 mod tests {
