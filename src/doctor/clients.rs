@@ -231,33 +231,25 @@ fn docker_entry(
     ours: &str,
     foreign: Foreign,
 ) -> (bool, String) {
+    if let Some(line) = cred_helper_line(auth, path, host, ours, foreign) {
+        return line;
+    }
     let path = path.display();
-    match (auth.cred_helpers.get(host), &auth.creds_store) {
-        (Some(h), _) if h == ours => (
-            true,
-            format!(
-                "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
-                but(foreign)
-            ),
-        ),
-        (Some(h), _) => (
-            false,
-            format!("{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"),
-        ),
-        (None, Some(s)) if s == ours => (
+    match &auth.creds_store {
+        Some(s) if s == ours => (
             true,
             format!(
                 "{path}: credsStore = \"{ours}\" (every registry){}",
                 but(foreign)
             ),
         ),
-        (None, Some(s)) => (
+        Some(s) => (
             false,
             format!(
                 "{path}: no credHelpers entry for {host}, so credsStore sends it to docker-credential-{s}"
             ),
         ),
-        (None, None) if has_auth(auth, host) => (
+        None if has_auth(auth, host) => (
             false,
             format!(
                 "{path}: only a password stored by `docker login`{}",
@@ -269,7 +261,7 @@ fn docker_entry(
                 )
             ),
         ),
-        (None, None) => (
+        None => (
             false,
             format!(
                 "{path}: no credHelpers entry for {host}{}",
@@ -335,32 +327,45 @@ fn containers_entry(
     ours: &str,
     foreign: Foreign,
 ) -> Option<(bool, String)> {
+    if let Some(line) = cred_helper_line(auth, path, host, ours, foreign) {
+        return Some(line);
+    }
+    if !has_auth(auth, host) {
+        return None;
+    }
     let path = path.display();
-    let entry = match auth.cred_helpers.get(host) {
-        Some(h) if h == ours => (
-            true,
-            format!(
-                "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
-                but(foreign)
-            ),
+    let line = match foreign {
+        Some(_) => format!("{path}: a stored password for {host} is used"),
+        None => format!(
+            "{path}: a stored password for {host} is used (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
         ),
-        Some(h) => (
-            false,
-            format!("{path}: credHelpers sends {host} to docker-credential-{h}, not this helper"),
-        ),
-        None if has_auth(auth, host) && foreign.is_some() => (
-            false,
-            format!("{path}: a stored password for {host} is used"),
-        ),
-        None if has_auth(auth, host) => (
-            false,
-            format!(
-                "{path}: a stored password for {host} is used (ECR passwords expire after 12 hours); add credHelpers[\"{host}\"] = \"{ours}\""
-            ),
-        ),
-        None => return None,
     };
-    Some(entry)
+    Some((false, line))
+}
+
+/// The line a `credHelpers` entry for `host` decides, the same in docker's and containers'
+/// files; `None` without one.
+fn cred_helper_line(
+    auth: &AuthFile,
+    path: &Path,
+    host: &str,
+    ours: &str,
+    foreign: Foreign,
+) -> Option<(bool, String)> {
+    let path = path.display();
+    let helper = auth.cred_helpers.get(host)?;
+    Some(if helper == ours {
+        let line = format!(
+            "{path}: credHelpers[\"{host}\"] = \"{ours}\"{}",
+            but(foreign)
+        );
+        (true, line)
+    } else {
+        let line = format!(
+            "{path}: credHelpers sends {host} to docker-credential-{helper}, not this helper"
+        );
+        (false, line)
+    })
 }
 
 /// `auths` keys may carry a scheme or a path (`https://host/v1/`); both clients match those.
