@@ -364,6 +364,12 @@ mod tests {
             loc(&[("HOME", h), unit[0]], 0).map(|l| l.rule),
             Ok(CacheRule::Home)
         );
+        // An absolute XDG_CACHE_HOME is a directory of the user's own, home or not (README's
+        // and docs/doctor-and-kubelet.md's order).
+        assert_eq!(
+            loc(&[("XDG_CACHE_HOME", "/x"), unit[0]], 0),
+            at("/x/docker-credential-ecr", CacheRule::Home)
+        );
         assert_eq!(
             loc(&[("AWS_ECR_DISABLE_CACHE", "1")], 0),
             Err(NoCacheDir::Disabled)
