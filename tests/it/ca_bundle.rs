@@ -276,6 +276,28 @@ fn an_untrusted_certificate_names_the_two_settings() {
     assert_eq!(sb.calls(), (0, 0));
 }
 
+/// ECR Public's API is an AWS call like the others: it trusts the bundle, and without it the
+/// untrusted certificate is named, not taken for anonymous access or a missing credential.
+#[test]
+fn ecr_public_trusts_the_bundle_too() {
+    let Some(ca) = private_ca("ecr_public_trusts_the_bundle_too") else {
+        return;
+    };
+    let mut sb = ca.sandbox();
+    sb.env("AWS_CA_BUNDLE", ca.ca());
+    assert_eq!(sb.get_ok("public.ecr.aws")["Secret"], PUBLIC_PASSWORD);
+    assert_eq!(sb.calls(), (0, 1));
+    sb.env_remove("AWS_CA_BUNDLE");
+    let out = sb.get("public.ecr.aws");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stdout(&out);
+    assert!(
+        err.contains("UnknownIssuer") && err.contains("AWS_CA_BUNDLE"),
+        "{err}"
+    );
+    assert_eq!(sb.calls(), (0, 1));
+}
+
 /// botocore fails every call with a bundle it cannot load (a missing file, a directory, a file
 /// with no certificate) rather than trust the system's CAs: so does the helper, in one line
 /// naming the file and the setting.
