@@ -414,3 +414,57 @@ fn logging_into_a_closed_pipe_does_not_leak_or_corrupt() {
         assert_eq!(v["Secret"], private_password(MOTO_ACCOUNT).as_str());
     }
 }
+
+/// The front answers a hit with no copy of the token left in its memory when it exits: the
+/// cache file as read, the entry's `Secret` and the answer's buffer are zeroised, and the answer
+/// is written past std's buffer (README: "What stays in memory"). gdb stops it at `exit_group`
+/// and dumps its memory; as root, since a non-dumpable process's memory is root's to read.
+#[test]
+fn a_hit_leaves_no_copy_of_the_token_in_the_fronts_memory() {
+    let test = "a_hit_leaves_no_copy_of_the_token_in_the_fronts_memory";
+    if !have(test, &["gdb"]) || !is_root(test, "reading a non-dumpable process's memory") {
+        return;
+    }
+    let sb = Sandbox::new();
+    sb.get_ok(&host());
+    let dir = tempfile::tempdir().unwrap();
+    let (input, answer) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::write(&input, format!("{}\n", host())).unwrap();
+    let core = dir.path().join("core");
+    let mut gdb = sb.command("gdb");
+    gdb.args(["-batch", "-nx", "-ex", "catch syscall exit_group", "-ex"])
+        .arg(format!(
+            "run get < {} > {}",
+            input.display(),
+            answer.display()
+        ))
+        .args([
+            "-ex",
+            &format!("gcore {}", core.display()),
+            "-ex",
+            "kill",
+            BIN,
+        ]);
+    let out = run_cmd(gdb, "");
+    let password = private_password(MOTO_ACCOUNT);
+    let answered = std::fs::read_to_string(&answer).unwrap_or_default();
+    assert!(answered.contains(&password), "{}", describe(&out));
+    assert_eq!(sb.calls(), (1, 0), "the second get was not a hit");
+    let dumped: Vec<PathBuf> = walk(dir.path())
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("core"))
+        })
+        .collect();
+    assert_eq!(dumped.len(), 1, "{}", describe(&out));
+    let memory = std::fs::read(&dumped[0]).unwrap();
+    let copies = memory
+        .windows(password.len())
+        .filter(|w| *w == password.as_bytes())
+        .count();
+    assert_eq!(
+        copies, 0,
+        "copies of the token in the front's memory at exit"
+    );
+}
