@@ -97,9 +97,11 @@ pub struct Profiles {
     /// The names of the config file's `[services NAME]` sections: the parsed sections do not
     /// say whether an empty one exists.
     services_sections: Vec<String>,
-    /// The credentials file alone, for [`Profiles::credentials_file_keys`]; parsed only there,
-    /// which the request's one credential plan (`credentials::plan`) asks at most once.
+    /// The credentials file alone, for [`Profiles::credentials_file_keys`]; parsed only there.
     credentials_text: String,
+    /// That parse, done at most once for these files: every host a request resolves over them
+    /// (`list`'s hosts, `doctor`'s) plans its chain, and each plan may ask.
+    credentials_only: std::sync::OnceLock<Result<EnvConfigSections, ProfileError>>,
 }
 
 /// A profile's static keys. Debug never shows the secret.
@@ -183,6 +185,7 @@ impl Profiles {
                 sdk_env,
                 services_sections: Vec::new(),
                 credentials_text,
+                credentials_only: Default::default(),
             });
         }
         let files = EnvConfigFiles::builder()
@@ -212,6 +215,7 @@ impl Profiles {
             sdk_env,
             services_sections: services_sections(config),
             credentials_text,
+            credentials_only: Default::default(),
         })
     }
 
@@ -222,14 +226,20 @@ impl Profiles {
         if self.credentials_text.trim().is_empty() {
             return Ok(None);
         }
-        let files = EnvConfigFiles::builder()
-            .with_contents(
-                EnvConfigFileKind::Credentials,
-                self.credentials_text.as_str(),
-            )
-            .build();
-        let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
-        let sections = load_sections(&files, &fs, &self.sdk_env, None)?;
+        let sections = self
+            .credentials_only
+            .get_or_init(|| {
+                let files = EnvConfigFiles::builder()
+                    .with_contents(
+                        EnvConfigFileKind::Credentials,
+                        self.credentials_text.as_str(),
+                    )
+                    .build();
+                let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
+                load_sections(&files, &fs, &self.sdk_env, None)
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
         let Some(section) = sections.get_profile(profile) else {
             return Ok(None);
         };
