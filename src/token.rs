@@ -464,8 +464,10 @@ impl Progress {
 }
 
 /// The credential source the SDK will wait on, as a timeout names it: the first source of the
-/// chain a fetch builds ([`crate::credentials::plan`], the AWS CLI's order) that would answer,
-/// in words; generic where that source is keys, which never keep a request waiting.
+/// chain a fetch builds (`Resolved::plan`, the AWS CLI's order) that would answer, in words;
+/// generic where that source is keys, which never keep a request waiting. What a step waits on
+/// (the role of a web identity, a container endpoint, the metadata service) is read from `env`,
+/// the process's at a fetch: the environment the SDK's providers themselves read.
 fn credentials_doing(resolved: &Resolved, env: &dyn crate::env::Env) -> String {
     let generic = || "resolving AWS credentials".to_string();
     let profiles = &resolved.profiles;

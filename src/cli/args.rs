@@ -190,7 +190,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     },
     EnvVar {
         name: crate::dirs::SYSTEMD_CACHE_VAR,
-        summary: "With no usable HOME (a systemd service): cache in its first directory's docker-credential-ecr; root with neither caches in /var/cache/docker-credential-ecr",
+        summary: "With no usable HOME, no AWS_ECR_CACHE_DIR and no absolute XDG_CACHE_HOME (a systemd service): cache in its first directory's docker-credential-ecr; root with none of them caches in /var/cache/docker-credential-ecr",
     },
     EnvVar {
         name: crate::https::CA_BUNDLE_VAR,

@@ -159,7 +159,7 @@ fn files(r: &mut Roff) {
     );
     let app = crate::program::NAME;
     let cache = format!(
-        "The token cache: {scope}; {beside}; in a 0700 directory; ${var}/{app} instead when that is set. With no usable HOME (a system service), ${unit}/{app}, else for root {system} (which must be root's and 0700).",
+        "The token cache: {scope}; {beside}; in a 0700 directory; ${var}/{app} instead when that is set, else $XDG_CACHE_HOME/{app} when that is an absolute path. With no usable HOME and neither (a system service), ${unit}/{app}, else for root {system} (which must be root's and 0700).",
     );
     let (config, clients) = FILES.split_at(1);
     let lines = config
